@@ -1,0 +1,108 @@
+// The mapper contract: what a protocol author implements. Everything else (scheduling per
+// link, retries with backoff, reconnect, device state, codecs, deadband, metrics) belongs to
+// the runtime, so a driver of 50 to 150 lines is possible.
+
+import type { Logger } from '../../core/log.ts';
+import type { DeviceId, DeviceSpecResolved, PropertySpec } from '../../core/device.ts';
+import type { ConfigData } from '../../core/model/types.ts';
+import type { Quality, ReadingError } from '../../core/reading.ts';
+import type { PropertyValue } from '../../core/values.ts';
+import type { CodecSpec } from './codec.ts';
+import type { LinkRegistry } from './links.ts';
+
+/** The SDK's own version; drivers declare the range they were written for. */
+export const SDK_VERSION = '1.0.0';
+
+/** A JSON Schema object (draft 2020-12 or 07, as ajv accepts). */
+export type JsonSchema = Record<string, unknown>;
+
+/** One property of a device as the driver sees it: validated, frozen visitor config. */
+export interface PropertyBinding<V = ConfigData> {
+  readonly name: string;
+  readonly spec: PropertySpec;
+  readonly visitor: Readonly<V>;
+}
+
+/** A device as the driver sees it: validated, frozen protocol config and its properties. */
+export interface DeviceBinding<P = ConfigData, V = ConfigData> {
+  readonly id: DeviceId;
+  readonly spec: DeviceSpecResolved;
+  readonly config: Readonly<P>;
+  readonly properties: readonly PropertyBinding<V>[];
+}
+
+/** One wire request in a read plan: the properties a single request returns. */
+export interface ReadRequest<V = ConfigData> {
+  readonly properties: readonly PropertyBinding<V>[];
+  /** Driver-private data the plan computed once (e.g. start address and count). */
+  readonly detail?: unknown;
+}
+
+/**
+ * What a driver returns for one property. Either `raw` bytes, which the runtime decodes with
+ * the property's CodecSpec (see Driver.codec), or an already typed `value`.
+ */
+export interface RawReading {
+  property: string;
+  raw?: Uint8Array;
+  value?: PropertyValue;
+  /** Source timestamp (ms) when the protocol carries one. */
+  time?: number;
+  quality?: Quality;
+  error?: ReadingError;
+}
+
+/** Narrow context a driver gets: nothing global, nothing it could misuse. */
+export interface DriverContext {
+  readonly log: Logger;
+  /** Aborted when the device is stopped or the gateway shuts down. */
+  readonly signal: AbortSignal;
+  /** Shared links: one TCP endpoint, one serial bus, one adapter, reference counted. */
+  readonly links: LinkRegistry;
+  /** The gateway's data directory (certificate stores and the like live under it). */
+  readonly dataDir: string;
+  /** Tell the runtime the connection broke (a push protocol notices before any read does). */
+  readonly lost: (error: Error) => void;
+}
+
+export interface Connection<V = ConfigData> {
+  read(request: ReadRequest<V>, signal: AbortSignal): Promise<RawReading[]>;
+  /** `value` is typed; `raw` is set when the driver declared a codec for this property. */
+  write(property: PropertyBinding<V>, value: { value: PropertyValue; raw?: Uint8Array }, signal: AbortSignal): Promise<void>;
+  /** Push protocols: deliver readings as they arrive. Returns a function that unsubscribes. */
+  subscribe?(properties: readonly PropertyBinding<V>[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface DiscoveredDevice {
+  name: string;
+  protocol: ConfigData;
+  properties?: { name: string; type: string; visitor: ConfigData }[];
+}
+
+export interface Driver<P = ConfigData, V = ConfigData> {
+  /** protocolName as it appears in Device YAML. */
+  readonly name: string;
+  readonly aliases?: readonly string[];
+  /** semver range of SDK_VERSION this driver was written for. */
+  readonly sdkVersion: string;
+  readonly protocolSchema: JsonSchema;
+  readonly visitorSchema: JsonSchema;
+  /** Cross-field checks a schema cannot express; return messages naming the field. */
+  check?(device: DeviceBinding<P, V>): { property?: string; path: string; message: string }[];
+  /** Link key: devices with the same key share a scheduler (one TCP endpoint, one serial bus). */
+  link?(device: DeviceBinding<P, V>): string;
+  /** Requests a link may keep in flight at once (Modbus TCP maxInFlight); default 1. */
+  maxInFlight?(device: DeviceBinding<P, V>): number;
+  /** Group properties into as few wire requests as the protocol allows; default one per property. */
+  plan?(device: DeviceBinding<P, V>, properties: readonly PropertyBinding<V>[]): ReadRequest<V>[];
+  /** When set for a property, reads return raw bytes and writes receive encoded bytes. */
+  codec?(property: PropertyBinding<V>): CodecSpec | undefined;
+  connect(device: DeviceBinding<P, V>, ctx: DriverContext): Promise<Connection<V>>;
+  discover?(options: ConfigData, ctx: DriverContext): AsyncIterable<DiscoveredDevice>;
+}
+
+/** Identity helper that keeps a driver's generic parameters inferred. */
+export function defineDriver<P, V>(driver: Driver<P, V>): Driver<P, V> {
+  return driver;
+}
