@@ -1,0 +1,52 @@
+// The set of devices the gateway runs, from --devices files and folders. On reload it keeps the
+// last good version of any device whose new version fails to load, so an invalid edit never
+// takes a running device down.
+
+import type { DeviceSpecResolved } from '../core/device.ts';
+import type { EdgetwinError } from '../core/errors.ts';
+import { loadDevices } from '../core/model/load.ts';
+
+export interface CatalogLoad {
+  devices: DeviceSpecResolved[];
+  errors: EdgetwinError[];
+  warnings: EdgetwinError[];
+  files: string[];
+  /** Devices kept at their last good version because their new version failed. */
+  kept: string[];
+}
+
+/** Protocol-level validation the mapper host adds on top of the model's own. */
+export type DeviceCheck = (devices: DeviceSpecResolved[]) => Promise<{ accepted: DeviceSpecResolved[]; errors: EdgetwinError[] }>;
+
+export class DeviceCatalog {
+  private current = new Map<string, DeviceSpecResolved>();
+
+  constructor(private readonly paths: string[], private readonly check: DeviceCheck) {}
+
+  get devices(): DeviceSpecResolved[] {
+    return [...this.current.values()];
+  }
+
+  async load(): Promise<CatalogLoad> {
+    const model = await loadDevices(this.paths);
+    const checked = await this.check(model.devices);
+    const errors = [...model.errors, ...checked.errors];
+    const next = new Map(checked.accepted.map((d) => [d.id, d]));
+    const kept: string[] = [];
+    for (const [id, previous] of this.current) {
+      if (next.has(id)) continue;
+      if (errors.some((e) => failedHere(e, previous))) {
+        next.set(id, previous);
+        kept.push(id);
+      }
+    }
+    this.current = next;
+    return { devices: this.devices, errors, warnings: model.warnings, files: model.files, kept };
+  }
+}
+
+/** An error concerns a device when it names it, or when it hit the device's file as a whole. */
+function failedHere(error: EdgetwinError, device: DeviceSpecResolved): boolean {
+  if (error.where.device) return error.where.device === device.id;
+  return error.where.file !== undefined && error.where.file === device.source?.file;
+}

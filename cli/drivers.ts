@@ -1,0 +1,8 @@
+// The protocol drivers this gateway knows. Each loads lazily, so a heavy protocol library is
+// imported only when a device of that protocol exists.
+
+import type { DriverLoader } from '../mappers/sdk/host.ts';
+
+export const driverLoaders: DriverLoader[] = [
+  { name: 'virtual', load: async () => (await import('../mappers/virtual/driver.ts')).virtualDriver },
+];

@@ -1,0 +1,88 @@
+// The `edgetwin` command.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULTS } from './config.ts';
+import { runCommand } from './run.ts';
+import { validateCommand } from './validate.ts';
+import { devicesCommand, twinGetCommand, twinSetCommand } from './twin-commands.ts';
+
+const DEFAULT_API_URL = `http://127.0.0.1:${DEFAULTS.apiPort}`;
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
+  return n;
+}
+
+/** Commands that talk to a running gateway print the gateway's message and exit 1 on failure. */
+function client(fn: (...args: never[]) => Promise<void>) {
+  return async (...args: never[]) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+const program = new Command('edgetwin')
+  .description('Device-centric IoT gateway: DeviceTwin, protocol mappers, KubeEdge-compatible MQTT')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run the gateway on the given Device and DeviceModel files or folders')
+  .option('--devices <path...>', 'Device/DeviceModel YAML or JSON files or folders (repeatable)', undefined)
+  .option('--config <file>', 'YAML config file (keys mirror the flags)')
+  .option('--data-dir <dir>', `data directory (default ${DEFAULTS.dataDir})`)
+  .option('--node-name <name>', 'this gateway\'s node name (default: the hostname)')
+  .option('--mqtt-port <n>', `port of the embedded MQTT broker (default ${DEFAULTS.mqttPort})`, port)
+  .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
+  .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
+  .option('--log-level <level>', 'trace | debug | info | warn | error')
+  .option('--no-live', 'log a line per change instead of the live table on a terminal')
+  .action(async (opts) => {
+    await runCommand({
+      devices: opts.devices,
+      config: opts.config,
+      dataDir: opts.dataDir,
+      nodeName: opts.nodeName,
+      mqttPort: opts.mqttPort,
+      mqttUrl: opts.mqttUrl,
+      apiPort: opts.apiPort,
+      logLevel: opts.logLevel,
+      live: opts.live === false ? false : undefined,
+    });
+  });
+
+program
+  .command('validate')
+  .description('check Device and DeviceModel files as `run` would; exit 1 with every error listed')
+  .argument('<paths...>', 'files or folders')
+  .action(async (paths: string[]) => {
+    process.exitCode = await validateCommand(paths);
+  });
+
+program
+  .command('devices')
+  .description('list the devices of a running gateway')
+  .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
+  .option('--json', 'print JSON')
+  .action(client(async (opts: { apiUrl: string; json?: boolean }) => devicesCommand(opts.apiUrl, Boolean(opts.json))));
+
+const twin = program.command('twin').description('read and set a device\'s twin on a running gateway');
+twin
+  .command('get')
+  .argument('<device>', '<namespace>/<name>')
+  .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
+  .option('--json', 'print JSON')
+  .action(client(async (ref: string, opts: { apiUrl: string; json?: boolean }) => twinGetCommand(opts.apiUrl, ref, Boolean(opts.json))));
+twin
+  .command('set')
+  .argument('<device>', '<namespace>/<name>')
+  .argument('<assignments...>', '<property>=<value> ...')
+  .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
+  .action(client(async (ref: string, assignments: string[], opts: { apiUrl: string }) => twinSetCommand(opts.apiUrl, ref, assignments)));
+
+await program.parseAsync(process.argv);

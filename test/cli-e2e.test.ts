@@ -1,0 +1,82 @@
+// The CLI end to end, as a user runs it: spawn `edgetwin run` on the quick start, set a setpoint
+// with `edgetwin twin set`, see it applied in `edgetwin twin get`.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, ROOT, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
+import { waitFor } from './helpers/wait.ts';
+
+interface TwinJson {
+  id: string;
+  state: string;
+  properties: { name: string; desired?: { value: string }; reported?: { value?: string; quality?: string }; reconcile?: { state: string } }[];
+}
+
+describe('edgetwin CLI end to end on the quick start', () => {
+  let gw: GatewayProcess;
+  before(async () => {
+    const devices = mkdtempSync(join(tmpdir(), 'edgetwin-qs-'));
+    cpSync(join(ROOT, 'examples', 'quickstart'), devices, { recursive: true });
+    gw = await startGatewayProcess({ devices: [devices] });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  const twin = async (ref: string): Promise<TwinJson> => {
+    const r = await cli(['twin', 'get', ref, '--json', '--api-url', gw.apiUrl]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as TwinJson;
+  };
+  const prop = (t: TwinJson, name: string) => t.properties.find((p) => p.name === name)!;
+
+  it('lists both quick-start devices online', async () => {
+    await waitFor('both devices online', async () => {
+      const r = await cli(['devices', '--json', '--api-url', gw.apiUrl]);
+      const body = JSON.parse(r.stdout) as { devices: { id: string; state: string }[] };
+      const states = Object.fromEntries(body.devices.map((d) => [d.id, d.state]));
+      return states['default/thermostat'] === 'online' && states['default/packaging-line'] === 'online';
+    });
+    const table = await cli(['devices', '--api-url', gw.apiUrl]);
+    assert.match(table.stdout, /default\/thermostat\s+online/);
+  });
+
+  it('applies the YAML desired setpoint on start', async () => {
+    await waitFor('setpoint 21.5 applied', async () => {
+      const p = prop(await twin('default/thermostat'), 'setpoint');
+      return p.reported?.value === '21.5' && p.reconcile?.state === 'applied';
+    });
+  });
+
+  it('sets a setpoint with `twin set` and shows it applied in `twin get`', async () => {
+    const set = await cli(['twin', 'set', 'default/thermostat', 'setpoint=24', '--api-url', gw.apiUrl]);
+    assert.equal(set.code, 0, set.stderr);
+    await waitFor('setpoint 24 applied', async () => {
+      const p = prop(await twin('default/thermostat'), 'setpoint');
+      return p.desired?.value === '24' && p.reported?.value === '24' && p.reconcile?.state === 'applied';
+    });
+    const table = await cli(['twin', 'get', 'default/thermostat', '--api-url', gw.apiUrl]);
+    assert.match(table.stdout, /setpoint\s+24\s+good\s+24\s+applied/);
+  });
+
+  it('refuses a value above the model maximum with a message naming the limit', async () => {
+    const set = await cli(['twin', 'set', 'default/thermostat', 'setpoint=95', '--api-url', gw.apiUrl]);
+    assert.equal(set.code, 1);
+    assert.match(set.stderr, /maximum/);
+  });
+
+  it('refuses a desired value for a ReadOnly property', async () => {
+    const set = await cli(['twin', 'set', 'default/thermostat', 'temperature=30', '--api-url', gw.apiUrl]);
+    assert.equal(set.code, 1);
+    assert.match(set.stderr, /ReadOnly|read-only|read only/i);
+  });
+
+  it('says clearly when no gateway is listening', async () => {
+    const r = await cli(['devices', '--api-url', 'http://127.0.0.1:1']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach the gateway/);
+  });
+});

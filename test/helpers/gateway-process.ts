@@ -1,0 +1,62 @@
+// Runs `edgetwin run` as a child process on free ports, the way a user would, and talks to it
+// with the real CLI. Each test kills only the gateway it started.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort } from './ports.ts';
+import { waitFor } from './wait.ts';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const BIN = join(ROOT, 'cli', 'bin', 'edgetwin.js');
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  apiUrl: string;
+  mqttPort: number;
+  dataDir: string;
+  /** Everything the gateway wrote to stderr (its log) so far. */
+  log(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startGatewayProcess(opts: { devices: string[]; dataDir?: string; extra?: string[]; env?: NodeJS.ProcessEnv }): Promise<GatewayProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'edgetwin-e2e-'));
+  const mqttPort = await freePort();
+  const apiPort = await freePort();
+  const args = [BIN, 'run', '--devices', ...opts.devices, '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--node-name', 'test-node', '--no-live', ...(opts.extra ?? [])];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr!.on('data', (d) => (out += d));
+  child.stdout!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitFor('the gateway to answer /healthz', async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
+    const res = await fetch(`${apiUrl}/healthz`).catch(() => undefined);
+    return res?.ok ? true : undefined;
+  }, 30_000, 100);
+  return {
+    child,
+    apiUrl,
+    mqttPort,
+    dataDir,
+    log: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Run the real CLI once and collect its output. */
+export async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  return { code, stdout, stderr };
+}

@@ -1,0 +1,60 @@
+// `edgetwin run` reloads when a --devices file changes and on SIGHUP, restarting only the
+// devices that changed; an invalid edit is reported and the last good version keeps running.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
+import { waitFor } from './helpers/wait.ts';
+
+interface TwinJson {
+  state: string;
+  properties: { name: string; reported?: { value?: string; time?: number } }[];
+}
+
+describe('reload of --devices files', () => {
+  let gw: GatewayProcess;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edgetwin-reload-'));
+    cpSync(join(ROOT, 'examples', 'quickstart'), dir, { recursive: true });
+    gw = await startGatewayProcess({ devices: [dir] });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  const twin = async (ref: string): Promise<TwinJson> => {
+    const res = await fetch(`${gw.apiUrl}/api/v1/devices/${ref}/twin`);
+    return (await res.json()) as TwinJson;
+  };
+  const reported = async (ref: string, property: string) => (await twin(ref)).properties.find((p) => p.name === property)?.reported;
+
+  it('applies an edited file and restarts only the device that changed', async () => {
+    await waitFor('batch reported', async () => (await reported('default/packaging-line', 'batch'))?.value === 'B-2026-001');
+    const file = join(dir, 'packaging-line.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('B-2026-001', 'B-2026-002'));
+    await waitFor('the new batch code reported', async () => (await reported('default/packaging-line', 'batch'))?.value === 'B-2026-002');
+    const applied = gw.log().split('\n').filter((l) => l.includes('"devices applied"')).map((l) => JSON.parse(l) as { restarted: string[] });
+    const last = applied.at(-1)!;
+    assert.deepEqual(last.restarted, ['default/packaging-line']);
+  });
+
+  it('reports an invalid edit with file and line, and keeps the last good version running', async () => {
+    const file = join(dir, 'thermostat.yaml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('collectCycle: 2000', 'collectCycle: "often"'));
+    await waitFor('the error logged', () => /thermostat\.yaml:\d+.*collectCycle/.test(gw.log()));
+    const before = (await reported('default/thermostat', 'temperature'))!.time!;
+    await waitFor('temperature still reported after the bad edit', async () => ((await reported('default/thermostat', 'temperature'))?.time ?? 0) > before);
+    assert.equal((await twin('default/thermostat')).state, 'online');
+    writeFileSync(file, good);
+  });
+
+  it('reloads on SIGHUP', async () => {
+    gw.child.kill('SIGHUP');
+    await waitFor('a reload for SIGHUP', () => gw.log().includes('"why":"SIGHUP"'));
+  });
+});
