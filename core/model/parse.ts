@@ -1,0 +1,83 @@
+// Text -> documents, keeping each document's YAML tree so any field path can be mapped back
+// to the line a person has to edit. JSON goes through the same parser: it is YAML 1.2.
+
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { EdgetwinError, ErrorCodes, type Where } from '../errors.ts';
+
+export type PathSegment = string | number;
+
+/** One Kubernetes object from a file: a whole YAML document or one item of a `kind: List`. */
+export interface ParsedDoc {
+  file: string;
+  value: unknown;
+  /** Where `value` sits inside its YAML document (empty, or ['items', i] for a List item). */
+  base: PathSegment[];
+  /** Line of the node at `path` (relative to `value`), or of its nearest existing ancestor. */
+  lineAt(path: PathSegment[]): number;
+}
+
+export interface ParseResult {
+  docs: ParsedDoc[];
+  errors: EdgetwinError[];
+}
+
+export function parseText(file: string, text: string): ParseResult {
+  const lineCounter = new LineCounter();
+  const docs: ParsedDoc[] = [];
+  const errors: EdgetwinError[] = [];
+  for (const doc of parseAllDocuments(text, { lineCounter })) {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const line = e.linePos?.[0].line ?? lineCounter.linePos(e.pos[0]).line;
+        errors.push(new EdgetwinError(ErrorCodes.MODEL_PARSE, firstLine(e.message), { file, line },
+          'fix the YAML/JSON syntax at that line; the other documents of the file still load'));
+      }
+      continue;
+    }
+    if (doc.contents === null) continue;
+    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    if (value === null || value === undefined) continue;
+    const lineAt = (base: PathSegment[]) => (path: PathSegment[]) => lineOf(doc, lineCounter, [...base, ...path]);
+    if (isList(value)) {
+      value.items.forEach((item, i) => docs.push({ file, value: item, base: ['items', i], lineAt: lineAt(['items', i]) }));
+    } else {
+      docs.push({ file, value, base: [], lineAt: lineAt([]) });
+    }
+  }
+  return { docs, errors };
+}
+
+// `kubectl get devices -o yaml` writes a v1 List (or DeviceList); its items load like documents.
+function isList(value: unknown): value is { items: unknown[] } {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
+}
+
+function lineOf(doc: Document, lineCounter: LineCounter, path: PathSegment[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    if (range) return lineCounter.linePos(range[0]).line;
+  }
+  return 1;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** Where a field of a document is, for EdgetwinError: file, line and the printed path. */
+export function whereIn(doc: ParsedDoc, path: PathSegment[], extra: Where = {}): Where {
+  return { file: doc.file, line: doc.lineAt(path), path: formatPath([...doc.base, ...path]) || undefined, ...extra };
+}
+
+/** `spec.properties[0].desired.value` from ['spec', 'properties', 0, 'desired', 'value']. */
+export function formatPath(path: PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += /^[A-Za-z_$][\w$]*$/.test(seg) ? (out ? `.${seg}` : seg) : `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
