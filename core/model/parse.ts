@@ -1,7 +1,7 @@
 // Text -> documents, keeping each document's YAML tree so any field path can be mapped back
 // to the line a person has to edit. JSON goes through the same parser: it is YAML 1.2.
 
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { EdgetwinError, ErrorCodes, type Where } from '../errors.ts';
 
 export type PathSegment = string | number;
@@ -54,13 +54,24 @@ function isList(value: unknown): value is { items: unknown[] } {
   return typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
 }
 
+// A field's line is its key's line: for a block map or list value that is the line a person
+// reads as "the field", not the line of the value's first entry.
 function lineOf(doc: Document, lineCounter: LineCounter, path: PathSegment[]): number {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-    if (range) return lineCounter.linePos(range[0]).line;
+  for (let n = path.length; n > 0; n--) {
+    const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+    const seg = path[n - 1];
+    let node: unknown;
+    if (isMap(parent)) node = parent.items.find((pair) => isScalar(pair.key) && pair.key.value === seg)?.key;
+    else if (isSeq(parent) && typeof seg === 'number') node = parent.items[seg];
+    const offset = rangeStart(node);
+    if (offset !== undefined) return lineCounter.linePos(offset).line;
   }
-  return 1;
+  const offset = rangeStart(doc.contents);
+  return offset === undefined ? 1 : lineCounter.linePos(offset).line;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  return (node as { range?: [number, number, number] } | null | undefined)?.range?.[0];
 }
 
 function firstLine(message: string): string {
