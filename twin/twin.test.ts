@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { EdgetwinError } from '../core/errors.ts';
+import { silentLogger } from '../core/log.ts';
+import type { DeviceSpecResolved } from '../core/device.ts';
+import { TwinStore } from './store.ts';
+import { device, property, RecordingWriter, tempDir, waitFor } from './testing.ts';
+import { DeviceTwin, type TwinChange } from './twin.ts';
+
+const ID = 'default/thermo';
+const thermo = (over: { desired?: number; reconcile?: 'once' | 'enforce'; collectCycle?: number } = {}): DeviceSpecResolved =>
+  device('thermo', [
+    property('setpoint', { type: 'float', minimum: 5, maximum: 30, ...over }),
+    property('temperature', { type: 'float', accessMode: 'ReadOnly' }),
+  ], { methods: [{ name: 'configure', propertyNames: ['setpoint'] }] });
+
+describe('DeviceTwin', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: TwinStore;
+  let twin: DeviceTwin;
+  let writer: RecordingWriter;
+  const changes: TwinChange[] = [];
+
+  const open = (devices: DeviceSpecResolved[], withWriter = true) => {
+    store = TwinStore.open(tmp.dir);
+    twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', ...(withWriter ? { writer } : {}), retry: { baseMs: 20, maxMs: 200 } });
+    twin.on('change', (c) => changes.push(c));
+    twin.setDevices(devices);
+  };
+  const reopen = async (devices: DeviceSpecResolved[]) => {
+    await twin.close();
+    store.close();
+    open(devices);
+  };
+  const prop = (name: string) => twin.get(ID)!.properties[name]!;
+
+  beforeEach(() => {
+    tmp = tempDir();
+    writer = new RecordingWriter();
+    changes.length = 0;
+  });
+  afterEach(async () => {
+    await twin.close();
+    store.close();
+    tmp.remove();
+  });
+
+  it('stores reported values and shows a delta against desired, with versions', async () => {
+    open([thermo()], false);
+    twin.report([{ device: ID, property: 'setpoint', value: 18, time: 1000, quality: 'good' }]);
+    await twin.flush();
+    assert.equal(prop('setpoint').reported?.value, 18);
+    assert.equal(prop('setpoint').delta, false);
+    const r = twin.setDesired(ID, 'setpoint', '21.5', 'api');
+    assert.deepEqual([r.value, r.version, r.reconcile], [21.5, 1, 'pending']);
+    assert.equal(prop('setpoint').delta, true);
+    assert.deepEqual(prop('setpoint').expectedVersion, { cloud: 0, edge: 1 });
+    twin.setDesired(ID, 'setpoint', 22, 'cloud');
+    assert.deepEqual(prop('setpoint').expectedVersion, { cloud: 1, edge: 1 });
+    assert.equal(prop('setpoint').desired?.version, 2);
+    assert.equal(prop('setpoint').actualVersion.edge, 1);
+    twin.report([{ device: ID, property: 'setpoint', value: 22, time: 2000, quality: 'good' }]);
+    await twin.flush();
+    assert.equal(prop('setpoint').delta, false);
+    const reported = changes.filter((c) => c.kind === 'reported');
+    assert.equal(reported.length, 2, 'one reported change per device per flush');
+  });
+
+  it('keeps a desired value pending without a writer and applies it once one is set', async () => {
+    open([thermo()], false);
+    twin.setDesired(ID, 'setpoint', 20, 'cli');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(prop('setpoint').reconcile.state, 'pending');
+    writer.served.add(ID);
+    twin.setWriter(writer);
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied');
+    assert.deepEqual(writer.calls, [{ device: ID, property: 'setpoint', value: 20 }]);
+  });
+
+  it('applies a desired value: write, read back, applied, reported updated', async () => {
+    writer.served.add(ID);
+    open([thermo()]);
+    twin.setDesired(ID, 'setpoint', 19, 'api');
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied');
+    assert.equal(prop('setpoint').reconcile.attempts, 1);
+    await waitFor('read-back reported', () => prop('setpoint').reported?.value === 19);
+    assert.equal(prop('setpoint').delta, false);
+  });
+
+  it('marks a failed write with its reason and retries with backoff until it applies', async () => {
+    writer.served.add(ID);
+    writer.next({ ok: false, error: { code: 'ETIMEDOUT', message: 'no answer in 1000 ms' } }, { ok: true, readBack: 7 });
+    open([thermo()]);
+    const seen: string[] = [];
+    twin.on('change', (c) => { if (c.kind === 'reconcile' && c.state === 'failed') seen.push(c.reason ?? ''); });
+    twin.setDesired(ID, 'setpoint', 12, 'api');
+    await waitFor('applied after retries', () => prop('setpoint').reconcile.state === 'applied');
+    assert.equal(writer.calls.length, 3);
+    assert.equal(prop('setpoint').reconcile.attempts, 3);
+    assert.match(seen[0]!, /ETIMEDOUT: no answer in 1000 ms/);
+    assert.match(seen[1]!, /read back 7 after writing 12/);
+  });
+
+  it('retries at once when the device comes back online', async () => {
+    writer.served.add(ID);
+    writer.fallback = { ok: false, error: { code: 'ECONNREFUSED', message: 'device offline' } };
+    store = TwinStore.open(tmp.dir);
+    twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', writer, retry: { baseMs: 3_600_000, maxMs: 3_600_000 } });
+    twin.setDevices([thermo()]);
+    twin.state(ID, 'offline', 'connection refused');
+    twin.setDesired(ID, 'setpoint', 15, 'api');
+    await waitFor('failed', () => prop('setpoint').reconcile.state === 'failed');
+    assert.match(prop('setpoint').reconcile.reason!, /device offline/);
+    writer.fallback = undefined;
+    twin.state(ID, 'online');
+    await waitFor('applied after reconnect', () => prop('setpoint').reconcile.state === 'applied');
+    assert.equal(writer.calls.length, 2);
+  });
+
+  it('shows drift as a delta and the state drifted, and back to applied when it returns', async () => {
+    writer.served.add(ID);
+    open([thermo()]);
+    twin.setDesired(ID, 'setpoint', 20, 'api');
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied' && prop('setpoint').reported?.value === 20);
+    twin.report([{ device: ID, property: 'setpoint', value: 17, time: Date.now(), quality: 'good' }]);
+    await twin.flush();
+    assert.equal(prop('setpoint').reconcile.state, 'drifted');
+    assert.equal(prop('setpoint').delta, true);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(writer.calls.length, 1, 'reconcile: once does not rewrite');
+    twin.report([{ device: ID, property: 'setpoint', value: 20, time: Date.now(), quality: 'good' }]);
+    await twin.flush();
+    assert.equal(prop('setpoint').reconcile.state, 'applied');
+  });
+
+  it('enforce rewrites a drifted value at most once per collectCycle', async () => {
+    writer.served.add(ID);
+    open([thermo({ reconcile: 'enforce', collectCycle: 3_600_000 })]);
+    twin.setDesired(ID, 'setpoint', 20, 'api');
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied' && prop('setpoint').reported?.value === 20);
+    const drift = async () => {
+      twin.report([{ device: ID, property: 'setpoint', value: 16, time: Date.now(), quality: 'good' }]);
+      await twin.flush();
+    };
+    await drift();
+    await waitFor('rewrite applied', () => writer.calls.length === 2 && prop('setpoint').reconcile.state === 'applied');
+    assert.deepEqual(writer.calls[1], { device: ID, property: 'setpoint', value: 20 });
+    await drift();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(writer.calls.length, 2, 'no second rewrite within one collectCycle');
+    assert.equal(prop('setpoint').reconcile.state, 'drifted');
+  });
+
+  it('enforce rewrites again once a collectCycle has passed', async () => {
+    writer.served.add(ID);
+    open([thermo({ reconcile: 'enforce', collectCycle: 1 })]);
+    twin.setDesired(ID, 'setpoint', 20, 'api');
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied' && prop('setpoint').reported?.value === 20);
+    for (let i = 2; i <= 3; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      twin.report([{ device: ID, property: 'setpoint', value: 16, time: Date.now(), quality: 'good' }]);
+      await twin.flush();
+      await waitFor(`rewrite ${i}`, () => writer.calls.length === i && prop('setpoint').reconcile.state === 'applied');
+    }
+  });
+
+  it('rejects unknown devices and properties, ReadOnly properties and bad values with clear errors', () => {
+    open([thermo()], false);
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        assert.ok(e instanceof EdgetwinError);
+        return [e.code, e.format()];
+      }
+      assert.fail('expected an error');
+    };
+    assert.equal(code(() => twin.setDesired('default/nope', 'setpoint', 1, 'api'))[0], 'ET_NOT_FOUND');
+    assert.equal(code(() => twin.setDesired(ID, 'nope', 1, 'api'))[0], 'ET_NOT_FOUND');
+    const [ro, msg] = code(() => twin.setDesired(ID, 'temperature', 1, 'api'));
+    assert.equal(ro, 'ET_READ_ONLY');
+    assert.match(msg!, /default\/thermo property temperature: the property is ReadOnly/);
+    assert.equal(code(() => twin.setDesired(ID, 'setpoint', 'warm', 'api'))[0], 'ET_MODEL_VALUE');
+    assert.match(code(() => twin.setDesired(ID, 'setpoint', 31, 'api'))[1]!, /above the maximum 30/);
+    assert.equal(prop('setpoint').desired, undefined, 'nothing changed');
+  });
+
+  it('invokes a method by setting its properties together', () => {
+    open([thermo()], false);
+    const r = twin.invokeMethod(ID, 'configure', { setpoint: '23' });
+    assert.equal(r[0]!.value, 23);
+    assert.throws(() => twin.invokeMethod(ID, 'reboot', {}), /no method "reboot"/);
+    assert.throws(() => twin.invokeMethod(ID, 'configure', { temperature: 1 }), /does not set property "temperature"/);
+  });
+
+  it('keeps a runtime desired value across a restart; a YAML value applies only when the file changed it', async () => {
+    writer.served.add(ID);
+    open([thermo({ desired: 20 })]);
+    assert.equal(prop('setpoint').desired?.value, 20);
+    assert.equal(prop('setpoint').desired?.origin, 'yaml');
+    twin.setDesired(ID, 'setpoint', 25, 'api');
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied');
+    await reopen([thermo({ desired: 20 })]);
+    assert.equal(prop('setpoint').desired?.value, 25, 'runtime value survives an unchanged YAML');
+    assert.equal(prop('setpoint').desired?.origin, 'api');
+    assert.equal(prop('setpoint').reconcile.state, 'applied');
+    await reopen([thermo({ desired: 22 })]);
+    assert.equal(prop('setpoint').desired?.value, 22, 'an edited YAML value applies');
+    assert.equal(prop('setpoint').desired?.origin, 'yaml');
+  });
+
+  it('persists reported values, versions and device state across a restart', async () => {
+    open([thermo()], false);
+    twin.state(ID, 'online');
+    for (let i = 0; i < 5; i++) twin.report([{ device: ID, property: 'temperature', value: 20 + i, time: 1000 + i, quality: 'good' }]);
+    twin.report([{ device: ID, property: 'setpoint', time: 2000, quality: 'bad', error: { code: 'ETIMEDOUT', message: 'timeout' } }]);
+    twin.setDesired(ID, 'setpoint', 21, 'api');
+    await twin.flush();
+    await reopen([thermo()]);
+    const t = prop('temperature');
+    assert.equal(t.reported?.value, 24);
+    assert.equal(t.actualVersion.edge, 5);
+    assert.deepEqual(prop('setpoint').reported?.error, { code: 'ETIMEDOUT', message: 'timeout' });
+    assert.equal(prop('setpoint').desired?.value, 21);
+    assert.equal(twin.get(ID)!.state, 'online');
+  });
+
+  it('reports membership changes and forgets removed devices', () => {
+    open([thermo()], false);
+    const other = device('pump', [property('speed')]);
+    twin.setDevices([thermo(), other]);
+    const m = changes.filter((c) => c.kind === 'membership');
+    assert.deepEqual(m.at(-1)!.kind === 'membership' && m.at(-1)!.added.map((d) => d.device), ['default/pump']);
+    twin.setDevices([other]);
+    assert.equal(twin.get(ID), undefined);
+    assert.deepEqual(twin.list().map((s) => s.device), ['default/pump']);
+  });
+});

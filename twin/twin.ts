@@ -1,0 +1,402 @@
+// The DeviceTwin: per device and property, desired, reported, delta, versions and reconcile
+// state, durable in the store. Readings are only enqueued by report(); one flush per tick
+// writes them in one transaction and tells listeners after the commit, so nothing published
+// can be lost by a crash.
+
+import { EventEmitter } from 'node:events';
+import type { DeviceId, DeviceSpecResolved } from '../core/device.ts';
+import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { DeviceState, PropertyWriter, Reading, ReadingSink } from '../core/reading.ts';
+import { formatValue, parseValue, ValueError, type PropertyValue } from '../core/values.ts';
+import { DeviceEntry, PropState } from './entry.ts';
+import { counter, histogram, Registry } from './metrics.ts';
+import { PushForwarder } from './push.ts';
+import { Reconciler, type RetryPolicy } from './reconcile.ts';
+import type { TwinStore } from './store.ts';
+import type { DesiredOrigin, DesiredResult, DeviceSummary, TwinChange, TwinView } from './types.ts';
+
+export type * from './types.ts';
+
+export interface DeviceTwinOptions {
+  store: TwinStore;
+  log: Logger;
+  nodeName: string;
+  writer?: PropertyWriter;
+  /** Where the twin's metrics go; a private registry when absent. */
+  registry?: Registry;
+  /** Backoff for failed writes; default 1 s doubling up to 60 s. */
+  retry?: RetryPolicy;
+}
+
+export class DeviceTwin extends EventEmitter implements ReadingSink {
+  readonly nodeName: string;
+  private readonly store: TwinStore;
+  private readonly log: Logger;
+  private writerRef: PropertyWriter | undefined;
+  private readonly devices = new Map<DeviceId, DeviceEntry>();
+  private queue: Reading[] = [];
+  private spare: Reading[] = [];
+  private scheduled = false;
+  private seq = 0;
+  private closed = false;
+  private readonly touched: DeviceEntry[] = [];
+  private readonly warnedUnknown = new Set<string>();
+  private readonly reconciler: Reconciler;
+  private readonly push: PushForwarder;
+  private readonly flushCb = () => this.flushNow();
+  private readonly m;
+
+  constructor(opts: DeviceTwinOptions) {
+    super();
+    this.store = opts.store;
+    this.log = opts.log;
+    this.nodeName = opts.nodeName;
+    this.writerRef = opts.writer;
+    const registry = opts.registry ?? new Registry();
+    this.m = {
+      updates: counter(registry, 'edgetwin_twin_updates_total', 'Readings committed to the twin store'),
+      unknown: counter(registry, 'edgetwin_twin_unknown_readings_total', 'Readings dropped because the device or property is not in the twin'),
+      flushErrors: counter(registry, 'edgetwin_twin_flush_errors_total', 'Flush transactions that failed'),
+      flush: histogram(registry, 'edgetwin_twin_flush_seconds', 'Duration of one flush transaction', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]),
+      desired: counter(registry, 'edgetwin_twin_desired_total', 'Desired values accepted, by origin', ['origin']),
+      reconcile: counter(registry, 'edgetwin_twin_reconcile_total', 'Reconcile outcomes', ['result']),
+    };
+    this.push = new PushForwarder({ log: this.log, registry });
+    this.reconciler = new Reconciler(
+      {
+        store: this.store,
+        log: this.log,
+        writer: () => this.writerRef,
+        emit: (c) => this.emit('change', c),
+        readBack: (device, property, value) => this.report([{ device, property, value, time: Date.now(), quality: 'good' }]),
+        closed: () => this.closed,
+        count: (result) => this.m.reconcile.inc({ result }),
+      },
+      opts.retry ?? { baseMs: 1000, maxMs: 60_000 },
+    );
+  }
+
+  override on(event: 'change', fn: (e: TwinChange) => void): this {
+    return super.on(event, fn);
+  }
+
+  setWriter(writer: PropertyWriter): void {
+    this.writerRef = writer;
+    for (const e of this.devices.values()) this.reconciler.resume(e);
+  }
+
+  /** Sets the device membership: adds, updates and removes devices; applies changed YAML desired values. */
+  setDevices(devices: DeviceSpecResolved[]): void {
+    this.flushNow();
+    const next = new Set(devices.map((d) => d.id));
+    const added: DeviceEntry[] = [];
+    const removed: TwinView[] = [];
+    const yaml: [DeviceEntry, PropState, ReturnType<PropState['view']>][] = [];
+    const defer: TwinChange[] = [];
+    const now = Date.now();
+    this.store.transaction(() => {
+      for (const [id, e] of this.devices) {
+        if (next.has(id)) continue;
+        removed.push(e.view());
+        for (const p of e.props.values()) this.reconciler.cancel(p);
+        this.store.removeDevice(id);
+        this.devices.delete(id);
+      }
+      for (const spec of devices) {
+        let e = this.devices.get(spec.id);
+        if (!e) {
+          e = this.loadDevice(spec);
+          added.push(e);
+        }
+        e.spec = spec;
+        this.syncProperties(e);
+        for (const p of e.props.values()) {
+          const text = p.spec.desired === undefined ? null : formatValue(p.spec.type, p.spec.desired);
+          if (text === p.yamlDesired) continue;
+          p.yamlDesired = text;
+          this.store.setYamlDesired(p.rid, text);
+          if (p.spec.desired === undefined) continue;
+          if (p.spec.accessMode === 'ReadOnly') {
+            this.log.warn({ device: spec.id, property: p.spec.name }, 'twin: desired value in YAML ignored: the property is ReadOnly');
+            continue;
+          }
+          yaml.push([e, p, this.applyDesired(e, p, p.spec.desired, 'yaml', now, defer)]);
+        }
+      }
+    });
+    for (const c of defer) this.emit('change', c);
+    if (added.length || removed.length) this.emit('change', { kind: 'membership', added: added.map((e) => e.view()), removed });
+    for (const [e, p, last] of yaml) this.emitDesired(e, p, 'yaml', last);
+    for (const e of this.devices.values()) this.reconciler.resume(e);
+  }
+
+  report(readings: readonly Reading[]): void {
+    if (this.closed) return;
+    for (let i = 0; i < readings.length; i++) this.queue.push(readings[i]!);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushCb);
+    }
+  }
+
+  state(device: DeviceId, state: DeviceState, reason?: string): void {
+    const e = this.devices.get(device);
+    if (!e || (e.state === state && e.reason === reason)) return;
+    const previous = e.state;
+    e.state = state;
+    e.reason = reason;
+    if (state === 'online' && previous !== 'online') e.lastOnline = Date.now();
+    this.store.setState(device, state, reason ?? null, e.lastOnline ?? null);
+    this.emit('change', { kind: 'state', device, state, previous, ...(reason !== undefined ? { reason } : {}), ...(e.lastOnline !== undefined ? { lastOnline: e.lastOnline } : {}) });
+    if (state === 'online' && previous !== 'online') this.reconciler.resume(e);
+  }
+
+  setDesired(device: DeviceId, property: string, value: unknown, origin: 'api' | 'mqtt' | 'cli' | 'cloud'): DesiredResult {
+    return this.setDesiredMany(device, { [property]: value }, origin)[0]!;
+  }
+
+  /** Validates every value first, then commits them in one transaction: all or nothing. */
+  setDesiredMany(device: DeviceId, values: Record<string, unknown>, origin: 'api' | 'mqtt' | 'cli' | 'cloud'): DesiredResult[] {
+    const e = this.devices.get(device);
+    if (!e) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'no such device in the twin', { device }, 'list the devices with GET /api/v1/devices or `edgetwin devices`');
+    const typed: [PropState, PropertyValue][] = Object.entries(values).map(([name, raw]) => [this.writable(e, name), this.typedDesired(e, name, raw)]);
+    if (typed.length === 0) throw new EdgetwinError(ErrorCodes.BAD_REQUEST, 'no desired value given', { device });
+    const now = Date.now();
+    const defer: TwinChange[] = [];
+    const lasts: ReturnType<PropState['view']>[] = [];
+    this.store.transaction(() => {
+      for (const [p, v] of typed) lasts.push(this.applyDesired(e, p, v, origin, now, defer));
+    });
+    for (const c of defer) this.emit('change', c);
+    typed.forEach(([p], i) => this.emitDesired(e, p, origin, lasts[i]!));
+    return typed.map(([p]) => ({ device, property: p.spec.name, value: p.desired!, version: p.version, reconcile: p.rec }));
+  }
+
+  invokeMethod(device: DeviceId, method: string, values: Record<string, unknown>): DesiredResult[] {
+    const e = this.devices.get(device);
+    if (!e) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'no such device in the twin', { device }, 'list the devices with GET /api/v1/devices');
+    const m = e.spec.methods.find((x) => x.name === method);
+    if (!m) {
+      const known = e.spec.methods.map((x) => x.name).join(', ') || 'none';
+      throw new EdgetwinError(ErrorCodes.NOT_FOUND, `no method "${method}" on this device`, { device }, `its methods: ${known}`);
+    }
+    for (const name of Object.keys(values)) {
+      if (!m.propertyNames.includes(name)) {
+        throw new EdgetwinError(ErrorCodes.BAD_REQUEST, `method "${method}" does not set property "${name}"`, { device, property: name }, `it sets: ${m.propertyNames.join(', ')}`);
+      }
+    }
+    return this.setDesiredMany(device, values, 'api');
+  }
+
+  get(device: DeviceId): TwinView | undefined {
+    return this.devices.get(device)?.view();
+  }
+
+  list(): DeviceSummary[] {
+    return [...this.devices.values()].map((e) => {
+      let deltas = 0;
+      let failed = 0;
+      for (const p of e.props.values()) {
+        if (p.hasDelta()) deltas++;
+        if (p.rec === 'failed') failed++;
+      }
+      const s = e.spec;
+      return { device: s.id, namespace: s.namespace, name: s.name, model: s.model, protocol: s.protocol, state: e.state, properties: e.props.size, deltas, failed };
+    });
+  }
+
+  flush(): Promise<void> {
+    this.flushNow();
+    return Promise.resolve();
+  }
+
+  /** Flushes and stops timers and push clients. The store stays open: its owner closes it. */
+  async close(): Promise<void> {
+    this.flushNow();
+    this.closed = true;
+    for (const e of this.devices.values()) for (const p of e.props.values()) this.reconciler.cancel(p);
+    await this.push.close();
+  }
+
+  private flushNow(): void {
+    this.scheduled = false;
+    const q = this.queue;
+    if (q.length === 0) return;
+    this.queue = this.spare;
+    const seq = ++this.seq;
+    const touched = this.touched;
+    touched.length = 0;
+    const defer: TwinChange[] = [];
+    const enforce: [DeviceEntry, PropState][] = [];
+    const now = Date.now();
+    let stored = 0;
+    const end = this.m.flush.startTimer();
+    try {
+      this.store.transaction(() => {
+        for (let i = 0; i < q.length; i++) {
+          const r = q[i]!;
+          const e = this.devices.get(r.device);
+          const p = e?.props.get(r.property);
+          if (!e || !p) {
+            this.unknownReading(r);
+            continue;
+          }
+          const hadDelta = p.desired !== undefined && p.hasDelta();
+          const text = r.value === undefined ? null : formatValue(p.spec.type, r.value);
+          if (r.value !== undefined) p.reported = r.value;
+          p.reportedTime = r.time;
+          p.quality = r.quality;
+          p.error = r.error;
+          p.actEdge++;
+          this.store.setReported(p.rid, text, r.time, r.quality, r.error?.code ?? null, r.error?.message ?? null, p.actEdge);
+          stored++;
+          const slot = p.slot;
+          slot.text = text;
+          slot.time = r.time;
+          slot.quality = r.quality;
+          slot.error = r.error;
+          if (p.flushMark !== seq) {
+            p.flushMark = seq;
+            slot.deltaChanged = false;
+            if (e.flushMark !== seq) {
+              e.flushMark = seq;
+              e.touched.length = 0;
+              touched.push(e);
+            }
+            e.touched.push(slot);
+          }
+          if (p.desired !== undefined) {
+            if (hadDelta !== p.hasDelta()) slot.deltaChanged = true;
+            if (this.reconciler.onReading(e, p, defer, now)) enforce.push([e, p]);
+          }
+        }
+      });
+    } catch (err) {
+      this.m.flushErrors.inc();
+      this.log.error({ err, readings: q.length }, 'twin: store transaction failed, readings of this flush are lost; check the data directory (disk full? permissions?)');
+      q.length = 0;
+      this.spare = q;
+      return;
+    }
+    end();
+    q.length = 0;
+    this.spare = q;
+    this.m.updates.inc(stored);
+    for (let i = 0; i < touched.length; i++) {
+      const e = touched[i]!;
+      this.emit('change', { kind: 'reported', device: e.spec.id, updates: e.touched });
+      if (e.hasPush) for (const u of e.touched) this.push.push(e.spec, e.props.get(u.property)!.spec, u);
+    }
+    for (const c of defer) this.emit('change', c);
+    for (const [e, p] of enforce) this.reconciler.enforce(e, p);
+  }
+
+  private loadDevice(spec: DeviceSpecResolved): DeviceEntry {
+    const e = new DeviceEntry(spec);
+    this.store.addDevice(spec.id);
+    const row = this.store.device(spec.id);
+    if (row) {
+      e.state = row.state;
+      e.reason = row.reason ?? undefined;
+      e.lastOnline = row.last_online ?? undefined;
+    }
+    const rows = new Map(this.store.properties(spec.id).map((r) => [r.name, r]));
+    for (const ps of spec.properties) {
+      const r = rows.get(ps.name);
+      if (!r) continue;
+      const p = new PropState(ps, r.rid);
+      if (r.type === ps.type) p.load(r);
+      else this.store.resetProperty(r.rid, ps.type);
+      e.props.set(ps.name, p);
+    }
+    for (const [name, r] of rows) if (!spec.properties.some((ps) => ps.name === name)) this.store.removeProperty(r.rid);
+    this.devices.set(spec.id, e);
+    return e;
+  }
+
+  /** Brings the entry's properties in line with its (possibly edited) spec. */
+  private syncProperties(e: DeviceEntry): void {
+    const spec = e.spec;
+    for (const [name, p] of e.props) {
+      const ps = spec.properties.find((x) => x.name === name);
+      if (!ps) {
+        this.reconciler.cancel(p);
+        this.store.removeProperty(p.rid);
+        e.props.delete(name);
+      } else if (ps.type !== p.spec.type) {
+        this.reconciler.cancel(p);
+        this.store.resetProperty(p.rid, ps.type);
+        e.props.set(name, new PropState(ps, p.rid));
+      } else {
+        p.spec = ps;
+      }
+    }
+    for (const ps of spec.properties) {
+      if (!e.props.has(ps.name)) e.props.set(ps.name, new PropState(ps, this.store.addProperty(spec.id, ps.name, ps.type)));
+    }
+    e.hasPush = spec.properties.some((ps) => ps.pushMethod?.mqtt || ps.pushMethod?.http);
+  }
+
+  private writable(e: DeviceEntry, name: string): PropState {
+    const p = e.props.get(name);
+    if (!p) {
+      throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'no such property on this device', { device: e.spec.id, property: name }, `its properties: ${[...e.props.keys()].join(', ')}`);
+    }
+    if (p.spec.accessMode === 'ReadOnly') {
+      throw new EdgetwinError(ErrorCodes.READ_ONLY, 'the property is ReadOnly: it takes no desired value', { device: e.spec.id, property: name }, 'set accessMode: ReadWrite in the DeviceModel if the device accepts writes');
+    }
+    return p;
+  }
+
+  private typedDesired(e: DeviceEntry, name: string, raw: unknown): PropertyValue {
+    const p = e.props.get(name)!;
+    const where = { device: e.spec.id, property: name };
+    let v: PropertyValue;
+    try {
+      v = parseValue(p.spec.type, raw);
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      throw new EdgetwinError(ErrorCodes.MODEL_VALUE, `desired value rejected: ${err.message}`, where, `the property's type is ${p.spec.type}`);
+    }
+    const n = typeof v === 'number' || typeof v === 'bigint' ? Number(v) : undefined;
+    if (n !== undefined && p.spec.minimum !== undefined && n < p.spec.minimum) {
+      throw new EdgetwinError(ErrorCodes.MODEL_VALUE, `desired value ${formatValue(p.spec.type, v)} is below the minimum ${p.spec.minimum}`, where);
+    }
+    if (n !== undefined && p.spec.maximum !== undefined && n > p.spec.maximum) {
+      throw new EdgetwinError(ErrorCodes.MODEL_VALUE, `desired value ${formatValue(p.spec.type, v)} is above the maximum ${p.spec.maximum}`, where);
+    }
+    return v;
+  }
+
+  /** Inside a transaction: stores a desired value and resets reconcile. Returns the view before. */
+  private applyDesired(e: DeviceEntry, p: PropState, v: PropertyValue, origin: DesiredOrigin, now: number, defer: TwinChange[]) {
+    const last = p.view();
+    p.desired = v;
+    p.desiredTime = now;
+    p.desiredOrigin = origin;
+    if (origin === 'cloud') p.expCloud++;
+    else p.expEdge++;
+    this.store.setDesired(p.rid, formatValue(p.spec.type, v), now, origin, p.expCloud, p.expEdge);
+    this.reconciler.cancel(p);
+    p.attempts = 0;
+    p.lastEnforce = 0;
+    this.reconciler.transition(e, p, 'pending', undefined, defer);
+    this.m.desired.inc({ origin });
+    return last;
+  }
+
+  private emitDesired(e: DeviceEntry, p: PropState, origin: DesiredOrigin, last: ReturnType<PropState['view']>): void {
+    this.log.info({ device: e.spec.id, property: p.spec.name, value: formatValue(p.spec.type, p.desired!), origin, version: p.version }, 'twin: desired value set');
+    this.emit('change', { kind: 'desired', device: e.spec.id, property: p.spec.name, origin, last, current: p.view() });
+    this.reconciler.attempt(e, p);
+  }
+
+  private unknownReading(r: Reading): void {
+    this.m.unknown.inc();
+    const key = `${r.device}\u0000${r.property}`;
+    if (this.warnedUnknown.has(key) || this.warnedUnknown.size > 1000) return;
+    this.warnedUnknown.add(key);
+    this.log.warn({ device: r.device, property: r.property }, 'twin: reading for a device or property the twin does not know, dropped');
+  }
+}
