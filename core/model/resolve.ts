@@ -46,6 +46,8 @@ export function checkModel(model: DeviceModel, doc: ParsedDoc): Findings {
     firstAt.set(p.name, i);
     const limits: Partial<Record<'minimum' | 'maximum', number>> = {};
     for (const key of ['minimum', 'maximum'] as const) {
+      // KubeEdge writes limits as strings; a bare YAML number is accepted and stored the same way.
+      if (typeof p[key] === 'number') p[key] = String(p[key]);
       if (p[key] === undefined || p[key] === '' || !isNumeric(p)) continue;
       const n = Number(p[key]);
       if (!Number.isFinite(n)) {
@@ -169,6 +171,7 @@ function resolveProperty(ctx: PropertyContext, mp: ModelProperty, mv: ModelVisit
   const push = dp?.pushMethod && supportedPush(dp.pushMethod, ctx, at);
   if (push) spec.pushMethod = push;
   const desired = dp?.desired?.value;
+  // An empty value means none is set, so `desired: { value: "" }` templates load as they are.
   if (desired !== undefined && desired !== '') {
     const value = desiredValue(spec, desired, ctx, at('desired', 'value'));
     if (value !== undefined) spec.desired = value;

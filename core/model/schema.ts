@@ -27,12 +27,13 @@ const metadata = {
   },
 };
 
-function resource(kind: Kind, spec: object, required: string[], status: object = { type: 'object' }): object {
+function resource(spec: object, required: string[], status: object = { type: 'object' }): object {
   return {
     type: 'object',
-    required: ['apiVersion', 'kind', 'metadata', ...required],
+    // apiVersion and kind are checked before the schema, with messages of their own.
+    required: ['metadata', ...required],
     additionalProperties: false,
-    properties: { apiVersion: { type: 'string' }, kind: { const: kind }, metadata, spec, status },
+    properties: { apiVersion: {}, kind: {}, metadata, spec, status },
   };
 }
 
@@ -85,9 +86,9 @@ const modelSpec = strict({
 });
 
 export const schemas: Record<Kind, object> = {
-  Device: resource('Device', deviceSpec, ['spec']),
-  DeviceModel: resource('DeviceModel', modelSpec, ['spec']),
-  DeviceStatus: resource('DeviceStatus', { type: 'object' }, []),
+  Device: resource(deviceSpec, ['spec']),
+  DeviceModel: resource(modelSpec, ['spec']),
+  DeviceStatus: resource({ type: 'object' }, []),
 };
 
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
@@ -125,7 +126,6 @@ export function checkDocument(doc: ParsedDoc): SchemaResult {
   const validate = validators[kind as Kind];
   if (!validate(v)) {
     for (const e of validate.errors ?? []) {
-      if (e.keyword === 'const' && e.instancePath === '/kind') continue;
       const path = [...pointerPath(e.instancePath), ...extraSegment(e)];
       const problem = explain(e);
       const where = { ...at(path), device, property: propertyName(obj, path) };

@@ -249,3 +249,16 @@ test('a document that is not an object is rejected with its line', () => {
   assert.match(e.message, /expected a Kubernetes object/);
   assert.equal(r.models.size, 1);
 });
+
+test('a document without apiVersion gets one message saying what to write', () => {
+  const text = MODEL.replace('apiVersion: devices.kubeedge.io/v1beta1\n', '');
+  const e = only(load(['m.yaml', text]).errors);
+  assert.equal(e.format(), 'm.yaml:1: apiVersion: missing apiVersion: edgetwin accepts devices.kubeedge.io/v1beta1 ' +
+    '(set apiVersion: devices.kubeedge.io/v1beta1)');
+});
+
+test('limits written as bare numbers are accepted and kept as KubeEdge strings', () => {
+  const r = load(['m.yaml', MODEL.replace('maximum: "90"', 'maximum: 90')], ['d.yaml', device('thermo-1', '    - name: setpoint\n      desired:\n        value: "91"\n')]);
+  assert.equal(r.models.get('default/thermostat')?.spec.properties?.[1].maximum, '90');
+  assert.match(only(r.errors).message, /91 is above maximum 90/);
+});
