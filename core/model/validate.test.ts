@@ -262,3 +262,15 @@ test('limits written as bare numbers are accepted and kept as KubeEdge strings',
   assert.equal(r.models.get('default/thermostat')?.spec.properties?.[1].maximum, '90');
   assert.match(only(r.errors).message, /91 is above maximum 90/);
 });
+
+test('a model visitor for a property the model lacks, or with a bad deadband, makes the model unusable', () => {
+  const text = MODEL.replace('  properties:\n', '  visitors:\n    - propertyName: pressure\n    - propertyName: setpoint\n      configData: { deadband: "small" }\n  properties:\n');
+  const r = load(['m.yaml', text]);
+  assert.deepEqual(r.errors.map((e) => [e.where.line, e.where.path]), [
+    [lineOf(text, 'propertyName: pressure'), 'spec.visitors[0].propertyName'],
+    [lineOf(text, 'deadband: "small"'), 'spec.visitors[1].configData.deadband'],
+  ]);
+  assert.match(r.errors[0].format(), /visitor for "pressure", which is not a property of this model \(known: temperature, setpoint\)/);
+  assert.match(r.errors[1].format(), /deadband "small" is not a number >= 0/);
+  assert.equal(r.models.size, 0);
+});
