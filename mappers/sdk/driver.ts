@@ -8,7 +8,7 @@ import type { ConfigData } from '../../core/model/types.ts';
 import type { Quality, ReadingError } from '../../core/reading.ts';
 import type { PropertyValue } from '../../core/values.ts';
 import type { CodecSpec } from './codec.ts';
-import type { LinkRegistry } from './links.ts';
+import type { LinkRegistry, SerialSettings } from './links.ts';
 
 /** The SDK's own version; drivers declare the range they were written for. */
 export const SDK_VERSION = '1.0.0';
@@ -94,6 +94,10 @@ export interface Driver<P = ConfigData, V = ConfigData> {
   link?(device: DeviceBinding<P, V>): string;
   /** Requests a link may keep in flight at once (Modbus TCP maxInFlight); default 1. */
   maxInFlight?(device: DeviceBinding<P, V>): number;
+  /** Milliseconds before one request (read, write or connect) counts as ETIMEDOUT; default 5000. */
+  timeout?(device: DeviceBinding<P, V>): number;
+  /** The serial port this device uses, if any: the runtime checks port conflicts across protocols at load. */
+  serial?(device: DeviceBinding<P, V>): SerialSettings | undefined;
   /** Group properties into as few wire requests as the protocol allows; default one per property. */
   plan?(device: DeviceBinding<P, V>, properties: readonly PropertyBinding<V>[]): ReadRequest<V>[];
   /** When set for a property, reads return raw bytes and writes receive encoded bytes. */

@@ -1,0 +1,248 @@
+// One device's life: connect, poll its plan through the link's scheduler, report, and when the
+// connection fails or breaks, go offline and retry with backoff, forever, without touching any
+// other device.
+
+import type { Logger } from '../../core/log.ts';
+import type { DeviceState, Reading, ReadingSink } from '../../core/reading.ts';
+import { Backoff, type BackoffOptions } from './backoff.ts';
+import type { Clock } from './clock.ts';
+import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
+import { badReading, toReading } from './convert.ts';
+import type { Connection, DriverContext, ReadRequest } from './driver.ts';
+import type { LinkRegistry } from './links.ts';
+import type { MapperMetrics } from './metrics.ts';
+import type { PreparedDevice } from './prepare.ts';
+import { ReportFilter, type ReportRule } from './report.ts';
+import type { LinkScheduler } from './scheduler.ts';
+import { writeProperty, type WriteRequest } from './write.ts';
+import type { WriteOutcome } from '../../core/reading.ts';
+
+/** Codes that mean the connection itself is gone, not just one read. */
+const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ENOTCONN', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+export interface RunnerDeps {
+  prepared: PreparedDevice;
+  sink: ReadingSink;
+  log: Logger;
+  links: LinkRegistry;
+  dataDir: string;
+  metrics: MapperMetrics;
+  scheduler: LinkScheduler;
+  backoff?: BackoffOptions;
+  clock: Clock;
+}
+
+export class DeviceRunner {
+  readonly #d: RunnerDeps;
+  readonly #id: string;
+  readonly #protocol: string;
+  readonly #backoff: Backoff;
+  readonly #filter: ReportFilter;
+  readonly #stop = new AbortController();
+  #state: DeviceState = 'unknown';
+  #reason = 'not connected yet';
+  #conn?: Connection;
+  #generation = 0;
+  #retryTimer: unknown;
+  #sent = false;
+  #sentReason?: string;
+  #unsubscribe?: () => Promise<void>;
+  readonly #health = new Map<number, boolean>();
+
+  constructor(deps: RunnerDeps) {
+    this.#d = deps;
+    this.#id = deps.prepared.spec.id;
+    this.#protocol = deps.prepared.spec.protocol;
+    this.#backoff = new Backoff(deps.backoff);
+    const rules = new Map<string, ReportRule>(deps.prepared.spec.properties.map((p) => [p.name, { deadband: p.deadband, reportCycle: p.reportCycle }]));
+    this.#filter = new ReportFilter(rules);
+  }
+
+  get state(): DeviceState {
+    return this.#state;
+  }
+
+  get prepared(): PreparedDevice {
+    return this.#d.prepared;
+  }
+
+  start(): void {
+    this.#setState('unknown');
+    void this.#connect();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort(codedError('ECANCELED', `device ${this.#id} stopped`));
+    this.#generation++;
+    if (this.#retryTimer !== undefined) this.#d.clock.clearTimer(this.#retryTimer);
+    this.#retryTimer = undefined;
+    await this.#disconnect();
+    this.#d.metrics.forget(this.#id, this.#protocol);
+  }
+
+  write(property: string, value: unknown, signal?: AbortSignal): Promise<WriteOutcome> {
+    const req: WriteRequest = {
+      prepared: this.#d.prepared,
+      connection: this.#conn,
+      notConnected: `device ${this.#id} is ${this.#state} (${this.#reason}); the write was not sent`,
+      submit: (run) => this.#d.scheduler.submit(this.#id, (s) => run(signal ? AbortSignal.any([s, signal]) : s)),
+      deliver: (readings) => this.#deliver(readings),
+      now: () => this.#d.clock.now(),
+    };
+    return writeProperty(req, property, value).then((outcome) => {
+      this.#d.metrics.writes.inc({ device: this.#id, protocol: this.#protocol, result: outcome.ok ? 'ok' : outcome.error?.code ?? 'error' });
+      return outcome;
+    });
+  }
+
+  async #connect(): Promise<void> {
+    const gen = ++this.#generation;
+    const { prepared, log } = this.#d;
+    const ctx: DriverContext = {
+      log,
+      signal: this.#stop.signal,
+      links: this.#d.links,
+      dataDir: this.#d.dataDir,
+      lost: (err) => this.#lost(gen, err),
+    };
+    let conn: Connection;
+    const attempt = prepared.driver.connect(prepared.binding, ctx);
+    const timeout = new AbortController();
+    const timer = this.#d.clock.setTimer(() => timeout.abort(codedError('ETIMEDOUT', 'connect timed out')), prepared.timeoutMs);
+    try {
+      conn = await raceAbort(raceAbort(attempt, this.#stop.signal), timeout.signal);
+    } catch (err) {
+      // A connect that answers after we gave up must not leak its socket.
+      attempt.then((late) => late.close(), () => undefined).catch(() => undefined);
+      if (gen !== this.#generation) return;
+      const reason = timeout.signal.aborted ? `connect timed out after ${prepared.timeoutMs} ms` : errorMessage(err);
+      this.#offline(`connect failed: ${reason}`);
+      this.#retry();
+      return;
+    } finally {
+      this.#d.clock.clearTimer(timer);
+    }
+    if (gen !== this.#generation) {
+      await conn.close().catch(() => undefined);
+      return;
+    }
+    this.#conn = conn;
+    this.#backoff.reset();
+    this.#health.clear();
+    this.#reason = 'connected';
+    this.#setState('online');
+    log.info({ device: this.#id }, 'device connected');
+    if (conn.subscribe) {
+      try {
+        this.#unsubscribe = await conn.subscribe(prepared.binding.properties, (raws) => {
+          if (gen !== this.#generation) return;
+          const now = this.#d.clock.now();
+          const byName = new Map(raws.map((r) => [r.property, r]));
+          this.#deliver(prepared.binding.properties.filter((p) => byName.has(p.name)).map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now)));
+        });
+      } catch (err) {
+        this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
+    const jobs = conn.subscribe ? [] : prepared.plan.map((req, i) => ({
+      interval: Math.min(...req.properties.map((p) => p.spec.collectCycle)),
+      run: (signal: AbortSignal) => this.#poll(gen, conn, req, i, signal),
+    }));
+    this.#d.scheduler.addDevice(this.#id, jobs, prepared.timeoutMs);
+  }
+
+  async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {
+    const { prepared, clock } = this.#d;
+    let readings: Reading[];
+    try {
+      const raws = await raceAbort(conn.read(req, signal), signal);
+      const now = clock.now();
+      const byName = new Map(raws.map((r) => [r.property, r]));
+      readings = req.properties.map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now));
+    } catch (err) {
+      const code = errorCode(err, 'EREAD');
+      if (gen !== this.#generation || code === 'ECANCELED') return;
+      const now = clock.now();
+      readings = req.properties.map((p) => badReading(this.#id, p.name, code, errorMessage(err), now));
+      if (LOST_CODES.has(code)) {
+        this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
+    if (gen !== this.#generation) return;
+    this.#deliver(readings);
+    this.#health.set(index, readings.some((r) => r.quality !== 'bad'));
+    this.#updateHealth(readings);
+  }
+
+  /** Connected but every request's latest read failed: unhealthy; one success: online again. */
+  #updateHealth(latest: Reading[]): void {
+    const all = [...this.#health.values()];
+    if (this.#state === 'online' && all.length === this.#d.prepared.plan.length && all.every((ok) => !ok)) {
+      const err = latest.find((r) => r.error)?.error;
+      this.#reason = `every read fails${err ? `: ${err.code} ${err.message}` : ''}`;
+      this.#setState('unhealthy', this.#reason);
+    } else if (this.#state === 'unhealthy' && all.some((ok) => ok)) {
+      this.#reason = 'reads succeed again';
+      this.#setState('online');
+    }
+  }
+
+  #deliver(readings: Reading[]): void {
+    if (!readings.length) return;
+    const labels = { device: this.#id, protocol: this.#protocol };
+    this.#d.metrics.reads.inc(labels, readings.length);
+    for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ ...labels, code: r.error.code });
+    const now = this.#d.clock.now();
+    const admitted = readings.filter((r) => this.#filter.admit(r, now));
+    if (admitted.length) this.#d.sink.report(admitted);
+  }
+
+  #lost(gen: number, err: Error): void {
+    if (gen !== this.#generation || !this.#conn) return;
+    this.#generation++;
+    this.#d.log.warn({ device: this.#id, err: errorMessage(err) }, 'device connection lost');
+    void this.#disconnect();
+    this.#offline(`connection lost: ${errorMessage(err)}`);
+    this.#retry();
+  }
+
+  async #disconnect(): Promise<void> {
+    this.#d.scheduler.removeDevice(this.#id);
+    const conn = this.#conn;
+    const unsubscribe = this.#unsubscribe;
+    this.#conn = undefined;
+    this.#unsubscribe = undefined;
+    await unsubscribe?.().catch(() => undefined);
+    await conn?.close().catch((err: unknown) => this.#d.log.warn({ device: this.#id, err: errorMessage(err) }, 'closing the connection failed'));
+  }
+
+  /** Offline: the state says why, and every property turns bad so no stale value looks current. */
+  #offline(reason: string): void {
+    this.#reason = reason;
+    this.#setState('offline', reason);
+    const now = this.#d.clock.now();
+    this.#deliver(this.#d.prepared.binding.properties.map((p) => badReading(this.#id, p.name, 'ENOTCONN', `device offline: ${reason}`, now)));
+  }
+
+  #retry(): void {
+    if (this.#stop.signal.aborted) return;
+    const delay = this.#backoff.next();
+    this.#d.log.info({ device: this.#id, attempt: this.#backoff.attempts, delayMs: delay }, 'reconnecting after backoff');
+    this.#retryTimer = this.#d.clock.setTimer(() => {
+      this.#retryTimer = undefined;
+      void this.#connect();
+    }, delay);
+  }
+
+  #setState(state: DeviceState, reason?: string): void {
+    const changed = state !== this.#state || reason !== this.#sentReason || !this.#sent;
+    this.#state = state;
+    this.#sent = true;
+    this.#sentReason = reason;
+    this.#d.metrics.setState(this.#id, this.#protocol, state);
+    if (changed) this.#d.sink.state(this.#id, state, reason);
+  }
+}

@@ -1,0 +1,190 @@
+// Shared resources a driver opens once for many devices: one TCP endpoint, one serial bus, one
+// adapter. Serial ports live here, not in a protocol folder, because Modbus RTU and serial
+// instruments can sit on the same port and only one owner may hold its settings.
+
+import type { Duplex } from 'node:stream';
+import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
+import type { SourceRef } from '../../core/device.ts';
+
+export interface SerialSettings {
+  path: string;
+  baudRate: number;
+  dataBits?: 5 | 6 | 7 | 8;
+  stopBits?: 1 | 1.5 | 2;
+  parity?: 'none' | 'even' | 'odd' | 'mark' | 'space';
+  /**
+   * The bus is RS-485. serialport cannot switch the kernel's RS-485 mode, so direction control
+   * is left to the adapter (auto-direction adapters need nothing); the flag still takes part in
+   * conflict checks, so two devices cannot disagree about the bus.
+   */
+  rs485?: boolean;
+}
+
+export interface SerialLink {
+  readonly key: string;
+  readonly settings: Readonly<Required<SerialSettings>>;
+  readonly port: Duplex;
+  /** Run one request alone on the bus: requests of every device on this port are serialized. */
+  exclusive<T>(fn: (port: Duplex) => Promise<T>): Promise<T>;
+}
+
+/** Opens a serial port; the default loads `serialport` only when the first port is opened. */
+export type SerialOpener = (settings: Required<SerialSettings>) => Promise<Duplex>;
+
+interface Entry {
+  count: number;
+  value: Promise<unknown>;
+  close: () => Promise<void>;
+  owner?: string;
+  settings?: Required<SerialSettings>;
+}
+
+export function serialKey(path: string): string {
+  return `serial:${path}`;
+}
+
+export function normaliseSerial(s: SerialSettings): Required<SerialSettings> {
+  return { path: s.path, baudRate: s.baudRate, dataBits: s.dataBits ?? 8, stopBits: s.stopBits ?? 1, parity: s.parity ?? 'none', rs485: s.rs485 ?? false };
+}
+
+/** Human-readable difference between two settings of one port, or undefined when they agree. */
+export function serialDifference(a: SerialSettings, b: SerialSettings): string | undefined {
+  const x = normaliseSerial(a);
+  const y = normaliseSerial(b);
+  const diffs = (['baudRate', 'dataBits', 'stopBits', 'parity', 'rs485'] as const)
+    .filter((k) => x[k] !== y[k])
+    .map((k) => `${k} ${String(x[k])} vs ${String(y[k])}`);
+  return diffs.length ? diffs.join(', ') : undefined;
+}
+
+export interface SerialClaim {
+  device: string;
+  protocol: string;
+  settings: SerialSettings;
+  source?: SourceRef;
+}
+
+/**
+ * Load-time check: one port, one protocol, one set of settings. Returns one error per claim that
+ * contradicts an earlier claim of the same port (the first claim wins).
+ */
+export function checkSerialClaims(claims: readonly SerialClaim[]): EdgetwinError[] {
+  const first = new Map<string, SerialClaim>();
+  const errors: EdgetwinError[] = [];
+  for (const claim of claims) {
+    const prior = first.get(claim.settings.path);
+    if (!prior) {
+      first.set(claim.settings.path, claim);
+      continue;
+    }
+    const where = { file: claim.source?.file, line: claim.source?.line, device: claim.device, path: 'spec.protocol.configData' };
+    const at = prior.source ? ` (${prior.source.file}:${prior.source.line})` : '';
+    if (prior.protocol !== claim.protocol) {
+      errors.push(new EdgetwinError(ErrorCodes.LINK_CONFLICT,
+        `serial port ${claim.settings.path} is already used by ${prior.protocol} device ${prior.device}${at}; one port serves one protocol`,
+        where, 'give this device another port or move it to the same protocol'));
+      continue;
+    }
+    const diff = serialDifference(prior.settings, claim.settings);
+    if (diff) {
+      errors.push(new EdgetwinError(ErrorCodes.LINK_CONFLICT,
+        `serial port ${claim.settings.path} is already opened by device ${prior.device}${at} with other settings: ${diff}`,
+        where, 'every device on one bus must use the same baudRate, dataBits, stopBits, parity and rs485'));
+    }
+  }
+  return errors;
+}
+
+async function openWithSerialport(s: Required<SerialSettings>): Promise<Duplex> {
+  const { SerialPort } = await import('serialport');
+  const port = new SerialPort({ path: s.path, baudRate: s.baudRate, dataBits: s.dataBits, stopBits: s.stopBits, parity: s.parity, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  return port;
+}
+
+function closeDuplex(port: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    if (port.destroyed) return resolve();
+    port.once('close', () => resolve());
+    port.destroy();
+  });
+}
+
+/** Reference-counted shared resources, keyed by what they connect to. */
+export class LinkRegistry {
+  readonly #entries = new Map<string, Entry>();
+  readonly #openSerial: SerialOpener;
+
+  constructor(opts: { openSerial?: SerialOpener } = {}) {
+    this.#openSerial = opts.openSerial ?? openWithSerialport;
+  }
+
+  /** The resource under `key`, opened by `open` for the first user and shared with the next ones. */
+  acquire<T extends { close(): Promise<void> | void }>(key: string, open: () => Promise<T>): Promise<T> {
+    const existing = this.#entries.get(key);
+    if (existing) {
+      existing.count++;
+      return existing.value as Promise<T>;
+    }
+    const value = open();
+    const entry: Entry = { count: 1, value, close: async () => { await (await value).close(); } };
+    this.#entries.set(key, entry);
+    value.catch(() => { if (this.#entries.get(key) === entry) this.#entries.delete(key); });
+    return value;
+  }
+
+  /** One user is done; the last one closes the resource. */
+  async release(key: string): Promise<void> {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    if (--entry.count > 0) return;
+    this.#entries.delete(key);
+    await entry.value.then(() => entry.close(), () => undefined);
+  }
+
+  /** Open (or share) a serial port. `owner` is the protocol; a second protocol or other settings is LINK_CONFLICT. */
+  acquireSerial(settings: SerialSettings, owner: string): Promise<SerialLink> {
+    const key = serialKey(settings.path);
+    const wanted = normaliseSerial(settings);
+    const existing = this.#entries.get(key);
+    if (existing) {
+      const diff = existing.settings ? serialDifference(existing.settings, wanted) : undefined;
+      if (existing.owner !== owner || diff) {
+        const why = existing.owner !== owner ? `it is used by ${existing.owner ?? 'a non-serial link'}` : `it is open with other settings: ${diff}`;
+        return Promise.reject(new EdgetwinError(ErrorCodes.LINK_CONFLICT, `serial port ${settings.path} cannot be opened for ${owner}: ${why}`, {}));
+      }
+      existing.count++;
+      return existing.value as Promise<SerialLink>;
+    }
+    const value = this.#openSerial(wanted).then((port) => makeSerialLink(key, wanted, port));
+    const entry: Entry = { count: 1, value, owner, settings: wanted, close: async () => closeDuplex((await value).port) };
+    this.#entries.set(key, entry);
+    value.catch(() => { if (this.#entries.get(key) === entry) this.#entries.delete(key); });
+    return value;
+  }
+
+  /** Users of `key` right now (0 when closed). */
+  users(key: string): number {
+    return this.#entries.get(key)?.count ?? 0;
+  }
+
+  async closeAll(): Promise<void> {
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    await Promise.all(entries.map((e) => e.value.then(() => e.close(), () => undefined)));
+  }
+}
+
+function makeSerialLink(key: string, settings: Required<SerialSettings>, port: Duplex): SerialLink {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    key,
+    settings,
+    port,
+    exclusive<T>(fn: (p: Duplex) => Promise<T>): Promise<T> {
+      const run = tail.then(() => fn(port));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+  };
+}

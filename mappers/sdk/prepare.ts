@@ -1,0 +1,141 @@
+// From a resolved Device to what the runtime runs: configs validated against the driver's own
+// schemas (ajv) and frozen, the driver's cross-field checks, codecs, and the read plan, computed
+// once per config and never per cycle.
+
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { DeviceSpecResolved, PropertySpec } from '../../core/device.ts';
+import { EdgetwinError, ErrorCodes, type ErrorCode } from '../../core/errors.ts';
+import type { ConfigData } from '../../core/model/types.ts';
+import { checkCodecSpec, type CodecSpec } from './codec.ts';
+import type { DeviceBinding, Driver, PropertyBinding, ReadRequest } from './driver.ts';
+import type { SerialSettings } from './links.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+export interface PreparedDevice {
+  spec: DeviceSpecResolved;
+  driver: Driver;
+  binding: DeviceBinding;
+  /** Properties the runtime polls (unsupported ones are left out, with the warning the loader gave). */
+  plan: ReadRequest[];
+  codecs: ReadonlyMap<string, CodecSpec>;
+  link: string;
+  maxInFlight: number;
+  timeoutMs: number;
+  serial?: SerialSettings;
+}
+
+interface Validators {
+  protocol: ValidateFunction;
+  visitor: ValidateFunction;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function fieldPath(err: ErrorObject): string {
+  const base = err.instancePath.split('/').filter(Boolean).join('.');
+  const extra = err.keyword === 'required' ? String(err.params.missingProperty) : err.keyword === 'additionalProperties' ? String(err.params.additionalProperty) : '';
+  return [base, extra].filter(Boolean).join('.');
+}
+
+function describe(err: ErrorObject): string {
+  if (err.keyword === 'required') return `missing required field ${String(err.params.missingProperty)}`;
+  if (err.keyword === 'additionalProperties') return `unknown field ${String(err.params.additionalProperty)}`;
+  if (err.keyword === 'enum') return `must be one of ${(err.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return err.message ?? 'is invalid';
+}
+
+/** Compiles each driver's schemas once and turns Devices into PreparedDevices. */
+export class DevicePreparer {
+  readonly #ajv = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: false }));
+  readonly #validators = new WeakMap<Driver, Validators>();
+
+  #compile(driver: Driver): Validators {
+    let v = this.#validators.get(driver);
+    if (!v) {
+      v = { protocol: this.#ajv.compile(driver.protocolSchema), visitor: this.#ajv.compile(driver.visitorSchema) };
+      this.#validators.set(driver, v);
+    }
+    return v;
+  }
+
+  prepare(spec: DeviceSpecResolved, driver: Driver): { prepared?: PreparedDevice; errors: EdgetwinError[] } {
+    const errors: EdgetwinError[] = [];
+    const v = this.#compile(driver);
+    const deviceWhere = { file: spec.source?.file, line: spec.source?.line, device: spec.id };
+    const schemaErrors = (code: ErrorCode, base: string, what: string, validate: ValidateFunction, prop?: PropertySpec) => {
+      for (const err of validate.errors ?? []) {
+        const field = fieldPath(err);
+        const path = field ? `${base}.${field}` : base;
+        const where = prop ? { file: prop.source?.file ?? spec.source?.file, line: prop.source?.line ?? spec.source?.line, device: spec.id, property: prop.name, path } : { ...deviceWhere, path };
+        errors.push(new EdgetwinError(code, `${what} ${field || 'configData'}: ${describe(err)}`, where, `see the ${driver.name} driver's configuration reference`));
+      }
+    };
+
+    const config = structuredClone(spec.protocolConfig ?? {}) as ConfigData;
+    if (!v.protocol(config)) schemaErrors(ErrorCodes.PROTOCOL_CONFIG, 'spec.protocol.configData', `${driver.name} protocol field`, v.protocol);
+
+    const properties: PropertyBinding[] = [];
+    for (const prop of spec.properties) {
+      if (prop.unsupported) continue;
+      const visitor = structuredClone(prop.visitor ?? {}) as ConfigData;
+      if (!v.visitor(visitor)) {
+        schemaErrors(ErrorCodes.VISITOR_CONFIG, `spec.properties[name=${prop.name}].visitors.configData`, `${driver.name} visitor field`, v.visitor, prop);
+      }
+      properties.push({ name: prop.name, spec: prop, visitor });
+    }
+    if (errors.length) return { errors };
+
+    const binding = deepFreeze({ id: spec.id, spec, config, properties }) as DeviceBinding;
+    for (const problem of driver.check?.(binding) ?? []) {
+      const prop = problem.property ? spec.properties.find((p) => p.name === problem.property) : undefined;
+      const base = prop ? `spec.properties[name=${prop.name}].visitors.configData` : 'spec.protocol.configData';
+      errors.push(new EdgetwinError(prop ? ErrorCodes.VISITOR_CONFIG : ErrorCodes.PROTOCOL_CONFIG, problem.message, {
+        file: prop?.source?.file ?? spec.source?.file, line: prop?.source?.line ?? spec.source?.line, device: spec.id, property: problem.property,
+        path: problem.path ? `${base}.${problem.path}` : base,
+      }));
+    }
+
+    const codecs = new Map<string, CodecSpec>();
+    for (const p of binding.properties) {
+      const codec = driver.codec?.(p);
+      if (!codec) continue;
+      for (const problem of checkCodecSpec(codec)) {
+        errors.push(new EdgetwinError(ErrorCodes.VISITOR_CONFIG, problem, {
+          file: p.spec.source?.file ?? spec.source?.file, line: p.spec.source?.line ?? spec.source?.line, device: spec.id, property: p.name,
+          path: `spec.properties[name=${p.name}].visitors.configData`,
+        }));
+      }
+      codecs.set(p.name, codec);
+    }
+    if (errors.length) return { errors };
+
+    const serial = driver.serial?.(binding);
+    const plan = driver.plan ? driver.plan(binding, binding.properties) : binding.properties.map((p) => ({ properties: [p] }));
+    return {
+      errors,
+      prepared: {
+        spec,
+        driver,
+        binding,
+        plan,
+        codecs,
+        // Prefixed, so two protocols cannot share a scheduler by choosing the same key.
+        link: `${driver.name}:${driver.link?.(binding) ?? `device:${spec.id}`}`,
+        // A serial bus carries one request at a time, whatever the driver says.
+        maxInFlight: serial ? 1 : driver.maxInFlight?.(binding) ?? 1,
+        timeoutMs: driver.timeout?.(binding) ?? DEFAULT_TIMEOUT_MS,
+        serial,
+      },
+    };
+  }
+}

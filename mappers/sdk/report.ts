@@ -1,0 +1,53 @@
+// Which readings reach the sink: a change beyond the deadband, a change of quality or error,
+// or an unchanged value whose reportCycle has come round. Everything else stays at the edge.
+
+import type { Reading } from '../../core/reading.ts';
+import { sameValue, type PropertyValue } from '../../core/values.ts';
+
+export interface ReportRule {
+  /** Absolute change a numeric value must exceed to be reported; undefined reports any change. */
+  deadband?: number;
+  /** ms after which an unchanged value is reported again; 0 reports on change only. */
+  reportCycle: number;
+}
+
+interface Last {
+  value: PropertyValue | undefined;
+  quality: Reading['quality'];
+  code: string | undefined;
+  time: number;
+}
+
+export function changedBeyond(a: PropertyValue | undefined, b: PropertyValue | undefined, deadband: number | undefined): boolean {
+  const numeric = (v: PropertyValue | undefined): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
+  if (deadband !== undefined && deadband > 0 && numeric(a) && numeric(b)) return Math.abs(Number(a) - Number(b)) > deadband;
+  return !sameValue(a, b);
+}
+
+export class ReportFilter {
+  readonly #last = new Map<string, Last>();
+  readonly #rules: ReadonlyMap<string, ReportRule>;
+
+  constructor(rules: ReadonlyMap<string, ReportRule>) {
+    this.#rules = rules;
+  }
+
+  /** True when the reading should be reported; remembers it as the last reported one if so. */
+  admit(reading: Reading, now: number): boolean {
+    const rule = this.#rules.get(reading.property) ?? { reportCycle: 0 };
+    const last = this.#last.get(reading.property);
+    const report =
+      !last ||
+      last.quality !== reading.quality ||
+      last.code !== reading.error?.code ||
+      changedBeyond(last.value, reading.value, rule.deadband) ||
+      (rule.reportCycle > 0 && now - last.time >= rule.reportCycle);
+    if (report) this.#last.set(reading.property, { value: reading.value, quality: reading.quality, code: reading.error?.code, time: now });
+    return report;
+  }
+
+  /** Forget what was reported (a restarted device reports everything afresh). */
+  clear(): void {
+    this.#last.clear();
+  }
+}

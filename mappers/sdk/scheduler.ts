@@ -1,0 +1,213 @@
+// One scheduler per link (TCP endpoint, serial bus, adapter), never per property: it owns a
+// single timer, serves the devices on the link round-robin so a device with many requests cannot
+// starve its neighbours, keeps at most maxInFlight requests on the wire, gives every request a
+// deadline, and measures how late each poll starts.
+
+import { realClock, type Clock } from './clock.ts';
+import { codedError } from './async.ts';
+
+/** A periodic read. It reports its own failures: the scheduler only times and orders it. */
+export interface PollJob {
+  /** Milliseconds between starts. */
+  interval: number;
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export interface SchedulerOptions {
+  key: string;
+  maxInFlight?: number;
+  clock?: Clock;
+  /** Called when a poll starts: ms between its due time and its start. */
+  onLateness?(device: string, lateMs: number): void;
+}
+
+interface JobState extends PollJob {
+  due: number;
+  running: boolean;
+}
+
+interface Task {
+  run(signal: AbortSignal): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+interface DeviceEntry {
+  jobs: JobState[];
+  tasks: Task[];
+  timeoutMs: number;
+}
+
+interface Flight {
+  device: string;
+  deadline: number;
+  controller: AbortController;
+  done: boolean;
+  settle(err: unknown, value?: unknown): void;
+}
+
+export class LinkScheduler {
+  readonly key: string;
+  #maxInFlight: number;
+  readonly #clock: Clock;
+  readonly #onLateness?: (device: string, lateMs: number) => void;
+  readonly #devices = new Map<string, DeviceEntry>();
+  #order: string[] = [];
+  #cursor = 0;
+  readonly #inFlight = new Set<Flight>();
+  #timer: unknown;
+  #timerAt = Infinity;
+  #closed = false;
+
+  constructor(opts: SchedulerOptions) {
+    this.key = opts.key;
+    this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
+    this.#clock = opts.clock ?? realClock;
+    this.#onLateness = opts.onLateness;
+  }
+
+  get devices(): number {
+    return this.#devices.size;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Lower the in-flight limit (a link runs at the most cautious limit of its devices). */
+  limit(maxInFlight: number): void {
+    this.#maxInFlight = Math.max(1, Math.min(this.#maxInFlight, maxInFlight));
+  }
+
+  /** Start polling a device's plan; every job is due at once, then every `interval` ms. */
+  addDevice(device: string, jobs: readonly PollJob[], timeoutMs: number): void {
+    if (this.#closed) return;
+    this.removeDevice(device);
+    const now = this.#clock.now();
+    this.#devices.set(device, { jobs: jobs.map((j) => ({ interval: Math.max(1, j.interval), run: j.run, due: now, running: false })), tasks: [], timeoutMs });
+    this.#order.push(device);
+    this.#pump();
+  }
+
+  /** Stop a device: its requests in flight are aborted and its queued tasks rejected. */
+  removeDevice(device: string): void {
+    const entry = this.#devices.get(device);
+    if (!entry) return;
+    this.#devices.delete(device);
+    const idx = this.#order.indexOf(device);
+    this.#order.splice(idx, 1);
+    if (this.#cursor > idx) this.#cursor--;
+    if (this.#cursor >= this.#order.length) this.#cursor = 0;
+    const stopped = codedError('ECANCELED', `device ${device} stopped`);
+    for (const task of entry.tasks) task.reject(stopped);
+    for (const flight of [...this.#inFlight]) if (flight.device === device) this.#end(flight, stopped, undefined, false);
+    this.#pump();
+  }
+
+  /**
+   * Run a one-off request (a write, a read-back) in the device's turn, ahead of its polls, under
+   * the same in-flight limit and timeout.
+   */
+  submit<T>(device: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const entry = this.#devices.get(device);
+    if (!entry) return Promise.reject(codedError('ENOTCONN', `device ${device} is not connected`));
+    return new Promise<T>((resolve, reject) => {
+      entry.tasks.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      this.#pump();
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    for (const device of [...this.#devices.keys()]) this.removeDevice(device);
+  }
+
+  #pump(): void {
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    for (const flight of [...this.#inFlight]) {
+      if (flight.deadline <= now) {
+        const timeoutMs = this.#devices.get(flight.device)?.timeoutMs ?? 0;
+        this.#end(flight, codedError('ETIMEDOUT', `no answer within ${timeoutMs} ms`), undefined, false);
+      }
+    }
+    while (this.#inFlight.size < this.#maxInFlight && this.#startNext(now));
+    this.#arm(now);
+  }
+
+  /** Round-robin over devices: the next device with a task or a due poll gets one slot. */
+  #startNext(now: number): boolean {
+    const n = this.#order.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (this.#cursor + i) % n;
+      const device = this.#order[idx]!;
+      const entry = this.#devices.get(device)!;
+      const task = entry.tasks.shift();
+      if (task) {
+        this.#cursor = (idx + 1) % n;
+        this.#launch(device, entry.timeoutMs, now, task.run, (err, value) => (err === undefined ? task.resolve(value) : task.reject(err)));
+        return true;
+      }
+      let job: JobState | undefined;
+      for (const j of entry.jobs) if (!j.running && j.due <= now && (!job || j.due < job.due)) job = j;
+      if (job) {
+        this.#cursor = (idx + 1) % n;
+        const started = job;
+        started.running = true;
+        this.#onLateness?.(device, now - started.due);
+        this.#launch(device, entry.timeoutMs, now, started.run, () => {
+          started.running = false;
+          const at = this.#clock.now();
+          // Missed cycles are skipped, not replayed in a burst.
+          if (started.due + started.interval <= at) started.due += Math.floor((at - started.due) / started.interval) * started.interval;
+          started.due += started.interval;
+        });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #launch(device: string, timeoutMs: number, now: number, run: (signal: AbortSignal) => Promise<unknown>, settle: Flight['settle']): void {
+    const flight: Flight = { device, deadline: now + timeoutMs, controller: new AbortController(), done: false, settle };
+    this.#inFlight.add(flight);
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(run(flight.controller.signal));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then((value) => this.#end(flight, undefined, value, true), (err) => this.#end(flight, err ?? new Error('request failed'), undefined, true));
+  }
+
+  #end(flight: Flight, err: unknown, value: unknown, pump: boolean): void {
+    if (flight.done) return;
+    flight.done = true;
+    this.#inFlight.delete(flight);
+    // Abort first, so a driver still waiting on the wire sees why it was cut off.
+    if (err !== undefined && !flight.controller.signal.aborted) flight.controller.abort(err);
+    flight.settle(err, value);
+    if (pump) this.#pump();
+  }
+
+  /** The one timer: the next due poll (when a slot is free) or the next deadline in flight. */
+  #arm(now: number): void {
+    let at = Infinity;
+    for (const flight of this.#inFlight) at = Math.min(at, flight.deadline);
+    if (this.#inFlight.size < this.#maxInFlight) {
+      for (const entry of this.#devices.values()) for (const job of entry.jobs) if (!job.running) at = Math.min(at, job.due);
+    }
+    if (at === this.#timerAt && this.#timer !== undefined) return;
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at;
+    if (at === Infinity) return;
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#pump();
+    }, Math.max(0, at - now));
+  }
+}

@@ -1,0 +1,79 @@
+// A desired value on its way to the device: parse, encode with the codec in reverse, write in the
+// device's turn on its link, then read the property back through the same connection, so the twin
+// learns what the device really holds.
+
+import { ErrorCodes } from '../../core/errors.ts';
+import type { Reading, WriteOutcome } from '../../core/reading.ts';
+import { parseValue, type PropertyValue } from '../../core/values.ts';
+import { errorCode, errorMessage, raceAbort } from './async.ts';
+import { encode } from './codec.ts';
+import { toDriverValue, toReading } from './convert.ts';
+import type { Connection } from './driver.ts';
+import type { PreparedDevice } from './prepare.ts';
+
+export interface WriteRequest {
+  prepared: PreparedDevice;
+  connection?: Connection;
+  /** Message for a write to a device that is not connected (it says the state and why). */
+  notConnected: string;
+  /** Run one request in the device's turn on its link. */
+  submit<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** Report the read-back readings like any other reading. */
+  deliver(readings: Reading[]): void;
+  now(): number;
+}
+
+function fail(code: string, message: string): WriteOutcome {
+  return { ok: false, error: { code, message } };
+}
+
+export async function writeProperty(req: WriteRequest, property: string, input: unknown): Promise<WriteOutcome> {
+  const { prepared } = req;
+  const id = prepared.spec.id;
+  const spec = prepared.spec.properties.find((p) => p.name === property);
+  if (!spec) return fail(ErrorCodes.NOT_FOUND, `device ${id} has no property ${property}`);
+  if (spec.accessMode === 'ReadOnly') {
+    return fail(ErrorCodes.READ_ONLY, `property ${property} of ${id} is ReadOnly and cannot be written (its DeviceModel sets accessMode ReadOnly)`);
+  }
+  const binding = prepared.binding.properties.find((p) => p.name === property);
+  if (!binding) return fail(ErrorCodes.BAD_REQUEST, `property ${property} of ${id} is not served by the ${prepared.driver.name} driver: ${spec.unsupported ?? 'unsupported'}`);
+  const conn = req.connection;
+  if (!conn) return fail('ENOTCONN', req.notConnected);
+
+  let value: PropertyValue;
+  let raw: Uint8Array | undefined;
+  try {
+    value = parseValue(spec.type, input);
+  } catch (err) {
+    return fail(ErrorCodes.BAD_REQUEST, `cannot write ${JSON.stringify(String(input))} to ${property} (type ${spec.type}): ${errorMessage(err)}`);
+  }
+  const codec = prepared.codecs.get(property);
+  try {
+    raw = codec ? encode(value, codec) : undefined;
+  } catch (err) {
+    return fail('ECODEC', `cannot encode ${String(value)} for ${property}: ${errorMessage(err)}`);
+  }
+
+  try {
+    await req.submit((signal) => raceAbort(conn.write(binding, { value: toDriverValue(binding, value), raw }, signal), signal));
+  } catch (err) {
+    return fail(errorCode(err, 'EWRITE'), `writing ${property} of ${id} failed: ${errorMessage(err)}`);
+  }
+
+  const request = prepared.plan.find((r) => r.properties.some((p) => p.name === property)) ?? { properties: [binding] };
+  let readings: Reading[];
+  try {
+    const raws = await req.submit((signal) => raceAbort(conn.read(request, signal), signal));
+    const now = req.now();
+    const byName = new Map(raws.map((r) => [r.property, r]));
+    readings = request.properties.map((p) => toReading(id, p, prepared.codecs.get(p.name), byName.get(p.name), now));
+  } catch (err) {
+    return fail(errorCode(err, 'EREAD'), `${property} of ${id} was written but reading it back failed: ${errorMessage(err)}`);
+  }
+  req.deliver(readings);
+  const mine = readings.find((r) => r.property === property)!;
+  if (mine.quality === 'bad') {
+    return fail(mine.error?.code ?? 'EREAD', `${property} of ${id} was written but reading it back failed: ${mine.error?.message ?? 'bad quality'}`);
+  }
+  return { ok: true, readBack: mine.value };
+}

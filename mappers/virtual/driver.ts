@@ -1,0 +1,136 @@
+// The virtual driver: simulated devices for the quick start, the examples and tests. Each
+// property follows a signal (sine, ramp, random walk, step, constant); a written property holds
+// the written value like a real setpoint; faults (periodic disconnects, a read error rate) show
+// what the runtime does when a device misbehaves.
+
+import type { DeviceId } from '../../core/device.ts';
+import type { PropertyValue } from '../../core/values.ts';
+import { codedError } from '../sdk/async.ts';
+import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type PropertyBinding, type RawReading } from '../sdk/driver.ts';
+import { generate, seededRandom, type GeneratorConfig } from './generators.ts';
+import { virtualSwitch } from './switch.ts';
+
+export interface VirtualProtocol {
+  seed?: number;
+  faults?: { disconnectEvery?: number; errorRate?: number };
+  /** Name of an in-process VirtualSwitch that can cut this device off (tests, demos). */
+  switch?: string;
+}
+
+export interface VirtualVisitor extends GeneratorConfig {
+  /** Per-property read error rate, overriding faults.errorRate. */
+  errorRate?: number;
+  scale?: number;
+  valueOffset?: number;
+}
+
+/** What a simulated device remembers across reconnects, as a real one would. */
+interface Memory {
+  epoch: number;
+  random: () => number;
+  written: Map<string, PropertyValue>;
+  walks: Map<string, { position?: number }>;
+}
+
+const rate = { type: 'number', minimum: 0, maximum: 1 };
+
+export const protocolSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    seed: { type: 'integer' },
+    faults: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { disconnectEvery: { type: 'number', exclusiveMinimum: 0 }, errorRate: rate },
+    },
+    switch: { type: 'string', minLength: 1 },
+  },
+};
+
+export const visitorSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    function: { enum: ['sine', 'ramp', 'randomWalk', 'step', 'constant'] },
+    min: { type: 'number' },
+    max: { type: 'number' },
+    period: { type: 'number', exclusiveMinimum: 0 },
+    step: { type: 'number' },
+    value: { type: ['number', 'string', 'boolean'] },
+    errorRate: rate,
+    scale: { type: 'number' },
+    valueOffset: { type: 'number' },
+  },
+};
+
+function connection(device: DeviceBinding<VirtualProtocol, VirtualVisitor>, memory: Memory, lost: (err: Error) => void): Connection<VirtualVisitor> {
+  const { faults, switch: switchName } = device.config;
+  let closed = false;
+  const cables: (() => void)[] = [];
+  if (switchName) cables.push(virtualSwitch(switchName).onCut(() => lost(codedError('ECONNRESET', `virtual switch ${switchName} was cut`))));
+  if (faults?.disconnectEvery) {
+    const timer = setTimeout(() => lost(codedError('ECONNRESET', `injected disconnect (faults.disconnectEvery ${faults.disconnectEvery} s)`)), faults.disconnectEvery * 1000);
+    cables.push(() => clearTimeout(timer));
+  }
+  const usable = () => {
+    if (closed) throw codedError('ENOTCONN', 'connection closed');
+    if (switchName && !virtualSwitch(switchName).up) throw codedError('ECONNRESET', `virtual switch ${switchName} is cut`);
+  };
+  const readOne = (p: PropertyBinding<VirtualVisitor>): RawReading => {
+    const errorRate = p.visitor.errorRate ?? faults?.errorRate ?? 0;
+    if (errorRate > 0 && memory.random() < errorRate) {
+      return { property: p.name, error: { code: 'EVIRTUAL_FAULT', message: `injected read error (error rate ${errorRate})` } };
+    }
+    const written = memory.written.get(p.name);
+    if (written !== undefined) return { property: p.name, value: written };
+    let walk = memory.walks.get(p.name);
+    if (!walk) memory.walks.set(p.name, (walk = {}));
+    return { property: p.name, value: generate(p.visitor, p.spec.type, Date.now() - memory.epoch, walk, memory.random) };
+  };
+  return {
+    async read(request) {
+      usable();
+      return request.properties.map(readOne);
+    },
+    async write(p, { value }) {
+      usable();
+      memory.written.set(p.name, value);
+    },
+    async close() {
+      closed = true;
+      for (const unplug of cables.splice(0)) unplug();
+    },
+  };
+}
+
+/** A fresh virtual driver with its own device memories (the gateway loads one). */
+export function createVirtualDriver() {
+  const memories = new Map<DeviceId, Memory>();
+  return defineDriver<VirtualProtocol, VirtualVisitor>({
+    name: 'virtual',
+    sdkVersion: `^${SDK_VERSION}`,
+    protocolSchema,
+    visitorSchema,
+    check(device) {
+      const problems: { property?: string; path: string; message: string }[] = [];
+      for (const p of device.properties) {
+        const { min, max } = p.visitor;
+        if (min !== undefined && max !== undefined && min > max) problems.push({ property: p.name, path: 'max', message: `max (${max}) is below min (${min})` });
+      }
+      return problems;
+    },
+    async connect(device, ctx) {
+      const switchName = device.config.switch;
+      if (switchName && !virtualSwitch(switchName).up) throw codedError('ECONNREFUSED', `virtual switch ${switchName} is cut`);
+      let memory = memories.get(device.id);
+      if (!memory) {
+        memory = { epoch: Date.now(), random: seededRandom(device.config.seed ?? Math.floor(Math.random() * 2 ** 32)), written: new Map(), walks: new Map() };
+        memories.set(device.id, memory);
+      }
+      return connection(device, memory, ctx.lost);
+    },
+  });
+}
+
+export const virtualDriver = createVirtualDriver();

@@ -1,0 +1,10 @@
+// The virtual driver as a package would ship it: a DriverLoader the gateway lists.
+
+import type { DriverLoader } from '../sdk/host.ts';
+
+export const virtualLoader: DriverLoader = {
+  name: 'virtual',
+  load: async () => (await import('./driver.ts')).virtualDriver,
+};
+
+export { virtualSwitch, VirtualSwitch } from './switch.ts';
