@@ -1,13 +1,14 @@
 // A stable hash of a resolved device, so a reload restarts only the devices that changed.
 // Source positions are left out: moving a device within its file, or editing a comment
-// above it, changes nothing the device does.
+// above it, changes nothing the device does. Desired values are left out too: a new desired
+// value reaches the device through the twin's reconcile, with no need to reconnect it.
 
 import { createHash } from 'node:crypto';
 import type { DeviceSpecResolved } from '../device.ts';
 
 export function fingerprint(device: Omit<DeviceSpecResolved, 'fingerprint'> & { fingerprint?: string }): string {
   const { source: _device, fingerprint: _previous, ...rest } = device;
-  const properties = device.properties.map(({ source: _property, ...p }) => p);
+  const properties = device.properties.map(({ source: _property, desired: _desired, ...p }) => p);
   return createHash('sha256').update(canonicalJson({ ...rest, properties })).digest('hex');
 }
 
