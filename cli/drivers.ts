@@ -2,7 +2,6 @@
 // imported only when a device of that protocol exists.
 
 import type { DriverLoader } from '../mappers/sdk/host.ts';
+import { virtualLoader } from '../mappers/virtual/index.ts';
 
-export const driverLoaders: DriverLoader[] = [
-  { name: 'virtual', load: async () => (await import('../mappers/virtual/driver.ts')).virtualDriver },
-];
+export const driverLoaders: DriverLoader[] = [virtualLoader];

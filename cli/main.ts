@@ -15,8 +15,8 @@ function port(value: string): number {
 }
 
 /** Commands that talk to a running gateway print the gateway's message and exit 1 on failure. */
-function client(fn: (...args: never[]) => Promise<void>) {
-  return async (...args: never[]) => {
+function client<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
+  return async (...args: A) => {
     try {
       await fn(...args);
     } catch (err) {

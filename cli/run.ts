@@ -1,6 +1,9 @@
 // `edgetwin run`: start the gateway, report what loaded, reload on file change and SIGHUP,
 // shut down cleanly on SIGINT/SIGTERM.
 
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../core/log.ts';
 import type { EdgetwinError } from '../core/errors.ts';
 import { resolveConfig, type ConfigFlags } from './config.ts';
@@ -11,7 +14,19 @@ import { watchPaths } from './watch.ts';
 
 export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promise<void> {
   const config = resolveConfig(flags);
-  const log = createLogger({ level: config.log.level });
+  const live = flags.live ?? Boolean(process.stdout.isTTY);
+  // The live table owns the terminal, so the log goes to a file beside the store; warnings and
+  // errors also stay on screen under the table.
+  const problems: string[] = [];
+  let logFile: string | undefined;
+  let log: Logger;
+  if (live) {
+    mkdirSync(config.dataDir, { recursive: true });
+    logFile = join(config.dataDir, 'edgetwin.log');
+    log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems) });
+  } else {
+    log = createLogger({ level: config.log.level });
+  }
   if (config.devices.length === 0) {
     log.warn('no --devices given: the gateway runs with no devices (twin and MQTT only)');
   }
@@ -42,7 +57,13 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
 
-  const stopView = startLiveView(gateway.twin, log, flags.live ?? Boolean(process.stdout.isTTY));
+  const stopView = startLiveView(gateway.twin, log, {
+    live,
+    footer: () => [
+      `API ${gateway.apiUrl}   MQTT ${gateway.mqttUrl}   log ${logFile}   Ctrl-C stops`,
+      ...problems.slice(-6),
+    ],
+  });
 
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
@@ -66,4 +87,27 @@ function reportLoad(log: Logger, load: CatalogLoad): void {
   for (const e of load.errors) log.error({ code: e.code, file: e.where.file, line: e.where.line }, e.format());
   if (load.kept.length > 0) log.warn({ devices: load.kept }, 'kept the last good version of devices whose new version failed to load');
   log.info({ devices: load.devices.map((d) => d.id), errors: load.errors.length, warnings: load.warnings.length }, 'devices loaded');
+}
+
+/** A log destination that appends to a file and keeps the last warnings and errors for the screen. */
+function teeProblems(file: string, problems: string[]): Writable {
+  const sink = createWriteStream(file, { flags: 'a' });
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      sink.write(chunk);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          const entry = JSON.parse(line) as { level: number; msg?: string };
+          if (entry.level >= 40) {
+            problems.push(`${entry.level >= 50 ? 'error' : 'warning'}: ${entry.msg ?? ''}`);
+            if (problems.length > 50) problems.shift();
+          }
+        } catch {
+          // Not a log line of ours; the file keeps it.
+        }
+      }
+      done();
+    },
+  });
 }

@@ -87,7 +87,9 @@ export class DevicePreparer {
     const properties: PropertyBinding[] = [];
     for (const prop of spec.properties) {
       if (prop.unsupported) continue;
-      const visitor = structuredClone(prop.visitor ?? {}) as ConfigData;
+      // deadband and reconcile are extensions the runtime and the twin apply for every protocol
+      // (core/model reads them into PropertySpec), so no driver schema has to list them.
+      const { deadband: _deadband, reconcile: _reconcile, ...visitor } = structuredClone(prop.visitor ?? {}) as ConfigData;
       if (!v.visitor(visitor)) {
         schemaErrors(ErrorCodes.VISITOR_CONFIG, `spec.properties[name=${prop.name}].visitors.configData`, `${driver.name} visitor field`, v.visitor, prop);
       }
