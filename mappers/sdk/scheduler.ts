@@ -53,7 +53,8 @@ export class LinkScheduler {
   readonly #onLateness?: (device: string, lateMs: number) => void;
   readonly #devices = new Map<string, DeviceEntry>();
   #order: string[] = [];
-  #cursor = 0;
+  /** The device served last: the next turn goes to the one after it, even as devices come and go. */
+  #last?: string;
   readonly #inFlight = new Set<Flight>();
   #timer: unknown;
   #timerAt = Infinity;
@@ -94,10 +95,7 @@ export class LinkScheduler {
     const entry = this.#devices.get(device);
     if (!entry) return;
     this.#devices.delete(device);
-    const idx = this.#order.indexOf(device);
-    this.#order.splice(idx, 1);
-    if (this.#cursor > idx) this.#cursor--;
-    if (this.#cursor >= this.#order.length) this.#cursor = 0;
+    this.#order.splice(this.#order.indexOf(device), 1);
     const stopped = codedError('ECANCELED', `device ${device} stopped`);
     for (const task of entry.tasks) task.reject(stopped);
     for (const flight of [...this.#inFlight]) if (flight.device === device) this.#end(flight, stopped, undefined, false);
@@ -140,20 +138,21 @@ export class LinkScheduler {
   /** Round-robin over devices: the next device with a task or a due poll gets one slot. */
   #startNext(now: number): boolean {
     const n = this.#order.length;
+    const first = this.#last === undefined ? 0 : this.#order.indexOf(this.#last) + 1;
     for (let i = 0; i < n; i++) {
-      const idx = (this.#cursor + i) % n;
+      const idx = (first + i) % n;
       const device = this.#order[idx]!;
       const entry = this.#devices.get(device)!;
       const task = entry.tasks.shift();
       if (task) {
-        this.#cursor = (idx + 1) % n;
+        this.#last = device;
         this.#launch(device, entry.timeoutMs, now, task.run, (err, value) => (err === undefined ? task.resolve(value) : task.reject(err)));
         return true;
       }
       let job: JobState | undefined;
       for (const j of entry.jobs) if (!j.running && j.due <= now && (!job || j.due < job.due)) job = j;
       if (job) {
-        this.#cursor = (idx + 1) % n;
+        this.#last = device;
         const started = job;
         started.running = true;
         this.#onLateness?.(device, now - started.due);

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough, type Duplex } from 'node:stream';
+import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
+import { checkSerialClaims, LinkRegistry, serialKey, type SerialSettings } from './links.ts';
+
+const bus: SerialSettings = { path: '/dev/ttyUSB0', baudRate: 9600, parity: 'even' };
+
+test('devices on one serial bus with the same settings do not conflict', () => {
+  assert.deepEqual(checkSerialClaims([
+    { device: 'default/meter-1', protocol: 'modbus', settings: bus },
+    { device: 'default/meter-2', protocol: 'modbus', settings: { ...bus, dataBits: 8, stopBits: 1 } },
+  ]), []);
+});
+
+test('one port with two baud rates is LINK_CONFLICT naming both devices and the difference', () => {
+  const [err, ...rest] = checkSerialClaims([
+    { device: 'default/meter-1', protocol: 'modbus', settings: bus, source: { file: 'plant.yaml', line: 3 } },
+    { device: 'default/meter-2', protocol: 'modbus', settings: { ...bus, baudRate: 19200 }, source: { file: 'plant.yaml', line: 40 } },
+  ]);
+  assert.equal(rest.length, 0);
+  assert.ok(err instanceof EdgetwinError);
+  assert.equal(err.code, ErrorCodes.LINK_CONFLICT);
+  assert.equal(err.where.device, 'default/meter-2');
+  assert.match(err.format(), /^plant\.yaml:40: default\/meter-2: .*meter-1 \(plant\.yaml:3\).*baudRate 9600 vs 19200/);
+});
+
+test('one port claimed by two protocols is LINK_CONFLICT', () => {
+  const errors = checkSerialClaims([
+    { device: 'default/meter-1', protocol: 'modbus', settings: bus },
+    { device: 'default/scale-1', protocol: 'serial', settings: bus },
+  ]);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.message, /already used by modbus device default\/meter-1; one port serves one protocol/);
+});
+
+function fakeOpener() {
+  const opened: Duplex[] = [];
+  return {
+    opened,
+    open: async () => {
+      const port = new PassThrough();
+      opened.push(port);
+      return port;
+    },
+  };
+}
+
+test('a serial port opens once, is shared, and closes with its last user', async () => {
+  const opener = fakeOpener();
+  const links = new LinkRegistry({ openSerial: opener.open });
+  const a = await links.acquireSerial(bus, 'modbus');
+  const b = await links.acquireSerial({ ...bus }, 'modbus');
+  assert.equal(a, b);
+  assert.equal(opener.opened.length, 1);
+  await links.release(a.key);
+  assert.equal(opener.opened[0]!.destroyed, false);
+  await links.release(a.key);
+  assert.equal(opener.opened[0]!.destroyed, true);
+  assert.equal(links.users(serialKey(bus.path)), 0);
+});
+
+test('opening an open port with other settings or for another protocol is refused', async () => {
+  const links = new LinkRegistry({ openSerial: fakeOpener().open });
+  await links.acquireSerial(bus, 'modbus');
+  await assert.rejects(links.acquireSerial({ ...bus, parity: 'none' }, 'modbus'), { code: ErrorCodes.LINK_CONFLICT, message: /parity even vs none/ });
+  await assert.rejects(links.acquireSerial(bus, 'serial'), { code: ErrorCodes.LINK_CONFLICT, message: /used by modbus/ });
+  await links.closeAll();
+});
+
+test('requests on a serial link run one at a time', async () => {
+  const links = new LinkRegistry({ openSerial: fakeOpener().open });
+  const link = await links.acquireSerial(bus, 'modbus');
+  const events: string[] = [];
+  let releaseFirst!: () => void;
+  const first = link.exclusive(() => new Promise<void>((resolve) => { events.push('first start'); releaseFirst = () => { events.push('first end'); resolve(); }; }));
+  const second = link.exclusive(async () => { events.push('second start'); });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(events, ['first start']);
+  releaseFirst();
+  await Promise.all([first, second]);
+  assert.deepEqual(events, ['first start', 'first end', 'second start']);
+  await links.closeAll();
+});
+
+test('a failed request does not block the bus', async () => {
+  const links = new LinkRegistry({ openSerial: fakeOpener().open });
+  const link = await links.acquireSerial(bus, 'modbus');
+  await assert.rejects(link.exclusive(async () => { throw new Error('no answer'); }), /no answer/);
+  assert.equal(await link.exclusive(async () => 'next'), 'next');
+  await links.closeAll();
+});
+
+test('acquire shares any resource by key and closes it with the last release', async () => {
+  const links = new LinkRegistry();
+  let opens = 0;
+  let closes = 0;
+  const open = async () => { opens++; return { close: () => { closes++; } }; };
+  const x = await links.acquire('tcp:10.0.0.5:502', open);
+  const y = await links.acquire('tcp:10.0.0.5:502', open);
+  assert.equal(x, y);
+  await links.release('tcp:10.0.0.5:502');
+  assert.equal(closes, 0);
+  await links.release('tcp:10.0.0.5:502');
+  assert.deepEqual([opens, closes], [1, 1]);
+});
