@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { Logger } from '../core/log.ts';
+import { goTime } from './kubeedge.ts';
 import { counter, type Registry } from './metrics.ts';
 import type { ReportedUpdate } from './types.ts';
 
@@ -91,7 +92,7 @@ export class PushForwarder {
       return;
     }
     this.inFlight.set(url, busy + 1);
-    const body = new URLSearchParams([[spec.name, u.text ?? ''], ['time', formatTime(u.time)]]).toString();
+    const body = new URLSearchParams([[spec.name, u.text ?? ''], ['time', goTime(u.time)]]).toString();
     fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -118,11 +119,4 @@ export class PushForwarder {
     this.lastLog.set(target, now);
     this.log.warn({ target, ...where }, message);
   }
-}
-
-/** KubeEdge's Go layout "2006-01-02 15:04:05", in local time as Go's time.Format does. */
-function formatTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

@@ -1,12 +1,15 @@
 // Test helpers for the twin: resolved devices without YAML, and a PropertyWriter double that
 // records every write and answers with scripted outcomes.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceId, DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { PropertyWriter, WriteOutcome } from '../core/reading.ts';
 import type { PropertyValue } from '../core/values.ts';
+import mqtt from 'mqtt';
 
 export function property(name: string, over: Partial<PropertySpec> = {}): PropertySpec {
   return {
@@ -74,12 +77,110 @@ export function tempDir(prefix = 'edgetwin-twin-'): { dir: string; remove(): voi
 }
 
 /** Polls until check() returns a truthy value; fails with `what` after the timeout. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A free loopback port (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts /usr/sbin/mosquitto on 127.0.0.1 from a config in a temp dir; stop() kills only that process. */
+export async function startMosquitto(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const p = port ?? (await freePort());
+  const tmp = tempDir('edgetwin-mosquitto-');
+  const conf = join(tmp.dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\n`);
+  const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 10_000;
+  while (!(await canConnect(p))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill();
+      tmp.remove();
+      throw new Error(`mosquitto did not start on port ${p}: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `mqtt://127.0.0.1:${p}`,
+    port: p,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      tmp.remove();
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface Received {
+  topic: string;
+  json: Record<string, any>;
+}
+
+/** An MQTT client acting as a KubeEdge application: records every message on the topics it watches. */
+export class AppClient {
+  readonly messages: Received[] = [];
+  private constructor(readonly client: mqtt.MqttClient) {
+    client.on('message', (topic, payload) => {
+      let json: Record<string, any>;
+      try {
+        json = JSON.parse(payload.toString());
+      } catch {
+        json = { raw: payload.toString() };
+      }
+      this.messages.push({ topic, json });
+    });
+  }
+
+  static async connect(url: string, topics: string[] = ['$hw/events/#', '$ke/events/#']): Promise<AppClient> {
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200 });
+    await client.subscribeAsync(topics, { qos: 1 });
+    return new AppClient(client);
+  }
+
+  publish(topic: string, payload: unknown): void {
+    this.client.publish(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
+  }
+
+  /** Waits for the first message on `topic` (received after index `from`) that satisfies `match`. */
+  async next(topic: string, match: (json: Record<string, any>) => boolean = () => true, from = 0): Promise<Record<string, any>> {
+    const found = await waitFor(`a message on ${topic}`, () => this.messages.slice(from).find((m) => m.topic === topic && match(m.json)), 10_000);
+    return found.json;
+  }
+
+  on(topic: string): Record<string, any>[] {
+    return this.messages.filter((m) => m.topic === topic).map((m) => m.json);
+  }
+
+  close(): Promise<void> {
+    return this.client.endAsync(true);
   }
 }

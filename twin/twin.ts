@@ -81,6 +81,11 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     return super.on(event, fn);
   }
 
+  /** True when a local driver serves the device: MQTT apps may then not publish its actual values. */
+  servedLocally(device: DeviceId): boolean {
+    return this.writerRef?.serves(device) ?? false;
+  }
+
   setWriter(writer: PropertyWriter): void {
     this.writerRef = writer;
     for (const e of this.devices.values()) this.reconciler.resume(e);

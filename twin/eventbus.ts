@@ -1,0 +1,289 @@
+// The KubeEdge EventBus on MQTT: serves twin update/get, state update and membership get, and
+// publishes results, deltas, documents, membership, connected/disconnected and data/update.
+// A bad message gets an error result and changes nothing; the bus reconnects on its own.
+
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { EdgetwinError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { DeviceState, Quality, Reading } from '../core/reading.ts';
+import { parseValue, ValueError } from '../core/values.ts';
+import {
+  base, dataUpdate, deltaPayload, deviceStatePayload, documentPayload, errorResult, keDevice, twinResult,
+  PROPERTY_KEY_MAX_BYTES, PROPERTY_VALUE_MAX_BYTES,
+} from './kubeedge.ts';
+import { counter, Registry } from './metrics.ts';
+import type { DeviceTwin } from './twin.ts';
+import type { TwinChange, TwinView } from './types.ts';
+
+export interface EventBusOptions {
+  twin: DeviceTwin;
+  url: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  nodeName: string;
+  log: Logger;
+  registry?: Registry;
+}
+
+const DEV = '$hw/events/device/';
+const STATES: Record<string, DeviceState> = { online: 'online', ok: 'online', offline: 'offline', unhealthy: 'unhealthy', unknown: 'unknown' };
+const QUALITIES = new Set<Quality>(['good', 'uncertain', 'bad']);
+
+class BadRequest extends Error {
+  constructor(readonly code: 400 | 404 | 409 | 500, message: string) {
+    super(message);
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export class MqttEventBus {
+  private readonly opts: EventBusOptions;
+  private readonly twin: DeviceTwin;
+  private readonly log: Logger;
+  private client: MqttClient | undefined;
+  private stateEventId: string | undefined;
+  private wasConnected = false;
+  private readonly onChange = (c: TwinChange) => this.publishChange(c);
+  private readonly m;
+
+  constructor(opts: EventBusOptions) {
+    this.opts = opts;
+    this.twin = opts.twin;
+    this.log = opts.log.child({ component: 'eventbus' });
+    const registry = opts.registry ?? new Registry();
+    this.m = {
+      published: counter(registry, 'edgetwin_mqtt_published_total', 'Messages the event bus published'),
+      dropped: counter(registry, 'edgetwin_mqtt_dropped_total', 'Messages not published because the broker was not connected'),
+      requests: counter(registry, 'edgetwin_mqtt_requests_total', 'Requests served on the event bus, by result code', ['code']),
+    };
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Connects and subscribes; resolves once subscribed (or after 10 s, retrying in the background). */
+  async start(): Promise<void> {
+    const { tls, username, password } = this.opts;
+    const options: IClientOptions = {
+      clientId: `edgetwin-${this.opts.nodeName}-${randomBytes(4).toString('hex')}`.slice(0, 64),
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      clean: true,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert } : {}),
+      ...(tls?.key ? { key: tls.key } : {}),
+      ...(tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+    };
+    const client = mqtt.connect(this.opts.url, options);
+    this.client = client;
+    client.on('message', (topic, payload) => {
+      this.handle(topic, payload).catch((err: unknown) => this.log.error({ err, topic }, 'eventbus: request failed'));
+    });
+    client.on('error', (err) => this.log.warn({ url: this.opts.url, err: err.message }, 'eventbus: MQTT error'));
+    client.on('offline', () => {
+      if (this.wasConnected) this.log.warn({ url: this.opts.url }, 'eventbus: lost the MQTT broker, reconnecting');
+      this.wasConnected = false;
+    });
+    const subscribed = new Promise<void>((resolve) => {
+      client.on('connect', () => {
+        this.wasConnected = true;
+        this.log.info({ url: this.opts.url }, 'eventbus: connected to the MQTT broker');
+        const topics = [`${DEV}+/+/twin/update`, `${DEV}+/+/twin/get`, `${DEV}+/+/state/update`, `$hw/events/node/${this.opts.nodeName}/membership/get`];
+        client.subscribeAsync(topics, { qos: 1 }).then(
+          () => resolve(),
+          (err: Error) => this.log.error({ err: err.message }, 'eventbus: subscribe failed'),
+        );
+      });
+    });
+    this.twin.on('change', this.onChange);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn({ url: this.opts.url }, 'eventbus: MQTT broker not reachable yet; the gateway runs on and keeps retrying');
+        resolve();
+      }, 10_000);
+    });
+    await Promise.race([subscribed, late]);
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    this.twin.off('change', this.onChange);
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.endAsync(true).catch(() => undefined);
+  }
+
+  private pub(topic: string, payload: string): void {
+    const c = this.client;
+    if (!c?.connected) {
+      this.m.dropped.inc();
+      return;
+    }
+    c.publish(topic, payload, { qos: 0 });
+    this.m.published.inc();
+  }
+
+  private publishChange(c: TwinChange): void {
+    switch (c.kind) {
+      case 'reported': {
+        this.pub(`$ke/events/device/${c.device}/data/update`, dataUpdate(c.updates));
+        if (c.updates.some((u) => u.deltaChanged)) this.publishDelta(this.twin.get(c.device));
+        return;
+      }
+      case 'desired': {
+        if (c.origin === 'mqtt') return; // served inline with its event id
+        this.pub(`${DEV}${c.device}/twin/update/document`, documentPayload(undefined, [[c.property, c.last, c.current]]));
+        this.publishDelta(this.twin.get(c.device));
+        return;
+      }
+      case 'state': {
+        const view = this.twin.get(c.device);
+        if (!view) return;
+        this.pub(`${DEV}${c.device}/state/update/result`, deviceStatePayload(this.stateEventId, view));
+        if (c.state === 'online' && c.previous !== 'online') this.pub(`$hw/events/connected/${c.device}`, deviceStatePayload(undefined, view, { event_type: 'connected' }));
+        if (c.state === 'offline' && c.previous !== 'offline') this.pub(`$hw/events/disconnected/${c.device}`, deviceStatePayload(undefined, view, { event_type: 'disconnected' }));
+        return;
+      }
+      case 'membership': {
+        const payload = { ...base(), added_devices: c.added.map((v) => keDevice(v, true)), removed_devices: c.removed.map((v) => keDevice(v, true)) };
+        this.pub(`$hw/events/node/${this.opts.nodeName}/membership/updated`, JSON.stringify(payload));
+        return;
+      }
+      case 'reconcile':
+        return;
+    }
+  }
+
+  private publishDelta(view: TwinView | undefined): void {
+    const payload = view && deltaPayload(view);
+    if (payload) this.pub(`${DEV}${view.device}/twin/update/delta`, payload);
+  }
+
+  private async handle(topic: string, payload: Buffer): Promise<void> {
+    const parts = topic.split('/');
+    if (parts[2] === 'node') {
+      const msg = parseObject(payload);
+      const devices = this.twin.list().map((s) => keDevice(this.twin.get(s.device)!, false));
+      this.pub(`${topic}/result`, JSON.stringify({ ...base(eventIdOf(msg)), devices }));
+      this.m.requests.inc({ code: '200' });
+      return;
+    }
+    const id = `${parts[3]}/${parts[4]}`;
+    const action = `${parts[5]}/${parts[6]}`;
+    const resultTopic = `${topic}/result`;
+    let eventId = '';
+    try {
+      const msg = parseObject(payload);
+      if (!msg) throw new BadRequest(400, 'Unmarshal update request body failed, please check the request: the payload is not a JSON object');
+      eventId = eventIdOf(msg);
+      if (action === 'twin/update') await this.twinUpdate(id, eventId, msg, resultTopic);
+      else if (action === 'twin/get') this.twinGet(id, eventId, resultTopic);
+      else if (action === 'state/update') this.stateUpdate(id, eventId, msg);
+      this.m.requests.inc({ code: '200' });
+    } catch (err) {
+      const e = toBadRequest(err);
+      this.m.requests.inc({ code: String(e.code) });
+      this.log.info({ device: id, topic, code: e.code, reason: e.message }, 'eventbus: request refused');
+      this.pub(resultTopic, errorResult(eventId, e.code, e.message));
+    }
+  }
+
+  private twinGet(id: string, eventId: string, resultTopic: string): void {
+    const view = this.twin.get(id);
+    if (!view) throw new BadRequest(404, `Device ${id} not found while getting twin`);
+    this.pub(resultTopic, twinResult(eventId, view));
+  }
+
+  private stateUpdate(id: string, eventId: string, msg: Obj): void {
+    const state = typeof msg.state === 'string' ? STATES[msg.state.toLowerCase()] : undefined;
+    if (!state) throw new BadRequest(400, `state must be one of online, offline, ok, unhealthy, unknown; got ${JSON.stringify(msg.state)}`);
+    const view = this.twin.get(id);
+    if (!view) throw new BadRequest(404, `Device ${id} not found`);
+    if (this.twin.servedLocally(id)) throw new BadRequest(409, `device ${id} is served by a local driver, which reports its state`);
+    this.stateEventId = eventId;
+    try {
+      this.twin.state(id, state);
+    } finally {
+      this.stateEventId = undefined;
+    }
+    // An unchanged state emits no change event, yet the request still deserves its answer.
+    if (view.state === state) this.pub(`${DEV}${id}/state/update/result`, deviceStatePayload(eventId, this.twin.get(id)!));
+  }
+
+  private async twinUpdate(id: string, eventId: string, msg: Obj, resultTopic: string): Promise<void> {
+    const twin = msg.twin;
+    if (!isObj(twin)) throw new BadRequest(400, 'Update twin error, the update request body not have key:twin');
+    const expected: Obj = {};
+    const actual: { key: string; value: string; meta: Obj }[] = [];
+    for (const [key, t] of Object.entries(twin)) {
+      if (Buffer.byteLength(key) > PROPERTY_KEY_MAX_BYTES) throw new BadRequest(400, `property key "${key.slice(0, 40)}..." is longer than ${PROPERTY_KEY_MAX_BYTES} bytes`);
+      if (!isObj(t)) throw new BadRequest(400, `twin.${key} must be an object with expected and/or actual (properties come from the DeviceModel and cannot be deleted)`);
+      if (t.expected === undefined && t.actual === undefined) throw new BadRequest(400, `twin.${key} has neither expected nor actual`);
+      for (const side of ['expected', 'actual'] as const) {
+        const v = t[side];
+        if (v === undefined) continue;
+        if (!isObj(v) || typeof v.value !== 'string') throw new BadRequest(400, `twin.${key}.${side}.value must be a string`);
+        if (Buffer.byteLength(v.value) > PROPERTY_VALUE_MAX_BYTES) throw new BadRequest(400, `twin.${key}.${side}.value is longer than ${PROPERTY_VALUE_MAX_BYTES} bytes`);
+        if (side === 'expected') expected[key] = v.value;
+        else actual.push({ key, value: v.value, meta: isObj(v.metadata) ? v.metadata : {} });
+      }
+    }
+    const before = this.twin.get(id);
+    if (!before) throw new BadRequest(404, `Update rejected due to the device ${id} is not existed`);
+    for (const key of Object.keys(twin)) if (!before.properties[key]) throw new BadRequest(404, `device ${id} has no property "${key}"`);
+    if (actual.length && this.twin.servedLocally(id)) {
+      throw new BadRequest(409, `device ${id} is served by a local driver: its actual values come from the device; publish expected values instead`);
+    }
+    const now = Date.now();
+    const readings: Reading[] = actual.map(({ key, value, meta }) => {
+      let typed;
+      try {
+        typed = parseValue(before.properties[key]!.type, value);
+      } catch (err) {
+        if (err instanceof ValueError) throw new BadRequest(400, `twin.${key}.actual.value: ${err.message}`);
+        throw err;
+      }
+      const quality = QUALITIES.has(meta.quality as Quality) ? (meta.quality as Quality) : 'good';
+      return { device: id, property: key, value: typed, time: typeof meta.timestamp === 'number' ? meta.timestamp : now, quality };
+    });
+    if (Object.keys(expected).length) this.twin.setDesiredMany(id, expected, 'mqtt');
+    if (readings.length) {
+      this.twin.report(readings);
+      await this.twin.flush();
+    }
+    const after = this.twin.get(id)!;
+    const keys = Object.keys(twin);
+    this.pub(resultTopic, twinResult(eventId, after, keys));
+    this.pub(`${DEV}${id}/twin/update/document`, documentPayload(eventId, keys.map((k) => [k, before.properties[k]!, after.properties[k]!])));
+    this.publishDelta(after);
+  }
+}
+
+function parseObject(payload: Buffer): Obj | undefined {
+  if (payload.length === 0) return {};
+  try {
+    const v: unknown = JSON.parse(payload.toString('utf8'));
+    return isObj(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function eventIdOf(msg: Obj | undefined): string {
+  return typeof msg?.event_id === 'string' ? msg.event_id : '';
+}
+
+function toBadRequest(err: unknown): BadRequest {
+  if (err instanceof BadRequest) return err;
+  if (err instanceof EdgetwinError) return new BadRequest(err.code === 'ET_NOT_FOUND' ? 404 : 400, err.format());
+  return new BadRequest(500, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+}
