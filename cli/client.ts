@@ -19,7 +19,8 @@ export async function apiRequest<T>(apiUrl: string, method: string, path: string
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    const c = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+    const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message;
     throw new ApiError(0, 'UNREACHABLE', `cannot reach the gateway at ${apiUrl} (${cause}); is \`edgetwin run\` running? Pass --api-url if it listens elsewhere`);
   }
   const text = await res.text();

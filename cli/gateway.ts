@@ -79,9 +79,6 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       twin.setDevices(load.devices);
       const applied = await host.apply(load.devices);
       for (const e of applied.errors) log.error({ code: e.code, device: e.where.device }, e.format());
-      if (applied.started.length + applied.stopped.length + applied.restarted.length > 0) {
-        log.info({ started: applied.started, stopped: applied.stopped, restarted: applied.restarted }, 'devices applied');
-      }
       return applied;
     };
     const firstLoad = await catalog.load();

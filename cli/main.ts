@@ -2,9 +2,9 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULTS } from './config.ts';
-import { runCommand } from './run.ts';
-import { validateCommand } from './validate.ts';
-import { devicesCommand, twinGetCommand, twinSetCommand } from './twin-commands.ts';
+
+// Command modules load on use: a client command should not pay for the broker, SQLite and drivers.
+const twinCommands = () => import('./twin-commands.ts');
 
 const DEFAULT_API_URL = `http://127.0.0.1:${DEFAULTS.apiPort}`;
 
@@ -43,7 +43,7 @@ program
   .option('--log-level <level>', 'trace | debug | info | warn | error')
   .option('--no-live', 'log a line per change instead of the live table on a terminal')
   .action(async (opts) => {
-    await runCommand({
+    await (await import('./run.ts')).runCommand({
       devices: opts.devices,
       config: opts.config,
       dataDir: opts.dataDir,
@@ -61,7 +61,7 @@ program
   .description('check Device and DeviceModel files as `run` would; exit 1 with every error listed')
   .argument('<paths...>', 'files or folders')
   .action(async (paths: string[]) => {
-    process.exitCode = await validateCommand(paths);
+    process.exitCode = await (await import('./validate.ts')).validateCommand(paths);
   });
 
 program
@@ -69,7 +69,7 @@ program
   .description('list the devices of a running gateway')
   .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
   .option('--json', 'print JSON')
-  .action(client(async (opts: { apiUrl: string; json?: boolean }) => devicesCommand(opts.apiUrl, Boolean(opts.json))));
+  .action(client(async (opts: { apiUrl: string; json?: boolean }) => (await twinCommands()).devicesCommand(opts.apiUrl, Boolean(opts.json))));
 
 const twin = program.command('twin').description('read and set a device\'s twin on a running gateway');
 twin
@@ -77,12 +77,12 @@ twin
   .argument('<device>', '<namespace>/<name>')
   .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
   .option('--json', 'print JSON')
-  .action(client(async (ref: string, opts: { apiUrl: string; json?: boolean }) => twinGetCommand(opts.apiUrl, ref, Boolean(opts.json))));
+  .action(client(async (ref: string, opts: { apiUrl: string; json?: boolean }) => (await twinCommands()).twinGetCommand(opts.apiUrl, ref, Boolean(opts.json))));
 twin
   .command('set')
   .argument('<device>', '<namespace>/<name>')
   .argument('<assignments...>', '<property>=<value> ...')
   .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
-  .action(client(async (ref: string, assignments: string[], opts: { apiUrl: string }) => twinSetCommand(opts.apiUrl, ref, assignments)));
+  .action(client(async (ref: string, assignments: string[], opts: { apiUrl: string }) => (await twinCommands()).twinSetCommand(opts.apiUrl, ref, assignments)));
 
 await program.parseAsync(process.argv);

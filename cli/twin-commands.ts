@@ -4,13 +4,13 @@ import { apiRequest, splitDeviceRef } from './client.ts';
 import { renderTable } from './table.ts';
 
 interface DeviceSummaryJson {
-  id: string;
-  namespace: string;
-  name: string;
-  protocol?: string;
+  device: string;
   state: string;
-  properties?: number;
-  model?: string;
+  protocol: string;
+  model: string;
+  properties: number;
+  deltas: number;
+  failed: number;
 }
 
 export async function devicesCommand(apiUrl: string, json: boolean): Promise<void> {
@@ -19,22 +19,25 @@ export async function devicesCommand(apiUrl: string, json: boolean): Promise<voi
     process.stdout.write(JSON.stringify(body, null, 2) + '\n');
     return;
   }
-  const rows = body.devices.map((d) => [d.id, d.state, d.protocol ?? '', d.model ?? '', String(d.properties ?? '')]);
-  process.stdout.write(renderTable(['DEVICE', 'STATE', 'PROTOCOL', 'MODEL', 'PROPERTIES'], rows));
+  const rows = body.devices.map((d) => [d.device, d.state, d.protocol, d.model, String(d.properties), String(d.deltas), String(d.failed)]);
+  process.stdout.write(renderTable(['DEVICE', 'STATE', 'PROTOCOL', 'MODEL', 'PROPERTIES', 'DELTAS', 'FAILED'], rows));
 }
+
+/** Values arrive as JSON scalars (numbers, booleans, strings; big integers and bytes as strings). */
+type JsonValue = string | number | boolean;
 
 interface TwinPropertyJson {
   name: string;
-  type?: string;
-  desired?: { value: string; version?: number; time?: number; origin?: string };
-  reported?: { value?: string; time?: number; quality?: string; error?: { code: string; message: string } };
-  reconcile?: { state: string; attempts?: number; reason?: string };
+  desired?: { value: JsonValue; version: number; time: number; origin: string };
+  reported?: { value?: JsonValue; time: number; quality: string; error?: { code: string; message: string } };
+  reconcile: { state: string; attempts: number; reason?: string };
 }
 
 interface TwinJson {
-  id: string;
+  device: string;
   state: string;
-  properties: TwinPropertyJson[];
+  stateReason?: string;
+  properties: Record<string, TwinPropertyJson>;
 }
 
 export async function twinGetCommand(apiUrl: string, ref: string, json: boolean): Promise<void> {
@@ -44,13 +47,13 @@ export async function twinGetCommand(apiUrl: string, ref: string, json: boolean)
     process.stdout.write(JSON.stringify(twin, null, 2) + '\n');
     return;
   }
-  process.stdout.write(`${twin.id}  state: ${twin.state}\n`);
-  const rows = twin.properties.map((p) => [
+  process.stdout.write(`${twin.device}  state: ${twin.state}${twin.stateReason ? ` (${twin.stateReason})` : ''}\n`);
+  const rows = Object.values(twin.properties).map((p) => [
     p.name,
-    p.reported?.value ?? '',
-    p.reported?.quality ?? '',
-    p.desired?.value ?? '',
-    p.reconcile ? p.reconcile.state + (p.reconcile.reason ? ` (${p.reconcile.reason})` : '') : '',
+    p.reported?.value === undefined ? '' : String(p.reported.value),
+    p.reported ? p.reported.quality + (p.reported.error ? ` (${p.reported.error.message})` : '') : '',
+    p.desired === undefined ? '' : String(p.desired.value),
+    p.reconcile.state === 'none' ? '' : p.reconcile.state + (p.reconcile.reason ? ` (${p.reconcile.reason})` : ''),
     p.reported?.time ? new Date(p.reported.time).toISOString() : '',
   ]);
   process.stdout.write(renderTable(['PROPERTY', 'REPORTED', 'QUALITY', 'DESIRED', 'RECONCILE', 'TIME'], rows));
@@ -63,13 +66,13 @@ export async function twinSetCommand(apiUrl: string, ref: string, assignments: s
     if (eq <= 0) throw new Error(`"${a}" is not an assignment: write <property>=<value>, e.g. setpoint=21.5`);
     const property = a.slice(0, eq);
     const value = a.slice(eq + 1);
-    const result = await apiRequest<{ version?: number; reconcile?: { state: string } }>(
+    const result = await apiRequest<{ version: number; reconcile: string }>(
       apiUrl,
       'PUT',
       `api/v1/devices/${enc(namespace)}/${enc(name)}/twin/desired/${enc(property)}`,
       { value },
     );
-    process.stdout.write(`${namespace}/${name} ${property} desired=${value}${result.version !== undefined ? ` version ${result.version}` : ''}${result.reconcile ? ` (${result.reconcile.state})` : ''}\n`);
+    process.stdout.write(`${namespace}/${name} ${property} desired=${value}  version ${result.version} (${result.reconcile})\n`);
   }
 }
 

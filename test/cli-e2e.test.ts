@@ -10,9 +10,9 @@ import { cli, ROOT, startGatewayProcess, type GatewayProcess } from './helpers/g
 import { waitFor } from './helpers/wait.ts';
 
 interface TwinJson {
-  id: string;
+  device: string;
   state: string;
-  properties: { name: string; desired?: { value: string }; reported?: { value?: string; quality?: string }; reconcile?: { state: string } }[];
+  properties: Record<string, { desired?: { value: unknown }; reported?: { value?: unknown; quality: string }; reconcile: { state: string } }>;
 }
 
 describe('edgetwin CLI end to end on the quick start', () => {
@@ -31,13 +31,13 @@ describe('edgetwin CLI end to end on the quick start', () => {
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as TwinJson;
   };
-  const prop = (t: TwinJson, name: string) => t.properties.find((p) => p.name === name)!;
+  const prop = (t: TwinJson, name: string) => t.properties[name]!;
 
   it('lists both quick-start devices online', async () => {
     await waitFor('both devices online', async () => {
       const r = await cli(['devices', '--json', '--api-url', gw.apiUrl]);
-      const body = JSON.parse(r.stdout) as { devices: { id: string; state: string }[] };
-      const states = Object.fromEntries(body.devices.map((d) => [d.id, d.state]));
+      const body = JSON.parse(r.stdout) as { devices: { device: string; state: string }[] };
+      const states = Object.fromEntries(body.devices.map((d) => [d.device, d.state]));
       return states['default/thermostat'] === 'online' && states['default/packaging-line'] === 'online';
     });
     const table = await cli(['devices', '--api-url', gw.apiUrl]);
@@ -47,7 +47,7 @@ describe('edgetwin CLI end to end on the quick start', () => {
   it('applies the YAML desired setpoint on start', async () => {
     await waitFor('setpoint 21.5 applied', async () => {
       const p = prop(await twin('default/thermostat'), 'setpoint');
-      return p.reported?.value === '21.5' && p.reconcile?.state === 'applied';
+      return p.reported?.value === 21.5 && p.reconcile.state === 'applied';
     });
   });
 
@@ -56,7 +56,7 @@ describe('edgetwin CLI end to end on the quick start', () => {
     assert.equal(set.code, 0, set.stderr);
     await waitFor('setpoint 24 applied', async () => {
       const p = prop(await twin('default/thermostat'), 'setpoint');
-      return p.desired?.value === '24' && p.reported?.value === '24' && p.reconcile?.state === 'applied';
+      return p.desired?.value === 24 && p.reported?.value === 24 && p.reconcile.state === 'applied';
     });
     const table = await cli(['twin', 'get', 'default/thermostat', '--api-url', gw.apiUrl]);
     assert.match(table.stdout, /setpoint\s+24\s+good\s+24\s+applied/);

@@ -11,7 +11,7 @@ import { waitFor } from './helpers/wait.ts';
 
 interface TwinJson {
   state: string;
-  properties: { name: string; reported?: { value?: string; time?: number } }[];
+  properties: Record<string, { reported?: { value?: unknown; time: number } }>;
 }
 
 describe('reload of --devices files', () => {
@@ -30,7 +30,7 @@ describe('reload of --devices files', () => {
     const res = await fetch(`${gw.apiUrl}/api/v1/devices/${ref}/twin`);
     return (await res.json()) as TwinJson;
   };
-  const reported = async (ref: string, property: string) => (await twin(ref)).properties.find((p) => p.name === property)?.reported;
+  const reported = async (ref: string, property: string) => (await twin(ref)).properties[property]?.reported;
 
   it('applies an edited file and restarts only the device that changed', async () => {
     await waitFor('batch reported', async () => (await reported('default/packaging-line', 'batch'))?.value === 'B-2026-001');
