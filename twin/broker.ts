@@ -17,7 +17,8 @@ export async function startEmbeddedBroker(opts: { host?: string; port: number; l
   const aedes = await Aedes.createBroker();
   aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));
-  const server = createServer(aedes.handle);
+  // Small MQTT packets must not wait for Nagle's algorithm (40 ms with delayed ACKs on Linux).
+  const server = createServer({ noDelay: true }, aedes.handle);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       aedes.close();

@@ -94,6 +94,8 @@ export class MqttEventBus {
     });
     const subscribed = new Promise<void>((resolve) => {
       client.on('connect', () => {
+        // Results and data/update are small packets: send them now, not after Nagle's delay.
+        (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
         this.wasConnected = true;
         this.log.info({ url: this.opts.url }, 'eventbus: connected to the MQTT broker');
         const topics = [`${DEV}+/+/twin/update`, `${DEV}+/+/twin/get`, `${DEV}+/+/state/update`, `$hw/events/node/${this.opts.nodeName}/membership/get`];
