@@ -11,13 +11,17 @@ import type { PropertyType } from '../../../core/values.ts';
 export class RecordingSink implements ReadingSink {
   readonly readings: Reading[] = [];
   readonly states: { device: string; state: DeviceState; reason?: string }[] = [];
+  /** Readings and states in the order they arrived. */
+  readonly events: ({ kind: 'reading'; reading: Reading } | { kind: 'state'; device: string; state: DeviceState; reason?: string })[] = [];
 
   report(readings: readonly Reading[]): void {
     this.readings.push(...readings);
+    for (const reading of readings) this.events.push({ kind: 'reading', reading });
   }
 
   state(device: string, state: DeviceState, reason?: string): void {
     this.states.push({ device, state, reason });
+    this.events.push({ kind: 'state', device, state, reason });
   }
 
   lastState(device: string): DeviceState | undefined {

@@ -196,12 +196,16 @@ export function runConformance(opts: ConformanceOptions): void {
         const d = device();
         await host.apply([d]);
         await waitFor(() => sink.lastState(d.id) === 'online', 'the device to go online', wait);
-        const mark = sink.states.length;
+        const mark = sink.events.length;
         await opts.simulator.restart();
-        await waitFor(() => sink.states.slice(mark).some((s) => s.state === 'offline' || s.state === 'unhealthy'), 'the runtime to notice the restart', wait);
+        const down = await waitFor(() => {
+          const i = sink.events.findIndex((e, n) => n >= mark && e.kind === 'state' && (e.state === 'offline' || e.state === 'unhealthy'));
+          return i >= 0 ? i : undefined;
+        }, 'the runtime to notice the restart', wait);
+        for (const p of sim.properties) {
+          await waitFor(() => sink.events.slice(down).some((e) => e.kind === 'reading' && e.reading.property === p.name && e.reading.quality === 'good'), `a good reading of ${p.name} after the restart`, wait);
+        }
         await waitFor(() => sink.lastState(d.id) === 'online', 'the device to come back online', wait);
-        const since = sink.readings.length;
-        await waitFor(() => goodReading(sink, d.id, sim.properties[0]!.name, since) ?? (sim.properties.length ? undefined : true), 'a good reading after the restart', wait);
       });
     });
 

@@ -1,0 +1,17 @@
+// The public SDK surface for driver authors: the contract, the codec, links, coded errors, and the
+// conformance kit. A driver package imports from here only.
+
+export { SDK_VERSION, defineDriver } from './driver.ts';
+export type {
+  Connection, DeviceBinding, DiscoveredDevice, Driver, DriverContext, JsonSchema, PropertyBinding, RawReading, ReadRequest,
+} from './driver.ts';
+export { applyScale, BYTE_ORDERS, CODEC_TYPES, checkCodecSpec, CodecError, codecWidth, decode, encode, removeScale, reorder, roundNoise } from './codec.ts';
+export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';
+export { checkSerialClaims, LinkRegistry, normaliseSerial, serialKey } from './links.ts';
+export type { SerialLink, SerialSettings } from './links.ts';
+export { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
+export { MapperHost } from './host.ts';
+export type { DriverLoader, MapperHostOptions } from './host.ts';
+export { runConformance } from './conformance/kit.ts';
+export type { BadConfig, ConformanceOptions, ConformanceSimulator, SimulatedDevice, SimulatedProperty } from './conformance/kit.ts';
+export { activeResources, leakedResources, makeDevice, RecordingSink, waitFor } from './conformance/harness.ts';
