@@ -8,8 +8,10 @@ import type { DeviceId, DeviceSpecResolved } from '../core/device.ts';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { DeviceState, PropertyWriter, Reading, ReadingSink } from '../core/reading.ts';
-import { formatValue, parseValue, ValueError, type PropertyValue } from '../core/values.ts';
-import { DeviceEntry, PropState } from './entry.ts';
+import { formatValue, type PropertyValue } from '../core/values.ts';
+import { writableProperty, typedDesired } from './desired.ts';
+import type { DeviceEntry, PropState } from './entry.ts';
+import { loadDevice, syncProperties } from './membership.ts';
 import { counter, histogram, Registry } from './metrics.ts';
 import { PushForwarder } from './push.ts';
 import { Reconciler, type RetryPolicy } from './reconcile.ts';
@@ -111,11 +113,12 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       for (const spec of devices) {
         let e = this.devices.get(spec.id);
         if (!e) {
-          e = this.loadDevice(spec);
+          e = loadDevice(this.store, spec);
+          this.devices.set(spec.id, e);
           added.push(e);
         }
         e.spec = spec;
-        this.syncProperties(e);
+        syncProperties(this.store, this.reconciler, e);
         for (const p of e.props.values()) {
           const text = p.spec.desired === undefined ? null : formatValue(p.spec.type, p.spec.desired);
           if (text === p.yamlDesired) continue;
@@ -165,7 +168,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   setDesiredMany(device: DeviceId, values: Record<string, unknown>, origin: 'api' | 'mqtt' | 'cli' | 'cloud'): DesiredResult[] {
     const e = this.devices.get(device);
     if (!e) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'no such device in the twin', { device }, 'list the devices with GET /api/v1/devices or `edgetwin devices`');
-    const typed: [PropState, PropertyValue][] = Object.entries(values).map(([name, raw]) => [this.writable(e, name), this.typedDesired(e, name, raw)]);
+    const typed: [PropState, PropertyValue][] = Object.entries(values).map(([name, raw]) => {
+      const p = writableProperty(e, name);
+      return [p, typedDesired(e, p, raw)];
+    });
     if (typed.length === 0) throw new EdgetwinError(ErrorCodes.BAD_REQUEST, 'no desired value given', { device });
     const now = Date.now();
     const defer: TwinChange[] = [];
@@ -295,83 +301,6 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     }
     for (const c of defer) this.emit('change', c);
     for (const [e, p] of enforce) this.reconciler.enforce(e, p);
-  }
-
-  private loadDevice(spec: DeviceSpecResolved): DeviceEntry {
-    const e = new DeviceEntry(spec);
-    this.store.addDevice(spec.id);
-    const row = this.store.device(spec.id);
-    if (row) {
-      e.state = row.state;
-      e.reason = row.reason ?? undefined;
-      e.lastOnline = row.last_online ?? undefined;
-    }
-    const rows = new Map(this.store.properties(spec.id).map((r) => [r.name, r]));
-    for (const ps of spec.properties) {
-      const r = rows.get(ps.name);
-      if (!r) continue;
-      const p = new PropState(ps, r.rid);
-      if (r.type === ps.type) p.load(r);
-      else this.store.resetProperty(r.rid, ps.type);
-      e.props.set(ps.name, p);
-    }
-    for (const [name, r] of rows) if (!spec.properties.some((ps) => ps.name === name)) this.store.removeProperty(r.rid);
-    this.devices.set(spec.id, e);
-    return e;
-  }
-
-  /** Brings the entry's properties in line with its (possibly edited) spec. */
-  private syncProperties(e: DeviceEntry): void {
-    const spec = e.spec;
-    for (const [name, p] of e.props) {
-      const ps = spec.properties.find((x) => x.name === name);
-      if (!ps) {
-        this.reconciler.cancel(p);
-        this.store.removeProperty(p.rid);
-        e.props.delete(name);
-      } else if (ps.type !== p.spec.type) {
-        this.reconciler.cancel(p);
-        this.store.resetProperty(p.rid, ps.type);
-        e.props.set(name, new PropState(ps, p.rid));
-      } else {
-        p.spec = ps;
-      }
-    }
-    for (const ps of spec.properties) {
-      if (!e.props.has(ps.name)) e.props.set(ps.name, new PropState(ps, this.store.addProperty(spec.id, ps.name, ps.type)));
-    }
-    e.hasPush = spec.properties.some((ps) => ps.pushMethod?.mqtt || ps.pushMethod?.http);
-  }
-
-  private writable(e: DeviceEntry, name: string): PropState {
-    const p = e.props.get(name);
-    if (!p) {
-      throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'no such property on this device', { device: e.spec.id, property: name }, `its properties: ${[...e.props.keys()].join(', ')}`);
-    }
-    if (p.spec.accessMode === 'ReadOnly') {
-      throw new EdgetwinError(ErrorCodes.READ_ONLY, 'the property is ReadOnly: it takes no desired value', { device: e.spec.id, property: name }, 'set accessMode: ReadWrite in the DeviceModel if the device accepts writes');
-    }
-    return p;
-  }
-
-  private typedDesired(e: DeviceEntry, name: string, raw: unknown): PropertyValue {
-    const p = e.props.get(name)!;
-    const where = { device: e.spec.id, property: name };
-    let v: PropertyValue;
-    try {
-      v = parseValue(p.spec.type, raw);
-    } catch (err) {
-      if (!(err instanceof ValueError)) throw err;
-      throw new EdgetwinError(ErrorCodes.MODEL_VALUE, `desired value rejected: ${err.message}`, where, `the property's type is ${p.spec.type}`);
-    }
-    const n = typeof v === 'number' || typeof v === 'bigint' ? Number(v) : undefined;
-    if (n !== undefined && p.spec.minimum !== undefined && n < p.spec.minimum) {
-      throw new EdgetwinError(ErrorCodes.MODEL_VALUE, `desired value ${formatValue(p.spec.type, v)} is below the minimum ${p.spec.minimum}`, where);
-    }
-    if (n !== undefined && p.spec.maximum !== undefined && n > p.spec.maximum) {
-      throw new EdgetwinError(ErrorCodes.MODEL_VALUE, `desired value ${formatValue(p.spec.type, v)} is above the maximum ${p.spec.maximum}`, where);
-    }
-    return v;
   }
 
   /** Inside a transaction: stores a desired value and resets reconcile. Returns the view before. */
