@@ -25,8 +25,9 @@ export async function startGatewayProcess(opts: { devices: string[]; dataDir?: s
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'edgetwin-e2e-'));
   const mqttPort = await freePort();
   const apiPort = await freePort();
-  const args = [BIN, 'run', '--devices', ...opts.devices, '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--node-name', 'test-node', '--no-live', ...(opts.extra ?? [])];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['run', '--devices', ...opts.devices, '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--node-name', 'test-node', '--no-live', ...(opts.extra ?? [])];
+  // The bin itself, as `npx edgetwin` runs it (its shebang carries the gateway's V8 flags).
+  const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr!.on('data', (d) => (out += d));
   child.stdout!.on('data', (d) => (out += d));
