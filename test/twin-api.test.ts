@@ -62,6 +62,9 @@ describe('local API', () => {
     await waitFor('applied', async () => (await call('GET', '/api/v1/devices/line/packer/twin')).json.properties.speed.reconcile.state === 'applied');
     const t = await call('GET', '/api/v1/devices/line/packer/twin');
     assert.deepEqual([t.json.properties.speed.desired.value, t.json.properties.speed.desired.origin], [60, 'api']);
+    const cli = await call('PUT', '/api/v1/devices/line/packer/twin/desired/label', '{"value": "box", "origin": "cli"}');
+    assert.equal(cli.status, 200, cli.text);
+    assert.equal((await call('GET', '/api/v1/devices/line/packer/twin')).json.properties.label.desired.origin, 'cli');
   });
 
   it('invokes a method with values (or properties)', async () => {

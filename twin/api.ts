@@ -48,7 +48,9 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     if (seg.length === 8 && seg[5] === 'twin' && seg[6] === 'desired' && m === 'PUT') {
       const body = await readJson(req);
       if (!('value' in body)) throw new HttpError(400, ErrorCodes.BAD_REQUEST, 'the body must be {"value": ...}');
-      return ['desired', 200, jsonResult(twin.setDesired(id, seg[7]!, body.value, 'api'))];
+      // The CLI's `twin set` says so, so the twin can tell its values from other API clients'.
+      const origin = body.origin === 'cli' ? 'cli' : 'api';
+      return ['desired', 200, jsonResult(twin.setDesired(id, seg[7]!, body.value, origin))];
     }
     if (seg.length === 7 && seg[5] === 'methods' && m === 'POST') {
       const body = await readJson(req);

@@ -137,6 +137,10 @@ export class MqttEventBus {
   private publishChange(c: TwinChange): void {
     switch (c.kind) {
       case 'reported': {
+        if (!this.client?.connected) {
+          this.m.dropped.inc();
+          return;
+        }
         this.pub(`$ke/events/device/${c.device}/data/update`, dataUpdate(c.updates));
         if (c.updates.some((u) => u.deltaChanged)) this.publishDelta(this.twin.get(c.device));
         return;

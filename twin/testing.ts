@@ -100,11 +100,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts /usr/sbin/mosquitto on 127.0.0.1 from a config in a temp dir; stop() kills only that process. */
-export async function startMosquitto(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+export async function startMosquitto(port?: number, config = 'allow_anonymous true'): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   const p = port ?? (await freePort());
   const tmp = tempDir('edgetwin-mosquitto-');
   const conf = join(tmp.dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\n`);
+  writeFileSync(conf, `listener ${p} 127.0.0.1\n${config}\n`);
   const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -160,8 +160,8 @@ export class AppClient {
     });
   }
 
-  static async connect(url: string, topics: string[] = ['$hw/events/#', '$ke/events/#']): Promise<AppClient> {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200 });
+  static async connect(url: string, topics: string[] = ['$hw/events/#', '$ke/events/#'], options: mqtt.IClientOptions = {}): Promise<AppClient> {
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, ...options });
     await client.subscribeAsync(topics, { qos: 1 });
     return new AppClient(client);
   }
