@@ -218,3 +218,33 @@ test('deadband and reportCycle decide what reaches the sink', async () => {
     assert.equal(sink.readings.filter((r) => r.property === 'slow').length, 1, 'changes inside the deadband are not reported');
   });
 });
+
+test('a push driver (subscribe) reports what it emits and is not polled', async () => {
+  let emit: ((r: { property: string; value?: number }[]) => void) | undefined;
+  let reads = 0;
+  let unsubscribed = false;
+  const push: DriverLoader = {
+    name: 'push',
+    load: async () => defineDriver({
+      name: 'push', sdkVersion: '^1.0.0', protocolSchema: {}, visitorSchema: {},
+      async connect() {
+        return {
+          async read() { reads++; return []; },
+          async write() {},
+          async subscribe(_props, e) { emit = e; return async () => { unsubscribed = true; }; },
+          async close() {},
+        };
+      },
+    }),
+  };
+  await withHost(async (host, sink) => {
+    const d = makeDevice({ name: 'sensor', protocol: 'push', properties: [{ name: 'rssi', type: 'int', collectCycle: 5 }] });
+    await host.apply([d]);
+    await waitFor(() => emit, 'the subscription');
+    emit!([{ property: 'rssi', value: -61 }]);
+    assert.equal(sink.latest(d.id, 'rssi')?.value, -61);
+    await host.apply([]);
+    assert.equal(unsubscribed, true);
+    assert.equal(reads, 0);
+  }, [push]);
+});

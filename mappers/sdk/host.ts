@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import type { DeviceId, DeviceSpecResolved } from '../../core/device.ts';
 import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
-import type { PropertyWriter, ReadingSink, WriteOutcome } from '../../core/reading.ts';
+import type { DeviceState, PropertyWriter, ReadingSink, WriteOutcome } from '../../core/reading.ts';
 import type { PropertyValue } from '../../core/values.ts';
 import { errorMessage } from './async.ts';
 import type { BackoffOptions } from './backoff.ts';
@@ -110,7 +110,7 @@ export class MapperHost implements PropertyWriter {
   }
 
   /** State of a running device, for status pages and tests. */
-  state(device: DeviceId): string | undefined {
+  state(device: DeviceId): DeviceState | undefined {
     return this.#runners.get(device)?.state;
   }
 
