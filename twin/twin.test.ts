@@ -236,3 +236,24 @@ describe('DeviceTwin', () => {
     assert.deepEqual(twin.list().map((s) => s.device), ['default/pump']);
   });
 });
+
+describe('DeviceTwin listeners', () => {
+  it('a failing change listener neither undoes the commit nor silences the others', async () => {
+    const tmp = tempDir();
+    const store = TwinStore.open(tmp.dir);
+    const twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1' });
+    twin.setDevices([thermo()]);
+    const seen: string[] = [];
+    twin.on('change', () => {
+      throw new Error('listener bug');
+    });
+    twin.on('change', (c) => seen.push(c.kind));
+    twin.report([{ device: ID, property: 'temperature', value: 21, time: 1, quality: 'good' }]);
+    await twin.flush();
+    assert.deepEqual(seen, ['reported']);
+    assert.equal(twin.get(ID)!.properties.temperature!.reported?.value, 21);
+    await twin.close();
+    store.close();
+    tmp.remove();
+  });
+});

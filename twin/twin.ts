@@ -70,7 +70,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
         store: this.store,
         log: this.log,
         writer: () => this.writerRef,
-        emit: (c) => this.emit('change', c),
+        emit: (c) => this.tell(c),
         readBack: (device, property, value) => this.report([{ device, property, value, time: Date.now(), quality: 'good' }]),
         closed: () => this.closed,
         count: (result) => this.m.reconcile.inc({ result }),
@@ -133,8 +133,8 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
         }
       }
     });
-    for (const c of defer) this.emit('change', c);
-    if (added.length || removed.length) this.emit('change', { kind: 'membership', added: added.map((e) => e.view()), removed });
+    for (const c of defer) this.tell(c);
+    if (added.length || removed.length) this.tell({ kind: 'membership', added: added.map((e) => e.view()), removed });
     for (const [e, p, last] of yaml) this.emitDesired(e, p, 'yaml', last);
     for (const e of this.devices.values()) this.reconciler.resume(e);
   }
@@ -156,7 +156,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     e.reason = reason;
     if (state === 'online' && previous !== 'online') e.lastOnline = Date.now();
     this.store.setState(device, state, reason ?? null, e.lastOnline ?? null);
-    this.emit('change', { kind: 'state', device, state, previous, ...(reason !== undefined ? { reason } : {}), ...(e.lastOnline !== undefined ? { lastOnline: e.lastOnline } : {}) });
+    this.tell({ kind: 'state', device, state, previous, ...(reason !== undefined ? { reason } : {}), ...(e.lastOnline !== undefined ? { lastOnline: e.lastOnline } : {}) });
     if (state === 'online' && previous !== 'online') this.reconciler.resume(e);
   }
 
@@ -179,7 +179,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.store.transaction(() => {
       for (const [p, v] of typed) lasts.push(this.applyDesired(e, p, v, origin, now, defer));
     });
-    for (const c of defer) this.emit('change', c);
+    for (const c of defer) this.tell(c);
     typed.forEach(([p], i) => this.emitDesired(e, p, origin, lasts[i]!));
     return typed.map(([p]) => ({ device, property: p.spec.name, value: p.desired!, version: p.version, reconcile: p.rec }));
   }
@@ -296,10 +296,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.m.updates.inc(stored);
     for (let i = 0; i < touched.length; i++) {
       const e = touched[i]!;
-      this.emit('change', { kind: 'reported', device: e.spec.id, updates: e.touched });
+      this.tell({ kind: 'reported', device: e.spec.id, updates: e.touched });
       if (e.hasPush) for (const u of e.touched) this.push.push(e.spec, e.props.get(u.property)!.spec, u);
     }
-    for (const c of defer) this.emit('change', c);
+    for (const c of defer) this.tell(c);
     for (const [e, p] of enforce) this.reconciler.enforce(e, p);
   }
 
@@ -322,8 +322,19 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
 
   private emitDesired(e: DeviceEntry, p: PropState, origin: DesiredOrigin, last: ReturnType<PropState['view']>): void {
     this.log.info({ device: e.spec.id, property: p.spec.name, value: formatValue(p.spec.type, p.desired!), origin, version: p.version }, 'twin: desired value set');
-    this.emit('change', { kind: 'desired', device: e.spec.id, property: p.spec.name, origin, last, current: p.view() });
+    this.tell({ kind: 'desired', device: e.spec.id, property: p.spec.name, origin, last, current: p.view() });
     this.reconciler.attempt(e, p);
+  }
+
+  /** A listener's exception must not undo a commit or stop the other listeners' news. */
+  private tell(c: TwinChange): void {
+    for (const fn of this.listeners('change') as ((c: TwinChange) => void)[]) {
+      try {
+        fn(c);
+      } catch (err) {
+        this.log.error({ err, change: c.kind }, 'twin: a change listener failed');
+      }
+    }
   }
 
   private unknownReading(r: Reading): void {
