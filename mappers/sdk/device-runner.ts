@@ -190,11 +190,14 @@ export class DeviceRunner {
     }
   }
 
-  #deliver(readings: Reading[]): void {
+  /** `counted` is false for the bad markers of an outage: nothing was read, so no metric moves. */
+  #deliver(readings: Reading[], counted = true): void {
     if (!readings.length) return;
     const labels = { device: this.#id, protocol: this.#protocol };
-    this.#d.metrics.reads.inc(labels, readings.length);
-    for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ ...labels, code: r.error.code });
+    if (counted) {
+      this.#d.metrics.reads.inc(labels, readings.length);
+      for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ ...labels, code: r.error.code });
+    }
     const now = this.#d.clock.now();
     const admitted = readings.filter((r) => this.#filter.admit(r, now));
     if (admitted.length) this.#d.sink.report(admitted);
@@ -224,7 +227,7 @@ export class DeviceRunner {
     this.#reason = reason;
     this.#setState('offline', reason);
     const now = this.#d.clock.now();
-    this.#deliver(this.#d.prepared.binding.properties.map((p) => badReading(this.#id, p.name, 'ENOTCONN', `device offline: ${reason}`, now)));
+    this.#deliver(this.#d.prepared.binding.properties.map((p) => badReading(this.#id, p.name, 'ENOTCONN', `device offline: ${reason}`, now)), false);
   }
 
   #retry(): void {

@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
+import { waitFor } from './conformance/harness.ts';
 import { checkSerialClaims, LinkRegistry, serialKey, type SerialSettings } from './links.ts';
 
 const bus: SerialSettings = { path: '/dev/ttyUSB0', baudRate: 9600, parity: 'even' };
@@ -103,4 +108,27 @@ test('acquire shares any resource by key and closes it with the last release', a
   assert.equal(closes, 0);
   await links.release('tcp:10.0.0.5:502');
   assert.deepEqual([opens, closes], [1, 1]);
+});
+
+test('a real serial port (socat pty pair) opens through serialport, carries bytes and closes', { skip: existsSync('/usr/bin/socat') ? false : 'socat is not installed' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgetwin-pty-'));
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const socat = spawn('/usr/bin/socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
+  const links = new LinkRegistry();
+  try {
+    await waitFor(() => existsSync(a) && existsSync(b), 'socat to create the pty pair');
+    const left = await links.acquireSerial({ path: a, baudRate: 9600 }, 'modbus');
+    const right = await links.acquireSerial({ path: b, baudRate: 9600 }, 'modbus');
+    const received = new Promise<string>((resolve) => right.port.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+    await left.exclusive(async (port) => { port.write('ping'); });
+    assert.equal(await received, 'ping');
+    await links.release(left.key);
+    await links.release(right.key);
+    assert.equal(left.port.destroyed, true);
+  } finally {
+    await links.closeAll();
+    socat.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
