@@ -2,6 +2,7 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULTS } from './config.ts';
+import { registerProtocolCommands } from './protocol-commands.ts';
 
 // Command modules load on use: a client command should not pay for the broker, SQLite and drivers.
 const twinCommands = () => import('./twin-commands.ts');
@@ -84,5 +85,7 @@ twin
   .argument('<assignments...>', '<property>=<value> ...')
   .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
   .action(client(async (ref: string, assignments: string[], opts: { apiUrl: string }) => (await twinCommands()).twinSetCommand(opts.apiUrl, ref, assignments)));
+
+registerProtocolCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,12 @@
+// Protocol-specific commands (probe, browse, scan, onboard). Each protocol registers its own
+// subcommands; their modules load the protocol library only when the command runs.
+
+import type { Command } from 'commander';
+
+type Registrar = (program: Command) => void;
+
+const registrars: Registrar[] = [];
+
+export function registerProtocolCommands(program: Command): void {
+  for (const register of registrars) register(program);
+}
