@@ -44,7 +44,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   try {
     const store = TwinStore.open(config.dataDir);
     cleanup.push(() => store.close());
-    const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName });
+    const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry });
     cleanup.push(() => twin.close());
     const host = new MapperHost({ sink: twin, drivers: driverLoaders, log: log.child({ component: 'mapper' }), dataDir: config.dataDir, registry });
     cleanup.push(() => host.close());

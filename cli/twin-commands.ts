@@ -70,7 +70,7 @@ export async function twinSetCommand(apiUrl: string, ref: string, assignments: s
       apiUrl,
       'PUT',
       `api/v1/devices/${enc(namespace)}/${enc(name)}/twin/desired/${enc(property)}`,
-      { value },
+      { value, origin: 'cli' },
     );
     process.stdout.write(`${namespace}/${name} ${property} desired=${value}  version ${result.version} (${result.reconcile})\n`);
   }
