@@ -52,7 +52,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
     let mqttUrl = config.mqtt.url;
     if (!mqttUrl) {
-      const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: config.mqtt.port, log: log.child({ component: 'broker' }) });
+      const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: config.mqtt.port, log });
       cleanup.push(() => broker.close());
       mqttUrl = broker.url;
     }
@@ -63,7 +63,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       password: readPassword(config.mqtt.passwordFile),
       tls: config.mqtt.tls,
       nodeName: config.nodeName,
-      log: log.child({ component: 'eventbus' }),
+      log,
       registry,
     });
     await bus.start();
@@ -88,7 +88,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       twin,
       host: config.api.host,
       port: config.api.port,
-      log: log.child({ component: 'api' }),
+      log,
       registry,
       health: () => ({ nodeName: config.nodeName, mqtt: mqttUrl, devices: catalog.devices.length }),
     });

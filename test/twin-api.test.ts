@@ -34,6 +34,7 @@ describe('local API', () => {
         property('count', { type: 'int', accessMode: 'ReadOnly' }),
       ], { namespace: 'line', id: 'line/packer', methods: [{ name: 'setup', propertyNames: ['speed', 'label'] }] }),
     ]);
+    twin.state('line/packer', 'online');
     api = await startApi({ twin, port: 0, log: silentLogger, registry, health: () => ({ mqtt: 'connected' }) });
   });
   after(async () => {

@@ -35,6 +35,7 @@ for (const kind of ['mosquitto', 'embedded'] as const) {
       store = TwinStore.open(tmp.dir);
       twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'edge-1', writer });
       twin.setDevices(devices());
+      twin.state(THERMO, 'online');
       bus = new MqttEventBus({ twin, url: broker.url, nodeName: 'edge-1', log: silentLogger });
       await bus.start();
       app = await AppClient.connect(broker.url);

@@ -12,11 +12,9 @@ export function loadDevice(store: TwinStore, spec: DeviceSpecResolved): DeviceEn
   const e = new DeviceEntry(spec);
   store.addDevice(spec.id);
   const row = store.device(spec.id);
-  if (row) {
-    e.state = row.state;
-    e.reason = row.reason ?? undefined;
-    e.lastOnline = row.last_online ?? undefined;
-  }
+  // The stored state is from the previous run: until the device connects in this one, it is
+  // unknown (design.md). When it was last online is still true, so that is kept.
+  if (row) e.lastOnline = row.last_online ?? undefined;
   const rows = new Map(store.properties(spec.id).map((r) => [r.name, r]));
   for (const ps of spec.properties) {
     const r = rows.get(ps.name);

@@ -81,7 +81,8 @@ export class Reconciler {
       }
       return false;
     }
-    if (p.rec === 'applied') {
+    // A poll that was read before the write went out is old news, not drift.
+    if (p.rec === 'applied' && p.reportedTime >= p.writeStartedAt) {
       this.transition(d, p, 'drifted', `reported ${this.fmt(p, p.reported)} differs from desired ${this.fmt(p, p.desired)}`, defer);
       this.host.count('drifted');
       this.host.log.info({ device: d.spec.id, property: p.spec.name, desired: this.fmt(p, p.desired), reported: this.fmt(p, p.reported) }, 'twin: property drifted from its desired value');
@@ -110,10 +111,17 @@ export class Reconciler {
     const writer = this.host.writer();
     const value = p.desired;
     if (!writer || value === undefined || !writer.serves(d.spec.id)) return;
+    if (d.state !== 'online' && d.state !== 'unhealthy') {
+      // A write to a device that is not connected can only fail; resume() retries when it comes online.
+      const waiting = `waiting for the device to come online (it is ${d.state})`;
+      if (p.rec !== 'pending' || p.reason !== waiting) this.transition(d, p, 'pending', waiting);
+      return;
+    }
     this.cancel(p);
     p.inFlight = true;
     p.again = false;
     p.attempts++;
+    p.writeStartedAt = Date.now();
     const version = p.version;
     this.transition(d, p, 'pending', p.reason);
     writer

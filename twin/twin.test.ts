@@ -26,6 +26,8 @@ describe('DeviceTwin', () => {
     twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', ...(withWriter ? { writer } : {}), retry: { baseMs: 20, maxMs: 200 } });
     twin.on('change', (c) => changes.push(c));
     twin.setDevices(devices);
+    // As the mapper runtime does once each device connects: desired values are written only then.
+    if (withWriter) for (const d of devices) twin.state(d.id, 'online');
   };
   const reopen = async (devices: DeviceSpecResolved[]) => {
     await twin.close();
@@ -68,6 +70,7 @@ describe('DeviceTwin', () => {
 
   it('keeps a desired value pending without a writer and applies it once one is set', async () => {
     open([thermo()], false);
+    twin.state(ID, 'online');
     twin.setDesired(ID, 'setpoint', 20, 'cli');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(prop('setpoint').reconcile.state, 'pending');
@@ -103,18 +106,34 @@ describe('DeviceTwin', () => {
 
   it('retries at once when the device comes back online', async () => {
     writer.served.add(ID);
-    writer.fallback = { ok: false, error: { code: 'ECONNREFUSED', message: 'device offline' } };
+    writer.fallback = { ok: false, error: { code: 'ECONNRESET', message: 'connection lost during the write' } };
+    store = TwinStore.open(tmp.dir);
+    twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', writer, retry: { baseMs: 3_600_000, maxMs: 3_600_000 } });
+    twin.setDevices([thermo()]);
+    twin.state(ID, 'online');
+    twin.setDesired(ID, 'setpoint', 15, 'api');
+    await waitFor('failed', () => prop('setpoint').reconcile.state === 'failed');
+    assert.match(prop('setpoint').reconcile.reason!, /connection lost/);
+    twin.state(ID, 'offline', 'connection refused');
+    writer.fallback = undefined;
+    twin.state(ID, 'online');
+    await waitFor('applied after reconnect', () => prop('setpoint').reconcile.state === 'applied');
+    assert.equal(writer.calls.length, 2);
+  });
+
+  it('does not write to a device that is not connected, and writes as soon as it comes online', async () => {
+    writer.served.add(ID);
     store = TwinStore.open(tmp.dir);
     twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', writer, retry: { baseMs: 3_600_000, maxMs: 3_600_000 } });
     twin.setDevices([thermo()]);
     twin.state(ID, 'offline', 'connection refused');
     twin.setDesired(ID, 'setpoint', 15, 'api');
-    await waitFor('failed', () => prop('setpoint').reconcile.state === 'failed');
-    assert.match(prop('setpoint').reconcile.reason!, /device offline/);
-    writer.fallback = undefined;
+    assert.equal(prop('setpoint').reconcile.state, 'pending');
+    assert.match(prop('setpoint').reconcile.reason!, /waiting for the device to come online \(it is offline\)/);
+    assert.equal(writer.calls.length, 0);
     twin.state(ID, 'online');
-    await waitFor('applied after reconnect', () => prop('setpoint').reconcile.state === 'applied');
-    assert.equal(writer.calls.length, 2);
+    await waitFor('applied once online', () => prop('setpoint').reconcile.state === 'applied');
+    assert.equal(writer.calls.length, 1);
   });
 
   it('shows drift as a delta and the state drifted, and back to applied when it returns', async () => {
@@ -209,20 +228,25 @@ describe('DeviceTwin', () => {
     assert.equal(prop('setpoint').desired?.origin, 'yaml');
   });
 
-  it('persists reported values, versions and device state across a restart', async () => {
+  it('persists reported values, versions and when the device was last online across a restart', async () => {
     open([thermo()], false);
     twin.state(ID, 'online');
     for (let i = 0; i < 5; i++) twin.report([{ device: ID, property: 'temperature', value: 20 + i, time: 1000 + i, quality: 'good' }]);
     twin.report([{ device: ID, property: 'setpoint', time: 2000, quality: 'bad', error: { code: 'ETIMEDOUT', message: 'timeout' } }]);
     twin.setDesired(ID, 'setpoint', 21, 'api');
     await twin.flush();
-    await reopen([thermo()]);
+    const lastOnline = twin.get(ID)!.lastOnline;
+    await twin.close();
+    store.close();
+    open([thermo()], false);
     const t = prop('temperature');
     assert.equal(t.reported?.value, 24);
     assert.equal(t.actualVersion.edge, 5);
     assert.deepEqual(prop('setpoint').reported?.error, { code: 'ETIMEDOUT', message: 'timeout' });
     assert.equal(prop('setpoint').desired?.value, 21);
-    assert.equal(twin.get(ID)!.state, 'online');
+    // Until the device connects in this run, its state is unknown; when it was last online is kept.
+    assert.equal(twin.get(ID)!.state, 'unknown');
+    assert.equal(twin.get(ID)!.lastOnline, lastOnline);
   });
 
   it('reports membership changes and forgets removed devices', () => {
