@@ -1,0 +1,147 @@
+// The OPC UA driver: subscriptions with monitored items by default (the server pushes changes with
+// their source timestamps), or polling with one batched ReadRequest per cycle. Writes use the
+// variant type of the node's DataType, read once per session and cached.
+
+import { AttributeIds, type DataType, type NodeId } from 'node-opcua-client';
+import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
+import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/driver.ts';
+import { openSession, type OpenSession } from './client.ts';
+import { checkDevice, identity, normalisePolicy, protocolSchema, securityMode, visitorSchema, type OpcuaProtocol, type OpcuaVisitor } from './config.ts';
+import { NodeResolver, type Resolved } from './resolve.ts';
+import { SubscriptionKeeper } from './subscription.ts';
+import { statusError, toRaw, toVariant } from './values.ts';
+import type { PropertyValue } from '../../core/values.ts';
+
+type Device = DeviceBinding<OpcuaProtocol, OpcuaVisitor>;
+type Property = PropertyBinding<OpcuaVisitor>;
+
+const DEFAULT_TIMEOUT_S = 10;
+/** Session-level failures: the runtime must rebuild the session, not just retry the read. */
+const SESSION_GONE = /BadSession(Closed|IdInvalid|NotActivated)|BadSecureChannel(Closed|IdInvalid)|BadConnectionClosed|BadServerNotConnected|premature disconnection|Transaction has timed out|socket has been disconnected/i;
+
+function timeoutMs(device: Device): number {
+  return (device.config.timeout ?? DEFAULT_TIMEOUT_S) * 1000;
+}
+
+function asSessionError(err: unknown, what: string): Error {
+  const message = `${what}: ${errorMessage(err)}`;
+  if (SESSION_GONE.test(errorMessage(err))) return codedError('ECONNRESET', message, err);
+  return codedError(errorCode(err, 'EREAD'), message, err);
+}
+
+class OpcuaConnection implements Connection<OpcuaVisitor> {
+  readonly #device: Device;
+  readonly #ctx: DriverContext;
+  readonly #open: OpenSession;
+  readonly #nodes: Map<string, Resolved>;
+  readonly #dataTypes = new Map<string, Promise<DataType>>();
+  declare subscribe?: Connection<OpcuaVisitor>['subscribe'];
+
+  constructor(device: Device, ctx: DriverContext, open: OpenSession, nodes: Map<string, Resolved>) {
+    this.#device = device;
+    this.#ctx = ctx;
+    this.#open = open;
+    this.#nodes = nodes;
+    if ((device.config.mode ?? 'subscribe') === 'subscribe') this.subscribe = (properties, emit) => this.#subscribe(properties, emit);
+  }
+
+  async read(request: ReadRequest<OpcuaVisitor>): Promise<RawReading[]> {
+    const out: RawReading[] = [];
+    const wanted: { property: string; nodeId: NodeId }[] = [];
+    for (const p of request.properties) {
+      const node = this.#nodes.get(p.name)!;
+      if ('error' in node) out.push({ property: p.name, quality: 'bad', error: node.error });
+      else wanted.push({ property: p.name, nodeId: node.nodeId });
+    }
+    if (!wanted.length) return out;
+    let values;
+    try {
+      // One ReadRequest for every polled node of the request: the whole point of the plan.
+      values = await this.#open.session.read(wanted.map((w) => ({ nodeId: w.nodeId, attributeId: AttributeIds.Value })), 0);
+    } catch (err) {
+      throw asSessionError(err, `reading ${wanted.length} node(s) from ${this.#device.config.url}`);
+    }
+    values.forEach((dv, i) => out.push(toRaw(wanted[i]!.property, dv, `node ${wanted[i]!.nodeId.toString()}`)));
+    return out;
+  }
+
+  async write(property: Property, input: { value: PropertyValue }): Promise<void> {
+    const node = this.#nodes.get(property.name)!;
+    if ('error' in node) throw codedError(node.error.code, node.error.message);
+    let dataType = this.#dataTypes.get(property.name);
+    if (!dataType) {
+      dataType = this.#open.session.getBuiltInDataType(node.nodeId);
+      this.#dataTypes.set(property.name, dataType);
+      dataType.catch(() => this.#dataTypes.delete(property.name));
+    }
+    let status;
+    try {
+      const variant = toVariant(input.value, await dataType);
+      status = await this.#open.session.write({ nodeId: node.nodeId, attributeId: AttributeIds.Value, value: { value: variant } });
+    } catch (err) {
+      if (errorCode(err, '') === 'ETYPE' || errorCode(err, '') === 'ERANGE') throw err;
+      throw asSessionError(err, `writing node ${node.nodeId.toString()}`);
+    }
+    if (status.isNotGood()) throw statusError(status, `writing node ${node.nodeId.toString()}`);
+  }
+
+  async #subscribe(properties: readonly Property[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>> {
+    const c = this.#device.config;
+    const unresolved: RawReading[] = [];
+    const nodes = [];
+    for (const p of properties) {
+      const node = this.#nodes.get(p.name)!;
+      if ('error' in node) unresolved.push({ property: p.name, quality: 'bad', error: node.error });
+      else nodes.push({ property: p.name, nodeId: node.nodeId, samplingInterval: p.visitor.samplingInterval ?? p.spec.collectCycle, queueSize: p.visitor.queueSize ?? 1, deadband: p.spec.deadband });
+    }
+    if (unresolved.length) emit(unresolved);
+    if (!nodes.length) return async () => undefined;
+    const keeper = new SubscriptionKeeper({
+      session: this.#open.session,
+      nodes,
+      publishingInterval: c.publishingInterval ?? Math.min(...properties.map((p) => p.spec.collectCycle)),
+      keepAliveCount: c.keepAliveCount ?? 10,
+      timeoutMs: timeoutMs(this.#device),
+      emit,
+      lost: this.#ctx.lost,
+      log: this.#ctx.log,
+    });
+    await keeper.start();
+    return () => keeper.stop();
+  }
+
+  close(): Promise<void> {
+    return this.#open.close();
+  }
+}
+
+export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
+  name: 'opcua',
+  sdkVersion: `^${SDK_VERSION}`,
+  protocolSchema,
+  visitorSchema,
+  check: (device) => checkDevice(device),
+  link: (device) => device.config.url,
+  // OPC UA pipelines requests on one secure channel: devices on one server need not queue behind each other.
+  maxInFlight: () => 4,
+  timeout: timeoutMs,
+  plan(_device, properties) {
+    const byCycle = new Map<number, Property[]>();
+    for (const p of properties) byCycle.set(p.spec.collectCycle, [...(byCycle.get(p.spec.collectCycle) ?? []), p]);
+    return [...byCycle.values()].map((group) => ({ properties: group }));
+  },
+  async connect(device, ctx) {
+    const c = device.config;
+    const open = await openSession(c, ctx.dataDir, timeoutMs(device), ctx.lost);
+    try {
+      const resolver = new NodeResolver(open.session);
+      const nodes = new Map<string, Resolved>();
+      await Promise.all(device.properties.map(async (p) => nodes.set(p.name, await resolver.resolve(p))));
+      ctx.log.info({ url: c.url, securityPolicy: normalisePolicy(c.securityPolicy), securityMode: securityMode(c), identity: identity(c).kind, user: c.userName, mode: c.mode ?? 'subscribe' }, 'OPC UA session open');
+      return new OpcuaConnection(device, ctx, open, nodes);
+    } catch (err) {
+      await open.close(500);
+      throw err;
+    }
+  },
+});
