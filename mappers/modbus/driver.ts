@@ -1,0 +1,149 @@
+// The Modbus driver: KubeEdge configData in, a coalesced read plan, raw registers out (the SDK
+// codec decodes them), writes through the codec in reverse. Links and transports are shared per
+// ip:port or serial port; the runtime's link scheduler keeps it fair and bounded.
+
+import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
+import { checkDevice, isRtu, mapOf, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
+import { bitAt, ModbusException, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
+import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from './plan.ts';
+import { RtuTransport } from './rtu.ts';
+import { TcpTransport } from './tcp.ts';
+import { acquireTransport, type Transport } from './transport.ts';
+
+type Request = ReadRequest<ModbusVisitor>;
+type Binding = PropertyBinding<ModbusVisitor>;
+
+export const DEFAULT_TIMEOUT_MS = 1000;
+
+/**
+ * Requests a device answered with exception 02 and how they were split, kept per plan request
+ * (whose identity lasts as long as the configuration), so a reconnect does not ask again.
+ */
+const splits = new WeakMap<object, Request[]>();
+
+function timeoutOf(config: ModbusProtocol): number {
+  return config.timeout ?? DEFAULT_TIMEOUT_MS;
+}
+
+async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promise<{ transport: Transport; key: string }> {
+  const serial = serialSettings(config);
+  if (serial) {
+    return acquireTransport(ctx.links, `modbus-rtu:${serial.path}`, async () => {
+      const link = await ctx.links.acquireSerial(serial, 'modbus');
+      return new RtuTransport(link, () => ctx.links.release(serialKey(serial.path)));
+    });
+  }
+  const { host, port } = tcpEndpoint(config);
+  return acquireTransport(ctx.links, `modbus-tcp:${host}:${port}`, () => TcpTransport.open(host, port, timeoutOf(config)));
+}
+
+/** Cut each property's bytes out of the data a span returned. */
+function decodeSpan(request: Request, data: Uint8Array, maps: Map<string, RegisterMap>): RawReading[] {
+  const span = request.detail as Span;
+  return request.properties.map((p) => {
+    const m = maps.get(p.name)!;
+    const at = m.address - span.address;
+    if (TABLES[m.table].bits) return { property: p.name, raw: Uint8Array.of(bitAt(data, at) ? 1 : 0) };
+    return { property: p.name, raw: data.subarray(at * 2, (at + m.count) * 2) };
+  });
+}
+
+export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
+  name: 'modbus',
+  sdkVersion: `^${SDK_VERSION}`,
+  protocolSchema,
+  visitorSchema,
+  check(device) {
+    const problems = checkDevice(device);
+    const limits = limitsOf(device.config);
+    for (const p of device.properties) {
+      if (problems.some((x) => x.property === p.name) || TABLES[p.visitor.register].bits) continue;
+      const count = mapOf(p).count;
+      if (count > limits.maxRegisters) problems.push({ property: p.name, path: 'limit', message: `needs ${count} registers but maxRegistersPerRequest is ${limits.maxRegisters}` });
+    }
+    return problems;
+  },
+  link: (d) => (isRtu(d.config) ? `serial:${d.config.serialName}` : `tcp:${tcpEndpoint(d.config).host}:${tcpEndpoint(d.config).port}`),
+  maxInFlight: (d) => (isRtu(d.config) ? 1 : d.config.maxInFlight ?? 1),
+  timeout: (d) => timeoutOf(d.config),
+  serial: (d) => serialSettings(d.config),
+  plan: (d, properties) => planReads(properties, limitsOf(d.config)),
+  codec: (p) => mapOf(p).codec,
+
+  async connect(device, ctx) {
+    const unit = unitOf(device.config);
+    const limits: PlanLimits = limitsOf(device.config);
+    const maps = new Map(device.properties.map((p) => [p.name, mapOf(p)]));
+    const { transport, key } = await openTransport(device.config, ctx);
+    const off = transport.onLost((err) => ctx.lost(err));
+
+    const ask = async (pdu: Uint8Array, signal: AbortSignal) => parseResponse(pdu, await transport.request(unit, pdu, signal));
+    const fetchSpan = (span: Span, signal: AbortSignal) => ask(readRequest(TABLES[span.table].fc, span.address, span.count), signal);
+
+    /** Read a request; on exception 02, split it and read the parts. `leaves` collects what was asked in the end. */
+    const readSplitting = async (request: Request, signal: AbortSignal, leaves: Request[]): Promise<RawReading[]> => {
+      try {
+        const readings = decodeSpan(request, await fetchSpan(request.detail as Span, signal), maps);
+        leaves.push(request);
+        return readings;
+      } catch (err) {
+        if (!(err instanceof ModbusException) || err.exception !== 2) throw err;
+        const parts = splitRequest(request, limits);
+        if (!parts.length) {
+          leaves.push(request);
+          return request.properties.map((p) => ({ property: p.name, error: { code: err.code, message: err.message } }));
+        }
+        const readings: RawReading[] = [];
+        for (const part of parts) readings.push(...await readSplitting(part, signal, leaves));
+        return readings;
+      }
+    };
+
+    return {
+      async read(request, signal) {
+        const leaves: Request[] = [];
+        const readings: RawReading[] = [];
+        for (const part of splits.get(request) ?? [request]) readings.push(...await readSplitting(part, signal, leaves));
+        if (leaves.length > 1 && !sameRequests(splits.get(request), leaves)) {
+          splits.set(request, leaves);
+          const span = request.detail as Span;
+          ctx.log.warn({ table: span.table, address: span.address, count: span.count, requests: leaves.length }, 'the device refused a merged read (exception 02); reading it as smaller requests from now on');
+        }
+        return readings;
+      },
+
+      async write(p: Binding, { raw }, signal) {
+        const m = maps.get(p.name)!;
+        if (!TABLES[m.table].writable) throw codedError('MODBUS_NOT_WRITABLE', `a ${m.table} cannot be written; only CoilRegister and HoldingRegister can`);
+        if (!raw) throw codedError('ECODEC', `no encoded value for ${p.name}`);
+        if (TABLES[m.table].bits) {
+          await ask(writeSingleCoil(m.address, raw.some((b) => b !== 0)), signal);
+        } else if (m.codec.type === 'bit') {
+          // One bit of a register: read the register, change that bit, write it back.
+          const current = await fetchSpan({ table: m.table, address: m.address, count: m.count }, signal);
+          const next = Uint8Array.from(current);
+          const index = m.codec.bitIndex ?? 0;
+          const mask = new Uint8Array(next.length);
+          mask[mask.length - 1 - Math.floor(index / 8)] = 1 << index % 8;
+          // raw is already in wire order; the mask must be too.
+          const placed = reorder(mask, m.codec.order);
+          for (let i = 0; i < next.length; i++) next[i] = (next[i]! & ~placed[i]!) | (raw[i]! & placed[i]!);
+          await ask(m.count === 1 ? writeSingleRegister(m.address, next) : writeMultipleRegisters(m.address, next), signal);
+        } else if (m.count === 1) {
+          await ask(writeSingleRegister(m.address, raw), signal);
+        } else {
+          await ask(writeMultipleRegisters(m.address, raw), signal);
+        }
+      },
+
+      async close() {
+        off();
+        await ctx.links.release(key);
+      },
+    };
+  },
+});
+
+function sameRequests(a: readonly Request[] | undefined, b: readonly Request[]): boolean {
+  return !!a && a.length === b.length && a.every((r, i) => r === b[i]);
+}
