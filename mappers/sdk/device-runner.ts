@@ -133,24 +133,31 @@ export class DeviceRunner {
     this.#reason = 'connected';
     this.#setState('online');
     log.info({ device: this.#id }, 'device connected');
-    if (conn.subscribe) {
-      try {
-        this.#unsubscribe = await conn.subscribe(prepared.binding.properties, (raws) => {
-          if (gen !== this.#generation) return;
-          const now = this.#d.clock.now();
-          const byName = new Map(raws.map((r) => [r.property, r]));
-          this.#deliver(prepared.binding.properties.filter((p) => byName.has(p.name)).map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now)));
-        });
-      } catch (err) {
-        this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-    }
+    // Registered before subscribing, so a write arriving while a push driver sets up its subscription finds the device.
     const jobs = conn.subscribe ? [] : prepared.plan.map((req, i) => ({
       interval: Math.min(...req.properties.map((p) => p.spec.collectCycle)),
       run: (signal: AbortSignal) => this.#poll(gen, conn, req, i, signal),
     }));
     this.#d.scheduler.addDevice(this.#id, jobs, prepared.timeoutMs);
+    if (conn.subscribe) {
+      try {
+        const unsubscribe = await conn.subscribe(prepared.binding.properties, (raws) => {
+          if (gen !== this.#generation) return;
+          const now = this.#d.clock.now();
+          const byName = new Map(raws.map((r) => [r.property, r]));
+          this.#deliver(prepared.binding.properties.filter((p) => byName.has(p.name)).map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now)));
+        });
+        // Stopped or lost while subscribing: nobody else will call this unsubscribe.
+        if (gen !== this.#generation) {
+          await unsubscribe().catch(() => undefined);
+          return;
+        }
+        this.#unsubscribe = unsubscribe;
+      } catch (err) {
+        this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
   }
 
   async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {

@@ -248,3 +248,39 @@ test('a push driver (subscribe) reports what it emits and is not polled', async 
     assert.equal(reads, 0);
   }, [push]);
 });
+
+test('a push driver takes writes while it subscribes, and is unsubscribed when stopped mid-subscribe', async () => {
+  let release: (() => void) | undefined;
+  let subscribing = false;
+  let unsubscribed = 0;
+  const written: unknown[] = [];
+  const push: DriverLoader = {
+    name: 'slowpush',
+    load: async () => defineDriver({
+      name: 'slowpush', sdkVersion: '^1.0.0', protocolSchema: {}, visitorSchema: {},
+      async connect() {
+        return {
+          async read(req) { return req.properties.map((p) => ({ property: p.name, value: 1 })); },
+          async write(_p, v) { written.push(v.value); },
+          async subscribe() {
+            subscribing = true;
+            await new Promise<void>((resolve) => (release = resolve));
+            return async () => { unsubscribed++; };
+          },
+          async close() {},
+        };
+      },
+    }),
+  };
+  await withHost(async (host) => {
+    const d = makeDevice({ name: 'slow', protocol: 'slowpush', properties: [{ name: 'setpoint', type: 'int', accessMode: 'ReadWrite' }] });
+    await host.apply([d]);
+    await waitFor(() => subscribing, 'the subscription to start');
+    const outcome = await host.write(d.id, 'setpoint', 7);
+    assert.equal(outcome.ok, true, outcome.error?.message);
+    assert.deepEqual(written, [7]);
+    await host.apply([]);
+    release!();
+    await waitFor(() => unsubscribed === 1 || undefined, 'the late subscription to be unsubscribed');
+  }, [push]);
+});
