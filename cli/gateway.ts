@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
-import { startEmbeddedBroker } from '../twin/broker.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
 import { MqttEventBus } from '../twin/eventbus.ts';
 import { TwinStore } from '../twin/store.ts';
 import { DeviceTwin } from '../twin/twin.ts';
@@ -51,14 +51,17 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     twin.setWriter(host);
 
     let mqttUrl = config.mqtt.url;
+    let inProcess: EmbeddedBroker['aedes'] | undefined;
     if (!mqttUrl) {
       const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: config.mqtt.port, log });
       cleanup.push(() => broker.close());
       mqttUrl = broker.url;
+      inProcess = broker.aedes;
     }
     const bus = new MqttEventBus({
       twin,
       url: mqttUrl,
+      inProcess,
       username: config.mqtt.username,
       password: readPassword(config.mqtt.passwordFile),
       tls: config.mqtt.tls,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../core/log.ts';
-import { startEmbeddedBroker } from '../twin/broker.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
 import { MqttEventBus } from '../twin/eventbus.ts';
 import { TwinStore } from '../twin/store.ts';
 import { AppClient, device, property, RecordingWriter, startMosquitto, tempDir, waitFor } from '../twin/testing.ts';
@@ -20,7 +20,7 @@ const devices = () => [
 
 for (const kind of ['mosquitto', 'embedded'] as const) {
   describe(`event bus on ${kind}`, () => {
-    let broker: { url: string; port: number; stop?(): Promise<void>; close?(): Promise<void> };
+    let broker: { url: string; port: number; aedes?: EmbeddedBroker['aedes']; stop?(): Promise<void>; close?(): Promise<void> };
     let tmp: ReturnType<typeof tempDir>;
     let store: TwinStore;
     let twin: DeviceTwin;
@@ -36,7 +36,8 @@ for (const kind of ['mosquitto', 'embedded'] as const) {
       twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'edge-1', writer });
       twin.setDevices(devices());
       twin.state(THERMO, 'online');
-      bus = new MqttEventBus({ twin, url: broker.url, nodeName: 'edge-1', log: silentLogger });
+      // On mosquitto the bus is an MQTT client; on the embedded broker it runs in-process, as the gateway runs it.
+      bus = new MqttEventBus({ twin, url: broker.url, inProcess: broker.aedes, nodeName: 'edge-1', log: silentLogger });
       await bus.start();
       app = await AppClient.connect(broker.url);
     });

@@ -8,6 +8,8 @@ import type { Logger } from '../core/log.ts';
 export interface EmbeddedBroker {
   url: string;
   port: number;
+  /** The broker itself, for the gateway's own event bus to use in-process. */
+  aedes: Aedes;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startEmbeddedBroker(opts: { host?: string; port: number; l
   return {
     url,
     port,
+    aedes,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

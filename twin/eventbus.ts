@@ -2,8 +2,7 @@
 // publishes results, deltas, documents, membership, connected/disconnected and data/update.
 // A bad message gets an error result and changes nothing; the bus reconnects on its own.
 
-import { randomBytes } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Aedes } from 'aedes';
 import { EdgetwinError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { DeviceState, Quality, Reading } from '../core/reading.ts';
@@ -13,12 +12,16 @@ import {
   PROPERTY_KEY_MAX_BYTES, PROPERTY_VALUE_MAX_BYTES,
 } from './kubeedge.ts';
 import { counter, Registry } from './metrics.ts';
+import { AedesTransport, ClientTransport, type BusTransport } from './bus-transport.ts';
 import type { DeviceTwin } from './twin.ts';
 import type { TwinChange, TwinView } from './types.ts';
 
 export interface EventBusOptions {
   twin: DeviceTwin;
+  /** The broker's URL (for logs, and to connect to when it is external). */
   url: string;
+  /** The embedded broker itself: the bus then publishes and subscribes in-process. */
+  inProcess?: Aedes;
   username?: string;
   password?: string;
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
@@ -44,9 +47,8 @@ export class MqttEventBus {
   private readonly opts: EventBusOptions;
   private readonly twin: DeviceTwin;
   private readonly log: Logger;
-  private client: MqttClient | undefined;
+  private readonly transport: BusTransport;
   private stateEventId: string | undefined;
-  private wasConnected = false;
   private readonly onChange = (c: TwinChange) => this.publishChange(c);
   private readonly m;
 
@@ -54,6 +56,9 @@ export class MqttEventBus {
     this.opts = opts;
     this.twin = opts.twin;
     this.log = opts.log.child({ component: 'eventbus' });
+    this.transport = opts.inProcess
+      ? new AedesTransport(opts.inProcess)
+      : new ClientTransport({ url: opts.url, clientIdPrefix: `edgetwin-${opts.nodeName}`, username: opts.username, password: opts.password, tls: opts.tls, log: this.log });
     const registry = opts.registry ?? new Registry();
     this.m = {
       published: counter(registry, 'edgetwin_mqtt_published_total', 'Messages the event bus published'),
@@ -63,81 +68,40 @@ export class MqttEventBus {
   }
 
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.transport.connected;
   }
 
-  /** Connects and subscribes; resolves once subscribed (or after 10 s, retrying in the background). */
+  /** Subscribes to the requests it serves; resolves once subscribed (or after 10 s, retrying in the background). */
   async start(): Promise<void> {
-    const { tls, username, password } = this.opts;
-    const options: IClientOptions = {
-      clientId: `edgetwin-${this.opts.nodeName}-${randomBytes(4).toString('hex')}`.slice(0, 64),
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
-      queueQoSZero: false,
-      clean: true,
-      ...(username !== undefined ? { username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(tls?.ca ? { ca: tls.ca } : {}),
-      ...(tls?.cert ? { cert: tls.cert } : {}),
-      ...(tls?.key ? { key: tls.key } : {}),
-      ...(tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
-    };
-    const client = mqtt.connect(this.opts.url, options);
-    this.client = client;
-    client.on('message', (topic, payload) => {
-      this.handle(topic, payload).catch((err: unknown) => this.log.error({ err, topic }, 'eventbus: request failed'));
-    });
-    client.on('error', (err) => this.log.warn({ url: this.opts.url, err: err.message }, 'eventbus: MQTT error'));
-    client.on('offline', () => {
-      if (this.wasConnected) this.log.warn({ url: this.opts.url }, 'eventbus: lost the MQTT broker, reconnecting');
-      this.wasConnected = false;
-    });
-    const subscribed = new Promise<void>((resolve) => {
-      client.on('connect', () => {
-        // Results and data/update are small packets: send them now, not after Nagle's delay.
-        (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-        this.wasConnected = true;
-        this.log.info({ url: this.opts.url }, 'eventbus: connected to the MQTT broker');
-        const topics = [`${DEV}+/+/twin/update`, `${DEV}+/+/twin/get`, `${DEV}+/+/state/update`, `$hw/events/node/${this.opts.nodeName}/membership/get`];
-        client.subscribeAsync(topics, { qos: 1 }).then(
-          () => resolve(),
-          (err: Error) => this.log.error({ err: err.message }, 'eventbus: subscribe failed'),
-        );
-      });
-    });
+    const topics = [`${DEV}+/+/twin/update`, `${DEV}+/+/twin/get`, `${DEV}+/+/state/update`, `$hw/events/node/${this.opts.nodeName}/membership/get`];
     this.twin.on('change', this.onChange);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.log.warn({ url: this.opts.url }, 'eventbus: MQTT broker not reachable yet; the gateway runs on and keeps retrying');
-        resolve();
-      }, 10_000);
-    });
-    await Promise.race([subscribed, late]);
-    clearTimeout(timer);
+    await this.transport.start(
+      topics,
+      (topic, payload) => {
+        this.handle(topic, payload).catch((err: unknown) => this.log.error({ err, topic }, 'eventbus: request failed'));
+      },
+      10_000,
+    );
   }
 
   async stop(): Promise<void> {
     this.twin.off('change', this.onChange);
-    const c = this.client;
-    this.client = undefined;
-    if (c) await c.endAsync(true).catch(() => undefined);
+    await this.transport.close();
   }
 
   private pub(topic: string, payload: string): void {
-    const c = this.client;
-    if (!c?.connected) {
+    if (!this.transport.connected) {
       this.m.dropped.inc();
       return;
     }
-    c.publish(topic, payload, { qos: 0 });
+    this.transport.publish(topic, payload);
     this.m.published.inc();
   }
 
   private publishChange(c: TwinChange): void {
     switch (c.kind) {
       case 'reported': {
-        if (!this.client?.connected) {
+        if (!this.transport.connected) {
           this.m.dropped.inc();
           return;
         }

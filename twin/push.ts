@@ -8,7 +8,7 @@
 // (deviceName, propertyName, namespace, value, type, timeStamp) plus the reading's quality.
 
 import { randomBytes } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { Logger } from '../core/log.ts';
 import { goTime } from './kubeedge.ts';
@@ -22,7 +22,8 @@ type Result = 'sent' | 'failed' | 'dropped';
 
 export class PushForwarder {
   private readonly log: Logger;
-  private readonly clients = new Map<string, MqttClient>();
+  /** undefined while mqtt.js loads: it is imported only when a property pushes to MQTT. */
+  private readonly clients = new Map<string, MqttClient | undefined>();
   private readonly inFlight = new Map<string, number>();
   private readonly lastLog = new Map<string, number>();
   private readonly total;
@@ -42,12 +43,12 @@ export class PushForwarder {
   async close(): Promise<void> {
     const clients = [...this.clients.values()];
     this.clients.clear();
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+    await Promise.all(clients.map((c) => c?.endAsync(true).catch(() => undefined)));
   }
 
   private mqtt(device: DeviceSpecResolved, spec: PropertySpec, u: ReportedUpdate, cfg: NonNullable<NonNullable<PropertySpec['pushMethod']>['mqtt']>): void {
     const client = this.client(cfg.address);
-    if (!client.connected) {
+    if (!client?.connected) {
       this.count('mqtt', 'dropped', cfg.address, `pushMethod mqtt: broker ${cfg.address} not connected, reading dropped`, device, spec);
       return;
     }
@@ -67,19 +68,24 @@ export class PushForwarder {
     });
   }
 
-  private client(address: string): MqttClient {
-    let c = this.clients.get(address);
-    if (!c) {
-      c = mqtt.connect(address, {
-        clientId: `edgetwin-push-${randomBytes(4).toString('hex')}`,
-        reconnectPeriod: 2000,
-        connectTimeout: 5000,
-        queueQoSZero: false,
-      });
-      c.on('error', (err) => this.warn(address, `pushMethod mqtt: broker ${address}: ${err.message}`));
-      this.clients.set(address, c);
-    }
-    return c;
+  private client(address: string): MqttClient | undefined {
+    if (this.clients.has(address)) return this.clients.get(address);
+    this.clients.set(address, undefined);
+    import('mqtt').then(
+      ({ default: mqtt }) => {
+        if (!this.clients.has(address)) return; // closed while loading
+        const c = mqtt.connect(address, {
+          clientId: `edgetwin-push-${randomBytes(4).toString('hex')}`,
+          reconnectPeriod: 2000,
+          connectTimeout: 5000,
+          queueQoSZero: false,
+        });
+        c.on('error', (err) => this.warn(address, `pushMethod mqtt: broker ${address}: ${err.message}`));
+        this.clients.set(address, c);
+      },
+      (err: Error) => this.warn(address, `pushMethod mqtt: cannot load the MQTT client: ${err.message}`),
+    );
+    return undefined;
   }
 
   private http(device: DeviceSpecResolved, spec: PropertySpec, u: ReportedUpdate, cfg: NonNullable<NonNullable<PropertySpec['pushMethod']>['http']>): void {

@@ -10,7 +10,7 @@ import { freePort } from '../../test/helpers/ports.ts';
 import { waitFor } from '../../test/helpers/wait.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const GOAL_MB = 80;
+export const MEMORY_GOAL_MB = 80;
 
 function rssKb(pid: number): number {
   try {
@@ -71,6 +71,6 @@ const round = (n: number) => Math.round(n * 10) / 10;
 if (import.meta.url === `file://${process.argv[1]}`) {
   const m = await measureGatewayMemory();
   console.log('edgetwin run on examples/quickstart: resident memory (process tree)');
-  console.log(`  median ${m.medianMb} MB   max ${m.maxMb} MB   processes ${m.processes}   samples ${m.samples}   goal < ${GOAL_MB} MB: ${m.maxMb < GOAL_MB ? 'met' : 'MISSED'}`);
-  console.log(JSON.stringify({ bench: 'memory', ...m, goalMb: GOAL_MB, met: m.maxMb < GOAL_MB }));
+  console.log(`  median ${m.medianMb} MB   max ${m.maxMb} MB   processes ${m.processes}   samples ${m.samples}   goal < ${MEMORY_GOAL_MB} MB: ${m.maxMb < MEMORY_GOAL_MB ? 'met' : 'MISSED'}`);
+  console.log(JSON.stringify({ bench: 'memory', ...m, goalMb: MEMORY_GOAL_MB, met: m.maxMb < MEMORY_GOAL_MB }));
 }

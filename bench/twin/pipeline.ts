@@ -105,7 +105,7 @@ async function pipelineRig(devs: DeviceSpecResolved[], log: Logger): Promise<Rig
   const registry = new Registry();
   const twin = new DeviceTwin({ store, log, nodeName: 'bench', registry });
   twin.setDevices(devs);
-  const bus = new MqttEventBus({ twin, url: broker.url, nodeName: 'bench', log, registry });
+  const bus = new MqttEventBus({ twin, url: broker.url, inProcess: broker.aedes, nodeName: 'bench', log, registry });
   await bus.start();
   const sub = await subscriber(broker.url);
   return {

@@ -1,0 +1,132 @@
+// How the event bus reaches MQTT. With an external broker it is an MQTT client (mqtt.js, loaded
+// only then). With the embedded broker it publishes and subscribes inside the broker itself:
+// no socket, no second MQTT stack in the process (mqtt.js alone costs ~15 MB of memory), and
+// every MQTT application still sees exactly the same topics and payloads.
+
+import { randomBytes } from 'node:crypto';
+import type { Aedes } from 'aedes';
+import type { Logger } from '../core/log.ts';
+
+export interface BusTransport {
+  readonly connected: boolean;
+  /** QoS 0: results, deltas and data updates are superseded by the next ones. */
+  publish(topic: string, payload: string): void;
+  /** Resolves once subscribed, or after `patienceMs` while it keeps trying in the background. */
+  start(topics: string[], onMessage: (topic: string, payload: Buffer) => void, patienceMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClientOptions {
+  url: string;
+  clientIdPrefix: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  log: Logger;
+}
+
+/** In-process transport on the embedded aedes broker. */
+export class AedesTransport implements BusTransport {
+  private open = true;
+
+  constructor(private readonly aedes: Aedes) {}
+
+  get connected(): boolean {
+    return this.open && !this.aedes.closed;
+  }
+
+  publish(topic: string, payload: string): void {
+    if (!this.connected) return;
+    this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, () => {});
+  }
+
+  async start(topics: string[], onMessage: (topic: string, payload: Buffer) => void): Promise<void> {
+    await Promise.all(
+      topics.map(
+        (topic) =>
+          new Promise<void>((resolve) =>
+            this.aedes.subscribe(
+              topic,
+              (packet, done) => {
+                onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+                done();
+              },
+              () => resolve(),
+            ),
+          ),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.open = false;
+  }
+}
+
+/** A real MQTT client for an external broker (mosquitto, EMQX, a cloud broker). */
+export class ClientTransport implements BusTransport {
+  private client: import('mqtt').MqttClient | undefined;
+  private wasConnected = false;
+
+  constructor(private readonly opts: ClientOptions) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  publish(topic: string, payload: string): void {
+    this.client?.publish(topic, payload, { qos: 0 });
+  }
+
+  async start(topics: string[], onMessage: (topic: string, payload: Buffer) => void, patienceMs: number): Promise<void> {
+    const { default: mqtt } = await import('mqtt');
+    const { tls, username, password, url, log } = this.opts;
+    const client = mqtt.connect(url, {
+      clientId: `${this.opts.clientIdPrefix}-${randomBytes(4).toString('hex')}`.slice(0, 64),
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      clean: true,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert } : {}),
+      ...(tls?.key ? { key: tls.key } : {}),
+      ...(tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+    });
+    this.client = client;
+    client.on('message', onMessage);
+    client.on('error', (err) => log.warn({ url, err: err.message }, 'eventbus: MQTT error'));
+    client.on('offline', () => {
+      if (this.wasConnected) log.warn({ url }, 'eventbus: lost the MQTT broker, reconnecting');
+      this.wasConnected = false;
+    });
+    const subscribed = new Promise<void>((resolve) => {
+      client.on('connect', () => {
+        // Results and data/update are small packets: send them now, not after Nagle's delay.
+        (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+        this.wasConnected = true;
+        log.info({ url }, 'eventbus: connected to the MQTT broker');
+        client.subscribeAsync(topics, { qos: 1 }).then(
+          () => resolve(),
+          (err: Error) => log.error({ err: err.message }, 'eventbus: subscribe failed'),
+        );
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        log.warn({ url }, 'eventbus: MQTT broker not reachable yet; the gateway runs on and keeps retrying');
+        resolve();
+      }, patienceMs);
+    });
+    await Promise.race([subscribed, late]);
+    clearTimeout(timer);
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.endAsync(true).catch(() => undefined);
+  }
+}
