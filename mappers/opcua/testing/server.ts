@@ -1,6 +1,7 @@
 // An OPC UA server on node-opcua for tests and the benchmark, run as its own process so a test can
 // restart it, freeze it (SIGSTOP) and kill it like a real PLC. It prints one JSON line when ready
-// ({"ready":true,"port","certificate","pki"}) and takes commands on stdin ("bad <name>", "good <name>").
+// ({"ready":true,"port","certificate","pki"}) and takes commands on stdin ("bad <name>", "good <name>",
+// "stats"), answering each with {"done": <command>, "reads": <ReadRequests served so far>}.
 //
 //   node --import tsx mappers/opcua/testing/server.ts --port 4840 --pki /tmp/pki
 //     [--user name:password] [--no-anonymous] [--secure-only] [--trust-all] [--bench 1000] [--bench-period 100]
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     userManager: { isValidUser: (user: string, pass: string) => Boolean(name) && user === name && pass === password },
     disableDiscovery: true,
     buildInfo: { productName: 'edgetwin-test-server' },
+    serverInfo: { applicationUri: 'urn:edgetwin:test-server', productUri: 'urn:edgetwin:test-server' },
   });
   await server.initialize();
   const ns = server.engine.addressSpace!.getOwnNamespace();
@@ -93,19 +95,22 @@ async function main(): Promise<void> {
     }, Number(args['bench-period']));
   }
 
+  let reads = 0;
+  server.on('request', (request: { schema?: { name?: string } }) => {
+    if (request.schema?.name === 'ReadRequest') reads++;
+  });
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [cmd, target] = line.trim().split(/\s+/);
     if (target === 'Flaky') flakyBad = cmd === 'bad';
     const v = variables.get(target ?? '');
-    if (!v) return;
-    if (cmd === 'bad') v.setValueFromSource(new Variant({ dataType: DataType.Double, value: 0 }), StatusCodes.BadDeviceFailure);
-    if (cmd === 'good') v.setValueFromSource(new Variant({ dataType: DataType.Double, value: count / 10 }), StatusCodes.Good);
-    process.stdout.write(JSON.stringify({ done: line.trim() }) + '\n');
+    if (v && cmd === 'bad') v.setValueFromSource(new Variant({ dataType: DataType.Double, value: 0 }), StatusCodes.BadDeviceFailure);
+    if (v && cmd === 'good') v.setValueFromSource(new Variant({ dataType: DataType.Double, value: count / 10 }), StatusCodes.Good);
+    process.stdout.write(JSON.stringify({ done: line.trim(), reads }) + '\n');
   });
 
   await server.start();
   const port = server.endpoints[0]!.port;
-  process.stdout.write(JSON.stringify({ ready: true, port, certificate: serverCertificateManager.rootDir + '/own/certs/certificate.pem', pki: serverCertificateManager.rootDir, cert: server.certificateFile }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, port, certificate: server.certificateFile, pki: serverCertificateManager.rootDir, namespace: ns.namespaceUri }) + '\n');
   const stop = async () => {
     clearInterval(tick);
     if (benchTimer) clearInterval(benchTimer);
