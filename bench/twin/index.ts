@@ -1,7 +1,7 @@
 // `npm run bench -- twin` or `node --import tsx bench/twin/index.ts`: the twin pipeline against
 // its bare baseline, then the resident memory of `edgetwin run` on the quick start (which runs
 // the bundle in dist/: `npm run build` first). Prints a table, then one JSON line.
-import { measureGatewayMemory, MEMORY_GOAL_MB } from '../memory/index.ts';
+import { measureGatewayMemory, MEMORY_GOAL_MB } from '../memory/gateway-memory.ts';
 import { formatTable, runTwinBench } from './pipeline.ts';
 
 const result = await runTwinBench();
