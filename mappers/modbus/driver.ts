@@ -3,7 +3,7 @@
 // ip:port or serial port; the runtime's link scheduler keeps it fair and bounded.
 
 import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
-import { checkDevice, isRtu, mapOf, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
+import { checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
 import { bitAt, ModbusException, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
 import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from './plan.ts';
 import { RtuTransport } from './rtu.ts';
@@ -68,7 +68,11 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
   timeout: (d) => timeoutOf(d.config),
   serial: (d) => serialSettings(d.config),
   plan: (d, properties) => planReads(properties, limitsOf(d.config)),
-  codec: (p) => mapOf(p).codec,
+  // check() has already refused a property without a valid map; the preparer still asks for codecs.
+  codec: (p) => {
+    const m = registerMap(p.visitor);
+    return isRegisterMap(m) ? m.codec : undefined;
+  },
 
   async connect(device, ctx) {
     const unit = unitOf(device.config);

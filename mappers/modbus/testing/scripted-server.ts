@@ -1,0 +1,75 @@
+// A socket-level Modbus TCP server whose answers a test scripts per address: values, exception
+// codes, silence, malformed frames. It logs every request so a test can see what was asked.
+
+import { createServer, type Server, type Socket } from 'node:net';
+
+export type Answer =
+  | { value: number }
+  | { exception: number }
+  | { silent: true }
+  | { short: true };
+
+export class ScriptedServer {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  /** Every read request: function code, address, count. */
+  readonly log: { fc: number; address: number; count: number; unit: number }[] = [];
+  port = 0;
+
+  /** `script(unit, address)` answers a register read; a range answers its first non-value entry, else the values. */
+  constructor(readonly script: (unit: number, address: number) => Answer | undefined) {
+    this.#server = createServer((socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+      socket.on('error', () => undefined);
+      let buf = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 7 && buf.length >= 6 + buf.readUInt16BE(4)) {
+          const frame = buf.subarray(0, 6 + buf.readUInt16BE(4));
+          buf = buf.subarray(frame.length);
+          this.#answer(socket, frame);
+        }
+      });
+    });
+  }
+
+  #answer(socket: Socket, frame: Buffer): void {
+    const unit = frame[6]!;
+    const fc = frame[7]!;
+    const address = frame.readUInt16BE(8);
+    const count = frame.readUInt16BE(10);
+    this.log.push({ fc, address, count, unit });
+    const reply = (pdu: Buffer) => {
+      const head = Buffer.alloc(7);
+      frame.copy(head, 0, 0, 4);
+      head.writeUInt16BE(pdu.length + 1, 4);
+      head[6] = unit;
+      socket.write(Buffer.concat([head, pdu]));
+    };
+    const values: number[] = [];
+    for (let a = address; a < address + count; a++) {
+      const answer = this.script(unit, a) ?? { exception: 2 };
+      if ('silent' in answer) return;
+      if ('exception' in answer) return reply(Buffer.from([fc | 0x80, answer.exception]));
+      if ('short' in answer) return reply(Buffer.from([fc, count * 2 + 2, 0, 1]));
+      values.push(answer.value);
+    }
+    const pdu = Buffer.alloc(2 + count * 2);
+    pdu[0] = fc;
+    pdu[1] = count * 2;
+    values.forEach((v, i) => pdu.writeUInt16BE(v, 2 + i * 2));
+    reply(pdu);
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve()));
+    this.port = (this.#server.address() as { port: number }).port;
+    return this.port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
