@@ -84,11 +84,12 @@ function fakeBus(respond: (frame: Buffer) => Buffer | undefined): SerialLink {
     },
   });
   let tail: Promise<unknown> = Promise.resolve();
-  return {
-    key: 'serial:/dev/fake', port,
-    settings: { path: '/dev/fake', baudRate: 115200, dataBits: 8, stopBits: 1, parity: 'none', rs485: false },
-    exclusive(fn) { const run = tail.then(() => fn(port)); tail = run.catch(() => undefined); return run; },
+  const link = {
+    key: 'serial:/dev/fake', port, isOpen: true, closed: new Promise<Error>(() => undefined),
+    settings: { path: '/dev/fake', baudRate: 115200, dataBits: 8 as const, stopBits: 1 as const, parity: 'none' as const, rs485: false },
+    exclusive<T>(fn: (p: Duplex) => Promise<T>): Promise<T> { const run = tail.then(() => fn(port)); tail = run.catch(() => undefined); return run; },
   };
+  return link;
 }
 
 test('RTU: CRC errors, short frames, answers from another unit and exceptions are told apart', async () => {
