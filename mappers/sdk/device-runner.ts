@@ -131,14 +131,16 @@ export class DeviceRunner {
     this.#backoff.reset();
     this.#health.clear();
     this.#reason = 'connected';
-    this.#setState('online');
-    log.info({ device: this.#id }, 'device connected');
     // Registered before subscribing, so a write arriving while a push driver sets up its subscription finds the device.
     const jobs = conn.subscribe ? [] : prepared.plan.map((req, i) => ({
       interval: Math.min(...req.properties.map((p) => p.spec.collectCycle)),
       run: (signal: AbortSignal) => this.#poll(gen, conn, req, i, signal),
     }));
     this.#d.scheduler.addDevice(this.#id, jobs, prepared.timeoutMs);
+    // Online only once the scheduler knows the device: the twin writes pending desired values
+    // the moment it hears "online", and those writes go through the scheduler.
+    this.#setState('online');
+    log.info({ device: this.#id }, 'device connected');
     if (conn.subscribe) {
       try {
         const unsubscribe = await conn.subscribe(prepared.binding.properties, (raws) => {
