@@ -1,0 +1,221 @@
+// One BLE device's connection: a GATT session when it has characteristic properties (a slot on
+// the adapter, found by scan, connected, services discovered), and an advertisement listener when
+// it has advertisement properties. The runtime reconnects it with backoff after `lost`, and calls
+// subscribe again on the new connection, which re-subscribes every notification.
+
+import type { Characteristic, Peripheral } from '@stoprocent/noble';
+import { codedError, errorMessage, raceAbort, type CodecSpec, type Connection, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
+import type { BleAdapter } from './adapter.ts';
+import type { BleProtocol, BleVisitor } from './config.ts';
+import { normAddress, normUuid } from './ids.ts';
+import { advertisementPayload, atOffset, dataWriteBytes, decodeDirect, type AdvertisementView } from './values.ts';
+
+type Prop = PropertyBinding<BleVisitor>;
+type Emit = (readings: RawReading[]) => void;
+
+export interface ConnectionDeps {
+  id: string;
+  config: BleProtocol;
+  properties: readonly Prop[];
+  adapter: BleAdapter;
+  ctx: DriverContext;
+  codec: (p: Prop) => CodecSpec | undefined;
+  /** Give the adapter back (the runtime's link registry counts users). */
+  release: () => Promise<void>;
+}
+
+const isPush = (p: Prop) => Boolean(p.visitor.advertisement) || p.visitor.mode === 'notify' || p.visitor.mode === 'indicate';
+
+/** noble rejects with "Disconnected <reason>" when the link drops mid-request. */
+function gattError(err: unknown, what: string): Error {
+  const message = errorMessage(err);
+  if (/^Disconnected/i.test(message)) return codedError('ECONNRESET', `${what}: the peripheral disconnected (${message})`);
+  return codedError('EATT', `${what}: ${message}`);
+}
+
+export async function openConnection(d: ConnectionDeps): Promise<Connection<BleVisitor>> {
+  const gatt = d.properties.filter((p) => !p.visitor.advertisement);
+  const adv = d.properties.filter((p) => p.visitor.advertisement);
+  const cleanups: (() => void | Promise<void>)[] = [];
+  const deadline = Date.now() + d.config.timeout;
+  const left = () => Math.max(1, deadline - Date.now());
+  const address = normAddress(d.config.macAddress);
+  let peripheral: Peripheral | undefined;
+  const chars = new Map<string, Characteristic>();
+  let lastAdv: { view: AdvertisementView; rssi: number; at: number } | undefined;
+  let onAdvertisement: (() => void) | undefined;
+  const written = new Map<string, Buffer>();
+
+  const close = async () => {
+    for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+    cleanups.length = 0;
+  };
+  cleanups.push(() => d.release());
+  cleanups.push(d.adapter.onPowerLoss((state) => d.ctx.lost(codedError('ENOADAPTER', `Bluetooth adapter ${d.adapter.name} went ${state}`))));
+
+  try {
+    if (adv.length) {
+      const seen = new Promise<void>((resolve) => {
+        const unwatch = d.adapter.watch((p) => {
+          if (normAddress(p.address) !== address) return;
+          lastAdv = { view: { localName: p.advertisement.localName, manufacturerData: p.advertisement.manufacturerData, serviceData: p.advertisement.serviceData }, rssi: p.rssi, at: Date.now() };
+          resolve();
+          onAdvertisement?.();
+        });
+        cleanups.push(unwatch);
+      });
+      if (!gatt.length) {
+        const timer = new Promise<never>((_, reject) => {
+          const t = setTimeout(() => reject(codedError('ETIMEDOUT', `${d.config.macAddress} sent no advertisement within ${d.config.timeout} ms: is it powered and in range?`)), left());
+          cleanups.push(() => clearTimeout(t));
+        });
+        await raceAbort(Promise.race([seen, timer]), d.ctx.signal);
+      }
+      const staleness = setInterval(() => {
+        if (lastAdv && Date.now() - lastAdv.at > d.config.advertisementTimeout) {
+          d.ctx.lost(codedError('ETIMEDOUT', `no advertisement from ${d.config.macAddress} for ${d.config.advertisementTimeout} ms`));
+        }
+      }, Math.min(1000, d.config.advertisementTimeout));
+      cleanups.push(() => clearInterval(staleness));
+    }
+
+    if (gatt.length) {
+      const releaseSlot = await d.adapter.acquireSlot(d.id, Math.ceil(d.config.timeout / 2), d.ctx.signal);
+      cleanups.push(releaseSlot);
+      const p = await d.adapter.find(address, left(), d.ctx.signal);
+      await d.adapter.connect(p, left());
+      peripheral = p;
+      const onDisconnect = (reason: unknown) => d.ctx.lost(codedError('ECONNRESET', `${d.config.macAddress} disconnected (${String(reason)})`));
+      p.once('disconnect', onDisconnect);
+      cleanups.push(async () => {
+        p.removeListener('disconnect', onDisconnect);
+        if (p.state === 'connected') await raceAbort(p.disconnectAsync(), AbortSignal.timeout(2000)).catch(() => undefined);
+      });
+      const services = await raceAbort(p.discoverServicesAsync([]), AbortSignal.timeout(left()));
+      for (const s of services) {
+        for (const c of await raceAbort(s.discoverCharacteristicsAsync([]), AbortSignal.timeout(left()))) {
+          chars.set(`${s.uuid}/${c.uuid}`, c);
+          if (!chars.has(c.uuid)) chars.set(c.uuid, c);
+        }
+      }
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  const characteristic = (p: Prop): Characteristic => {
+    const uuid = normUuid(p.visitor.characteristicUUID!);
+    const c = chars.get(p.visitor.serviceUUID ? `${normUuid(p.visitor.serviceUUID)}/${uuid}` : uuid);
+    if (!c) {
+      const found = [...chars.keys()].filter((k) => k.includes('/')).join(', ') || 'none';
+      throw codedError('ENOCHAR', `${d.config.macAddress} has no characteristic ${p.visitor.characteristicUUID}${p.visitor.serviceUUID ? ` in service ${p.visitor.serviceUUID}` : ''} (service/characteristic found: ${found})`);
+    }
+    return c;
+  };
+
+  const fromBytes = (p: Prop, data: Uint8Array): RawReading => {
+    try {
+      return d.codec(p) ? { property: p.name, raw: atOffset(data, p.visitor) } : { property: p.name, value: decodeDirect(p, data) };
+    } catch (err) {
+      return { property: p.name, error: { code: 'ECODEC', message: errorMessage(err) } };
+    }
+  };
+
+  const fromAdvertisement = (p: Prop): RawReading => {
+    if (!lastAdv) return { property: p.name, error: { code: 'ENODATA', message: `no advertisement from ${d.config.macAddress} yet` } };
+    const payload = advertisementPayload(lastAdv.view, lastAdv.rssi, p.visitor.advertisement!);
+    if (payload === undefined) return { property: p.name, error: { code: 'ENODATA', message: `the last advertisement carried no ${p.visitor.advertisement!.source}${p.visitor.advertisement!.companyId !== undefined ? ` of company ${p.visitor.advertisement!.companyId}` : ''}` } };
+    if (typeof payload === 'number') return { property: p.name, value: payload, time: lastAdv.at };
+    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    return { ...fromBytes(p, bytes), time: lastAdv.at };
+  };
+
+  const readGatt = async (p: Prop, signal: AbortSignal): Promise<RawReading> => {
+    let c: Characteristic;
+    try {
+      c = characteristic(p);
+    } catch (err) {
+      return { property: p.name, error: { code: 'ENOCHAR', message: errorMessage(err) } };
+    }
+    if (!c.properties.includes('read')) {
+      const last = written.get(p.name);
+      // A write-only characteristic: the value last written, marked uncertain (nobody read it).
+      if (last) return { ...fromBytes(p, last), quality: 'uncertain' };
+      return { property: p.name, error: { code: 'ENOTREADABLE', message: `characteristic ${c.uuid} cannot be read (it allows ${c.properties.join(', ')})` } };
+    }
+    try {
+      return fromBytes(p, await raceAbort(c.readAsync(), signal));
+    } catch (err) {
+      const e = gattError(err, `reading ${p.visitor.characteristicUUID}`);
+      if ((e as Error & { code: string }).code === 'ECONNRESET' || signal.aborted) throw e;
+      return { property: p.name, error: { code: 'EATT', message: e.message } };
+    }
+  };
+
+  const connection: Connection<BleVisitor> = {
+    async read(request: ReadRequest<BleVisitor>, signal: AbortSignal) {
+      const out: RawReading[] = [];
+      for (const p of request.properties) out.push(p.visitor.advertisement ? fromAdvertisement(p) : await readGatt(p, signal));
+      return out;
+    },
+    async write(p, { value, raw }, signal) {
+      const v = p.visitor;
+      let bytes: Buffer;
+      try {
+        bytes = v.dataWrite ? dataWriteBytes(v.dataWrite, value) : raw ? Buffer.from(raw) : typeof value === 'string' ? Buffer.from(value, 'utf8') : value instanceof Uint8Array ? Buffer.from(value) : (() => { throw new Error(`say how to write a ${p.spec.type}: dataType (the SDK codec) or dataWrite`); })();
+      } catch (err) {
+        throw codedError('ECODEC', errorMessage(err));
+      }
+      const c = characteristic(p);
+      try {
+        await raceAbort(c.writeAsync(bytes, v.writeWithoutResponse ?? false), signal);
+      } catch (err) {
+        throw gattError(err, `writing ${v.characteristicUUID}`);
+      }
+      written.set(p.name, bytes);
+    },
+    close,
+  };
+
+  if (d.properties.some(isPush)) {
+    connection.subscribe = async (properties, emit: Emit) => {
+      const stops: (() => void | Promise<void>)[] = [];
+      const advProps = properties.filter((p) => p.visitor.advertisement);
+      if (advProps.length) {
+        onAdvertisement = () => emit(advProps.map(fromAdvertisement));
+        if (lastAdv) onAdvertisement();
+        stops.push(() => { onAdvertisement = undefined; });
+      }
+      for (const p of properties.filter((x) => x.visitor.mode === 'notify' || x.visitor.mode === 'indicate')) {
+        const c = characteristic(p);
+        const onData = (data: Buffer, isNotification: boolean) => { if (isNotification) emit([fromBytes(p, data)]); };
+        c.on('data', onData);
+        try {
+          await raceAbort(c.subscribeAsync(), AbortSignal.timeout(d.config.timeout));
+        } catch (err) {
+          throw gattError(err, `subscribing to ${p.visitor.characteristicUUID} (mode ${p.visitor.mode})`);
+        }
+        stops.push(async () => {
+          c.removeListener('data', onData);
+          if (peripheral?.state === 'connected') await raceAbort(c.unsubscribeAsync(), AbortSignal.timeout(2000)).catch(() => undefined);
+        });
+      }
+      // A device mixing polled and pushed properties: the runtime polls nothing once a connection
+      // subscribes, so the polled ones are read here, each at its own collectCycle.
+      for (const p of properties.filter((x) => !isPush(x))) {
+        let busy = false;
+        const timer = setInterval(() => {
+          if (busy) return;
+          busy = true;
+          readGatt(p, AbortSignal.timeout(d.config.timeout))
+            .then((r) => emit([r]), (err: unknown) => d.ctx.lost(err instanceof Error ? err : new Error(String(err))))
+            .finally(() => { busy = false; });
+        }, p.spec.collectCycle);
+        stops.push(() => clearInterval(timer));
+      }
+      return async () => { for (const s of stops) await s(); };
+    };
+  }
+  return connection;
+}

@@ -1,0 +1,26 @@
+// The BLE driver as the gateway lists it. Light on purpose: noble and the driver load only when a
+// BLE device is configured. `use()` picks the binding (`--ble-binding`) before the first device loads.
+
+import type { DriverLoader } from '../sdk/index.ts';
+import { parseBinding, type BleBinding } from './noble-loader.ts';
+
+export interface BleLoader extends DriverLoader {
+  /** `hci` (a real adapter, the default) or `sim:<file>` (a simulated BLE world). */
+  use(binding: string | BleBinding): void;
+}
+
+export function createBleLoader(initial: BleBinding = { kind: 'hci' }): BleLoader {
+  let binding = initial;
+  return {
+    name: 'bluetooth',
+    aliases: ['ble'],
+    use(b) {
+      binding = typeof b === 'string' ? parseBinding(b) : b;
+    },
+    load: async () => (await import('./driver.ts')).createBleDriver(binding),
+  };
+}
+
+export const bleLoader = createBleLoader();
+export { parseBinding } from './noble-loader.ts';
+export type { BleBinding } from './noble-loader.ts';

@@ -1,0 +1,192 @@
+// noble's binding seam, served by a simulated world instead of an HCI socket. noble's Noble class
+// takes any object with this shape (the HCI, macOS and Windows bindings are such objects), so
+// everything above it (Noble, Peripheral, Characteristic, and the edgetwin mapper) is the code
+// that runs against a real adapter.
+
+import { EventEmitter } from 'node:events';
+import { normUuid } from '../ids.ts';
+import type { SimCharacteristic, SimPeripheral, SimWorld } from './world.ts';
+
+export class SimBindings extends EventEmitter {
+  #scanning = false;
+  #started = false;
+  #serviceFilter: string[] = [];
+  readonly #pending = new Set<string>();
+  readonly #onAdvertise = (p: SimPeripheral) => { if (this.#scanning) this.#discover(p); };
+  readonly #onNotification = (p: SimPeripheral, c: SimCharacteristic) => this.emit('read', p.id, c.service, c.uuid, c.value, true);
+  readonly #onDropped = (p: SimPeripheral, reason: string) => this.emit('disconnect', p.id, reason);
+
+  constructor(private readonly world: SimWorld) {
+    super();
+  }
+
+  start(): void {
+    this.#started = true;
+    if (!this.world.adapterPresent) {
+      setImmediate(() => this.emit('stateChange', 'unsupported'));
+      return;
+    }
+    this.world.run();
+    this.world.on('advertise', this.#onAdvertise);
+    this.world.on('notification', this.#onNotification);
+    this.world.on('dropped', this.#onDropped);
+    setImmediate(() => {
+      this.emit('addressChange', '00:00:5e:00:53:00');
+      this.emit('stateChange', 'poweredOn');
+    });
+  }
+
+  stop(): void {
+    if (!this.#started) return;
+    this.#started = false;
+    this.#scanning = false;
+    if (!this.world.adapterPresent) return;
+    for (const p of this.world.peripherals) if (p.connected && this.#mine.has(p.id)) p.disconnect('local host stopped');
+    this.world.off('advertise', this.#onAdvertise);
+    this.world.off('notification', this.#onNotification);
+    this.world.off('dropped', this.#onDropped);
+    this.world.halt();
+  }
+
+  readonly #mine = new Set<string>();
+
+  reset(): void {}
+  setScanParameters(): void { setImmediate(() => this.emit('scanParametersSet')); }
+
+  startScanning(serviceUuids?: string[], _allowDuplicates?: boolean): void {
+    this.#serviceFilter = (serviceUuids ?? []).map(normUuid);
+    this.#scanning = true;
+    setImmediate(() => {
+      this.emit('scanStart', false);
+      for (const p of this.world.peripherals) if (p.reachable) this.#discover(p);
+    });
+  }
+
+  stopScanning(): void {
+    this.#scanning = false;
+    setImmediate(() => this.emit('scanStop'));
+  }
+
+  #discover(p: SimPeripheral): void {
+    const adv = p.advertisement();
+    if (this.#serviceFilter.length && !adv.serviceUuids.some((u) => this.#serviceFilter.includes(u))) return;
+    this.emit('discover', p.id, p.address, 'public', p.spec.connectable ?? true, adv, p.rssi, true);
+  }
+
+  addressToId(address: string): string | null {
+    return this.world.peripherals.find((p) => p.address === address.toLowerCase())?.id ?? null;
+  }
+
+  connect(id: string): void {
+    const p = this.world.peripherals.find((x) => x.id === id);
+    // An unreachable peripheral never answers: the connect hangs until cancelled, as on a radio.
+    if (!p || !p.reachable) {
+      this.#pending.add(id);
+      return;
+    }
+    setImmediate(() => {
+      if (p.connected) return this.emit('connect', id, new Error('already connected'));
+      if (!(p.spec.connectable ?? true)) return this.emit('connect', id, new Error('peripheral is not connectable'));
+      if (this.world.connectedCount >= this.world.maxConnections) {
+        return this.emit('connect', id, new Error(`controller connection limit reached (${this.world.maxConnections})`));
+      }
+      this.world.connected(p);
+      this.#mine.add(id);
+      this.emit('connect', id, null);
+    });
+  }
+
+  cancelConnect(id: string): void {
+    this.#pending.delete(id);
+  }
+
+  disconnect(id: string): void {
+    const p = this.world.peripherals.find((x) => x.id === id);
+    setImmediate(() => {
+      if (p?.connected) p.disconnect('local host terminated the connection');
+      else this.emit('disconnect', id, 'not connected');
+    });
+  }
+
+  updateRssi(id: string): void {
+    const p = this.#connected(id);
+    setImmediate(() => this.emit('rssiUpdate', id, p?.rssi ?? 127, p ? null : new Error('not connected')));
+  }
+
+  discoverServices(id: string, uuids?: string[]): void {
+    const p = this.#connected(id);
+    const wanted = (uuids ?? []).map(normUuid);
+    setImmediate(() => {
+      if (!p) return this.emit('servicesDiscover', id, [], new Error('not connected'));
+      this.emit('servicesDiscover', id, p.services.filter((s) => !wanted.length || wanted.includes(s)));
+    });
+  }
+
+  discoverIncludedServices(id: string, service: string): void {
+    setImmediate(() => this.emit('includedServicesDiscover', id, service, []));
+  }
+
+  discoverCharacteristics(id: string, service: string, uuids?: string[]): void {
+    const p = this.#connected(id);
+    const wanted = (uuids ?? []).map(normUuid);
+    setImmediate(() => {
+      if (!p) return this.emit('characteristicsDiscover', id, service, [], new Error('not connected'));
+      const list = p.characteristics
+        .filter((c) => c.service === service && (!wanted.length || wanted.includes(c.uuid)))
+        .map((c) => ({ uuid: c.uuid, properties: c.properties }));
+      this.emit('characteristicsDiscover', id, service, list);
+    });
+  }
+
+  discoverDescriptors(id: string, service: string, characteristic: string): void {
+    setImmediate(() => this.emit('descriptorsDiscover', id, service, characteristic, []));
+  }
+
+  read(id: string, service: string, uuid: string): void {
+    const c = this.#characteristic(id, service, uuid);
+    setImmediate(() => {
+      if (typeof c === 'string') return this.emit('read', id, service, uuid, Buffer.alloc(0), false, new Error(c));
+      if (!c.properties.includes('read')) return this.emit('read', id, service, uuid, Buffer.alloc(0), false, new Error('ATT error: read not permitted (0x02)'));
+      this.emit('read', id, service, uuid, Buffer.from(c.value), false);
+    });
+  }
+
+  write(id: string, service: string, uuid: string, data: Buffer, withoutResponse: boolean): void {
+    const c = this.#characteristic(id, service, uuid);
+    setImmediate(() => {
+      if (typeof c === 'string') return this.emit('write', id, service, uuid, new Error(c));
+      const allowed = withoutResponse ? c.properties.includes('writeWithoutResponse') : c.properties.includes('write');
+      if (!allowed) return this.emit('write', id, service, uuid, new Error('ATT error: write not permitted (0x03)'));
+      const p = this.#connected(id)!;
+      p.writes.push({ uuid, data: Buffer.from(data), withoutResponse });
+      c.value = Buffer.from(data);
+      this.emit('write', id, service, uuid, null);
+    });
+  }
+
+  notify(id: string, service: string, uuid: string, enable: boolean): void {
+    const c = this.#characteristic(id, service, uuid);
+    setImmediate(() => {
+      if (typeof c === 'string') return this.emit('notify', id, service, uuid, false, new Error(c));
+      if (!c.properties.includes('notify') && !c.properties.includes('indicate')) {
+        return this.emit('notify', id, service, uuid, false, new Error('characteristic supports neither notify nor indicate'));
+      }
+      const p = this.#connected(id)!;
+      if (enable) {
+        p.subscriptions.add(c.uuid);
+        p.subscribes++;
+      } else p.subscriptions.delete(c.uuid);
+      this.emit('notify', id, service, uuid, enable);
+    });
+  }
+
+  #connected(id: string): SimPeripheral | undefined {
+    return this.world.peripherals.find((x) => x.id === id && x.connected);
+  }
+
+  #characteristic(id: string, service: string, uuid: string): SimCharacteristic | string {
+    const p = this.#connected(id);
+    if (!p) return 'not connected';
+    return p.characteristic(uuid, service) ?? `no characteristic ${uuid} in service ${service}`;
+  }
+}
