@@ -2,6 +2,7 @@
 // imported only when a device of that protocol exists.
 
 import type { DriverLoader } from '../mappers/sdk/host.ts';
+import { modbusLoader } from '../mappers/modbus/index.ts';
 import { virtualLoader } from '../mappers/virtual/index.ts';
 
-export const driverLoaders: DriverLoader[] = [virtualLoader];
+export const driverLoaders: DriverLoader[] = [virtualLoader, modbusLoader];
