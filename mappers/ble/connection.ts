@@ -196,6 +196,8 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
         } catch (err) {
           throw gattError(err, `subscribing to ${p.visitor.characteristicUUID} (mode ${p.visitor.mode})`);
         }
+        // Many sensors notify only on change: one read now gives the twin a value from the start.
+        if (c.properties.includes('read')) emit([await readGatt(p, AbortSignal.timeout(d.config.timeout))]);
         stops.push(async () => {
           c.removeListener('data', onData);
           if (peripheral?.state === 'connected') await raceAbort(c.unsubscribeAsync(), AbortSignal.timeout(2000)).catch(() => undefined);
