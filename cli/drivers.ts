@@ -2,7 +2,8 @@
 // imported only when a device of that protocol exists.
 
 import type { DriverLoader } from '../mappers/sdk/host.ts';
+import { bleLoader } from '../mappers/ble/index.ts';
 import { modbusLoader } from '../mappers/modbus/index.ts';
 import { virtualLoader } from '../mappers/virtual/index.ts';
 
-export const driverLoaders: DriverLoader[] = [virtualLoader, modbusLoader];
+export const driverLoaders: DriverLoader[] = [virtualLoader, modbusLoader, bleLoader];

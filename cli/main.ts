@@ -43,7 +43,17 @@ program
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
   .option('--log-level <level>', 'trace | debug | info | warn | error')
   .option('--no-live', 'log a line per change instead of the live table on a terminal')
+  .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
+    if (opts.bleBinding) {
+      try {
+        (await import('../mappers/ble/index.ts')).bleLoader.use(opts.bleBinding);
+      } catch (err) {
+        process.stderr.write(`error: --ble-binding: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+    }
     await (await import('./run.ts')).runCommand({
       devices: opts.devices,
       config: opts.config,

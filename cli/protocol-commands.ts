@@ -2,10 +2,11 @@
 // subcommands; their modules load the protocol library only when the command runs.
 
 import type { Command } from 'commander';
+import { registerBleCommands } from './ble-commands.ts';
 
 type Registrar = (program: Command) => void;
 
-const registrars: Registrar[] = [];
+const registrars: Registrar[] = [registerBleCommands];
 
 export function registerProtocolCommands(program: Command): void {
   for (const register of registrars) register(program);

@@ -2,10 +2,10 @@
 // BLE device is configured. `use()` picks the binding (`--ble-binding`) before the first device loads.
 
 import type { DriverLoader } from '../sdk/index.ts';
-import { parseBinding, type BleBinding } from './noble-loader.ts';
+import { parseBinding, simWorld, type BleBinding } from './noble-loader.ts';
 
 export interface BleLoader extends DriverLoader {
-  /** `hci` (a real adapter, the default) or `sim:<file>` (a simulated BLE world). */
+  /** `hci` (a real adapter, the default) or `sim:<file>` (a simulated BLE world); throws on a bad binding or world file. */
   use(binding: string | BleBinding): void;
 }
 
@@ -16,6 +16,8 @@ export function createBleLoader(initial: BleBinding = { kind: 'hci' }): BleLoade
     aliases: ['ble'],
     use(b) {
       binding = typeof b === 'string' ? parseBinding(b) : b;
+      // A simulated world loads now, so a bad file stops the command instead of every BLE device.
+      if (binding.kind === 'sim') simWorld(binding);
     },
     load: async () => (await import('./driver.ts')).createBleDriver(binding),
   };
