@@ -54,7 +54,6 @@ async function main(): Promise<void> {
     securityPolicies: secure ? [SecurityPolicy.Basic256Sha256] : [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
     securityModes: secure ? [MessageSecurityMode.SignAndEncrypt] : [MessageSecurityMode.None, MessageSecurityMode.SignAndEncrypt],
     userManager: { isValidUser: (user: string, pass: string) => Boolean(name) && user === name && pass === password },
-    disableDiscovery: true,
     buildInfo: { productName: 'edgetwin-test-server' },
     serverInfo: { applicationUri: 'urn:edgetwin:test-server', productUri: 'urn:edgetwin:test-server' },
   });

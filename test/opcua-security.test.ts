@@ -1,0 +1,93 @@
+// OPC UA security against a server that only offers Basic256Sha256 SignAndEncrypt and refuses
+// anonymous users: first the server's certificate is not trusted (a clear error naming where the
+// certificate went), then with mutually trusted certificates, a username session works and a wrong
+// password is refused. The password never reaches the log.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../core/log.ts';
+import { MapperHost, makeDevice, RecordingSink, waitFor } from '../mappers/sdk/index.ts';
+import { opcuaLoader } from '../mappers/opcua/index.ts';
+import { startTestServer, type TestServer } from '../mappers/opcua/testing/spawn.ts';
+
+const PASSWORD = 's3cret-Pa55';
+let server: TestServer;
+const dir = mkdtempSync(join(tmpdir(), 'edgetwin-opcua-sec-'));
+const dataDir = join(dir, 'data');
+const clientPki = join(dataDir, 'pki', 'opcua');
+const passwordFile = join(dir, 'password');
+const wrongPasswordFile = join(dir, 'wrong');
+const log: string[] = [];
+
+before(async () => {
+  writeFileSync(passwordFile, `${PASSWORD}\n`);
+  writeFileSync(wrongPasswordFile, 'not-the-password\n');
+  server = await startTestServer({ secureOnly: true, noAnonymous: true, user: `operator:${PASSWORD}` });
+});
+after(async () => {
+  await server.stop();
+});
+
+async function run(config: Record<string, unknown>, fn: (sink: RecordingSink, id: string, host: MapperHost) => Promise<void>): Promise<void> {
+  const sink = new RecordingSink();
+  const destination = new Writable({ write(chunk, _enc, done) { log.push(String(chunk)); done(); } });
+  const host = new MapperHost({ sink, drivers: [opcuaLoader], log: createLogger({ destination, level: 'debug' }), dataDir, backoff: { initialMs: 200, maxMs: 1000 } });
+  const d = makeDevice({ name: 'secure', protocol: 'opcua', config: { url: server.url, ...config }, properties: [
+    { name: 'setpoint', type: 'double', accessMode: 'ReadWrite', visitor: { nodeID: 'ns=1;s=Test.Double' } },
+  ] });
+  try {
+    const { errors } = await host.apply([d]);
+    assert.deepEqual(errors.map((e) => e.format()), []);
+    await fn(sink, d.id, host);
+  } finally {
+    await host.close();
+  }
+}
+
+const secure = { securityPolicy: 'Basic256Sha256', securityMode: 'SignAndEncrypt', userName: 'operator', password: passwordFile, timeout: 5 };
+
+describe('opcua security', () => {
+  test('an untrusted server certificate fails with an error that says where it went and how to trust it', async () => {
+    await run(secure, async (sink, id) => {
+      const offline = await waitFor(() => sink.states.find((s) => s.device === id && s.state === 'offline'), 'the connect to fail', 60_000);
+      assert.match(offline.reason!, /server's certificate .* is not trusted/);
+      assert.ok(offline.reason!.includes(join(clientPki, 'rejected')), `the reason names the rejected folder: ${offline.reason}`);
+      assert.ok(offline.reason!.includes(join(clientPki, 'trusted', 'certs')), 'the reason says where to move it');
+      await waitFor(() => existsSync(join(clientPki, 'rejected')) && readdirSync(join(clientPki, 'rejected')).length > 0 || undefined, 'the certificate in rejected/');
+      assert.equal(sink.readings.some((r) => r.quality === 'good'), false);
+    });
+    assert.ok(existsSync(join(clientPki, 'own', 'certs', 'client_certificate.pem')), 'the client certificate lives under the data directory');
+  });
+
+  test('Basic256Sha256 SignAndEncrypt with mutually trusted certificates and a username', async () => {
+    // What the error told the user to do: move the rejected server certificate to trusted/certs.
+    for (const f of readdirSync(join(clientPki, 'rejected'))) renameSync(join(clientPki, 'rejected', f), join(clientPki, 'trusted', 'certs', f));
+    mkdirSync(join(server.pki, 'trusted', 'certs'), { recursive: true });
+    copyFileSync(join(clientPki, 'own', 'certs', 'client_certificate.pem'), join(server.pki, 'trusted', 'certs', 'edgetwin.pem'));
+    await run(secure, async (sink, id, host) => {
+      await waitFor(() => sink.latest(id, 'setpoint')?.quality === 'good' || undefined, `a good reading over the encrypted channel (state: ${sink.states.at(-1)?.reason})`, 60_000);
+      const outcome = await host.write(id, 'setpoint', 42.5);
+      assert.equal(outcome.ok, true, outcome.error?.message);
+      assert.equal(outcome.readBack, 42.5);
+    });
+  });
+
+  test('a wrong password is refused with a reason, and the device stays offline', async () => {
+    await run({ ...secure, password: wrongPasswordFile }, async (sink, id) => {
+      const offline = await waitFor(() => sink.states.find((s) => s.device === id && s.state === 'offline'), 'the session to be refused', 60_000);
+      assert.match(offline.reason!, /refused the user identity operator/);
+      assert.match(offline.reason!, /Bad(UserAccessDenied|IdentityTokenRejected|IdentityTokenInvalid)/);
+      assert.equal(sink.readings.some((r) => r.quality === 'good'), false);
+    });
+  });
+
+  test('the password never reaches the log', () => {
+    assert.ok(log.length > 0, 'the driver logged');
+    assert.ok(log.some((l) => l.includes('OPC UA session open') && l.includes('operator')), 'the session log names the user');
+    assert.equal(log.filter((l) => l.includes(PASSWORD)).length, 0);
+  });
+});
