@@ -15,10 +15,18 @@ export class ScriptedServer {
   /** Every read request: function code, address, count. */
   readonly log: { fc: number; address: number; count: number; unit: number }[] = [];
   port = 0;
+  /** Answer each request after this many ms (by its first address), so answers can overtake each other. */
+  delay?: (address: number) => number;
+  /** Requests received and not yet answered, now and at most. */
+  outstanding = 0;
+  /** Connections accepted so far. */
+  connections = 0;
+  maxOutstanding = 0;
 
   /** `script(unit, address)` answers a register read; a range answers its first non-value entry, else the values. */
   constructor(readonly script: (unit: number, address: number) => Answer | undefined) {
     this.#server = createServer((socket) => {
+      this.connections++;
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
       socket.on('error', () => undefined);
@@ -40,17 +48,22 @@ export class ScriptedServer {
     const address = frame.readUInt16BE(8);
     const count = frame.readUInt16BE(10);
     this.log.push({ fc, address, count, unit });
-    const reply = (pdu: Buffer) => {
+    this.outstanding++;
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+    const wait = this.delay?.(address) ?? 0;
+    const reply = (pdu: Buffer): void => void setTimeout(() => {
+      this.outstanding--;
+      if (socket.destroyed) return;
       const head = Buffer.alloc(7);
       frame.copy(head, 0, 0, 4);
       head.writeUInt16BE(pdu.length + 1, 4);
       head[6] = unit;
       socket.write(Buffer.concat([head, pdu]));
-    };
+    }, wait);
     const values: number[] = [];
     for (let a = address; a < address + count; a++) {
       const answer = this.script(unit, a) ?? { exception: 2 };
-      if ('silent' in answer) return;
+      if ('silent' in answer) { this.outstanding--; return; }
       if ('exception' in answer) return reply(Buffer.from([fc | 0x80, answer.exception]));
       if ('short' in answer) return reply(Buffer.from([fc, count * 2 + 2, 0, 1]));
       values.push(answer.value);
