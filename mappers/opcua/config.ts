@@ -111,7 +111,8 @@ export function checkDevice(device: DeviceBinding<OpcuaProtocol, OpcuaVisitor>):
   }
   const policy = normalisePolicy(c.securityPolicy);
   const mode = securityMode(c);
-  if (policy === 'None' && mode !== 'None') problems.push({ path: 'securityMode', message: `securityMode ${mode} needs a securityPolicy other than None` });
+  const deprecated = Boolean(c.securityPolicy && DEPRECATED.has(c.securityPolicy));
+  if (policy === 'None' && mode !== 'None' && !deprecated) problems.push({ path: 'securityMode', message: `securityMode ${mode} needs a securityPolicy other than None` });
   if (policy !== 'None' && mode === 'None') problems.push({ path: 'securityMode', message: `securityPolicy ${c.securityPolicy} needs securityMode Sign or SignAndEncrypt` });
   if (c.password && !c.userName) problems.push({ path: 'userName', message: 'password is set but userName is missing' });
   if (c.userName && !c.password) problems.push({ path: 'password', message: 'userName is set but password (a path to a file holding the password) is missing' });

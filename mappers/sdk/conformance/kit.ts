@@ -56,6 +56,8 @@ export interface ConformanceOptions {
   badConfigs: BadConfig[];
   /** Longest wait for any one condition; default 20 s (generous: machines are shared and noisy). */
   timeoutMs?: number;
+  /** The gateway data directory the driver gets (certificate stores live there); default '.'. */
+  dataDir?: string;
 }
 
 const TYPE_OF: Record<PropertyType, (v: PropertyValue) => boolean> = {
@@ -99,7 +101,7 @@ export function runConformance(opts: ConformanceOptions): void {
 
     const withHost = async <T>(fn: (host: MapperHost, sink: RecordingSink) => Promise<T>): Promise<T> => {
       const sink = new RecordingSink();
-      const host = new MapperHost({ sink, drivers: [opts.driver], log: silentLogger, dataDir: '.', backoff: { initialMs: 50, maxMs: 500 } });
+      const host = new MapperHost({ sink, drivers: [opts.driver], log: silentLogger, dataDir: opts.dataDir ?? '.', backoff: { initialMs: 50, maxMs: 500 } });
       try {
         return await fn(host, sink);
       } finally {
