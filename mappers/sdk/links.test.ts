@@ -96,6 +96,45 @@ test('a failed request does not block the bus', async () => {
   await links.closeAll();
 });
 
+test('a serial port that vanishes settles closed, and the next acquire opens it again', async () => {
+  const opener = fakeOpener();
+  const links = new LinkRegistry({ openSerial: opener.open });
+  const a = await links.acquireSerial(bus, 'serial');
+  const b = await links.acquireSerial(bus, 'serial');
+  assert.equal(a.isOpen, true);
+  opener.opened[0]!.destroy(new Error('device unplugged'));
+  assert.match((await a.closed).message, /unplugged/);
+  assert.equal(a.isOpen, false);
+  const c = await links.acquireSerial(bus, 'serial');
+  assert.notEqual(c, a, 'a new link on a newly opened port');
+  assert.equal(opener.opened.length, 2);
+  assert.equal(c.isOpen, true);
+  await links.release(a.key);
+  await links.release(b.key);
+  assert.equal(opener.opened[1]!.destroyed, false, 'the holders of the dead link do not close the new port');
+  await links.release(c.key);
+  assert.equal(opener.opened[1]!.destroyed, true);
+  assert.equal(links.users(c.key), 0);
+});
+
+test('a failed reopen leaves the port to be opened on a later acquire', async () => {
+  const opener = fakeOpener();
+  let fail = false;
+  const links = new LinkRegistry({ openSerial: (s) => (fail ? Promise.reject(new Error('no such file')) : opener.open()) });
+  const a = await links.acquireSerial(bus, 'serial');
+  opener.opened[0]!.destroy();
+  await a.closed;
+  fail = true;
+  await assert.rejects(links.acquireSerial(bus, 'serial'), /no such file/);
+  fail = false;
+  const c = await links.acquireSerial(bus, 'serial');
+  assert.equal(c.isOpen, true);
+  await links.release(a.key);
+  assert.equal(c.isOpen, true);
+  await links.release(c.key);
+  assert.equal(links.users(c.key), 0);
+});
+
 test('acquire shares any resource by key and closes it with the last release', async () => {
   const links = new LinkRegistry();
   let opens = 0;
@@ -126,6 +165,43 @@ test('a real serial port (socat pty pair) opens through serialport, carries byte
     await links.release(left.key);
     await links.release(right.key);
     assert.equal(left.port.destroyed, true);
+  } finally {
+    await links.closeAll();
+    socat.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a real pty that vanishes (socat killed) closes the link, and it reopens when the pty returns', { skip: existsSync('/usr/bin/socat') ? false : 'socat is not installed' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgetwin-pty-'));
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const pair = () => spawn('/usr/bin/socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
+  let socat = pair();
+  const links = new LinkRegistry();
+  try {
+    await waitFor(() => existsSync(a) && existsSync(b), 'socat to create the pty pair');
+    const first = await links.acquireSerial({ path: a, baudRate: 9600 }, 'serial');
+    // serialport notices the hang-up only once it is reading: see a byte arrive first.
+    const peer = await links.acquireSerial({ path: b, baudRate: 9600 }, 'serial');
+    const arrived = new Promise((resolve) => first.port.once('data', resolve));
+    peer.port.write('x');
+    await arrived;
+    first.port.on('data', () => undefined);
+    socat.kill();
+    await first.closed;
+    assert.equal(first.isOpen, false);
+    await waitFor(() => !existsSync(a), 'the pty to vanish');
+    await assert.rejects(links.acquireSerial({ path: a, baudRate: 9600 }, 'serial'));
+    socat = pair();
+    await waitFor(() => existsSync(a) && existsSync(b), 'socat to create the pty pair again');
+    const again = await links.acquireSerial({ path: a, baudRate: 9600 }, 'serial');
+    assert.equal(again.isOpen, true);
+    await links.release(first.key);
+    await links.release(peer.key);
+    assert.equal(again.isOpen, true);
+    await links.release(again.key);
+    assert.equal(again.isOpen, false);
   } finally {
     await links.closeAll();
     socat.kill();

@@ -2,6 +2,7 @@
 // adapter. Serial ports live here, not in a protocol folder, because Modbus RTU and serial
 // instruments can sit on the same port and only one owner may hold its settings.
 
+import { stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
 import type { SourceRef } from '../../core/device.ts';
@@ -26,6 +27,15 @@ export interface SerialLink {
   readonly port: Duplex;
   /** Run one request alone on the bus: requests of every device on this port are serialized. */
   exclusive<T>(fn: (port: Duplex) => Promise<T>): Promise<T>;
+  /**
+   * Settles when the port closes for any reason, with an error saying why (the adapter was
+   * unplugged, the last user released it); serialport notices a vanished device only while the
+   * port is being read. After an unexpected close the next acquireSerial
+   * opens the port again, so users treat this as a lost connection and reconnect.
+   */
+  readonly closed: Promise<Error>;
+  /** False once the port has closed. */
+  readonly isOpen: boolean;
 }
 
 /** Opens a serial port; the default loads `serialport` only when the first port is opened. */
@@ -37,6 +47,8 @@ interface Entry {
   close: () => Promise<void>;
   owner?: string;
   settings?: Required<SerialSettings>;
+  /** The serial link last opened under this entry, once open. */
+  port?: SerialLink;
 }
 
 export function serialKey(path: string): string {
@@ -99,7 +111,28 @@ async function openWithSerialport(s: Required<SerialSettings>): Promise<Duplex> 
   const { SerialPort } = await import('serialport');
   const port = new SerialPort({ path: s.path, baudRate: s.baudRate, dataBits: s.dataBits, stopBits: s.stopBits, parity: s.parity, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  // A SerialPort stream's destroy() leaves the file descriptor open and its reader spinning:
+  // destroying it must close the port.
+  port._destroy = (err, done) => {
+    if (!port.isOpen) return done(err);
+    port.close(() => done(err));
+  };
+  watchPath(port, s.path);
   return port;
+}
+
+/**
+ * A read on a hung-up port does not always fail (a pty whose peer exited can wait forever), so
+ * the device node is checked once a second: when it is gone, the port closes with a reason.
+ */
+function watchPath(port: Duplex, path: string): void {
+  const timer = setInterval(() => {
+    stat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' && !port.destroyed) port.destroy(Object.assign(new Error(`serial port ${path} vanished (device unplugged?)`), { code: 'ENODEV' }));
+    });
+  }, 1000);
+  timer.unref();
+  port.once('close', () => clearInterval(timer));
 }
 
 function closeDuplex(port: Duplex): Promise<void> {
@@ -154,13 +187,31 @@ export class LinkRegistry {
         return Promise.reject(new EdgetwinError(ErrorCodes.LINK_CONFLICT, `serial port ${settings.path} cannot be opened for ${owner}: ${why}`, {}));
       }
       existing.count++;
+      // A port that vanished (USB unplugged) while others still held it is opened again here; the
+      // holders of the dead link learn of it through `closed` and release it.
+      if (existing.port && !existing.port.isOpen) {
+        existing.value = this.#openSerial(wanted).then((port) => makeSerialLink(key, wanted, port));
+        this.#track(key, existing);
+      }
       return existing.value as Promise<SerialLink>;
     }
-    const value = this.#openSerial(wanted).then((port) => makeSerialLink(key, wanted, port));
-    const entry: Entry = { count: 1, value, owner, settings: wanted, close: async () => closeDuplex((await value).port) };
+    const entry: Entry = { count: 1, value: this.#openSerial(wanted).then((port) => makeSerialLink(key, wanted, port)), owner, settings: wanted, close: async () => {
+      const link = await entry.value as SerialLink;
+      if (link.isOpen) await closeDuplex(link.port);
+    } };
     this.#entries.set(key, entry);
-    value.catch(() => { if (this.#entries.get(key) === entry) this.#entries.delete(key); });
-    return value;
+    this.#track(key, entry);
+    return entry.value as Promise<SerialLink>;
+  }
+
+  #track(key: string, entry: Entry): void {
+    const value = entry.value as Promise<SerialLink>;
+    value.then((link) => { if (entry.value === value) entry.port = link; }, () => {
+      if (entry.value !== value) return;
+      // A failed reopen keeps the count of users still holding the dead link; a failed first open has none.
+      if (entry.port) entry.count--;
+      if (this.#entries.get(key) === entry && (!entry.port || entry.count <= 0)) this.#entries.delete(key);
+    });
   }
 
   /** Users of `key` right now (0 when closed). */
@@ -177,10 +228,22 @@ export class LinkRegistry {
 
 function makeSerialLink(key: string, settings: Required<SerialSettings>, port: Duplex): SerialLink {
   let tail: Promise<unknown> = Promise.resolve();
+  let open = !port.destroyed;
+  const closed = new Promise<Error>((resolve) => {
+    let why: Error | undefined;
+    port.on('error', (err: Error) => { why ??= err; });
+    // serialport emits close with a `disconnected` error when the device goes away.
+    port.once('close', (err?: Error) => {
+      open = false;
+      resolve(err ?? why ?? new Error(`serial port ${settings.path} closed`));
+    });
+  });
   return {
     key,
     settings,
     port,
+    closed,
+    get isOpen() { return open; },
     exclusive<T>(fn: (p: Duplex) => Promise<T>): Promise<T> {
       const run = tail.then(() => fn(port));
       tail = run.catch(() => undefined);
