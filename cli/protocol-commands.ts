@@ -3,10 +3,11 @@
 
 import type { Command } from 'commander';
 import { registerBleCommands } from './ble-commands.ts';
+import { registerModbusCommands } from './modbus-commands.ts';
 
 type Registrar = (program: Command) => void;
 
-const registrars: Registrar[] = [registerBleCommands];
+const registrars: Registrar[] = [registerBleCommands, registerModbusCommands];
 
 export function registerProtocolCommands(program: Command): void {
   for (const register of registrars) register(program);
