@@ -70,6 +70,12 @@ export class BleAdapter {
     return new BleAdapter(noble, opts);
   }
 
+  /** Throws ENOADAPTER when the adapter left poweredOn since it opened (unplugged, switched off). */
+  assertPowered(): void {
+    const state = this.#noble.state;
+    if (state !== 'poweredOn') throw noAdapter(this.#opts.name, state, this.#opts.binding);
+  }
+
   /** Called when the adapter leaves poweredOn (unplugged, switched off). Returns an unsubscribe. */
   onPowerLoss(fn: (state: string) => void): () => void {
     this.#stateListeners.add(fn);

@@ -37,7 +37,8 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
   const gatt = d.properties.filter((p) => !p.visitor.advertisement);
   const adv = d.properties.filter((p) => p.visitor.advertisement);
   const cleanups: (() => void | Promise<void>)[] = [];
-  const deadline = Date.now() + d.config.timeout;
+  // A little inside the runtime's own connect timeout, so the user reads which step ran out.
+  const deadline = Date.now() + d.config.timeout * 0.9;
   const left = () => Math.max(1, deadline - Date.now());
   const address = normAddress(d.config.macAddress);
   let peripheral: Peripheral | undefined;
@@ -54,6 +55,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
   cleanups.push(d.adapter.onPowerLoss((state) => d.ctx.lost(codedError('ENOADAPTER', `Bluetooth adapter ${d.adapter.name} went ${state}`))));
 
   try {
+    d.adapter.assertPowered();
     if (adv.length) {
       const seen = new Promise<void>((resolve) => {
         const unwatch = d.adapter.watch((p) => {
@@ -188,18 +190,28 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
         stops.push(() => { onAdvertisement = undefined; });
       }
       for (const p of properties.filter((x) => x.visitor.mode === 'notify' || x.visitor.mode === 'indicate')) {
-        const c = characteristic(p);
+        let c: Characteristic;
+        try {
+          c = characteristic(p);
+        } catch (err) {
+          emit([{ property: p.name, error: { code: 'ENOCHAR', message: errorMessage(err) } }]);
+          continue;
+        }
         const onData = (data: Buffer, isNotification: boolean) => { if (isNotification) emit([fromBytes(p, data)]); };
         c.on('data', onData);
+        stops.push(() => { c.removeListener('data', onData); });
         try {
           await raceAbort(c.subscribeAsync(), AbortSignal.timeout(d.config.timeout));
         } catch (err) {
-          throw gattError(err, `subscribing to ${p.visitor.characteristicUUID} (mode ${p.visitor.mode})`);
+          const e = gattError(err, `subscribing to ${p.visitor.characteristicUUID} (mode ${p.visitor.mode})`);
+          // A lost link is the runtime's to handle; a refused subscription is this property's failure.
+          if ((e as Error & { code: string }).code === 'ECONNRESET') throw e;
+          emit([{ property: p.name, error: { code: 'ENOTIFY', message: e.message } }]);
+          continue;
         }
         // Many sensors notify only on change: one read now gives the twin a value from the start.
         if (c.properties.includes('read')) emit([await readGatt(p, AbortSignal.timeout(d.config.timeout))]);
         stops.push(async () => {
-          c.removeListener('data', onData);
           if (peripheral?.state === 'connected') await raceAbort(c.unsubscribeAsync(), AbortSignal.timeout(2000)).catch(() => undefined);
         });
       }

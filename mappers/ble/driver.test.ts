@@ -177,3 +177,24 @@ test('rejects configurations with an error naming the field and property', async
     assert.match(errors[0]!.format(), /macAddress/);
   });
 });
+
+test('a refused subscription or a missing characteristic fails that property only; the others read on', async () => {
+  const world = new SimWorld(testWorld());
+  await withHost(world, async (host, sink) => {
+    const d = ble('env', { macAddress: ENV_ADDRESS }, [
+      { name: 'pressure', type: 'float', visitor: { characteristicUUID: '2a6d', mode: 'notify' } },
+      { name: 'ghost', type: 'bytes', visitor: { characteristicUUID: 'ffe9', mode: 'indicate' } },
+      { name: 'humidity', type: 'float', visitor: { characteristicUUID: '2a6f', mode: 'notify' } },
+      { name: 'battery', type: 'int', collectCycle: 50, visitor: { characteristicUUID: '2a19' } },
+    ]);
+    await host.apply([d]);
+    const refused = await waitFor(() => sink.readings.find((r) => r.property === 'pressure' && r.error?.code === 'ENOTIFY'), 'the refused subscription');
+    assert.match(refused.error!.message, /subscribing to 2a6d \(mode notify\): characteristic supports neither notify nor indicate/);
+    const ghost = await waitFor(() => sink.readings.find((r) => r.property === 'ghost' && r.error?.code === 'ENOCHAR'), 'the missing characteristic');
+    assert.match(ghost.error!.message, /has no characteristic ffe9 \(service\/characteristic found: 180a\/2a29/);
+    assert.equal((await waitFor(() => good(sink, d.id, 'humidity'), 'humidity')).value, 45.2);
+    world.peripheral(ENV_ADDRESS).setValue('2a19', { uint8: 55 });
+    await waitFor(() => good(sink, d.id, 'battery')?.value === 55, 'the polled property of a mixed device read on its cycle');
+    assert.equal(sink.lastState(d.id), 'online');
+  });
+});

@@ -11,10 +11,11 @@ export class SimBindings extends EventEmitter {
   #scanning = false;
   #started = false;
   #serviceFilter: string[] = [];
-  readonly #pending = new Set<string>();
+  /** Peripherals this central connected, so stopping it drops only its own links. */
+  readonly #mine = new Set<string>();
   readonly #onAdvertise = (p: SimPeripheral) => { if (this.#scanning) this.#discover(p); };
-  readonly #onNotification = (p: SimPeripheral, c: SimCharacteristic) => this.emit('read', p.id, c.service, c.uuid, c.value, true);
-  readonly #onDropped = (p: SimPeripheral, reason: string) => this.emit('disconnect', p.id, reason);
+  readonly #onNotification = (p: SimPeripheral, c: SimCharacteristic) => { if (this.#mine.has(p.id)) this.emit('read', p.id, c.service, c.uuid, c.value, true); };
+  readonly #onDropped = (p: SimPeripheral, reason: string) => { if (this.#mine.delete(p.id)) this.emit('disconnect', p.id, reason); };
 
   constructor(private readonly world: SimWorld) {
     super();
@@ -48,8 +49,6 @@ export class SimBindings extends EventEmitter {
     this.world.halt();
   }
 
-  readonly #mine = new Set<string>();
-
   reset(): void {}
   setScanParameters(): void { setImmediate(() => this.emit('scanParametersSet')); }
 
@@ -80,10 +79,7 @@ export class SimBindings extends EventEmitter {
   connect(id: string): void {
     const p = this.world.peripherals.find((x) => x.id === id);
     // An unreachable peripheral never answers: the connect hangs until cancelled, as on a radio.
-    if (!p || !p.reachable) {
-      this.#pending.add(id);
-      return;
-    }
+    if (!p || !p.reachable) return;
     setImmediate(() => {
       if (p.connected) return this.emit('connect', id, new Error('already connected'));
       if (!(p.spec.connectable ?? true)) return this.emit('connect', id, new Error('peripheral is not connectable'));
@@ -96,9 +92,7 @@ export class SimBindings extends EventEmitter {
     });
   }
 
-  cancelConnect(id: string): void {
-    this.#pending.delete(id);
-  }
+  cancelConnect(): void {}
 
   disconnect(id: string): void {
     const p = this.world.peripherals.find((x) => x.id === id);
