@@ -99,3 +99,12 @@ test('checkCodecSpec names what is wrong with a spec', () => {
   assert.match(checkCodecSpec({ type: 'uint16', scale: 0 }).join(), /scale/);
   assert.match(checkCodecSpec({ type: 'bit', bitIndex: 16, length: 2 }).join(), /bitIndex must be an integer from 0 to 15/);
 });
+
+test('float32 decodes to the shortest decimal that is the same float32', () => {
+  const wire = (v: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, v); return b; };
+  assert.equal(decode(wire(52.6), { type: 'float32' }), 52.6);
+  assert.equal(decode(wire(0.1), { type: 'float32' }), 0.1);
+  assert.equal(decode(wire(123456.78), { type: 'float32' }), 123456.78);
+  assert.equal(decode(wire(-3.4028234663852886e38), { type: 'float32' }), -3.4028235e38);
+  assert.equal(Math.fround(decode(wire(1 / 3), { type: 'float32' }) as number), Math.fround(1 / 3));
+});

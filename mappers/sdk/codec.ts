@@ -96,6 +96,19 @@ export function roundNoise(n: number): number {
   return Number.isInteger(n) ? n : Number(n.toPrecision(15));
 }
 
+/**
+ * The shortest decimal that is the same float32: a PLC's 52.6 arrives as 52.599998474121094 in
+ * double precision, and people expect to see 52.6, as their HMI shows it.
+ */
+export function shortestFloat32(f: number): number {
+  if (!Number.isFinite(f) || (Number.isInteger(f) && Math.abs(f) < 2 ** 24)) return f;
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(f.toPrecision(digits));
+    if (Math.fround(candidate) === f) return candidate;
+  }
+  return f;
+}
+
 export function applyScale(value: number | bigint, spec: Pick<CodecSpec, 'scale' | 'valueOffset'>): number | bigint {
   const scale = spec.scale ?? 1;
   const offset = spec.valueOffset ?? 0;
@@ -131,7 +144,7 @@ export function decode(raw: Uint8Array, spec: CodecSpec): PropertyValue {
     case 'uint32': return applyScale(view.getUint32(0), spec);
     case 'int64': return applyScale(normalise(view.getBigInt64(0)), spec);
     case 'uint64': return applyScale(normalise(view.getBigUint64(0)), spec);
-    case 'float32': return applyScale(roundNoise(view.getFloat32(0)), spec);
+    case 'float32': return applyScale(shortestFloat32(view.getFloat32(0)), spec);
     case 'float64': return applyScale(view.getFloat64(0), spec);
     case 'bool': return bytes.some((b) => b !== 0);
     case 'bit': {
