@@ -137,8 +137,9 @@ export class SimBindings extends EventEmitter {
   }
 
   read(id: string, service: string, uuid: string): void {
-    const c = this.#characteristic(id, service, uuid);
+    // Looked up when the request is served: the link may drop in between, as on a radio.
     setImmediate(() => {
+      const c = this.#characteristic(id, service, uuid);
       if (typeof c === 'string') return this.emit('read', id, service, uuid, Buffer.alloc(0), false, new Error(c));
       if (!c.properties.includes('read')) return this.emit('read', id, service, uuid, Buffer.alloc(0), false, new Error('ATT error: read not permitted (0x02)'));
       this.emit('read', id, service, uuid, Buffer.from(c.value), false);
@@ -146,8 +147,9 @@ export class SimBindings extends EventEmitter {
   }
 
   write(id: string, service: string, uuid: string, data: Buffer, withoutResponse: boolean): void {
-    const c = this.#characteristic(id, service, uuid);
+    // Looked up when the request is served: the link may drop in between, as on a radio.
     setImmediate(() => {
+      const c = this.#characteristic(id, service, uuid);
       if (typeof c === 'string') return this.emit('write', id, service, uuid, new Error(c));
       const allowed = withoutResponse ? c.properties.includes('writeWithoutResponse') : c.properties.includes('write');
       if (!allowed) return this.emit('write', id, service, uuid, new Error('ATT error: write not permitted (0x03)'));
@@ -159,8 +161,9 @@ export class SimBindings extends EventEmitter {
   }
 
   notify(id: string, service: string, uuid: string, enable: boolean): void {
-    const c = this.#characteristic(id, service, uuid);
+    // Looked up when the request is served: the link may drop in between, as on a radio.
     setImmediate(() => {
+      const c = this.#characteristic(id, service, uuid);
       if (typeof c === 'string') return this.emit('notify', id, service, uuid, false, new Error(c));
       if (!c.properties.includes('notify') && !c.properties.includes('indicate')) {
         return this.emit('notify', id, service, uuid, false, new Error('characteristic supports neither notify nor indicate'));
