@@ -93,6 +93,11 @@ export const visitorSchema: JsonSchema = {
   },
 };
 
+/** "an InputRegister", "a CoilRegister". */
+export function article(table: string): string {
+  return `${/^[AEIOU]/.test(table) ? 'an' : 'a'} ${table}`;
+}
+
 export function isRtu(config: ModbusProtocol): boolean {
   return (config.communicateMode ?? 'TCP').toUpperCase() === 'RTU';
 }
@@ -148,14 +153,14 @@ export function registerMap(v: ModbusVisitor): RegisterMap | { field: string; me
     return { field: 'order', message: 'order cannot be combined with isSwap/isRegisterSwap: use order alone (BADC swaps bytes, CDAB swaps registers, DCBA both)' };
   }
   if (table.bits) {
-    if (v.bitIndex !== undefined) return { field: 'bitIndex', message: `bitIndex applies to registers; a ${v.register} is already one bit` };
-    if ((v.limit ?? 1) !== 1) return { field: 'limit', message: `limit must be 1 on a ${v.register} (one bit per property)` };
-    if (v.order || v.isSwap || v.isRegisterSwap) return { field: v.order ? 'order' : v.isSwap ? 'isSwap' : 'isRegisterSwap', message: `byte order has no meaning for a ${v.register} bit` };
+    if (v.bitIndex !== undefined) return { field: 'bitIndex', message: `bitIndex applies to registers; ${article(v.register)} is already one bit` };
+    if ((v.limit ?? 1) !== 1) return { field: 'limit', message: `limit must be 1 on ${article(v.register)} (one bit per property)` };
+    if (v.order || v.isSwap || v.isRegisterSwap) return { field: v.order ? 'order' : v.isSwap ? 'isSwap' : 'isRegisterSwap', message: `byte order has no meaning for ${article(v.register)} bit` };
     if (dataType === 'boolean' || dataType === 'bit') return { table: v.register, address: v.offset, count: 1, codec: { type: 'bool', length: 1 } };
     if (dataType === 'int' || dataType === 'float' || dataType === 'double' || dataType === 'uint16' || dataType === 'int16') {
       return { table: v.register, address: v.offset, count: 1, codec: { type: 'uint8', ...scaling } };
     }
-    return { field: 'dataType', message: `dataType ${dataType} cannot be read from a ${v.register} (use boolean or int)` };
+    return { field: 'dataType', message: `dataType ${dataType} cannot be read from ${article(v.register)} (use boolean or int)` };
   }
   const order = orderOf(v);
   const width = WIRE_WIDTH[dataType];
@@ -213,7 +218,7 @@ export function checkDevice(device: DeviceBinding<ModbusProtocol, ModbusVisitor>
     }
     if (m.address + m.count > 65536) problems.push({ property: p.name, path: 'offset', message: `offset ${m.address} + ${m.count} runs past address 65535` });
     if (!TABLES[m.table].writable && p.spec.desired !== undefined) {
-      problems.push({ property: p.name, path: 'register', message: `a desired value is set but a ${m.table} cannot be written (use HoldingRegister or CoilRegister, or remove desired)` });
+      problems.push({ property: p.name, path: 'register', message: `a desired value is set but ${article(m.table)} cannot be written (use HoldingRegister or CoilRegister, or remove desired)` });
     }
   }
   return problems;

@@ -3,7 +3,7 @@
 // ip:port or serial port; the runtime's link scheduler keeps it fair and bounded.
 
 import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
-import { checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
+import { article, checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
 import { bitAt, ModbusException, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
 import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from './plan.ts';
 import { closeSerialPort, RtuTransport } from './rtu.ts';
@@ -122,7 +122,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
 
       async write(p: Binding, { raw }, signal) {
         const m = maps.get(p.name)!;
-        if (!TABLES[m.table].writable) throw codedError('MODBUS_NOT_WRITABLE', `a ${m.table} cannot be written; only CoilRegister and HoldingRegister can`);
+        if (!TABLES[m.table].writable) throw codedError('MODBUS_NOT_WRITABLE', `${article(m.table)} cannot be written; only CoilRegister and HoldingRegister can`);
         if (!raw) throw codedError('ECODEC', `no encoded value for ${p.name}`);
         if (TABLES[m.table].bits) {
           await ask(writeSingleCoil(m.address, raw.some((b) => b !== 0)), signal);
