@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cli, ROOT } from './helpers/gateway-process.ts';
 
 const sim = ['--ble-binding', `sim:${join(ROOT, 'examples', 'ble-sensors', 'world.yaml')}`];
@@ -41,9 +41,23 @@ describe('edgetwin ble', () => {
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, /1 device\(s\) valid, 1 model\(s\), 0 error\(s\)/);
 
+    const beacon = await cli(['ble', 'onboard', 'E2:15:3A:00:33:03', ...sim]);
+    assert.equal(beacon.code, 0, beacon.stderr);
+    assert.match(beacon.stdout, /does not accept connections, so its values come from its advertisements/);
+    assert.match(beacon.stdout, /source: manufacturerData\n\s+companyId: 1177/);
+    const beaconFile = join(dirname(file), 'beacon.yaml');
+    writeFileSync(beaconFile, beacon.stdout);
+    assert.equal((await cli(['validate', beaconFile])).code, 0);
+
     const unknown = await cli(['ble', 'onboard', '00:11:22:33:44:55', '--timeout', '300', ...sim]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^error: 00:11:22:33:44:55 did not advertise within 300 ms/);
+  });
+
+  it('run refuses a --ble-binding it cannot use, before starting anything', async () => {
+    const r = await cli(['run', '--devices', join(ROOT, 'examples', 'ble-sensors', 'devices'), '--ble-binding', 'sim:/nonexistent/world.yaml']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: --ble-binding: cannot read the simulated BLE world \/nonexistent\/world.yaml/);
   });
 
   it('scan with no Bluetooth adapter exits 1 with one line naming it, no stack trace', { skip: hasAdapter ? 'this machine has a Bluetooth adapter' : false }, async () => {

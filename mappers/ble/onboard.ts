@@ -83,6 +83,10 @@ export async function onboard(adapter: BleAdapter, address: string, timeoutMs: n
   const release = await adapter.acquireSlot('edgetwin ble onboard', timeoutMs);
   try {
     const p = await adapter.find(address, timeoutMs);
+    if (!p.connectable) {
+      const name = p.advertisement.localName || undefined;
+      return { address: normAddress(p.address), name, characteristics: [], yaml: advertisementProposal(normAddress(p.address), name, p.advertisement) };
+    }
     await adapter.connect(p, timeoutMs);
     try {
       const characteristics: CharacteristicInfo[] = [];
@@ -151,6 +155,34 @@ export function proposal(address: string, localName: string | undefined, chars: 
     '# Well-known characteristics are mapped below; check the units and cycles, then `edgetwin validate` this file.',
     ...(others.length ? ['# Other characteristics found (map them with characteristicUUID plus dataType or dataConverter):'] : []),
     ...others.map((c) => `#   service ${c.service} characteristic ${c.uuid} [${c.properties.join(', ')}]${c.name ? ` ${c.name}` : ''}`),
+  ];
+  return `${header.join('\n')}\n${stringify(model)}---\n${stringify(device)}`;
+}
+
+/** A sensor that only broadcasts: its advertised data as BYTES and its RSSI, to decode with dataType and offset. */
+export function advertisementProposal(address: string, localName: string | undefined, adv: { manufacturerData?: Buffer; serviceData?: { uuid: string; data: Buffer }[] }): string {
+  const name = slug(localName, address);
+  const props: { model: object; device: object }[] = [];
+  const add = (prop: string, type: string, description: string, configData: object) => props.push({
+    model: { name: prop, description, type, accessMode: 'ReadOnly' },
+    device: { name: prop, visitors: { protocolName: 'bluetooth', configData } },
+  });
+  const m = adv.manufacturerData;
+  if (m && m.length >= 2) {
+    add('manufacturerData', 'BYTES', `manufacturer data of company 0x${m.readUInt16LE(0).toString(16).padStart(4, '0')}, ${toHex(m.subarray(2))} at onboarding`, { advertisement: { source: 'manufacturerData', companyId: m.readUInt16LE(0) } });
+  }
+  for (const sd of adv.serviceData ?? []) add(`serviceData${sd.uuid.toUpperCase()}`, 'BYTES', `service data of ${sd.uuid}, ${toHex(sd.data)} at onboarding`, { advertisement: { source: 'serviceData', serviceUUID: sd.uuid } });
+  add('rssi', 'INT', 'received signal strength', { advertisement: { source: 'rssi' } });
+  const model = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: `${name}-model`, namespace: 'default' }, spec: { protocol: 'bluetooth', properties: props.map((p) => p.model) } };
+  const device = {
+    apiVersion: 'devices.kubeedge.io/v1beta1',
+    kind: 'Device',
+    metadata: { name, namespace: 'default' },
+    spec: { deviceModelRef: { name: `${name}-model` }, protocol: { protocolName: 'bluetooth', configData: { macAddress: address.toUpperCase() } }, properties: props.map((p) => p.device) },
+  };
+  const header = [
+    `# Proposed by \`edgetwin ble onboard ${address.toUpperCase()}\`${localName ? ` (${localName})` : ''}: it does not accept connections, so its values come from its advertisements.`,
+    '# The payloads are mapped as BYTES; decode a value with dataType, byteOrder, offset and scale (see docs/ble.md), then `edgetwin validate` this file.',
   ];
   return `${header.join('\n')}\n${stringify(model)}---\n${stringify(device)}`;
 }
