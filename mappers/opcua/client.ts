@@ -3,11 +3,12 @@
 // reconnection is switched off: the runtime owns reconnects (with backoff) and the driver rebuilds
 // the session and every monitored item, which is what keeps data flowing after a server restart.
 
+import './library-log.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import { MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, type ClientSession, type UserIdentityInfo } from 'node-opcua-client';
-import { codedError, errorMessage } from '../sdk/async.ts';
+import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
 import { identity, normalisePolicy, securityMode, type OpcuaProtocol } from './config.ts';
 
 export interface OpenSession {
@@ -49,7 +50,7 @@ function userIdentity(config: OpcuaProtocol): UserIdentityInfo {
 
 /** Turn node-opcua's connect errors into ones a plant engineer can act on. */
 function explain(err: unknown, config: OpcuaProtocol, pki: string): Error {
-  const msg = errorMessage(err);
+  const msg = errorMessage(err).replace(/\s*\n\s*/g, ' ').trim();
   if (/certificate verification failed|BadCertificateUntrusted/i.test(msg)) {
     return codedError('BAD_CERTIFICATE_UNTRUSTED', `the server's certificate at ${config.url} is not trusted (${msg}); node-opcua saved it in ${join(pki, 'rejected')}: after checking its thumbprint, move it to ${join(pki, 'trusted', 'certs')} and the gateway will connect`);
   }
@@ -63,7 +64,7 @@ function explain(err: unknown, config: OpcuaProtocol, pki: string): Error {
     return codedError('BAD_ENDPOINT', `the server at ${config.url} offers no endpoint with securityPolicy ${normalisePolicy(config.securityPolicy)} and securityMode ${securityMode(config)} (${msg})`);
   }
   if (/ECONNREFUSED|connect failed|ENOTFOUND|EHOSTUNREACH/i.test(msg)) return codedError('ECONNREFUSED', `cannot reach ${config.url}: ${msg}`);
-  return err instanceof Error ? err : new Error(msg);
+  return codedError(errorCode(err, 'ECONNECT'), msg, err);
 }
 
 export async function openSession(config: OpcuaProtocol, dataDir: string, timeoutMs: number, onLost: (err: Error) => void): Promise<OpenSession> {

@@ -2,6 +2,7 @@
 // their source timestamps), or polling with one batched ReadRequest per cycle. Writes use the
 // variant type of the node's DataType, read once per session and cached.
 
+import { routeLibraryLog } from './library-log.ts';
 import { AttributeIds, type DataType, type NodeId } from 'node-opcua-client';
 import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/driver.ts';
@@ -16,6 +17,7 @@ type Device = DeviceBinding<OpcuaProtocol, OpcuaVisitor>;
 type Property = PropertyBinding<OpcuaVisitor>;
 
 const DEFAULT_TIMEOUT_S = 10;
+let libraryLogRouted = false;
 /** Session-level failures: the runtime must rebuild the session, not just retry the read. */
 const SESSION_GONE = /BadSession(Closed|IdInvalid|NotActivated)|BadSecureChannel(Closed|IdInvalid)|BadConnectionClosed|BadServerNotConnected|premature disconnection|Transaction has timed out|socket has been disconnected/i;
 
@@ -132,6 +134,11 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
   },
   async connect(device, ctx) {
     const c = device.config;
+    if (!libraryLogRouted) {
+      libraryLogRouted = true;
+      const log = ctx.log.child({ library: 'node-opcua' });
+      routeLibraryLog((level, text) => log[level](text));
+    }
     const open = await openSession(c, ctx.dataDir, timeoutMs(device), ctx.lost);
     try {
       const resolver = new NodeResolver(open.session);
