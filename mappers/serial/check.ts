@@ -1,0 +1,74 @@
+// Cross-field rules of the serial vocabulary that a JSON Schema cannot say.
+
+import type { DeviceBinding } from '../sdk/index.ts';
+import { checkByteSpec, specBytes, type ByteSpec } from './bytes.ts';
+import type { SerialProtocol, SerialVisitor } from './config.ts';
+import { parseJsonPath } from './extract.ts';
+
+type Problem = { property?: string; path: string; message: string };
+
+function usesAddress(text: string | ByteSpec | undefined): boolean {
+  if (text === undefined) return false;
+  return /\{address(?::[a-z]+)?\}/.test(typeof text === 'string' ? text : text.hex);
+}
+
+function regexProblem(source: string | undefined): string | undefined {
+  if (source === undefined) return undefined;
+  try {
+    new RegExp(source.replace(/\{address(?::[a-z]+)?\}/g, '0'), 's');
+    return undefined;
+  } catch (err) {
+    return `not a valid regular expression: ${(err as Error).message}`;
+  }
+}
+
+export function checkDevice(device: DeviceBinding<SerialProtocol, SerialVisitor>): Problem[] {
+  const problems: Problem[] = [];
+  const c = device.config;
+  const f = c.framing;
+  const fixed: [string, ByteSpec | undefined][] = [
+    ['framing.delimiter', 'delimiter' in f ? f.delimiter : undefined],
+    ['framing.start', 'start' in f ? f.start : undefined],
+    ['framing.end', 'end' in f ? f.end : undefined],
+    ['framing.escape', 'escape' in f ? f.escape : undefined],
+  ];
+  for (const [path, spec] of fixed) {
+    if (spec === undefined) continue;
+    const problem = checkByteSpec(spec, []);
+    if (problem) problems.push({ path, message: problem });
+    else if (path === 'framing.escape' && specBytes(spec).length !== 1) problems.push({ path, message: 'the escape must be exactly one byte' });
+  }
+  const errorProblem = regexProblem(c.errorPattern);
+  if (errorProblem) problems.push({ path: 'errorPattern', message: errorProblem });
+
+  const streams = device.properties.filter((p) => p.visitor.stream);
+  let addressUsed = usesAddress(c.errorPattern);
+  for (const p of device.properties) {
+    const v = p.visitor;
+    const at = (path: string, message: string) => problems.push({ property: p.name, path, message });
+    if (!v.command && !v.stream) at('command', 'set a command to poll this property, or a stream pattern for the frames that carry it');
+    if (v.command && v.stream) at('stream', 'a property is either polled with a command or streamed, not both');
+    if (v.command && streams.length) at('command', `this device streams (${streams[0]!.name} has a stream pattern), so it is not polled: move polled properties to a second Device on the same port`);
+    if (v.command) {
+      const problem = checkByteSpec(v.command, ['address']);
+      if (problem) at('command', problem);
+    }
+    if (v.write) {
+      const problem = checkByteSpec(v.write.command, ['address', 'value']);
+      if (problem) at('write.command', problem);
+      const hexValue = typeof v.write.command !== 'string' && v.write.command.hex.includes('{value}');
+      if (hexValue && !(v.extract && 'bytes' in v.extract)) at('write.command', '{value} in a hex command is encoded with the property\'s bytes extract: add extract.bytes');
+    } else if (p.spec.accessMode === 'ReadWrite') {
+      at('write', 'a ReadWrite property needs write.command (and usually write.expect)');
+    }
+    for (const [path, source] of [['match', v.match], ['stream', v.stream], ['write.expect', v.write?.expect], ['extract.regex', v.extract && 'regex' in v.extract ? v.extract.regex : undefined]] as const) {
+      const problem = regexProblem(source);
+      if (problem) at(path, problem);
+      addressUsed ||= usesAddress(source);
+    }
+    if (v.extract && 'jsonPath' in v.extract && !parseJsonPath(v.extract.jsonPath)) at('extract.jsonPath', `"${v.extract.jsonPath}" is not a JSON path like $.a.b[0]`);
+    addressUsed ||= usesAddress(v.command) || usesAddress(v.write?.command);
+  }
+  if (addressUsed && c.address === undefined) problems.push({ path: 'address', message: 'commands or patterns use {address} but the device sets no address' });
+  return problems;
+}

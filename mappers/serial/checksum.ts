@@ -1,0 +1,100 @@
+// Frame checksums: where they sit in a frame, which bytes they cover, and how they are written.
+
+export type ChecksumType = 'none' | 'xor' | 'sum8' | 'crc16-modbus' | 'crc16-ccitt';
+
+export interface ChecksumConfig {
+  type: ChecksumType;
+  /** First covered byte (negative counts from the end); default 0. */
+  from?: number;
+  /** End of the covered bytes, exclusive (negative counts from the end); default where the checksum starts. */
+  to?: number;
+  /** Where the checksum starts in a received frame (negative counts from the end); default at the end. */
+  at?: number;
+  /** binary bytes, or ASCII hex digits (two per byte) as text protocols write them; default binary. */
+  encoding?: 'binary' | 'hex';
+  /** Byte order of a 16-bit checksum; default little for crc16-modbus, big for crc16-ccitt. */
+  order?: 'big' | 'little';
+}
+
+function xor(bytes: Uint8Array): number {
+  let x = 0;
+  for (const b of bytes) x ^= b;
+  return x;
+}
+
+function sum8(bytes: Uint8Array): number {
+  let s = 0;
+  for (const b of bytes) s = (s + b) & 0xff;
+  return s;
+}
+
+export function crc16Modbus(bytes: Uint8Array): number {
+  let crc = 0xffff;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let i = 0; i < 8; i++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
+  }
+  return crc;
+}
+
+/** CRC-16/CCITT-FALSE: polynomial 0x1021, initial 0xFFFF. */
+export function crc16Ccitt(bytes: Uint8Array): number {
+  let crc = 0xffff;
+  for (const b of bytes) {
+    crc ^= b << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** Width of the checksum on the wire, in bytes. */
+export function checksumWidth(c: ChecksumConfig): number {
+  const raw = c.type === 'none' ? 0 : c.type.startsWith('crc16') ? 2 : 1;
+  return c.encoding === 'hex' ? raw * 2 : raw;
+}
+
+/** The checksum bytes, as they are written on the wire, over `covered`. */
+export function checksumBytes(c: ChecksumConfig, covered: Uint8Array): Uint8Array {
+  let raw: Uint8Array;
+  switch (c.type) {
+    case 'none': return new Uint8Array(0);
+    case 'xor': raw = Uint8Array.of(xor(covered)); break;
+    case 'sum8': raw = Uint8Array.of(sum8(covered)); break;
+    case 'crc16-modbus':
+    case 'crc16-ccitt': {
+      const v = c.type === 'crc16-modbus' ? crc16Modbus(covered) : crc16Ccitt(covered);
+      const little = (c.order ?? (c.type === 'crc16-modbus' ? 'little' : 'big')) === 'little';
+      raw = little ? Uint8Array.of(v & 0xff, v >> 8) : Uint8Array.of(v >> 8, v & 0xff);
+      break;
+    }
+  }
+  return c.encoding === 'hex' ? Buffer.from(Buffer.from(raw).toString('hex').toUpperCase(), 'latin1') : raw;
+}
+
+function position(index: number, length: number): number {
+  return index < 0 ? length + index : index;
+}
+
+/** Verify a received frame; undefined when it is good, otherwise why not. */
+export function verifyChecksum(c: ChecksumConfig, frame: Uint8Array): string | undefined {
+  const width = checksumWidth(c);
+  if (width === 0) return undefined;
+  const at = position(c.at ?? -width, frame.length);
+  const from = position(c.from ?? 0, frame.length);
+  const to = c.to === undefined ? at : position(c.to, frame.length);
+  if (at < 0 || at + width > frame.length || from < 0 || to < from || to > frame.length) {
+    return `frame of ${frame.length} bytes is too short for its ${c.type} checksum`;
+  }
+  const want = checksumBytes(c, frame.subarray(from, to));
+  const got = frame.subarray(at, at + width);
+  if (Buffer.compare(want, got) === 0) return undefined;
+  const show = (b: Uint8Array) => (c.encoding === 'hex' ? Buffer.from(b).toString('latin1') : Buffer.from(b).toString('hex'));
+  return `${c.type} checksum mismatch: frame says ${show(got)}, bytes give ${show(want)}`;
+}
+
+/** A command with its checksum appended, covering bytes `from` (default 0) to the end. */
+export function appendChecksum(c: ChecksumConfig, command: Uint8Array): Uint8Array {
+  if (c.type === 'none') return command;
+  const from = position(c.from ?? 0, command.length);
+  return Buffer.concat([command, checksumBytes(c, command.subarray(Math.max(0, from)))]);
+}

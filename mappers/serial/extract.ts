@@ -1,0 +1,79 @@
+// Pulls one property's value out of a frame: a regex capture group, a byte slice the SDK codec
+// decodes, or a JSON path into a JSON answer.
+
+import type { CodecSpec, CodecType, ByteOrder } from '../sdk/index.ts';
+import { frameText } from './bytes.ts';
+
+export type ExtractConfig =
+  | { regex: string; group?: number }
+  | { bytes: { offset: number; type: CodecType; length?: number; order?: ByteOrder; bitIndex?: number } }
+  | { jsonPath: string };
+
+/** What came out: text or a typed value for the runtime to coerce, raw bytes for the codec, or why nothing did. */
+export type Extracted = { value: string | number | boolean } | { raw: Uint8Array } | { error: string };
+
+/** The codec a bytes extract decodes with (scale and valueOffset come from the visitor). */
+export function extractCodec(e: ExtractConfig | undefined, scale?: { scale?: number; valueOffset?: number }): CodecSpec | undefined {
+  if (!e || !('bytes' in e)) return undefined;
+  const { type, length, order, bitIndex } = e.bytes;
+  return { type, length, order, bitIndex, scale: scale?.scale, valueOffset: scale?.valueOffset };
+}
+
+/** Segments of a JSON path: `$.a.b[0]['c d']`; undefined when it does not parse. */
+export function parseJsonPath(path: string): (string | number)[] | undefined {
+  if (!path.startsWith('$')) return undefined;
+  const out: (string | number)[] = [];
+  const re = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/y;
+  re.lastIndex = 1;
+  while (re.lastIndex < path.length) {
+    const m = re.exec(path);
+    if (!m) return undefined;
+    out.push(m[2] !== undefined ? Number(m[2]) : (m[1] ?? m[3] ?? m[4])!);
+  }
+  return out;
+}
+
+export function extract(e: ExtractConfig | undefined, frame: Uint8Array, pattern?: RegExp): Extracted {
+  if (!e) {
+    // A pattern without a capture group takes the whole frame.
+    if (pattern && new RegExp(`${pattern.source}|`).exec('')!.length > 1) return fromRegex(pattern, 1, frame);
+    return { value: Buffer.from(frame).toString('utf8') };
+  }
+  if ('regex' in e) return fromRegex(pattern ?? new RegExp(e.regex, 's'), e.group ?? 1, frame);
+  if ('bytes' in e) {
+    const { offset, type, length } = e.bytes;
+    const start = offset < 0 ? frame.length + offset : offset;
+    const width = length ?? ({ int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, float32: 4, float64: 8 } as Partial<Record<CodecType, number>>)[type];
+    const end = width === undefined ? frame.length : start + width;
+    if (start < 0 || end > frame.length) return { error: `the frame has ${frame.length} bytes; bytes ${start}..${end - 1} are not all there` };
+    return { raw: Uint8Array.from(frame.subarray(start, end)) };
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(frame).toString('utf8'));
+  } catch {
+    return { error: `the answer is not JSON: ${preview(frame)}` };
+  }
+  for (const seg of parseJsonPath(e.jsonPath) ?? []) {
+    if (doc === null || typeof doc !== 'object' || !(seg in doc)) return { error: `${e.jsonPath} is not in the answer ${preview(frame)}` };
+    doc = (doc as Record<string | number, unknown>)[seg];
+  }
+  if (typeof doc === 'string' || typeof doc === 'number' || typeof doc === 'boolean') return { value: doc };
+  return { error: `${e.jsonPath} is ${doc === null ? 'null' : typeof doc}, not a value` };
+}
+
+function fromRegex(re: RegExp, group: number, frame: Uint8Array): Extracted {
+  const m = re.exec(frameText(frame));
+  if (!m) return { error: `the answer ${preview(frame)} does not match /${re.source}/` };
+  const g = m[group];
+  if (g === undefined) return { error: `group ${group} of /${re.source}/ captured nothing in ${preview(frame)}` };
+  return { value: Buffer.from(g, 'latin1').toString('utf8') };
+}
+
+/** A frame as a user can read it in a message: text when printable, hex otherwise, cut short. */
+export function preview(frame: Uint8Array): string {
+  const cut = frame.subarray(0, 48);
+  const more = frame.length > cut.length ? '…' : '';
+  const printable = cut.every((b) => (b >= 0x20 && b < 0x7f) || b === 9);
+  return printable ? `"${Buffer.from(cut).toString('latin1')}${more}"` : `<${Buffer.from(cut).toString('hex').replace(/(..)(?!$)/g, '$1 ')}${more}>`;
+}

@@ -1,0 +1,8 @@
+// The serial instrument driver as a package ships it: a DriverLoader the gateway lists.
+
+import type { DriverLoader } from '../sdk/index.ts';
+
+export const serialLoader: DriverLoader = {
+  name: 'serial',
+  load: async () => (await import('./driver.ts')).serialDriver,
+};

@@ -1,0 +1,123 @@
+// One device's view of a shared serial port: its own frame reader over every byte the port
+// receives, one request at a time on the bus (link.exclusive), and unsolicited frames handed to
+// the stream handler. Answers that do not fit are counted and skipped until the timeout, whose
+// error then says what did arrive: nothing, a partial frame, bad checksums, or unexpected answers.
+
+import { codedError, type SerialLink } from '../sdk/index.ts';
+import type { Logger } from '../../core/log.ts';
+import { appendChecksum } from './checksum.ts';
+import type { SerialProtocol } from './config.ts';
+import { preview } from './extract.ts';
+import { frameOut, FrameReader } from './framer.ts';
+
+/** What a request's answer check says about one frame: not mine (undefined), a result, or a device error. */
+export type Verdict<T> = undefined | { ok: T } | { deviceError: string };
+
+export class PortSession {
+  readonly reader: FrameReader;
+  /** Frames that passed framing and checksum but no pattern wanted. */
+  unmatched = 0;
+  lastUnmatched?: Uint8Array;
+  onStream?: (frame: Uint8Array) => boolean;
+  readonly #link: SerialLink;
+  readonly #config: SerialProtocol;
+  readonly #log: Logger;
+  #waiter?: (frame: Uint8Array) => boolean;
+  #closed = false;
+  readonly #onData = (chunk: Buffer) => this.reader.push(chunk);
+
+  constructor(link: SerialLink, config: SerialProtocol, log: Logger, lost: (err: Error) => void) {
+    this.#link = link;
+    this.#config = config;
+    this.#log = log;
+    this.reader = new FrameReader(config.framing, config.checksum, {
+      frame: (f) => this.#dispatch(f),
+      bad: (reason) => log.warn({ port: config.serialPort, reason, badFrames: this.reader.stats.bad }, 'serial frame dropped'),
+    });
+    link.port.on('data', this.#onData);
+    void link.closed.then((err) => {
+      if (!this.#closed) lost(codedError('ECONNRESET', `serial port ${config.serialPort} closed: ${err.message}`));
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#link.port.off('data', this.#onData);
+    this.reader.close();
+  }
+
+  #dispatch(frame: Uint8Array): void {
+    if (this.#waiter?.(frame)) return;
+    if (this.onStream?.(frame)) return;
+    this.unmatched++;
+    this.lastUnmatched = frame;
+    this.#log.debug({ port: this.#config.serialPort, frame: preview(frame) }, 'serial frame matched nothing');
+  }
+
+  /** Frame a command (checksum, delimiter or markers) into the bytes to send. */
+  encode(command: Uint8Array): Uint8Array {
+    return frameOut(this.#config.framing, this.#config.checksum ? appendChecksum(this.#config.checksum, command) : command);
+  }
+
+  #send(bytes: Uint8Array): void {
+    if (!this.#link.isOpen) throw codedError('ECONNRESET', `serial port ${this.#config.serialPort} is closed`);
+    this.#link.port.write(bytes);
+  }
+
+  /** Send without waiting for an answer. */
+  send(command: Uint8Array): Promise<void> {
+    return this.#link.exclusive(async () => this.#send(this.encode(command)));
+  }
+
+  /**
+   * Send `command` (or nothing, to wait for an unsolicited frame) and resolve with the first frame
+   * `check` accepts. Runs alone on the bus.
+   */
+  request<T>(command: Uint8Array | undefined, check: (frame: Uint8Array) => Verdict<T>, what: string, signal: AbortSignal): Promise<T> {
+    return this.#link.exclusive(() => new Promise<T>((resolve, reject) => {
+      const bad0 = this.reader.stats.bad;
+      let unexpected = 0;
+      let last: Uint8Array | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.#waiter = undefined;
+      };
+      const onAbort = () => { done(); reject(signal.reason); };
+      const timer = setTimeout(() => {
+        done();
+        reject(this.#timeoutError(what, this.reader.stats.bad - bad0, unexpected, last));
+      }, this.#config.timeout);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiter = (frame) => {
+        const verdict = check(frame);
+        if (verdict === undefined) {
+          unexpected++;
+          last = frame;
+          return false;
+        }
+        done();
+        if ('ok' in verdict) resolve(verdict.ok);
+        else reject(codedError('EDEVICE', `the instrument answered ${verdict.deviceError}`));
+        return true;
+      };
+      try {
+        if (command) this.#send(this.encode(command));
+      } catch (err) {
+        done();
+        reject(err);
+      }
+    }));
+  }
+
+  #timeoutError(what: string, bad: number, unexpected: number, last: Uint8Array | undefined): Error {
+    const ms = this.#config.timeout;
+    const stats = this.reader.stats;
+    if (bad > 0) return codedError('EBADFRAME', `no valid ${what} within ${ms} ms: ${bad} frame${bad > 1 ? 's' : ''} dropped (${stats.lastError ?? 'bad frame'})`);
+    if (unexpected > 0) return codedError('EFORMAT', `no ${what} within ${ms} ms: ${unexpected} frame${unexpected > 1 ? 's' : ''} did not match, last ${preview(last!)}`);
+    if (this.reader.pending > 0) return codedError('EPARTIAL', `${what} incomplete after ${ms} ms: ${this.reader.pending} bytes arrived without the end of a frame`);
+    const at = this.#config.address !== undefined ? ` at address ${String(this.#config.address)}` : '';
+    return codedError('ETIMEDOUT', `no ${what} within ${ms} ms (is the instrument${at} connected, powered and set to ${this.#link.settings.baudRate} baud?)`);
+  }
+}
+
