@@ -1,7 +1,7 @@
 // `npm test`: node's own test runner through tsx, with an explicit file list (Node 20 neither
 // finds .ts test files by itself nor expands globs). Extra arguments narrow the list:
 //   npm test -- twin          runs only test files whose path contains "twin"
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -27,5 +27,36 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// Every test has its own timeout, so a stuck test fails rather than hangs. A test file whose
+// process never exits after its tests (a handle left open) would still hang the whole run, so a
+// watchdog ends it and says which test files were still running.
+const perTestMs = Number(process.env.EDGETWIN_TEST_TIMEOUT_MS ?? 120_000);
+const wholeRunMin = Number(process.env.EDGETWIN_TEST_RUN_TIMEOUT_MIN ?? 45);
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${perTestMs}`, ...files], { stdio: 'inherit', detached: true });
+const watchdog = setTimeout(() => {
+  let still = '';
+  try {
+    still = execSync(`ps -o args= --ppid ${child.pid}`, { encoding: 'utf8' });
+  } catch {
+    // ps found nothing: the run is ending on its own.
+  }
+  console.error(`\nnpm test: the run exceeded ${wholeRunMin} minutes; still running:\n${still}`);
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+  process.exit(1);
+}, wholeRunMin * 60_000);
+watchdog.unref();
+// The run has a process group of its own (so the watchdog can end all of it): pass Ctrl-C on.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      // Already gone.
+    }
+  });
+}
 child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 1));
