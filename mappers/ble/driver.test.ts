@@ -198,3 +198,19 @@ test('a refused subscription or a missing characteristic fails that property onl
     assert.equal(sink.lastState(d.id), 'online');
   });
 });
+
+test('an adapter unplugged and plugged back: BLE devices go offline naming it, then come back by themselves', async () => {
+  const world = new SimWorld(testWorld());
+  await withHost(world, async (host, sink) => {
+    const d = ble('env', { macAddress: ENV_ADDRESS }, [{ name: 'temperature', type: 'float', visitor: { characteristicUUID: '2a6e', mode: 'notify' } }]);
+    await host.apply([d]);
+    await waitFor(() => sink.lastState(d.id) === 'online', 'online');
+    const mark = sink.states.length;
+    world.setAdapterPresent(false);
+    await waitFor(() => sink.states.slice(mark).some((s) => s.state === 'offline' && /no Bluetooth adapter: hci0/.test(s.reason ?? '')), 'offline naming the missing adapter');
+    world.setAdapterPresent(true);
+    await waitFor(() => sink.lastState(d.id) === 'online', 'online again once the adapter is back');
+    world.peripheral(ENV_ADDRESS).setValue('2a6e', { int16: 1999 });
+    await waitFor(() => good(sink, d.id, 'temperature')?.value === 19.99, 'notifications after the adapter came back');
+  });
+});

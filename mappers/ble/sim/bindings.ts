@@ -10,12 +10,15 @@ import type { SimCharacteristic, SimPeripheral, SimWorld } from './world.ts';
 export class SimBindings extends EventEmitter {
   #scanning = false;
   #started = false;
+  /** Started while the world had an adapter: listening to it and keeping its timers running. */
+  #attached = false;
   #serviceFilter: string[] = [];
   /** Peripherals this central connected, so stopping it drops only its own links. */
   readonly #mine = new Set<string>();
   readonly #onAdvertise = (p: SimPeripheral) => { if (this.#scanning) this.#discover(p); };
   readonly #onNotification = (p: SimPeripheral, c: SimCharacteristic) => { if (this.#mine.has(p.id)) this.emit('read', p.id, c.service, c.uuid, c.value, true); };
   readonly #onDropped = (p: SimPeripheral, reason: string) => { if (this.#mine.delete(p.id)) this.emit('disconnect', p.id, reason); };
+  readonly #onAdapter = (present: boolean) => this.emit('stateChange', present ? 'poweredOn' : 'poweredOff');
 
   constructor(private readonly world: SimWorld) {
     super();
@@ -27,10 +30,12 @@ export class SimBindings extends EventEmitter {
       setImmediate(() => this.emit('stateChange', 'unsupported'));
       return;
     }
+    this.#attached = true;
     this.world.run();
     this.world.on('advertise', this.#onAdvertise);
     this.world.on('notification', this.#onNotification);
     this.world.on('dropped', this.#onDropped);
+    this.world.on('adapter', this.#onAdapter);
     setImmediate(() => {
       this.emit('addressChange', '00:00:5e:00:53:00');
       this.emit('stateChange', 'poweredOn');
@@ -41,11 +46,13 @@ export class SimBindings extends EventEmitter {
     if (!this.#started) return;
     this.#started = false;
     this.#scanning = false;
-    if (!this.world.adapterPresent) return;
+    if (!this.#attached) return;
+    this.#attached = false;
     for (const p of this.world.peripherals) if (p.connected && this.#mine.has(p.id)) p.disconnect('local host stopped');
     this.world.off('advertise', this.#onAdvertise);
     this.world.off('notification', this.#onNotification);
     this.world.off('dropped', this.#onDropped);
+    this.world.off('adapter', this.#onAdapter);
     this.world.halt();
   }
 

@@ -162,7 +162,7 @@ export class SimPeripheral {
 
 /**
  * Events for the bindings: `notification` (peripheral, characteristic), `dropped` (peripheral,
- * reason), `advertise` (peripheral).
+ * reason), `advertise` (peripheral), `adapter` (present).
  */
 export class SimWorld extends EventEmitter {
   readonly peripherals: SimPeripheral[];
@@ -192,6 +192,14 @@ export class SimWorld extends EventEmitter {
     } catch (err) {
       throw new Error(`${file}: ${(err as Error).message}`);
     }
+  }
+
+  /** Unplug the adapter (centrals see poweredOff) or plug it back in (poweredOn). */
+  setAdapterPresent(present: boolean): void {
+    if (present === this.adapterPresent) return;
+    this.adapterPresent = present;
+    if (!present) for (const p of this.peripherals) p.disconnect('adapter removed');
+    this.emit('adapter', present);
   }
 
   peripheral(address: string): SimPeripheral {
