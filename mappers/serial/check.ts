@@ -42,7 +42,8 @@ export function checkDevice(device: DeviceBinding<SerialProtocol, SerialVisitor>
   if (errorProblem) problems.push({ path: 'errorPattern', message: errorProblem });
 
   const streams = device.properties.filter((p) => p.visitor.stream);
-  let addressUsed = usesAddress(c.errorPattern);
+  const noAddress = c.address === undefined;
+  if (noAddress && usesAddress(c.errorPattern)) problems.push({ path: 'errorPattern', message: 'errorPattern uses {address} but the device sets no address' });
   for (const p of device.properties) {
     const v = p.visitor;
     const at = (path: string, message: string) => problems.push({ property: p.name, path, message });
@@ -61,14 +62,13 @@ export function checkDevice(device: DeviceBinding<SerialProtocol, SerialVisitor>
     } else if (p.spec.accessMode === 'ReadWrite') {
       at('write', 'a ReadWrite property needs write.command (and usually write.expect)');
     }
-    for (const [path, source] of [['match', v.match], ['stream', v.stream], ['write.expect', v.write?.expect], ['extract.regex', v.extract && 'regex' in v.extract ? v.extract.regex : undefined]] as const) {
-      const problem = regexProblem(source);
+    const texts = [['command', v.command], ['write.command', v.write?.command], ['match', v.match], ['stream', v.stream], ['write.expect', v.write?.expect], ['extract.regex', v.extract && 'regex' in v.extract ? v.extract.regex : undefined]] as const;
+    for (const [path, source] of texts) {
+      const problem = typeof source === 'string' && path !== 'command' && path !== 'write.command' ? regexProblem(source) : undefined;
       if (problem) at(path, problem);
-      addressUsed ||= usesAddress(source);
+      if (noAddress && usesAddress(source)) at(path, `${path} uses {address} but the device sets no address in protocol configData`);
     }
     if (v.extract && 'jsonPath' in v.extract && !parseJsonPath(v.extract.jsonPath)) at('extract.jsonPath', `"${v.extract.jsonPath}" is not a JSON path like $.a.b[0]`);
-    addressUsed ||= usesAddress(v.command) || usesAddress(v.write?.command);
   }
-  if (addressUsed && c.address === undefined) problems.push({ path: 'address', message: 'commands or patterns use {address} but the device sets no address' });
   return problems;
 }
