@@ -110,28 +110,21 @@ export class SimBindings extends EventEmitter {
   }
 
   updateRssi(id: string): void {
-    const p = this.#connected(id);
-    setImmediate(() => this.emit('rssiUpdate', id, p?.rssi ?? 127, p ? null : new Error('not connected')));
+    this.#serve(id, (p) => this.emit('rssiUpdate', id, p.rssi, null));
   }
 
   discoverServices(id: string, uuids?: string[]): void {
-    const p = this.#connected(id);
     const wanted = (uuids ?? []).map(normUuid);
-    setImmediate(() => {
-      if (!p) return this.emit('servicesDiscover', id, [], new Error('not connected'));
-      this.emit('servicesDiscover', id, p.services.filter((s) => !wanted.length || wanted.includes(s)));
-    });
+    this.#serve(id, (p) => this.emit('servicesDiscover', id, p.services.filter((s) => !wanted.length || wanted.includes(s))));
   }
 
   discoverIncludedServices(id: string, service: string): void {
-    setImmediate(() => this.emit('includedServicesDiscover', id, service, []));
+    this.#serve(id, () => this.emit('includedServicesDiscover', id, service, []));
   }
 
   discoverCharacteristics(id: string, service: string, uuids?: string[]): void {
-    const p = this.#connected(id);
     const wanted = (uuids ?? []).map(normUuid);
-    setImmediate(() => {
-      if (!p) return this.emit('characteristicsDiscover', id, service, [], new Error('not connected'));
+    this.#serve(id, (p) => {
       const list = p.characteristics
         .filter((c) => c.service === service && (!wanted.length || wanted.includes(c.uuid)))
         .map((c) => ({ uuid: c.uuid, properties: c.properties }));
@@ -140,27 +133,24 @@ export class SimBindings extends EventEmitter {
   }
 
   discoverDescriptors(id: string, service: string, characteristic: string): void {
-    setImmediate(() => this.emit('descriptorsDiscover', id, service, characteristic, []));
+    this.#serve(id, () => this.emit('descriptorsDiscover', id, service, characteristic, []));
   }
 
   read(id: string, service: string, uuid: string): void {
-    // Looked up when the request is served: the link may drop in between, as on a radio.
-    setImmediate(() => {
-      const c = this.#characteristic(id, service, uuid);
-      if (typeof c === 'string') return this.emit('read', id, service, uuid, Buffer.alloc(0), false, new Error(c));
+    this.#serve(id, (p) => {
+      const c = p.characteristic(uuid, service);
+      if (!c) return this.emit('read', id, service, uuid, Buffer.alloc(0), false, new Error(`no characteristic ${uuid} in service ${service}`));
       if (!c.properties.includes('read')) return this.emit('read', id, service, uuid, Buffer.alloc(0), false, new Error('ATT error: read not permitted (0x02)'));
       this.emit('read', id, service, uuid, Buffer.from(c.value), false);
     });
   }
 
   write(id: string, service: string, uuid: string, data: Buffer, withoutResponse: boolean): void {
-    // Looked up when the request is served: the link may drop in between, as on a radio.
-    setImmediate(() => {
-      const c = this.#characteristic(id, service, uuid);
-      if (typeof c === 'string') return this.emit('write', id, service, uuid, new Error(c));
+    this.#serve(id, (p) => {
+      const c = p.characteristic(uuid, service);
+      if (!c) return this.emit('write', id, service, uuid, new Error(`no characteristic ${uuid} in service ${service}`));
       const allowed = withoutResponse ? c.properties.includes('writeWithoutResponse') : c.properties.includes('write');
       if (!allowed) return this.emit('write', id, service, uuid, new Error('ATT error: write not permitted (0x03)'));
-      const p = this.#connected(id)!;
       p.writes.push({ uuid, data: Buffer.from(data), withoutResponse });
       c.value = Buffer.from(data);
       this.emit('write', id, service, uuid, null);
@@ -168,14 +158,12 @@ export class SimBindings extends EventEmitter {
   }
 
   notify(id: string, service: string, uuid: string, enable: boolean): void {
-    // Looked up when the request is served: the link may drop in between, as on a radio.
-    setImmediate(() => {
-      const c = this.#characteristic(id, service, uuid);
-      if (typeof c === 'string') return this.emit('notify', id, service, uuid, false, new Error(c));
+    this.#serve(id, (p) => {
+      const c = p.characteristic(uuid, service);
+      if (!c) return this.emit('notify', id, service, uuid, false, new Error(`no characteristic ${uuid} in service ${service}`));
       if (!c.properties.includes('notify') && !c.properties.includes('indicate')) {
         return this.emit('notify', id, service, uuid, false, new Error('characteristic supports neither notify nor indicate'));
       }
-      const p = this.#connected(id)!;
       if (enable) {
         p.subscriptions.add(c.uuid);
         p.subscribes++;
@@ -184,13 +172,15 @@ export class SimBindings extends EventEmitter {
     });
   }
 
-  #connected(id: string): SimPeripheral | undefined {
-    return this.world.peripherals.find((x) => x.id === id && x.connected);
-  }
-
-  #characteristic(id: string, service: string, uuid: string): SimCharacteristic | string {
-    const p = this.#connected(id);
-    if (!p) return 'not connected';
-    return p.characteristic(uuid, service) ?? `no characteristic ${uuid} in service ${service}`;
+  /**
+   * Answer a GATT request on the next tick, if the link still stands then. A request on a link
+   * that dropped gets no answer, as on a radio: noble already failed the waiting call when it
+   * saw the disconnect, and has forgotten the peripheral's services.
+   */
+  #serve(id: string, answer: (p: SimPeripheral) => void): void {
+    setImmediate(() => {
+      const p = this.world.peripherals.find((x) => x.id === id && x.connected);
+      if (p && this.#mine.has(id)) answer(p);
+    });
   }
 }
