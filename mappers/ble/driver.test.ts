@@ -57,7 +57,9 @@ test('notify delivers pushed values; a disconnect is noticed, the device reconne
       { name: 'temperature', type: 'float', collectCycle: 3_600_000, visitor: { characteristicUUID: '2a6e', mode: 'notify' } },
       { name: 'battery', type: 'int', collectCycle: 50, visitor: { characteristicUUID: '2a19' } },
     ]);
-    await host.apply([d]);
+    // A second device keeps the adapter open, so the reconnect reuses noble's peripheral objects.
+    const tag = ble('tag', { macAddress: TAG_ADDRESS }, [{ name: 'raw', type: 'bytes', visitor: { characteristicUUID: 'f000aa11-0451-4000-b000-000000000000' } }]);
+    await host.apply([d, tag]);
     await waitFor(() => sensor.subscriptions.has('2a6e'), 'the subscription');
     sensor.setValue('2a6e', { int16: 2233 });
     assert.equal((await waitFor(() => good(sink, d.id, 'temperature'), 'a notification')).value, 22.33);
