@@ -39,7 +39,7 @@ test('delimiter framing splits lines, skips empty ones, and drops a line with a 
   const line = (body: string) => body + text(checksumBytes({ type: 'sum8', encoding: 'hex' }, Buffer.from(body))) + '\r\n';
   reader.push(Buffer.from(line('W+12.5') + '\r\n' + 'W+99.9FF\r\n' + line('W+13').slice(0, 3)));
   reader.push(Buffer.from(line('W+13').slice(3)));
-  assert.deepEqual(frames.map((f) => text(hex(f)).slice(0, -2)), ['W+12.5', 'W+13']);
+  assert.deepEqual(frames.map((f) => text(hex(f))), ['W+12.5', 'W+13'], 'frames come without their checksum');
   assert.equal(reader.stats.bad, 1);
   assert.match(reader.stats.lastError!, /sum8 checksum mismatch/);
 });
@@ -57,7 +57,7 @@ test('fixed framing with a CRC resynchronises after garbage, counting one bad ru
   const f1 = appendChecksum({ type: 'crc16-modbus' }, hex('01 02 03 04'));
   const f2 = appendChecksum({ type: 'crc16-modbus' }, hex('05 06 07 08'));
   reader.push(Buffer.concat([hex('ff 13'), f1, f2]));
-  assert.deepEqual(frames, [Buffer.from(f1).toString('hex'), Buffer.from(f2).toString('hex')]);
+  assert.deepEqual(frames, ['01020304', '05060708']);
   assert.equal(reader.stats.bad, 1);
   assert.equal(reader.stats.droppedBytes, 2);
 });
@@ -79,7 +79,7 @@ test('length framing reads the length field and slides past a corrupt frame', ()
   reader.push(Buffer.concat([corrupt, good.subarray(0, 4)]));
   reader.push(good.subarray(4));
   reader.push(frame('60'));
-  assert.deepEqual(frames, [Buffer.from(good).toString('hex'), Buffer.from(frame('60')).toString('hex')]);
+  assert.deepEqual(frames, ['aa03102030', 'aa0160']);
   assert.equal(reader.stats.bad, 1);
 });
 
@@ -97,7 +97,7 @@ test('markers framing unescapes, drops bytes outside frames, and restarts on a s
   assert.equal(Buffer.from(out).toString('hex'), '0241102210304211' + '03', 'STX and DLE in the payload are escaped, XOR 0x20');
   reader.push(Buffer.concat([hex('ff ff'), hex('02 41 42'), out.subarray(0, 5)]));
   reader.push(out.subarray(5));
-  assert.deepEqual(frames, [Buffer.from(appendChecksum({ type: 'xor' }, payload)).toString('hex')]);
+  assert.deepEqual(frames, ['41021042']);
   assert.equal(reader.stats.bad, 2, 'the garbage before and the unfinished frame');
 });
 

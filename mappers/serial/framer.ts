@@ -1,9 +1,10 @@
 // Cuts the byte stream of a port into frames: by delimiter, fixed length, a length field, start/end
 // markers with an escape byte, or silence. A frame that fails its checksum is counted and dropped,
-// and the reader resynchronises on the next frame instead of staying misaligned.
+// and the reader resynchronises on the next frame instead of staying misaligned. Frames are handed
+// on without their checksum bytes, so patterns and extraction see only the message.
 
 import { specBytes, type ByteSpec } from './bytes.ts';
-import { verifyChecksum, type ChecksumConfig } from './checksum.ts';
+import { checksumWidth, verifyChecksum, type ChecksumConfig } from './checksum.ts';
 
 export type FramingConfig =
   | { type: 'delimiter'; delimiter?: ByteSpec; maxLength?: number }
@@ -89,7 +90,7 @@ export class FrameReader {
     }
     this.#hunting = false;
     this.stats.frames++;
-    this.#on.frame(frame);
+    this.#on.frame(this.#checksum ? withoutChecksum(this.#checksum, frame) : frame);
     return true;
   }
 
@@ -232,6 +233,13 @@ export class FrameReader {
       if (frame.length && !this.#emit(frame)) this.stats.droppedBytes += frame.length;
     }, ms);
   }
+}
+
+/** What patterns and extraction see: the frame with its checksum bytes taken out. */
+function withoutChecksum(c: ChecksumConfig, frame: Uint8Array): Uint8Array {
+  const width = checksumWidth(c);
+  const at = (c.at ?? -width) < 0 ? frame.length + (c.at ?? -width) : c.at!;
+  return Buffer.concat([frame.subarray(0, at), frame.subarray(at + width)]);
 }
 
 /** The bytes to send for a command frame under this framing. */
