@@ -33,6 +33,15 @@ function gattError(err: unknown, what: string): Error {
   return codedError('EATT', `${what}: ${message}`);
 }
 
+/** `promise`, or ETIMEDOUT saying what took too long. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const signal = AbortSignal.timeout(ms);
+  return raceAbort(promise, signal).catch((err: unknown) => {
+    if (signal.aborted) throw codedError('ETIMEDOUT', `${what} timed out after ${Math.round(ms)} ms`);
+    throw err;
+  });
+}
+
 export async function openConnection(d: ConnectionDeps): Promise<Connection<BleVisitor>> {
   const gatt = d.properties.filter((p) => !p.visitor.advertisement);
   const adv = d.properties.filter((p) => p.visitor.advertisement);
@@ -91,11 +100,11 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
       p.once('disconnect', onDisconnect);
       cleanups.push(async () => {
         p.removeListener('disconnect', onDisconnect);
-        if (p.state === 'connected') await raceAbort(p.disconnectAsync(), AbortSignal.timeout(2000)).catch(() => undefined);
+        if (p.state === 'connected') await within(p.disconnectAsync(), 2000, 'disconnecting').catch(() => undefined);
       });
-      const services = await raceAbort(p.discoverServicesAsync([]), AbortSignal.timeout(left()));
+      const services = await within(p.discoverServicesAsync([]), left(), `discovering the services of ${d.config.macAddress}`);
       for (const s of services) {
-        for (const c of await raceAbort(s.discoverCharacteristicsAsync([]), AbortSignal.timeout(left()))) {
+        for (const c of await within(s.discoverCharacteristicsAsync([]), left(), `discovering the characteristics of service ${s.uuid}`)) {
           chars.set(`${s.uuid}/${c.uuid}`, c);
           if (!chars.has(c.uuid)) chars.set(c.uuid, c);
         }
@@ -149,8 +158,10 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
     try {
       return fromBytes(p, await raceAbort(c.readAsync(), signal));
     } catch (err) {
+      // The runtime's own abort (timeout, stop) keeps its code; a bare timeout signal becomes ETIMEDOUT.
+      if (signal.aborted) throw (signal.reason as { code?: string })?.code ? signal.reason : codedError('ETIMEDOUT', `reading ${p.visitor.characteristicUUID} timed out`);
       const e = gattError(err, `reading ${p.visitor.characteristicUUID}`);
-      if ((e as Error & { code: string }).code === 'ECONNRESET' || signal.aborted) throw e;
+      if ((e as Error & { code: string }).code === 'ECONNRESET') throw e;
       return { property: p.name, error: { code: 'EATT', message: e.message } };
     }
   };
@@ -201,7 +212,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
         c.on('data', onData);
         stops.push(() => { c.removeListener('data', onData); });
         try {
-          await raceAbort(c.subscribeAsync(), AbortSignal.timeout(d.config.timeout));
+          await within(c.subscribeAsync(), d.config.timeout, `subscribing to ${p.visitor.characteristicUUID}`);
         } catch (err) {
           const e = gattError(err, `subscribing to ${p.visitor.characteristicUUID} (mode ${p.visitor.mode})`);
           // A lost link is the runtime's to handle; a refused subscription is this property's failure.
@@ -212,7 +223,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
         // Many sensors notify only on change: one read now gives the twin a value from the start.
         if (c.properties.includes('read')) emit([await readGatt(p, AbortSignal.timeout(d.config.timeout))]);
         stops.push(async () => {
-          if (peripheral?.state === 'connected') await raceAbort(c.unsubscribeAsync(), AbortSignal.timeout(2000)).catch(() => undefined);
+          if (peripheral?.state === 'connected') await within(c.unsubscribeAsync(), 2000, 'unsubscribing').catch(() => undefined);
         });
       }
       // A device mixing polled and pushed properties: the runtime polls nothing once a connection
