@@ -8,7 +8,7 @@ import { makeDevice, RecordingSink, waitFor, type PropertyInput } from '../sdk/c
 import { MapperHost } from '../sdk/host.ts';
 import { virtualLoader } from '../virtual/index.ts';
 import { createBleLoader } from './index.ts';
-import { BEACON_ADDRESS, CONTROL_CHAR, ENV_ADDRESS, LED_CHAR, TAG_ADDRESS, testWorld } from './sim/sensors.ts';
+import { ALARM_CHAR, BEACON_ADDRESS, CONTROL_CHAR, ENV_ADDRESS, LED_CHAR, TAG_ADDRESS, testWorld } from './sim/sensors.ts';
 import { SimWorld } from './sim/world.ts';
 
 async function withHost(world: SimWorld, fn: (host: MapperHost, sink: RecordingSink) => Promise<void>) {
@@ -180,16 +180,20 @@ test('rejects configurations with an error naming the field and property', async
   });
 });
 
-test('a refused subscription or a missing characteristic fails that property only; the others read on', async () => {
+test('indicate delivers pushed values; a refused subscription or a missing characteristic fails that property only', async () => {
   const world = new SimWorld(testWorld());
   await withHost(world, async (host, sink) => {
     const d = ble('env', { macAddress: ENV_ADDRESS }, [
       { name: 'pressure', type: 'float', visitor: { characteristicUUID: '2a6d', mode: 'notify' } },
       { name: 'ghost', type: 'bytes', visitor: { characteristicUUID: 'ffe9', mode: 'indicate' } },
       { name: 'humidity', type: 'float', visitor: { characteristicUUID: '2a6f', mode: 'notify' } },
+      { name: 'alarm', type: 'boolean', visitor: { characteristicUUID: ALARM_CHAR, mode: 'indicate', dataType: 'bool' } },
       { name: 'battery', type: 'int', collectCycle: 50, visitor: { characteristicUUID: '2a19' } },
     ]);
     await host.apply([d]);
+    await waitFor(() => world.peripheral(ENV_ADDRESS).subscriptions.has(ALARM_CHAR.replace(/-/g, '')), 'the indication subscription');
+    world.peripheral(ENV_ADDRESS).setValue(ALARM_CHAR, { uint8: 1 });
+    assert.equal((await waitFor(() => good(sink, d.id, 'alarm'), 'an indication')).value, true);
     const refused = await waitFor(() => sink.readings.find((r) => r.property === 'pressure' && r.error?.code === 'ENOTIFY'), 'the refused subscription');
     assert.match(refused.error!.message, /subscribing to 2a6d \(mode notify\): characteristic supports neither notify nor indicate/);
     const ghost = await waitFor(() => sink.readings.find((r) => r.property === 'ghost' && r.error?.code === 'ENOCHAR'), 'the missing characteristic');

@@ -10,6 +10,7 @@ export const BEACON_ADDRESS = 'E2:15:3A:00:33:03';
 export const CONTROL_SERVICE = 'f000aa00-0451-4000-b000-000000000000';
 export const CONTROL_CHAR = 'f000aa01-0451-4000-b000-000000000000';
 export const LED_CHAR = 'f000aa02-0451-4000-b000-000000000000';
+export const ALARM_CHAR = 'f000aa03-0451-4000-b000-000000000000';
 
 export function envSensor(address = ENV_ADDRESS, name = 'EnvSensor-01'): SimPeripheralSpec {
   return {
@@ -32,6 +33,7 @@ export function envSensor(address = ENV_ADDRESS, name = 'EnvSensor-01'): SimPeri
       { uuid: CONTROL_SERVICE, characteristics: [
         { uuid: CONTROL_CHAR, properties: ['read', 'write'], value: { uint8: 10 } },
         { uuid: LED_CHAR, properties: ['write', 'writeWithoutResponse'] },
+        { uuid: ALARM_CHAR, properties: ['indicate'], value: { uint8: 0 } },
       ] },
     ],
   };
