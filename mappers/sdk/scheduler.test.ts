@@ -147,3 +147,16 @@ test('removing a device cancels its queued work and leaves the others running', 
   assert.equal(bRuns, 4);
   await assert.rejects(s.submit('a', async () => 1), { code: 'ENOTCONN' });
 });
+
+test('polls that fell due together are spread by their first run, so later cycles start on time', async () => {
+  const clock = new FakeClock();
+  const late: number[] = [];
+  const s = new LinkScheduler({ key: 'tcp:plc', clock, maxInFlight: 1, onLateness: (_d, ms) => late.push(ms) });
+  const slow: PollJob = { interval: 1000, run: () => new Promise<void>((resolve) => clock.setTimer(resolve, 40)) };
+  for (const d of ['a', 'b', 'c', 'd']) s.addDevice(d, [slow], 5000);
+  await clock.advance(3500);
+  s.close();
+  assert.deepEqual(late.slice(0, 4), [0, 40, 80, 120], 'the first cycle queues');
+  assert.equal(late.length, 16, 'four cycles of four polls');
+  assert.deepEqual(late.slice(4), Array(12).fill(0), 'later cycles start on time');
+});

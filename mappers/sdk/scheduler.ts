@@ -24,6 +24,8 @@ export interface SchedulerOptions {
 interface JobState extends PollJob {
   due: number;
   running: boolean;
+  /** False until the first poll started: its start time becomes the job's phase. */
+  anchored: boolean;
 }
 
 interface Task {
@@ -85,7 +87,7 @@ export class LinkScheduler {
     if (this.#closed) return;
     this.removeDevice(device);
     const now = this.#clock.now();
-    this.#devices.set(device, { jobs: jobs.map((j) => ({ interval: Math.max(1, j.interval), run: j.run, due: now, running: false })), tasks: [], timeoutMs });
+    this.#devices.set(device, { jobs: jobs.map((j) => ({ interval: Math.max(1, j.interval), run: j.run, due: now, running: false, anchored: false })), tasks: [], timeoutMs });
     this.#order.push(device);
     this.#pump();
   }
@@ -156,6 +158,13 @@ export class LinkScheduler {
         const started = job;
         started.running = true;
         this.#onLateness?.(device, now - started.due);
+        // Polls that fell due together (every job of every device starts due at once) keep the
+        // spacing the link gave their first run, so later cycles start on time instead of
+        // queueing in the same burst every cycle.
+        if (!started.anchored) {
+          started.anchored = true;
+          started.due = now;
+        }
         this.#launch(device, entry.timeoutMs, now, started.run, () => {
           started.running = false;
           const at = this.#clock.now();
