@@ -51,7 +51,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
 
     const answerOf = (p: Binding) => (frame: Uint8Array): Verdict<Extracted> => {
       const text = frameText(frame);
-      if (errorRe?.test(text)) return { deviceError: JSON.stringify(text) };
+      if (errorRe?.test(text)) return { deviceError: text.trim() };
       const { match, stream } = patterns.get(p.name)!;
       const pattern = p.visitor.command ? match : stream;
       if (pattern && !pattern.test(text)) return undefined;
@@ -83,7 +83,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
         if (!expect) return session.send(command);
         await session.request(command, (frame) => {
           const text = frameText(frame);
-          if (errorRe?.test(text)) return { deviceError: JSON.stringify(text) };
+          if (errorRe?.test(text)) return { deviceError: text.trim() };
           return expect.test(text) ? { ok: undefined } : undefined;
         }, `confirmation of ${p.name}`, signal);
       },

@@ -98,7 +98,7 @@ export class PortSession {
         }
         done();
         if ('ok' in verdict) resolve(verdict.ok);
-        else reject(codedError('EDEVICE', `the instrument answered ${verdict.deviceError}`));
+        else reject(codedError('EDEVICE', `the instrument answered: ${verdict.deviceError}`));
         return true;
       };
       try {
