@@ -14,6 +14,7 @@ import { silentLogger } from '../core/log.ts';
 import { makeDevice, RecordingSink, waitFor } from '../mappers/sdk/conformance/harness.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { opcuaLoader } from '../mappers/opcua/index.ts';
+import type { OpcuaProtocol } from '../mappers/opcua/config.ts';
 
 const env = process.env;
 const url = env.EDGETWIN_OPCUA_URL;
@@ -21,10 +22,10 @@ const skip = url ? false : 'set EDGETWIN_OPCUA_URL (e.g. opc.tcp://plc.local:484
 const dataDir = resolve(env.EDGETWIN_OPCUA_DATA_DIR ?? './edgetwin-data');
 const protocol = {
   url: url ?? '',
-  ...(env.EDGETWIN_OPCUA_SECURITY_POLICY ? { securityPolicy: env.EDGETWIN_OPCUA_SECURITY_POLICY, securityMode: env.EDGETWIN_OPCUA_SECURITY_MODE ?? 'SignAndEncrypt' } : {}),
+  ...(env.EDGETWIN_OPCUA_SECURITY_POLICY ? { securityPolicy: env.EDGETWIN_OPCUA_SECURITY_POLICY, securityMode: (env.EDGETWIN_OPCUA_SECURITY_MODE ?? 'SignAndEncrypt') as OpcuaProtocol['securityMode'] } : {}),
   ...(env.EDGETWIN_OPCUA_USER ? { userName: env.EDGETWIN_OPCUA_USER, password: env.EDGETWIN_OPCUA_PASSWORD_FILE } : {}),
   timeout: 10,
-};
+} satisfies OpcuaProtocol;
 const node = env.EDGETWIN_OPCUA_NODE ?? 'i=2258';
 
 async function withHost(fn: (host: MapperHost, sink: RecordingSink) => Promise<void>): Promise<void> {

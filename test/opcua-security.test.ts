@@ -1,7 +1,8 @@
-// OPC UA security against a server that only offers Basic256Sha256 SignAndEncrypt and refuses
-// anonymous users: first the server's certificate is not trusted (a clear error naming where the
-// certificate went), then with mutually trusted certificates, a username session works and a wrong
-// password is refused. The password never reaches the log.
+// OPC UA security against a server with only secure endpoints (Basic256Sha256, Aes128_Sha256_RsaOaep,
+// Aes256_Sha256_RsaPss; Sign or SignAndEncrypt) that refuses anonymous users: first the server's
+// certificate is not trusted (a clear error naming where it went), then with mutually trusted
+// certificates a username session works and a wrong password is refused. The password never
+// reaches the log.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,6 +75,14 @@ describe('opcua security', () => {
       assert.equal(outcome.ok, true, outcome.error?.message);
       assert.equal(outcome.readBack, 42.5);
     });
+  });
+
+  test('the other policies, in KubeEdge spelling, and Sign mode', async () => {
+    for (const [securityPolicy, securityMode] of [['Aes128Sha256RsaOaep', 'SignAndEncrypt'], ['Aes256Sha256RsaPss', 'SignAndEncrypt'], ['Basic256Sha256', 'Sign']]) {
+      await run({ ...secure, securityPolicy, securityMode }, async (sink, id) => {
+        await waitFor(() => sink.latest(id, 'setpoint')?.quality === 'good' || undefined, `a good reading with ${securityPolicy} ${securityMode} (state: ${sink.states.at(-1)?.reason})`, 60_000);
+      });
+    }
   });
 
   test('a wrong password is refused with a reason, and the device stays offline', async () => {

@@ -78,7 +78,8 @@ export async function openSession(config: OpcuaProtocol, dataDir: string, timeou
     securityMode: MessageSecurityMode[securityMode(config)],
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
     endpointMustExist: false,
-    keepSessionAlive: false,
+    // Subscriptions keep a session alive with their publish requests; a slow poll needs keep-alive reads.
+    keepSessionAlive: config.mode === 'poll',
     requestedSessionTimeout: Math.max(60_000, timeoutMs * 6),
     defaultTransactionTimeout: timeoutMs,
     transportTimeout: timeoutMs,
@@ -113,6 +114,9 @@ export async function openSession(config: OpcuaProtocol, dataDir: string, timeou
     await close(500).catch(() => undefined);
     throw explain(err, config, pkiFolder(dataDir));
   }
+  session.on('keepalive_failure', () => {
+    if (!closed) onLost(codedError('ETIMEDOUT', `the session with ${config.url} stopped answering keep-alive reads`));
+  });
   session.on('session_closed', (status) => {
     if (!closed) onLost(codedError('ECONNRESET', `the server closed the session (${status?.name ?? 'unknown status'})`));
   });

@@ -18,6 +18,8 @@ type Property = PropertyBinding<OpcuaVisitor>;
 
 const DEFAULT_TIMEOUT_S = 10;
 let libraryLogRouted = false;
+/** A server refuses a deadband filter on a non-numeric node; the runtime's own deadband still applies. */
+const NUMERIC = new Set(['int', 'float', 'double']);
 /** Session-level failures: the runtime must rebuild the session, not just retry the read. */
 const SESSION_GONE = /BadSession(Closed|IdInvalid|NotActivated)|BadSecureChannel(Closed|IdInvalid)|BadConnectionClosed|BadServerNotConnected|premature disconnection|Transaction has timed out|socket has been disconnected/i;
 
@@ -94,7 +96,7 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
     for (const p of properties) {
       const node = this.#nodes.get(p.name)!;
       if ('error' in node) unresolved.push({ property: p.name, quality: 'bad', error: node.error });
-      else nodes.push({ property: p.name, nodeId: node.nodeId, samplingInterval: p.visitor.samplingInterval ?? p.spec.collectCycle, queueSize: p.visitor.queueSize ?? 1, deadband: p.spec.deadband });
+      else nodes.push({ property: p.name, nodeId: node.nodeId, samplingInterval: p.visitor.samplingInterval ?? p.spec.collectCycle, queueSize: p.visitor.queueSize ?? 1, deadband: NUMERIC.has(p.spec.type) ? p.spec.deadband : undefined });
     }
     if (unresolved.length) emit(unresolved);
     if (!nodes.length) return async () => undefined;
