@@ -3,7 +3,7 @@
 // through consecutive timeouts counts as dead (a pulled cable never closes the socket).
 
 import { connect, type Socket } from 'node:net';
-import { codedError } from '../sdk/index.ts';
+import { codedError, errorCode } from '../sdk/index.ts';
 import type { Transport } from './transport.ts';
 
 interface Pending {
@@ -78,7 +78,8 @@ export class TcpTransport implements Transport {
       const onAbort = () => {
         if (!this.#pending.delete(tid)) return;
         reject(signal.reason);
-        if (++this.#silentTimeouts >= SILENT_TIMEOUTS) {
+        // Only a timeout says anything about the line; a device stopping cancels its request.
+        if (errorCode(signal.reason, '') === 'ETIMEDOUT' && ++this.#silentTimeouts >= SILENT_TIMEOUTS) {
           this.#socket.destroy();
           this.#die(codedError('ETIMEDOUT', `no answer on the connection through ${SILENT_TIMEOUTS} request timeouts in a row`));
         }

@@ -1,0 +1,106 @@
+// Modbus bench: 100 devices (10 unit ids on each of 10 TCP endpoints of a socket-level simulator),
+// 100 properties each. First the simulator alone, then each variant in its own process, one after
+// another: (a) edgetwin, (b) edgetwin with coalesce: false, (c) a bare modbus-serial loop with (a)'s
+// requests, (a) with maxInFlight 8; then (a) at 1 s cycles for poll lateness.
+//   node --import tsx bench/modbus/index.ts          (BENCH_QUICK=1 for a short try)
+// Prints a table and one JSON line. Requests are counted by the simulator, values by the client.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { renderTable } from '../../cli/table.ts';
+import { DEFAULT_MAX_GAP } from '../../mappers/modbus/config.ts';
+import { MAP, minimumRequests } from './map.ts';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const THROUGHPUT_S = QUICK ? 4 : 20;
+const LATENESS_S = QUICK ? 10 : 60;
+const WARMUP_S = QUICK ? 1.5 : 3;
+const ENDPOINTS = 10;
+const DEVICES = ENDPOINTS * 10;
+const SIMULATOR_PROCESSES = 2;
+const HERE = import.meta.dirname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const spawnTs = (file: string, args: string[]) => fork(join(HERE, file), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+
+function once<T>(child: ChildProcess, pick: (m: Record<string, unknown>) => boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => { if (pick(m)) { child.off('message', onMessage); resolve(m as T); } };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`${child.spawnargs.join(' ')} exited with ${code}`)));
+  });
+}
+
+const ports = await Promise.all(Array.from({ length: ENDPOINTS }, freePort));
+const simulators = Array.from({ length: SIMULATOR_PROCESSES }, (_, i) => spawnTs('simulator.ts', ports.filter((_, k) => k % SIMULATOR_PROCESSES === i).map(String)));
+await Promise.all(simulators.map((s) => once(s, (m) => m.ready === true)));
+const served = async () => (await Promise.all(simulators.map((s) => { const r = once<{ count: number }>(s, (m) => typeof m.count === 'number'); s.send({ count: true }); return r; }))).reduce((n, r) => n + r.count, 0);
+
+interface Outcome { values: number; seconds: number; cpu: number; rss: number; bad: number; wrong: number; checked: number; firstError?: string; latenessP50?: number; latenessP99?: number; latenessMax?: number; polls?: number; requests: number }
+
+async function run(file: string, args: object): Promise<Outcome> {
+  const child = spawnTs(file, [JSON.stringify(args)]);
+  let before = 0;
+  const started = once(child, (m) => m.phase === 'start').then(async () => { before = await served(); });
+  const end = await once<Omit<Outcome, 'requests'> & { requests?: number }>(child, (m) => m.phase === 'end');
+  await started;
+  const requests = (await served()) - before;
+  await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+  return { values: 0, cpu: 0, rss: 0, bad: 0, wrong: 0, checked: 0, ...end, requests };
+}
+
+process.stderr.write(`simulator alone (${SIMULATOR_PROCESSES} processes, ${ENDPOINTS} endpoints)...\n`);
+const sim = await run('blast.ts', { ports, seconds: THROUGHPUT_S / 2, inFlight: 32 });
+const results: Record<string, Outcome> = {};
+for (const [variant, label] of [['a', 'edgetwin'], ['b', 'edgetwin coalesce:false'], ['c', 'bare modbus-serial'], ['a8', 'edgetwin maxInFlight 8']] as const) {
+  process.stderr.write(`${variant}: ${label}...\n`);
+  results[variant] = await run('variant.ts', { variant, ports, seconds: THROUGHPUT_S, warmup: WARMUP_S });
+}
+process.stderr.write(`lateness: edgetwin at 1 s cycles for ${LATENESS_S} s...\n`);
+const late = await run('variant.ts', { variant: 'late', ports, seconds: LATENESS_S, warmup: WARMUP_S });
+for (const s of simulators) s.kill();
+
+const totalProps = DEVICES * MAP.length;
+const minimum = minimumRequests(DEFAULT_MAX_GAP) * DEVICES;
+const rate = (o: Outcome) => o.requests / o.seconds;
+const vps = (o: Outcome) => o.values / o.seconds;
+const perCycle = (o: Outcome) => (o.values ? o.requests / (o.values / totalProps) : 0);
+const simRate = sim.requests / sim.seconds;
+const valid = simRate >= 3 * rate(results.a!);
+
+const rows = Object.entries(results).map(([k, o]) => [k, k === 'a' ? 'edgetwin' : k === 'b' ? 'edgetwin, coalesce: false' : k === 'c' ? 'bare modbus-serial, (a)\'s requests' : 'edgetwin, maxInFlight 8',
+  Math.round(rate(o)).toString(), perCycle(o).toFixed(0), Math.round(vps(o)).toString(), o.cpu.toFixed(1), (o.rss / 1e6).toFixed(0), String(o.bad + o.wrong)]);
+process.stdout.write(`\nModbus bench: ${DEVICES} devices x ${MAP.length} properties on ${ENDPOINTS} endpoints, ${THROUGHPUT_S} s per variant${QUICK ? ' (BENCH_QUICK)' : ''}\n`);
+process.stdout.write(`simulator alone: ${Math.round(simRate)} requests/s; ${valid ? 'valid' : 'INVALID'} (needs >= 3x (a)'s ${Math.round(rate(results.a!))} requests/s)\n\n`);
+process.stdout.write(renderTable(['', 'variant', 'requests/s', 'requests/cycle', 'values/s', 'CPU s', 'RSS MB', 'errors'], rows));
+process.stdout.write(`\nminimum requests per cycle under maxGapRegisters ${DEFAULT_MAX_GAP}: ${minimum} (${minimum / DEVICES} per device)\n`);
+process.stdout.write(`values checked against the simulator's registers: ${Object.values(results).reduce((n, o) => n + o.checked, 0)}, wrong: ${Object.values(results).reduce((n, o) => n + o.wrong, 0)}\n`);
+process.stdout.write(`lateness at 1 s cycles over ${LATENESS_S} s: p50 ${late.latenessP50?.toFixed(2)} ms, p99 ${late.latenessP99?.toFixed(2)} ms, max ${late.latenessMax?.toFixed(2)} ms (${late.polls} polls, ${late.bad} bad readings)\n`);
+const firstError = [...Object.values(results), late].find((o) => o.firstError)?.firstError;
+if (firstError) process.stdout.write(`first error: ${firstError}\n`);
+
+const a = results.a!;
+const goals = {
+  requestsPerCycleAtMinimum: Math.round(perCycle(a)) === minimum,
+  aAtLeast90PercentOfC: vps(a) >= 0.9 * vps(results.c!),
+  aAtLeast10xB: vps(a) >= 10 * vps(results.b!),
+  p99LatenessUnder10ms: (late.latenessP99 ?? Infinity) < 10,
+  maxInFlight8AboveC: vps(results.a8!) > vps(results.c!),
+};
+process.stdout.write(`goals: ${Object.entries(goals).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ')}\n`);
+process.stdout.write(`${JSON.stringify({
+  bench: 'modbus', quick: QUICK, valid, devices: DEVICES, properties: totalProps, seconds: THROUGHPUT_S,
+  simulatorRequestsPerSecond: Math.round(simRate), minimumRequestsPerCycle: minimum,
+  variants: Object.fromEntries(Object.entries(results).map(([k, o]) => [k, { requestsPerSecond: Math.round(rate(o)), requestsPerCycle: Math.round(perCycle(o)), valuesPerSecond: Math.round(vps(o)), cpuSeconds: Number(o.cpu.toFixed(2)), rssMB: Math.round(o.rss / 1e6), errors: o.bad + o.wrong }])),
+  lateness: { cycleMs: 1000, seconds: LATENESS_S, p50Ms: late.latenessP50, p99Ms: late.latenessP99, maxMs: late.latenessMax, polls: late.polls },
+  goals,
+})}\n`);

@@ -1,0 +1,81 @@
+// The bench's Modbus TCP simulator: socket level, one process per group of endpoints, answers
+// built once per distinct request and then only stamped with the transaction id, so it serves far
+// more requests than a client under test asks (the bench checks that before trusting a number).
+//   node --import tsx bench/modbus/simulator.ts <port> [<port>...]     (IPC: "count" -> {count})
+
+import { createServer, type Socket } from 'node:net';
+import { bitAt, wordAt } from './map.ts';
+
+let served = 0;
+const answers = new Map<string, Buffer>();
+
+function build(unit: number, pdu: Buffer): Buffer {
+  const fc = pdu[0]!;
+  const address = pdu.readUInt16BE(1);
+  const count = pdu.readUInt16BE(3);
+  let body: Buffer;
+  if (fc === 1 || fc === 2) {
+    body = Buffer.alloc(2 + Math.ceil(count / 8));
+    body[1] = body.length - 2;
+    for (let i = 0; i < count; i++) if (bitAt(unit, fc, address + i)) body[2 + (i >> 3)]! |= 1 << (i & 7);
+  } else if (fc === 3 || fc === 4) {
+    body = Buffer.alloc(2 + count * 2);
+    body[1] = count * 2;
+    for (let i = 0; i < count; i++) body.writeUInt16BE(wordAt(unit, fc, address + i), 2 + i * 2);
+  } else {
+    body = Buffer.alloc(2);
+    body[0] = fc | 0x80;
+    body[1] = 1;
+    return frame(unit, body);
+  }
+  body[0] = fc;
+  return frame(unit, body);
+}
+
+function frame(unit: number, pdu: Buffer): Buffer {
+  const out = Buffer.alloc(7 + pdu.length);
+  out.writeUInt16BE(pdu.length + 1, 4);
+  out[6] = unit;
+  pdu.copy(out, 7);
+  return out;
+}
+
+function serve(socket: Socket): void {
+  socket.setNoDelay(true);
+  socket.on('error', () => undefined);
+  let pending: Buffer | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const out: Buffer[] = [];
+    while (buf.length >= 7) {
+      const len = buf.readUInt16BE(4);
+      if (buf.length < 6 + len) break;
+      const key = buf.toString('latin1', 6, 6 + len);
+      let answer = answers.get(key);
+      if (!answer) {
+        answer = build(buf[6]!, buf.subarray(7, 6 + len));
+        answers.set(key, answer);
+      }
+      const reply = Buffer.from(answer);
+      reply[0] = buf[0]!;
+      reply[1] = buf[1]!;
+      out.push(reply);
+      served++;
+      buf = buf.subarray(6 + len);
+    }
+    pending = buf.length ? Buffer.from(buf) : undefined;
+    if (out.length) socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  });
+}
+
+const ports = process.argv.slice(2).map(Number);
+let listening = 0;
+for (const port of ports) {
+  createServer(serve).listen(port, '127.0.0.1', () => {
+    if (++listening === ports.length) process.send?.({ ready: true });
+  });
+}
+process.on('message', (m: { count?: boolean }) => {
+  if (m.count) process.send?.({ count: served });
+});
+process.on('disconnect', () => process.exit(0));
