@@ -68,7 +68,8 @@ async function edgetwin(config: ConfigData, collectCycle: number) {
   if (errors.length) throw new Error(errors.map((e) => e.format()).join('\n'));
   const reads = async () => (await host.metrics.reads.get()).values.reduce((n, v) => n + v.value, 0);
   // Lateness counts from the measured window on, like every other figure.
-  const w = await window(() => { lateness.length = 0; return reads(); }, () => sleep(args.seconds * 1000));
+  let opened = false;
+  const w = await window(() => { if (!opened) { opened = true; lateness.length = 0; } return reads(); }, () => sleep(args.seconds * 1000));
   const values = (await w.after) - (await w.before);
   const { bad, wrong, checked, firstError } = sink;
   await host.close();
