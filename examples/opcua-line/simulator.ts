@@ -97,7 +97,8 @@ async function main(): Promise<void> {
   process.stdout.write(`opcua-line simulator listening on ${server.getEndpointUrl()} (namespace ${NAMESPACE}); Ctrl-C stops it\n`);
   const stop = async () => {
     clearInterval(timer);
-    await server.shutdown(0);
+    // node-opcua's shutdown can wait on open sessions for a long time: give it two seconds.
+    await Promise.race([server.shutdown(0).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000))]);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

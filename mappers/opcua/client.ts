@@ -63,7 +63,11 @@ function explain(err: unknown, config: OpcuaProtocol, pki: string): Error {
   if (/Cannot find an Endpoint matching|No endpoint/i.test(msg)) {
     return codedError('BAD_ENDPOINT', `the server at ${config.url} offers no endpoint with securityPolicy ${normalisePolicy(config.securityPolicy)} and securityMode ${securityMode(config)} (${msg})`);
   }
-  if (/ECONNREFUSED|connect failed|ENOTFOUND|EHOSTUNREACH/i.test(msg)) return codedError('ECONNREFUSED', `cannot reach ${config.url}: ${msg}`);
+  if (/ECONNREFUSED|connect failed|ENOTFOUND|EHOSTUNREACH|cannot be established/i.test(msg)) {
+    // node-opcua wraps the socket error in two sentences of advice; the socket error says it all.
+    const cause = /Err = \((.+)\)/.exec(msg)?.[1] ?? msg;
+    return codedError(/ENOTFOUND/.test(cause) ? 'ENOTFOUND' : 'ECONNREFUSED', `cannot reach ${config.url}: ${cause}`);
+  }
   return codedError(errorCode(err, 'ECONNECT'), msg, err);
 }
 

@@ -117,7 +117,8 @@ async function main(): Promise<void> {
   const stop = async () => {
     clearInterval(tick);
     if (benchTimer) clearInterval(benchTimer);
-    await server.shutdown(0);
+    // node-opcua's shutdown can wait on open sessions for a long time: give it two seconds.
+    await Promise.race([server.shutdown(0).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000))]);
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());
