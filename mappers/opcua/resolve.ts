@@ -2,6 +2,7 @@
 // nsu=<namespace uri>;... through the server's NamespaceArray (indexes may differ between servers
 // and restarts; URIs do not), or a browse path walked from the Objects folder.
 
+import './library-log.ts';
 import { BrowseDirection, NodeClass, resolveNodeId, type ClientSession, type NodeId } from 'node-opcua-client';
 import { codedError } from '../sdk/async.ts';
 import type { PropertyBinding } from '../sdk/driver.ts';

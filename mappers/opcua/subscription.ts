@@ -4,6 +4,7 @@
 // subscription and every monitored item are recreated here; dead -> the runtime is told the
 // connection is lost and rebuilds the session with backoff. Silence is never accepted as "no change".
 
+import './library-log.ts';
 import {
   AttributeIds, ClientMonitoredItemGroup, DataChangeFilter, DataChangeTrigger, DeadbandType, TimestampsToReturn,
   type ClientSession, type ClientSubscription, type DataValue, type NodeId,

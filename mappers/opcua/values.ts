@@ -2,6 +2,7 @@
 // source timestamp becomes the reading's time; its StatusCode becomes good, uncertain or bad with
 // the status name as a stable code (BadNodeIdUnknown -> BAD_NODE_ID_UNKNOWN).
 
+import './library-log.ts';
 import { DataType, Variant, VariantArrayType, type DataValue, type StatusCode } from 'node-opcua-client';
 import type { RawReading } from '../sdk/driver.ts';
 import { codedError } from '../sdk/async.ts';
