@@ -1,12 +1,13 @@
 // OPC UA security against a server with only secure endpoints (Basic256Sha256, Aes128_Sha256_RsaOaep,
 // Aes256_Sha256_RsaPss; Sign or SignAndEncrypt) that refuses anonymous users: first the server's
 // certificate is not trusted (a clear error naming where it went), then with mutually trusted
-// certificates a username session works and a wrong password is refused. The password never
+// certificates a username session and an X.509 user certificate work and a wrong password is refused. The password never
 // reaches the log.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -83,6 +84,16 @@ describe('opcua security', () => {
         await waitFor(() => sink.latest(id, 'setpoint')?.quality === 'good' || undefined, `a good reading with ${securityPolicy} ${securityMode} (state: ${sink.states.at(-1)?.reason})`, 60_000);
       });
     }
+  });
+
+  test('an X.509 user certificate identity', async () => {
+    const key = join(dir, 'user-key.pem');
+    const cert = join(dir, 'user-cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=operator', '-addext', 'keyUsage=digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment', '-addext', 'extendedKeyUsage=clientAuth'], { stdio: 'ignore', env: { PATH: process.env.PATH } });
+    const { userName: _u, password: _p, ...withoutUser } = secure;
+    await run({ ...withoutUser, userCertificate: cert, userPrivateKey: key }, async (sink, id) => {
+      await waitFor(() => sink.latest(id, 'setpoint')?.quality === 'good' || undefined, `a good reading with an X.509 identity (state: ${sink.states.at(-1)?.reason})`, 60_000);
+    });
   });
 
   test('a wrong password is refused with a reason, and the device stays offline', async () => {

@@ -44,12 +44,16 @@ async function main(): Promise<void> {
   if (!args.pki) throw new Error('--pki <dir> is required (the server keeps its certificates there)');
   const serverCertificateManager = new OPCUACertificateManager({ rootFolder: args.pki, automaticallyAcceptUnknownCertificate: args['trust-all'] });
   await serverCertificateManager.initialize();
+  // X.509 user identities: any well-formed user certificate whose signature proves the key is accepted.
+  const userCertificateManager = new OPCUACertificateManager({ rootFolder: `${args.pki}/users`, automaticallyAcceptUnknownCertificate: true });
+  await userCertificateManager.initialize();
   const [name, password] = (args.user ?? '').split(':');
   const secure = args['secure-only'];
   const server = new OPCUAServer({
     port: Number(args.port),
     hostname: '127.0.0.1',
     serverCertificateManager,
+    userCertificateManager,
     allowAnonymous: !args['no-anonymous'],
     securityPolicies: secure ? [SecurityPolicy.Basic256Sha256, SecurityPolicy.Aes128_Sha256_RsaOaep, SecurityPolicy.Aes256_Sha256_RsaPss] : [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
     securityModes: secure ? [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt] : [MessageSecurityMode.None, MessageSecurityMode.SignAndEncrypt],
