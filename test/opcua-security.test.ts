@@ -1,8 +1,8 @@
 // OPC UA security against a server with only secure endpoints (Basic256Sha256, Aes128_Sha256_RsaOaep,
 // Aes256_Sha256_RsaPss; Sign or SignAndEncrypt) that refuses anonymous users: first the server's
 // certificate is not trusted (a clear error naming where it went), then with mutually trusted
-// certificates a username session and an X.509 user certificate work and a wrong password is refused. The password never
-// reaches the log.
+// certificates a username session and an X.509 user certificate work, and a wrong password is
+// refused. The password never reaches the log.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
