@@ -148,7 +148,7 @@ test('removing a device cancels its queued work and leaves the others running', 
   await assert.rejects(s.submit('a', async () => 1), { code: 'ENOTCONN' });
 });
 
-test('polls that fell due together are spread by their first run, so later cycles start on time', async () => {
+test('polls that fell due together are spread over the cycle, so later cycles start on time', async () => {
   const clock = new FakeClock();
   const late: number[] = [];
   const s = new LinkScheduler({ key: 'tcp:plc', clock, maxInFlight: 1, onLateness: (_d, ms) => late.push(ms) });
@@ -157,6 +157,6 @@ test('polls that fell due together are spread by their first run, so later cycle
   await clock.advance(3500);
   s.close();
   assert.deepEqual(late.slice(0, 4), [0, 40, 80, 120], 'the first cycle queues');
-  assert.equal(late.length, 16, 'four cycles of four polls');
-  assert.deepEqual(late.slice(4), Array(12).fill(0), 'later cycles start on time');
+  assert.ok(late.length >= 14, `polls in 3.5 cycles: ${late.length}`);
+  assert.deepEqual(late.slice(4), late.slice(4).map(() => 0), 'later cycles start on time');
 });

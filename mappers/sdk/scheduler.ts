@@ -21,10 +21,12 @@ export interface SchedulerOptions {
   onLateness?(device: string, lateMs: number): void;
 }
 
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
+
 interface JobState extends PollJob {
   due: number;
   running: boolean;
-  /** False until the first poll started: its start time becomes the job's phase. */
+  /** False until the first poll started; a first poll that queued gives the job its phase. */
   anchored: boolean;
 }
 
@@ -58,6 +60,8 @@ export class LinkScheduler {
   /** The device served last: the next turn goes to the one after it, even as devices come and go. */
   #last?: string;
   readonly #inFlight = new Set<Flight>();
+  /** Jobs given a phase so far: the index into the golden-ratio sequence. */
+  #phased = 0;
   #timer: unknown;
   #timerAt = Infinity;
   #closed = false;
@@ -158,12 +162,13 @@ export class LinkScheduler {
         const started = job;
         started.running = true;
         this.#onLateness?.(device, now - started.due);
-        // Polls that fell due together (every job of every device starts due at once) keep the
-        // spacing the link gave their first run, so later cycles start on time instead of
-        // queueing in the same burst every cycle.
+        // Every job of every device starts due at once. A job whose first run had to queue gets a
+        // phase of its own (golden-ratio points spread any number of jobs evenly over the cycle),
+        // so later cycles start on time instead of queueing in the same burst. Its next run comes
+        // within one interval, never later.
         if (!started.anchored) {
           started.anchored = true;
-          started.due = now;
+          if (now > started.due) started.due += ((++this.#phased * GOLDEN) % 1) * started.interval - started.interval;
         }
         this.#launch(device, entry.timeoutMs, now, started.run, () => {
           started.running = false;
