@@ -6,7 +6,7 @@ import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverC
 import { article, checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
 import { bitAt, ModbusException, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
 import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from './plan.ts';
-import { closeSerialPort, RtuTransport } from './rtu.ts';
+import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
 import { acquireTransport, type Transport } from './transport.ts';
 
@@ -30,11 +30,7 @@ async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promis
   if (serial) {
     return acquireTransport(ctx.links, `modbus-rtu:${serial.path}`, async () => {
       const link = await ctx.links.acquireSerial(serial, 'modbus');
-      const key = serialKey(serial.path);
-      return new RtuTransport(link, async () => {
-        if (ctx.links.users(key) <= 1) await closeSerialPort(link.port);
-        await ctx.links.release(key);
-      });
+      return new RtuTransport(link, () => ctx.links.release(serialKey(serial.path)));
     });
   }
   const { host, port } = tcpEndpoint(config);

@@ -5,7 +5,7 @@
 import { BYTE_ORDERS, codedError, decode, LinkRegistry, serialKey, type ByteOrder, type CodecType } from '../sdk/index.ts';
 import { TABLES, type RegisterTable } from './config.ts';
 import { bitAt, parseResponse, readRequest } from './pdu.ts';
-import { closeSerialPort, RtuTransport } from './rtu.ts';
+import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
 import type { Transport } from './transport.ts';
 
@@ -97,7 +97,7 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
     transport = await TcpTransport.open(where.tcp.host, where.tcp.port, opts.timeoutMs);
   } else {
     const link = await links.acquireSerial({ path: where.serial!, baudRate: opts.baudRate, parity: opts.parity }, 'modbus');
-    transport = new RtuTransport(link, async () => { await closeSerialPort(link.port); await links.release(serialKey(where.serial!)); });
+    transport = new RtuTransport(link, () => links.release(serialKey(where.serial!)));
   }
   try {
     const request = readRequest(TABLES[table].fc, opts.address, opts.count);

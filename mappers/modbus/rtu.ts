@@ -33,17 +33,6 @@ export function interFrameMs(baudRate: number): number {
 }
 
 /**
- * serialport's stream does not release its file descriptor (and lock) on destroy(), which is how
- * the SDK's LinkRegistry closes a port, so the port could never be opened again in this process
- * (a reload, a replugged adapter). The last user closes it properly first.
- */
-export function closeSerialPort(port: Duplex): Promise<void> {
-  const p = port as Duplex & { isOpen?: boolean; close?: (cb: (err?: Error | null) => void) => void };
-  if (!p.isOpen || typeof p.close !== 'function') return Promise.resolve();
-  return new Promise((resolve) => p.close!(() => resolve()));
-}
-
-/**
  * A frame that started and then went quiet this long ended short. Generous, because USB serial
  * adapters deliver bytes in bursts (FTDI's latency timer is 16 ms).
  */
