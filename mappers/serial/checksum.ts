@@ -16,6 +16,8 @@ export interface ChecksumConfig {
   order?: 'big' | 'little';
 }
 
+const HEX = Buffer.from('0123456789ABCDEF', 'latin1');
+
 function xor(bytes: Uint8Array): number {
   let x = 0;
   for (const b of bytes) x ^= b;
@@ -28,22 +30,28 @@ function sum8(bytes: Uint8Array): number {
   return s;
 }
 
+// Byte-at-a-time tables: a stream of small frames spends much of its time here.
+const MODBUS_TABLE = Uint16Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let i = 0; i < 8; i++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
+  return c;
+});
+const CCITT_TABLE = Uint16Array.from({ length: 256 }, (_, n) => {
+  let c = n << 8;
+  for (let i = 0; i < 8; i++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+  return c;
+});
+
 export function crc16Modbus(bytes: Uint8Array): number {
   let crc = 0xffff;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let i = 0; i < 8; i++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
-  }
+  for (let i = 0; i < bytes.length; i++) crc = (crc >>> 8) ^ MODBUS_TABLE[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
 /** CRC-16/CCITT-FALSE: polynomial 0x1021, initial 0xFFFF. */
 export function crc16Ccitt(bytes: Uint8Array): number {
   let crc = 0xffff;
-  for (const b of bytes) {
-    crc ^= b << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
+  for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) & 0xffff) ^ CCITT_TABLE[((crc >>> 8) ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
@@ -68,7 +76,13 @@ export function checksumBytes(c: ChecksumConfig, covered: Uint8Array): Uint8Arra
       break;
     }
   }
-  return c.encoding === 'hex' ? Buffer.from(Buffer.from(raw).toString('hex').toUpperCase(), 'latin1') : raw;
+  if (c.encoding !== 'hex') return raw;
+  const out = new Uint8Array(raw.length * 2);
+  for (let i = 0; i < raw.length; i++) {
+    out[2 * i] = HEX[raw[i]! >> 4]!;
+    out[2 * i + 1] = HEX[raw[i]! & 15]!;
+  }
+  return out;
 }
 
 function position(index: number, length: number): number {
@@ -87,7 +101,9 @@ export function verifyChecksum(c: ChecksumConfig, frame: Uint8Array): string | u
   }
   const want = checksumBytes(c, frame.subarray(from, to));
   const got = frame.subarray(at, at + width);
-  if (Buffer.compare(want, got) === 0) return undefined;
+  let same = true;
+  for (let i = 0; i < width; i++) if (want[i] !== got[i]) same = false;
+  if (same) return undefined;
   const show = (b: Uint8Array) => (c.encoding === 'hex' ? Buffer.from(b).toString('latin1') : Buffer.from(b).toString('hex'));
   return `${c.type} checksum mismatch: frame says ${show(got)}, bytes give ${show(want)}`;
 }

@@ -5,7 +5,7 @@ import { codedError, defineDriver, SDK_VERSION, serialKey, type Connection, type
 import { compilePattern, frameText, renderCommand } from './bytes.ts';
 import { checkDevice } from './check.ts';
 import { protocolSchema, serialSettings, visitorSchema, type SerialProtocol, type SerialVisitor } from './config.ts';
-import { extract, extractCodec, type Extracted } from './extract.ts';
+import { execPattern, extract, extractCodec, type Extracted } from './extract.ts';
 import { PortSession, type Verdict } from './session.ts';
 
 type Binding = PropertyBinding<SerialVisitor>;
@@ -33,29 +33,23 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     const session = new PortSession(link, config, ctx.log, ctx.lost);
     const address = config.address;
     const errorRe = config.errorPattern ? compilePattern(config.errorPattern, address) : undefined;
-    const patterns = new Map<string, { match?: RegExp; stream?: RegExp; expect?: RegExp }>();
+    const patterns = new Map<string, { match?: RegExp; stream?: RegExp; expect?: RegExp; extract?: RegExp }>();
     for (const p of device.properties) {
       const v = p.visitor;
       const regex = v.extract && 'regex' in v.extract ? v.extract.regex : undefined;
-      patterns.set(p.name, {
-        match: (v.match ?? regex) !== undefined ? compilePattern((v.match ?? regex)!, address) : undefined,
-        stream: v.stream ? compilePattern(v.stream, address) : undefined,
-        expect: v.write?.expect ? compilePattern(v.write.expect, address) : undefined,
-      });
+      const compiled = (source: string | undefined) => (source !== undefined ? compilePattern(source, address) : undefined);
+      patterns.set(p.name, { match: compiled(v.match ?? regex), stream: compiled(v.stream), expect: compiled(v.write?.expect), extract: compiled(regex) });
     }
     const streaming = device.properties.filter((p) => p.visitor.stream);
-
-    /** Extract a property's value from a frame its pattern accepted (the capture of that same pattern). */
-    const valueOf = (p: Binding, frame: Uint8Array, pattern: RegExp | undefined): Extracted =>
-      extract(p.visitor.extract, frame, p.visitor.extract && !('regex' in p.visitor.extract) ? undefined : pattern);
 
     const answerOf = (p: Binding) => (frame: Uint8Array): Verdict<Extracted> => {
       const text = frameText(frame);
       if (errorRe?.test(text)) return { deviceError: text.trim() };
-      const { match, stream } = patterns.get(p.name)!;
+      const { match, stream, extract: re } = patterns.get(p.name)!;
       const pattern = p.visitor.command ? match : stream;
-      if (pattern && !pattern.test(text)) return undefined;
-      return { ok: valueOf(p, frame, pattern) };
+      const gate = pattern ? execPattern(pattern, text) : undefined;
+      if (pattern && !gate) return undefined;
+      return { ok: extract(p.visitor.extract, frame, text, re, gate) };
     };
 
     const readOne = async (p: Binding, signal: AbortSignal): Promise<RawReading> => {
@@ -95,32 +89,35 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     if (!streaming.length) return connection;
 
     connection.subscribe = async (properties, emit) => {
-      const mine = properties.filter((p) => p.visitor.stream);
+      const mine = properties.filter((p) => p.visitor.stream).map((p) => ({ p, ...patterns.get(p.name)! }));
+      // One timer per quiet period rather than one per frame: streams can carry thousands a second.
+      let last = Date.now();
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const arm = () => {
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => {
+      const watch = () => {
+        const quiet = Date.now() - last;
+        if (quiet >= config.streamTimeout) {
           const stats = session.reader.stats;
           const partial = session.reader.pending ? `; ${session.reader.pending} bytes of an unfinished frame` : '';
           const bad = stats.bad ? `; ${stats.bad} bad frames dropped so far (last: ${stats.lastError})` : '';
           const message = `no data from the instrument for ${config.streamTimeout} ms${partial}${bad}`;
-          emit(mine.map((p) => ({ property: p.name, error: { code: 'ETIMEDOUT', message } })));
-          arm();
-        }, config.streamTimeout);
+          emit(mine.map(({ p }) => ({ property: p.name, error: { code: 'ETIMEDOUT', message } })));
+          last = Date.now();
+        }
+        timer = setTimeout(watch, Math.max(1, last + config.streamTimeout - Date.now()));
       };
       session.onStream = (frame) => {
         const text = frameText(frame);
         const readings: RawReading[] = [];
-        for (const p of mine) {
-          const stream = patterns.get(p.name)!.stream!;
-          if (stream.test(text)) readings.push(toRaw(p.name, valueOf(p, frame, stream)));
+        for (const { p, stream, extract: re } of mine) {
+          const gate = execPattern(stream!, text);
+          if (gate) readings.push(toRaw(p.name, extract(p.visitor.extract, frame, text, re, gate)));
         }
         if (!readings.length) return false;
-        arm();
+        last = Date.now();
         emit(readings);
         return true;
       };
-      arm();
+      timer = setTimeout(watch, config.streamTimeout);
       return async () => {
         session.onStream = undefined;
         if (timer) clearTimeout(timer);

@@ -2,7 +2,6 @@
 // decodes, or a JSON path into a JSON answer.
 
 import type { CodecSpec, CodecType, ByteOrder } from '../sdk/index.ts';
-import { frameText } from './bytes.ts';
 
 export type ExtractConfig =
   | { regex: string; group?: number }
@@ -33,13 +32,23 @@ export function parseJsonPath(path: string): (string | number)[] | undefined {
   return out;
 }
 
-export function extract(e: ExtractConfig | undefined, frame: Uint8Array, pattern?: RegExp): Extracted {
+/**
+ * `text` is the frame as latin1; `re` the property's compiled extract regex; `gate` the match of
+ * the pattern that picked this frame (match or stream), whose group 1 is the value when the
+ * property has no extract of its own.
+ */
+export function extract(e: ExtractConfig | undefined, frame: Uint8Array, text: string, re?: RegExp, gate?: Gate | null): Extracted {
   if (!e) {
     // A pattern without a capture group takes the whole frame.
-    if (pattern && new RegExp(`${pattern.source}|`).exec('')!.length > 1) return fromRegex(pattern, 1, frame);
+    if (gate && gate.length > 1) return capture(gate, 1, gate.source ?? '', frame);
     return { value: Buffer.from(frame).toString('utf8') };
   }
-  if ('regex' in e) return fromRegex(pattern ?? new RegExp(e.regex, 's'), e.group ?? 1, frame);
+  if ('regex' in e) {
+    const regex = re ?? new RegExp(e.regex, 's');
+    const m = gate && gate.source === regex.source ? gate : regex.exec(text);
+    if (!m) return { error: `the answer ${preview(frame)} does not match /${regex.source}/` };
+    return capture(m, e.group ?? 1, regex.source, frame);
+  }
   if ('bytes' in e) {
     const { offset, type, length } = e.bytes;
     const start = offset < 0 ? frame.length + offset : offset;
@@ -62,12 +71,21 @@ export function extract(e: ExtractConfig | undefined, frame: Uint8Array, pattern
   return { error: `${e.jsonPath} is ${doc === null ? 'null' : typeof doc}, not a value` };
 }
 
-function fromRegex(re: RegExp, group: number, frame: Uint8Array): Extracted {
-  const m = re.exec(frameText(frame));
-  if (!m) return { error: `the answer ${preview(frame)} does not match /${re.source}/` };
+/** A regex match that remembers which pattern made it. */
+export type Gate = RegExpExecArray & { source?: string };
+
+export function execPattern(re: RegExp, text: string): Gate | null {
+  const m = re.exec(text) as Gate | null;
+  if (m) m.source = re.source;
+  return m;
+}
+
+function capture(m: RegExpExecArray, group: number, source: string, frame: Uint8Array): Extracted {
   const g = m[group];
-  if (g === undefined) return { error: `group ${group} of /${re.source}/ captured nothing in ${preview(frame)}` };
-  return { value: Buffer.from(g, 'latin1').toString('utf8') };
+  if (g === undefined) return { error: `group ${group} of /${source}/ captured nothing in ${preview(frame)}` };
+  // Frames are matched as latin1; text values are UTF-8.
+  for (let i = 0; i < g.length; i++) if (g.charCodeAt(i) > 0x7f) return { value: Buffer.from(g, 'latin1').toString('utf8') };
+  return { value: g };
 }
 
 /** A frame as a user can read it in a message: text when printable, hex otherwise, cut short. */

@@ -239,6 +239,7 @@ export class FrameReader {
 function withoutChecksum(c: ChecksumConfig, frame: Uint8Array): Uint8Array {
   const width = checksumWidth(c);
   const at = (c.at ?? -width) < 0 ? frame.length + (c.at ?? -width) : c.at!;
+  if (at + width === frame.length) return frame.subarray(0, at);
   return Buffer.concat([frame.subarray(0, at), frame.subarray(at + width)]);
 }
 

@@ -1,0 +1,41 @@
+// `npm run bench -- serial` or `node --import tsx bench/serial/index.ts` (BENCH_QUICK=1 for a short
+// try). A pty ignores baud rates, so two runs:
+//   paced:   20-byte CRC-checked frames at 11,520 bytes/s (115200 baud 8N1) for 60 s into the
+//            gateway path: frames received over sent (goal 100%), CPU per 1,000 frames, p99 latency
+//            (the floor's numbers beside them: a serialport read costs the same CPU on both);
+//   unpaced: frames per second as fast as the pty carries them, the gateway path beside a bare
+//            serialport + delimiter-parser loop (the floor): goal at least 90% of the floor.
+// Prints a table, then one JSON line.
+
+import { run } from './measure.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const pacedSeconds = quick ? 5 : 60;
+const unpacedSeconds = quick ? 3 : 10;
+
+const paced = await run('gateway', 'paced', pacedSeconds);
+const pacedFloor = await run('floor', 'paced', pacedSeconds);
+const gateway = await run('gateway', 'unpaced', unpacedSeconds);
+const floor = await run('floor', 'unpaced', unpacedSeconds);
+
+const deliveredPct = Math.round((paced.received / paced.sent) * 10000) / 100;
+const ofFloorPct = Math.round((gateway.framesPerSecond / floor.framesPerSecond) * 1000) / 10;
+const pass = paced.received === paced.sent && ofFloorPct >= 90;
+
+const row = (cells: (string | number | undefined)[]) => cells.map((c, i) => String(c ?? '').padStart(i === 0 ? 0 : 12).padEnd(i === 0 ? 26 : 0)).join('');
+console.log(`serial bench${quick ? ' (quick)' : ''}: 20-byte frames, text with a crc16-modbus in hex, over a socat pty pair`);
+console.log(row(['run', 'sent', 'received', 'frames/s', 'CPU ms/1k', 'p50 ms', 'p99 ms']));
+console.log(row([`paced ${pacedSeconds}s, gateway`, paced.sent, paced.received, paced.framesPerSecond, paced.cpuMsPer1000, paced.p50Ms, paced.p99Ms]));
+console.log(row([`paced ${pacedSeconds}s, floor`, pacedFloor.sent, pacedFloor.received, pacedFloor.framesPerSecond, pacedFloor.cpuMsPer1000, pacedFloor.p50Ms, pacedFloor.p99Ms]));
+console.log(row([`unpaced ${unpacedSeconds}s, gateway`, gateway.sent, gateway.received, gateway.framesPerSecond, gateway.cpuMsPer1000]));
+console.log(row([`unpaced ${unpacedSeconds}s, floor`, floor.sent, floor.received, floor.framesPerSecond, floor.cpuMsPer1000]));
+console.log(`  delivered ${deliveredPct}% (goal 100%); gateway at ${ofFloorPct}% of the floor (goal >= 90%) ${pass ? '' : 'MISSED'}`);
+console.log(JSON.stringify({
+  bench: 'serial', quick,
+  paced: {
+    seconds: pacedSeconds, sent: paced.sent, received: paced.received, deliveredPct, cpuMsPer1000: paced.cpuMsPer1000, p50Ms: paced.p50Ms, p99Ms: paced.p99Ms, maxMs: paced.maxMs,
+    floor: { received: pacedFloor.received, cpuMsPer1000: pacedFloor.cpuMsPer1000, p50Ms: pacedFloor.p50Ms, p99Ms: pacedFloor.p99Ms },
+  },
+  unpaced: { seconds: unpacedSeconds, gatewayFps: gateway.framesPerSecond, floorFps: floor.framesPerSecond, ofFloorPct, gatewayCpuMsPer1000: gateway.cpuMsPer1000, floorCpuMsPer1000: floor.cpuMsPer1000 },
+  pass,
+}));
