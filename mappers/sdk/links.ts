@@ -111,6 +111,9 @@ async function openWithSerialport(s: Required<SerialSettings>): Promise<Duplex> 
   const { SerialPort } = await import('serialport');
   const port = new SerialPort({ path: s.path, baudRate: s.baudRate, dataBits: s.dataBits, stopBits: s.stopBits, parity: s.parity, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  // Bytes the device sent while nobody had the port open (a late answer to a request of a
+  // previous session) are not answers to anything this session asks: drop them.
+  await new Promise<void>((resolve) => port.flush(() => resolve()));
   // A SerialPort stream's destroy() leaves the file descriptor open and its reader spinning:
   // destroying it must close the port.
   port._destroy = (err, done) => {
