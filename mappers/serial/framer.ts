@@ -76,6 +76,12 @@ export class FrameReader {
     }
   }
 
+  /** Forget a frame begun but not finished (before a request: it cannot be the answer). */
+  discardPending(): void {
+    if (this.#buf.length) this.#reject(`${this.#buf.length} bytes of an unfinished frame discarded before a request`, this.#buf.length);
+    this.#buf = Buffer.alloc(0);
+  }
+
   close(): void {
     if (this.#silence) clearTimeout(this.#silence);
     this.#silence = undefined;

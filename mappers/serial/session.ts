@@ -75,6 +75,7 @@ export class PortSession {
    */
   request<T>(command: Uint8Array | undefined, check: (frame: Uint8Array) => Verdict<T>, what: string, signal: AbortSignal): Promise<T> {
     return this.#link.exclusive(() => new Promise<T>((resolve, reject) => {
+      if (command) this.reader.discardPending();
       const bad0 = this.reader.stats.bad;
       let unexpected = 0;
       let last: Uint8Array | undefined;
