@@ -34,10 +34,10 @@ after(async () => {
   await server.stop();
 });
 
-async function run(config: Record<string, unknown>, fn: (sink: RecordingSink, id: string, host: MapperHost) => Promise<void>): Promise<void> {
+async function run(config: Record<string, unknown>, fn: (sink: RecordingSink, id: string, host: MapperHost) => Promise<void>, data = dataDir): Promise<void> {
   const sink = new RecordingSink();
   const destination = new Writable({ write(chunk, _enc, done) { log.push(String(chunk)); done(); } });
-  const host = new MapperHost({ sink, drivers: [opcuaLoader], log: createLogger({ destination, level: 'debug' }), dataDir, backoff: { initialMs: 200, maxMs: 1000 } });
+  const host = new MapperHost({ sink, drivers: [opcuaLoader], log: createLogger({ destination, level: 'debug' }), dataDir: data, backoff: { initialMs: 200, maxMs: 1000 } });
   const d = makeDevice({ name: 'secure', protocol: 'opcua', config: { url: server.url, ...config }, properties: [
     { name: 'setpoint', type: 'double', accessMode: 'ReadWrite', visitor: { nodeID: 'ns=1;s=Test.Double' } },
   ] });
@@ -94,6 +94,22 @@ describe('opcua security', () => {
     await run({ ...withoutUser, userCertificate: cert, userPrivateKey: key }, async (sink, id) => {
       await waitFor(() => sink.latest(id, 'setpoint')?.quality === 'good' || undefined, `a good reading with an X.509 identity (state: ${sink.states.at(-1)?.reason})`, 60_000);
     });
+  });
+
+  test('KubeEdge certificate/privateKey: the client presents the given application certificate', async () => {
+    // A data directory whose own certificate the server does not trust: only the given one can work.
+    const data = join(dir, 'data-app-cert');
+    mkdirSync(join(data, 'pki', 'opcua', 'trusted', 'certs'), { recursive: true });
+    copyFileSync(server.certificate, join(data, 'pki', 'opcua', 'trusted', 'certs', 'server.pem'));
+    const key = join(dir, 'app-key.pem');
+    const cert = join(dir, 'app-cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=edgetwin-gateway',
+      '-addext', 'subjectAltName=URI:urn:example:edgetwin-gateway,DNS:localhost', '-addext', 'keyUsage=digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment',
+      '-addext', 'extendedKeyUsage=clientAuth,serverAuth'], { stdio: 'ignore', env: { PATH: process.env.PATH } });
+    copyFileSync(cert, join(server.pki, 'trusted', 'certs', 'app-cert.pem'));
+    await run({ ...secure, certificate: cert, privateKey: key }, async (sink, id) => {
+      await waitFor(() => sink.latest(id, 'setpoint')?.quality === 'good' || undefined, `a good reading with the given certificate (state: ${sink.states.at(-1)?.reason})`, 60_000);
+    }, data);
   });
 
   test('a wrong password is refused with a reason, and the device stays offline', async () => {

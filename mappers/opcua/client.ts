@@ -7,6 +7,7 @@ import './library-log.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
+import { exploreCertificate } from 'node-opcua-crypto';
 import { MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, type ClientSession, type UserIdentityInfo } from 'node-opcua-client';
 import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
 import { identity, normalisePolicy, securityMode, type OpcuaProtocol } from './config.ts';
@@ -31,7 +32,7 @@ export async function certificateManager(dataDir: string): Promise<OPCUACertific
 
 function pemToDer(pem: string): Buffer {
   const body = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
-  if (!body) throw codedError('ECONFIG', 'the user certificate file holds no PEM certificate');
+  if (!body) throw codedError('ECONFIG', 'the certificate file holds no PEM certificate');
   return Buffer.from(body.replace(/\s+/g, ''), 'base64');
 }
 
@@ -71,10 +72,17 @@ function explain(err: unknown, config: OpcuaProtocol, pki: string): Error {
   return codedError(errorCode(err, 'ECONNECT'), msg, err);
 }
 
+/** The application URI a certificate was issued for: the client must present the same one. */
+function certificateUri(file: string): string | undefined {
+  const info = exploreCertificate(pemToDer(readFileSync(file, 'utf8')));
+  return info.tbsCertificate.extensions?.subjectAltName?.uniformResourceIdentifier?.[0];
+}
+
 export async function openSession(config: OpcuaProtocol, dataDir: string, timeoutMs: number, onLost: (err: Error) => void): Promise<OpenSession> {
   const cm = await certificateManager(dataDir);
   const client = OPCUAClient.create({
     applicationName: 'edgetwin',
+    applicationUri: config.certificate ? certificateUri(config.certificate) : undefined,
     clientCertificateManager: cm,
     certificateFile: config.certificate,
     privateKeyFile: config.privateKey,

@@ -12,6 +12,7 @@ import { NodeResolver, type Resolved } from './resolve.ts';
 import { SubscriptionKeeper } from './subscription.ts';
 import { statusError, toRaw, toVariant } from './values.ts';
 import type { PropertyValue } from '../../core/values.ts';
+import { createLogger } from '../../core/log.ts';
 
 type Device = DeviceBinding<OpcuaProtocol, OpcuaVisitor>;
 type Property = PropertyBinding<OpcuaVisitor>;
@@ -138,8 +139,10 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
     const c = device.config;
     if (!libraryLogRouted) {
       libraryLogRouted = true;
-      const log = ctx.log.child({ library: 'node-opcua' });
-      routeLibraryLog((level, text) => log[level](text));
+      // node-opcua's messages concern the process, not one device: a logger of their own, at the gateway's level.
+      const log = createLogger({ level: ctx.log.level }).child({ component: 'mapper', library: 'node-opcua' });
+      // Its warnings repeat on every reconnect (a whole certificate dump each time); our own errors say what to do.
+      routeLibraryLog((level, text) => (level === 'error' ? log.warn(text) : log.debug(text)));
     }
     const open = await openSession(c, ctx.dataDir, timeoutMs(device), ctx.lost);
     try {
