@@ -6,6 +6,8 @@
 // Prints a table and one JSON line. Requests are counted by the simulator, values by the client.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { build } from 'esbuild';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { renderTable } from '../../cli/table.ts';
@@ -32,7 +34,20 @@ async function freePort(): Promise<number> {
   });
 }
 
-const spawnTs = (file: string, args: string[]) => fork(join(HERE, file), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+// Every process runs edgetwin as it ships: bundled by esbuild the way scripts/build.mjs bundles the
+// gateway (no TypeScript loader, no keepNames helpers), dependencies external.
+// Inside the repository, so the bundles resolve their external packages from its node_modules.
+const CACHE = join(HERE, '..', '..', 'node_modules', '.cache');
+mkdirSync(CACHE, { recursive: true });
+const BUILD = mkdtempSync(join(CACHE, 'edgetwin-bench-modbus-'));
+await build({
+  absWorkingDir: join(HERE, '..', '..'),
+  entryPoints: ['simulator.ts', 'blast.ts', 'variant.ts'].map((f) => join(HERE, f)),
+  outdir: BUILD, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning',
+  outExtension: { '.js': '.mjs' },
+});
+const env = { ...process.env, EDGETWIN_BENCH_MODBUS_MAP: join(HERE, 'register-map.json') };
+const spawnTs = (file: string, args: string[]) => fork(join(BUILD, file.replace(/\.ts$/, '.mjs')), args, { env, execArgv: [], cwd: join(HERE, '..', '..'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 
 function once<T>(child: ChildProcess, pick: (m: Record<string, unknown>) => boolean): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -76,6 +91,7 @@ for (const [variant, label] of [['a', 'edgetwin'], ['b', 'edgetwin coalesce:fals
 process.stderr.write(`lateness: edgetwin at 1 s cycles for ${LATENESS_S} s...\n`);
 const late = await run('variant.ts', { variant: 'late', ports, seconds: LATENESS_S, warmup: WARMUP_S });
 for (const s of simulators) s.kill();
+rmSync(BUILD, { recursive: true, force: true });
 
 const totalProps = DEVICES * MAP.length;
 const a = results.a!;

@@ -16,7 +16,9 @@ export interface MapProperty {
   visitor: { register: string; offset: number; dataType?: string; order?: string; bitIndex?: number; limit?: number };
 }
 
-export const MAP: MapProperty[] = (JSON.parse(readFileSync(join(import.meta.dirname, 'register-map.json'), 'utf8')) as { properties: MapProperty[] }).properties;
+// The bench runs bundled copies of its processes from a temporary directory; they find the map by this variable.
+const MAP_FILE = process.env.EDGETWIN_BENCH_MODBUS_MAP ?? join(import.meta.dirname, 'register-map.json');
+export const MAP: MapProperty[] = (JSON.parse(readFileSync(MAP_FILE, 'utf8')) as { properties: MapProperty[] }).properties;
 export const UNITS_PER_ENDPOINT = 10;
 export const TABLE_INDEX: Record<string, number> = { CoilRegister: 0, DiscreteInputRegister: 1, HoldingRegister: 2, InputRegister: 3 };
 const FC_TABLE = ['CoilRegister', 'DiscreteInputRegister', 'HoldingRegister', 'InputRegister'];
