@@ -112,6 +112,24 @@ describe('opcua security', () => {
     }, data);
   });
 
+  test('a security setting the server does not offer is named in the reason', async () => {
+    await run({ url: server.url, timeout: 5 }, async (sink, id) => {
+      const offline = await waitFor(() => sink.states.find((s) => s.device === id && s.state === 'offline'), 'the connect to fail', 60_000);
+      assert.match(offline.reason!, /offers no endpoint with securityPolicy None and securityMode None/);
+    });
+  });
+
+  test('a server that does not trust the client certificate: the reason names the certificate to trust', async () => {
+    const data = join(dir, 'data-untrusted-client');
+    mkdirSync(join(data, 'pki', 'opcua', 'trusted', 'certs'), { recursive: true });
+    copyFileSync(server.certificate, join(data, 'pki', 'opcua', 'trusted', 'certs', 'server.pem'));
+    await run(secure, async (sink, id) => {
+      const offline = await waitFor(() => sink.states.find((s) => s.device === id && s.state === 'offline'), 'the connect to fail', 60_000);
+      assert.ok(offline.reason!.includes(join(data, 'pki', 'opcua', 'own', 'certs')), `the reason names the client certificate: ${offline.reason}`);
+      assert.match(offline.reason!, /must trust the client certificate/);
+    }, data);
+  });
+
   test('a wrong password is refused with a reason, and the device stays offline', async () => {
     await run({ ...secure, password: wrongPasswordFile }, async (sink, id) => {
       const offline = await waitFor(() => sink.states.find((s) => s.device === id && s.state === 'offline'), 'the session to be refused', 60_000);

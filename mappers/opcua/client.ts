@@ -61,7 +61,7 @@ function explain(err: unknown, config: OpcuaProtocol, pki: string): Error {
   if (/BadSecurityChecksFailed|BadCertificate/i.test(msg)) {
     return codedError('BAD_SECURITY_CHECKS_FAILED', `the server at ${config.url} rejected the secure channel (${msg}); the server must trust the client certificate in ${join(pki, 'own', 'certs')}`);
   }
-  if (/Cannot find an Endpoint matching|No endpoint/i.test(msg)) {
+  if (/Cannot find an Endpoint matching|cannot find endpoint|End point must exist/i.test(msg)) {
     return codedError('BAD_ENDPOINT', `the server at ${config.url} offers no endpoint with securityPolicy ${normalisePolicy(config.securityPolicy)} and securityMode ${securityMode(config)} (${msg})`);
   }
   if (/ECONNREFUSED|connect failed|ENOTFOUND|EHOSTUNREACH|cannot be established/i.test(msg)) {
