@@ -8,8 +8,8 @@ export class InstrumentPort {
   readonly #links = new LinkRegistry();
   #link?: SerialLink;
 
-  async open(path: string, onData: (chunk: Buffer, write: (bytes: Uint8Array | string) => void) => void): Promise<void> {
-    const link = await this.#links.acquireSerial({ path, baudRate: 9600 }, 'instrument');
+  async open(path: string, onData: (chunk: Buffer, write: (bytes: Uint8Array | string) => void) => void, baudRate = 9600): Promise<void> {
+    const link = await this.#links.acquireSerial({ path, baudRate }, 'instrument');
     this.#link = link;
     link.port.on('error', () => undefined);
     link.port.on('data', (chunk: Buffer) => onData(chunk, (bytes) => this.write(bytes)));
@@ -58,7 +58,7 @@ export class ScpiMeter {
   range = 10;
   #pending = '';
 
-  async start(path: string): Promise<void> {
+  async start(path: string, baudRate = 9600): Promise<void> {
     await this.port.open(path, (chunk, write) => {
       this.#pending += chunk.toString('latin1');
       for (let i = this.#pending.indexOf('\n'); i >= 0; i = this.#pending.indexOf('\n')) {
@@ -66,7 +66,7 @@ export class ScpiMeter {
         this.#pending = this.#pending.slice(i + 1);
         write(`${this.answer(line)}\n`);
       }
-    });
+    }, baudRate);
   }
 
   answer(command: string): string {
