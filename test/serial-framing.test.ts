@@ -53,6 +53,8 @@ test('fixed frames with crc16-modbus: two addressed devices on one port, bytes t
   const temps = new Map<number, number>([[1, 215], [2, -42]]);
   let pending = Buffer.alloc(0);
   const asked: number[] = [];
+  let busy = false;
+  let overlaps = 0;
   const r = await rig((chunk, write) => {
     pending = Buffer.concat([pending, chunk]);
     while (pending.length >= 6) {
@@ -66,7 +68,10 @@ test('fixed frames with crc16-modbus: two addressed devices on one port, bytes t
       if (fn === 0x04) answer.writeInt16BE(temps.get(address)!, 2);
       if (fn === 0x03) answer.writeInt16BE(setpoints.get(address)!, 2);
       if (fn === 0x06) { setpoints.set(address, req.readInt16BE(2)); answer.writeInt16BE(req.readInt16BE(2), 2); }
-      write(modbusCrc(answer));
+      // A half-duplex bus: a request while another is being answered would collide.
+      if (busy) overlaps++;
+      busy = true;
+      setTimeout(() => { busy = false; write(modbusCrc(answer)); }, 5);
     }
   });
   const device = (name: string, address: number) => ({
@@ -89,7 +94,10 @@ test('fixed frames with crc16-modbus: two addressed devices on one port, bytes t
   assert.equal(outcome.readBack, 250);
   assert.equal(setpoints.get(1), 250);
   assert.equal(setpoints.get(2), 300, 'the other device on the bus is untouched');
-  assert.ok(asked.includes(1) && asked.includes(2));
+  await waitFor(() => asked.filter((a) => a === 1).length >= 20 && asked.filter((a) => a === 2).length >= 20, 'both devices polled', WAIT);
+  assert.equal(overlaps, 0, 'requests on one port never overlap');
+  const [one, two] = [1, 2].map((a) => asked.filter((x) => x === a).length);
+  assert.ok(Math.min(one!, two!) >= Math.max(one!, two!) / 2, `both devices get their turn: ${one} vs ${two} requests`);
 });
 
 test('length-field frames with crc16-ccitt, and a float32 through the codec', async () => {

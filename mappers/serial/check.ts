@@ -68,6 +68,11 @@ export function checkDevice(device: DeviceBinding<SerialProtocol, SerialVisitor>
       if (problem) at(path, problem);
       if (noAddress && usesAddress(source)) at(path, `${path} uses {address} but the device sets no address in protocol configData`);
     }
+    if (v.extract) {
+      const kinds = (['regex', 'bytes', 'jsonPath'] as const).filter((k) => k in v.extract!);
+      if (kinds.length !== 1) at('extract', `extract takes exactly one of regex, bytes and jsonPath${kinds.length ? `, not ${kinds.join(' and ')}` : ''}`);
+      else if ('group' in v.extract && !('regex' in v.extract)) at('extract.group', 'group belongs to extract.regex');
+    }
     if (v.extract && 'jsonPath' in v.extract && !parseJsonPath(v.extract.jsonPath)) at('extract.jsonPath', `"${v.extract.jsonPath}" is not a JSON path like $.a.b[0]`);
   }
   return problems;

@@ -110,20 +110,19 @@ export const visitorSchema: JsonSchema = {
   properties: {
     command: byteSpec,
     match: { type: 'string', minLength: 1 },
+    // One object rather than a oneOf, so a mistake gets one message naming the field; check()
+    // requires exactly one of regex, bytes and jsonPath.
     extract: {
-      oneOf: [
-        { type: 'object', additionalProperties: false, required: ['regex'], properties: { regex: { type: 'string', minLength: 1 }, group: { type: 'integer', minimum: 0 } } },
-        {
-          type: 'object', additionalProperties: false, required: ['bytes'],
-          properties: {
-            bytes: {
-              type: 'object', additionalProperties: false, required: ['offset', 'type'],
-              properties: { offset, type: { enum: CODEC_TYPES }, length: { type: 'integer', minimum: 1 }, order: { enum: BYTE_ORDERS }, bitIndex: { type: 'integer', minimum: 0 } },
-            },
-          },
+      type: 'object', additionalProperties: false,
+      properties: {
+        regex: { type: 'string', minLength: 1 },
+        group: { type: 'integer', minimum: 0 },
+        bytes: {
+          type: 'object', additionalProperties: false, required: ['offset', 'type'],
+          properties: { offset, type: { enum: CODEC_TYPES }, length: { type: 'integer', minimum: 1 }, order: { enum: BYTE_ORDERS }, bitIndex: { type: 'integer', minimum: 0 } },
         },
-        { type: 'object', additionalProperties: false, required: ['jsonPath'], properties: { jsonPath: { type: 'string', pattern: '^\\$' } } },
-      ],
+        jsonPath: { type: 'string', pattern: '^\\$' },
+      },
     },
     stream: { type: 'string', minLength: 1 },
     write: {
