@@ -6,6 +6,7 @@
 //   late (a) at 1 s cycles: poll lateness
 // It sends {phase: 'start'} when its measured window opens and {phase: 'end', ...} when it closes.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Reading, ReadingSink } from '../../core/reading.ts';
 import { silentLogger } from '../../core/log.ts';
 import type { ConfigData } from '../../core/model/types.ts';
@@ -69,7 +70,10 @@ async function edgetwin(config: ConfigData, collectCycle: number) {
   const reads = async () => (await host.metrics.reads.get()).values.reduce((n, v) => n + v.value, 0);
   // Lateness counts from the measured window on, like every other figure.
   let opened = false;
-  const w = await window(() => { if (!opened) { opened = true; lateness.length = 0; } return reads(); }, () => sleep(args.seconds * 1000));
+  // The event loop's own delay tells a stalled process (a busy shared machine) from a late scheduler.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const w = await window(() => { if (!opened) { opened = true; lateness.length = 0; loopDelay.enable(); } return reads(); }, () => sleep(args.seconds * 1000));
+  loopDelay.disable();
   const values = (await w.after) - (await w.before);
   const { bad, wrong, checked, firstError } = sink;
   await host.close();
@@ -77,7 +81,10 @@ async function edgetwin(config: ConfigData, collectCycle: number) {
   const pct = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : undefined);
   return {
     values, seconds: w.seconds, cpu: w.cpu, rss: rssMax, bad, wrong, checked, firstError,
-    ...(args.variant === 'late' ? { latenessP50: pct(0.5), latenessP99: pct(0.99), latenessMax: sorted.at(-1), polls: sorted.length } : {}),
+    ...(args.variant === 'late' ? {
+      latenessP50: pct(0.5), latenessP99: pct(0.99), latenessMax: sorted.at(-1), polls: sorted.length,
+      over10ms: sorted.filter((ms) => ms > 10).length, loopDelayP99: loopDelay.percentile(99) / 1e6, loopDelayMax: loopDelay.max / 1e6,
+    } : {}),
   };
 }
 
