@@ -116,6 +116,7 @@ test('templates render escapes, hex, {address} and {value}; patterns get the add
   assert.deepEqual([...unescapeText('A\\r\\n\\x02\\\\')], [0x41, 13, 10, 2, 92]);
   assert.equal(text(renderCommand('#{address}:SET {value}\\n', { address: 7, value: { text: '12.5' } })), '#7:SET 12.5\n');
   assert.equal(text(renderCommand('@{address:hex}R', { address: 10 })), '@0AR');
+  assert.equal(text(renderCommand('S{value:hex}\\r', { value: { text: '42', raw: hex('00 2a') } })), 'S002A\r');
   assert.equal(Buffer.from(renderCommand({ hex: '{address} 06 {value}' }, { address: 1, value: { text: '', raw: hex('00 2a') } })).toString('hex'), '0106002a');
   assert.throws(() => renderCommand('{address}', {}), /sets no address/);
   assert.ok(compilePattern('^{address}:(.*)$', 'a.b').test('a.b:1'));

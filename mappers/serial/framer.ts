@@ -110,8 +110,9 @@ export class FrameReader {
 
   #byDelimiter(): void {
     const d = this.#delimiter!;
+    const needle: Buffer | number = d.length === 1 ? d[0]! : d;
     let from = 0;
-    for (let i = this.#buf.indexOf(d, from); i >= 0; i = this.#buf.indexOf(d, from)) {
+    for (let i = this.#buf.indexOf(needle, from); i >= 0; i = this.#buf.indexOf(needle, from)) {
       const frame = this.#buf.subarray(from, i);
       from = i + d.length;
       if (frame.length === 0) continue;
