@@ -30,9 +30,19 @@ export class PortSession {
     this.#link = link;
     this.#config = config;
     this.#log = log;
+    // A noisy line can drop hundreds of frames a second: one log line per 10 s, with the count.
+    let loggedAt = 0;
+    let loggedBad = 0;
     this.reader = new FrameReader(config.framing, config.checksum, {
       frame: (f) => this.#dispatch(f),
-      bad: (reason) => log.warn({ port: config.serialPort, reason, badFrames: this.reader.stats.bad }, 'serial frame dropped'),
+      bad: (reason) => {
+        const now = Date.now();
+        if (now - loggedAt < 10_000) return;
+        const stats = this.reader.stats;
+        log.warn({ port: config.serialPort, reason, dropped: stats.bad - loggedBad, badFrames: stats.bad, frames: stats.frames }, 'serial frames dropped');
+        loggedAt = now;
+        loggedBad = stats.bad;
+      },
     });
     link.port.on('data', this.#onData);
     void link.closed.then((err) => {
