@@ -132,7 +132,11 @@ export class DeviceRunner {
     this.#health.clear();
     this.#reason = 'connected';
     // Registered before subscribing, so a write arriving while a push driver sets up its subscription finds the device.
-    const jobs = conn.subscribe ? [] : prepared.plan.map((req, i) => ({
+    // A driver that names its pushed properties (Driver.pushes) has the rest polled; otherwise a
+    // connection that can subscribe is pushed entirely.
+    const pushed = conn.subscribe ? prepared.pushed ?? prepared.binding.properties : [];
+    const polls = !conn.subscribe || prepared.pushed !== undefined;
+    const jobs = !polls ? [] : prepared.plan.map((req, i) => ({
       interval: Math.min(...req.properties.map((p) => p.spec.collectCycle)),
       run: (signal: AbortSignal) => this.#poll(gen, conn, req, i, signal),
     }));
@@ -141,13 +145,13 @@ export class DeviceRunner {
     // the moment it hears "online", and those writes go through the scheduler.
     this.#setState('online');
     log.info({ device: this.#id }, 'device connected');
-    if (conn.subscribe) {
+    if (conn.subscribe && pushed.length > 0) {
       try {
-        const unsubscribe = await conn.subscribe(prepared.binding.properties, (raws) => {
+        const unsubscribe = await conn.subscribe(pushed, (raws) => {
           if (gen !== this.#generation) return;
           const now = this.#d.clock.now();
           const byName = new Map(raws.map((r) => [r.property, r]));
-          this.#deliver(prepared.binding.properties.filter((p) => byName.has(p.name)).map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now)));
+          this.#deliver(pushed.filter((p) => byName.has(p.name)).map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now)));
         });
         // Stopped or lost while subscribing: nobody else will call this unsubscribe.
         if (gen !== this.#generation) {

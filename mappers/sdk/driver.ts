@@ -100,6 +100,13 @@ export interface Driver<P = ConfigData, V = ConfigData> {
   serial?(device: DeviceBinding<P, V>): SerialSettings | undefined;
   /** Group properties into as few wire requests as the protocol allows; default one per property. */
   plan?(device: DeviceBinding<P, V>, properties: readonly PropertyBinding<V>[]): ReadRequest<V>[];
+  /**
+   * For a device that mixes pushed and polled properties (BLE notify beside GATT reads, OPC UA
+   * subscriptions beside polled nodes): true for a property the connection's subscribe() delivers.
+   * The runtime subscribes those and polls the rest through plan(). Without this hook a
+   * connection that can subscribe gets every property pushed and none polled.
+   */
+  pushes?(property: PropertyBinding<V>, device: DeviceBinding<P, V>): boolean;
   /** When set for a property, reads return raw bytes and writes receive encoded bytes. */
   codec?(property: PropertyBinding<V>): CodecSpec | undefined;
   connect(device: DeviceBinding<P, V>, ctx: DriverContext): Promise<Connection<V>>;

@@ -249,6 +249,40 @@ test('a push driver (subscribe) reports what it emits and is not polled', async 
   }, [push]);
 });
 
+test('a driver that names its pushed properties has the others polled', async () => {
+  let emit: ((r: { property: string; value?: number }[]) => void) | undefined;
+  const subscribed: string[] = [];
+  const read: string[] = [];
+  const mixed: DriverLoader = {
+    name: 'mixed',
+    load: async () => defineDriver({
+      name: 'mixed', sdkVersion: '^1.0.0', protocolSchema: {}, visitorSchema: {},
+      pushes: (p) => p.name === 'temperature',
+      async connect() {
+        return {
+          async read(req) {
+            read.push(...req.properties.map((p) => p.name));
+            return req.properties.map((p) => ({ property: p.name, value: 87 }));
+          },
+          async write() {},
+          async subscribe(props, e) { subscribed.push(...props.map((p) => p.name)); emit = e; return async () => {}; },
+          async close() {},
+        };
+      },
+    }),
+  };
+  await withHost(async (host, sink) => {
+    const d = makeDevice({ name: 'sensor', protocol: 'mixed', properties: [{ name: 'temperature', type: 'int', collectCycle: 5 }, { name: 'battery', type: 'int', collectCycle: 5 }] });
+    await host.apply([d]);
+    await waitFor(() => emit, 'the subscription');
+    emit!([{ property: 'temperature', value: 21 }]);
+    assert.equal(sink.latest(d.id, 'temperature')?.value, 21);
+    await waitFor(() => sink.latest(d.id, 'battery')?.value === 87, 'battery polled');
+    assert.deepEqual(subscribed, ['temperature']);
+    assert.ok(read.length > 0 && read.every((name) => name === 'battery'), `polled only battery, got ${read.join(',')}`);
+  }, [mixed]);
+});
+
 test('a push driver takes writes while it subscribes, and is unsubscribed when stopped mid-subscribe', async () => {
   let release: (() => void) | undefined;
   let subscribing = false;

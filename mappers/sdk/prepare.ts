@@ -21,6 +21,8 @@ export interface PreparedDevice {
   binding: DeviceBinding;
   /** Properties the runtime polls (unsupported ones are left out, with the warning the loader gave). */
   plan: ReadRequest[];
+  /** Set when the driver splits push from poll (Driver.pushes): the properties subscribe() delivers. */
+  pushed?: readonly PropertyBinding[];
   codecs: ReadonlyMap<string, CodecSpec>;
   link: string;
   maxInFlight: number;
@@ -122,7 +124,9 @@ export class DevicePreparer {
     if (errors.length) return { errors };
 
     const serial = driver.serial?.(binding);
-    const plan = driver.plan ? driver.plan(binding, binding.properties) : binding.properties.map((p) => ({ properties: [p] }));
+    const pushed = driver.pushes ? binding.properties.filter((p) => driver.pushes!(p, binding)) : undefined;
+    const polled = pushed ? binding.properties.filter((p) => !pushed.includes(p)) : binding.properties;
+    const plan = driver.plan ? driver.plan(binding, polled) : polled.map((p) => ({ properties: [p] }));
     return {
       errors,
       prepared: {
@@ -130,6 +134,7 @@ export class DevicePreparer {
         driver,
         binding,
         plan,
+        ...(pushed ? { pushed } : {}),
         codecs,
         // Prefixed, so two protocols cannot share a scheduler by choosing the same key.
         link: `${driver.name}:${driver.link?.(binding) ?? `device:${spec.id}`}`,
