@@ -29,8 +29,6 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
 
   async connect(device, ctx) {
     const config = device.config;
-    const link = await ctx.links.acquireSerial(serialSettings(config), 'serial');
-    const session = new PortSession(link, config, ctx.log, ctx.lost);
     const address = config.address;
     const errorRe = config.errorPattern ? compilePattern(config.errorPattern, address) : undefined;
     const patterns = new Map<string, { match?: RegExp; stream?: RegExp; expect?: RegExp; extract?: RegExp }>();
@@ -41,6 +39,8 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       patterns.set(p.name, { match: compiled(v.match ?? regex), stream: compiled(v.stream), expect: compiled(v.write?.expect), extract: compiled(regex) });
     }
     const streaming = device.properties.filter((p) => p.visitor.stream);
+    const link = await ctx.links.acquireSerial(serialSettings(config), 'serial');
+    const session = new PortSession(link, config, ctx.log, ctx.lost);
 
     const answerOf = (p: Binding) => (frame: Uint8Array): Verdict<Extracted> => {
       const text = frameText(frame);
