@@ -24,7 +24,8 @@ export interface ConnectionDeps {
   release: () => Promise<void>;
 }
 
-const isPush = (p: Prop) => Boolean(p.visitor.advertisement) || p.visitor.mode === 'notify' || p.visitor.mode === 'indicate';
+/** Notified, indicated and advertised properties arrive by subscription; the others are polled. */
+export const isPush = (p: Prop) => Boolean(p.visitor.advertisement) || p.visitor.mode === 'notify' || p.visitor.mode === 'indicate';
 
 /** noble rejects with "Disconnected <reason>" when the link drops mid-request. */
 function gattError(err: unknown, what: string): Error {
@@ -225,19 +226,6 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
         stops.push(async () => {
           if (peripheral?.state === 'connected') await within(c.unsubscribeAsync(), 2000, 'unsubscribing').catch(() => undefined);
         });
-      }
-      // A device mixing polled and pushed properties: the runtime polls nothing once a connection
-      // subscribes, so the polled ones are read here, each at its own collectCycle.
-      for (const p of properties.filter((x) => !isPush(x))) {
-        let busy = false;
-        const timer = setInterval(() => {
-          if (busy) return;
-          busy = true;
-          readGatt(p, AbortSignal.timeout(d.config.timeout))
-            .then((r) => emit([r]), (err: unknown) => d.ctx.lost(err instanceof Error ? err : new Error(String(err))))
-            .finally(() => { busy = false; });
-        }, p.spec.collectCycle);
-        stops.push(() => clearInterval(timer));
       }
       return async () => { for (const s of stops) await s(); };
     };

@@ -5,7 +5,7 @@
 import { defineDriver, SDK_VERSION, type DeviceBinding, type Driver, type DriverContext } from '../sdk/index.ts';
 import { BleAdapter } from './adapter.ts';
 import { protocolSchema, visitorProblems, visitorSchema, type BleProtocol, type BleVisitor } from './config.ts';
-import { openConnection } from './connection.ts';
+import { isPush, openConnection } from './connection.ts';
 import { createNoble, describeBinding, type BleBinding } from './noble-loader.ts';
 import { codecFor } from './values.ts';
 
@@ -30,6 +30,9 @@ export function createBleDriver(binding: BleBinding): Driver<BleProtocol, BleVis
     maxInFlight: (device) => device.config.maxConnections,
     timeout: (device) => device.config.timeout,
     codec: (p) => codecFor(p.visitor, p.spec.type),
+    // Notify, indicate and advertisement properties come by subscription; GATT reads are polled by
+    // the adapter's scheduler beside them.
+    pushes: (p) => isPush(p),
     async connect(device: DeviceBinding<BleProtocol, BleVisitor>, ctx: DriverContext) {
       const key = adapterKey(device.config);
       const adapter = await ctx.links.acquire(key, () => openAdapter(binding, device.config.adapter, device.config.maxConnections));
