@@ -19,6 +19,7 @@ interface BrowseFlags {
   passwordFile?: string;
   timeout: number;
   includeServer?: boolean;
+  uris?: boolean;
   json?: boolean;
 }
 
@@ -46,6 +47,7 @@ export function registerOpcuaCommands(program: Command): void {
     .option('--password-file <file>', 'file holding the password (never pass a password on the command line)')
     .option('--timeout <s>', 'seconds for connect and each request', positiveInt, 10)
     .option('--include-server', 'also walk the standard Server object')
+    .option('--uris', 'write nodeIDs with namespace URIs (nsu=...) instead of indexes (ns=...)')
     .option('--json', 'print the variables as JSON instead of YAML')
     .action(async (url: string, opts: BrowseFlags) => {
       try {
@@ -59,7 +61,7 @@ export function registerOpcuaCommands(program: Command): void {
           ...(opts.passwordFile ? { password: resolve(opts.passwordFile) } : {}),
           timeout: opts.timeout,
         };
-        const variables = await browseServer(protocol, resolve(opts.dataDir), { depth: opts.depth, filter: opts.filter, includeServer: opts.includeServer });
+        const variables = await browseServer(protocol, resolve(opts.dataDir), { depth: opts.depth, filter: opts.filter, includeServer: opts.includeServer, namespaceUris: opts.uris });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(variables, null, 2)}\n`);
           return;

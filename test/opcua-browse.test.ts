@@ -73,6 +73,12 @@ test('browse proposes a DeviceModel and Device that validate and read', async ()
   }
 });
 
+test('browse --uris writes namespace URIs', async () => {
+  const out = await cli(['opcua', 'browse', server.url, '--filter', 'Test/Numeric', '--uris', '--json', '--data-dir', join(dir, 'data')]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout).map((v: { nodeId: string }) => v.nodeId), ['nsu=urn:edgetwin:test-server;i=1001']);
+});
+
 test('browse fails with one clear line when the server is not there', async () => {
   const out = await cli(['opcua', 'browse', 'opc.tcp://127.0.0.1:1', '--data-dir', join(dir, 'data'), '--timeout', '3']);
   assert.equal(out.code, 1);

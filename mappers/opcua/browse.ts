@@ -25,6 +25,8 @@ export interface BrowseOptions {
   filter?: string;
   /** Walk the standard Server object too (large, rarely wanted). */
   includeServer?: boolean;
+  /** Write nodeIDs with the namespace URI (nsu=...), which survives a server renumbering its namespaces. */
+  namespaceUris?: boolean;
 }
 
 const OBJECTS = 'i=85';
@@ -81,6 +83,12 @@ export async function browseVariables(session: ClientSession, options: BrowseOpt
   if (!wanted.length) return [];
   const attributes = [AttributeIds.DataType, AttributeIds.AccessLevel, AttributeIds.ValueRank, AttributeIds.Description];
   const values = await session.read(wanted.flatMap((w) => attributes.map((attributeId) => ({ nodeId: w.ref.nodeId, attributeId }))));
+  const namespaces = options.namespaceUris ? await session.readNamespaceArray() : [];
+  const notation = (id: NodeId) => {
+    const text = id.toString();
+    const uri = id.namespace > 0 ? namespaces[id.namespace] : undefined;
+    return uri ? text.replace(/^ns=\d+;/, `nsu=${uri};`) : text;
+  };
   const out: BrowsedVariable[] = [];
   for (const [i, w] of wanted.entries()) {
     const [dt, access, rank, description] = values.slice(i * attributes.length, (i + 1) * attributes.length);
@@ -90,7 +98,7 @@ export async function browseVariables(session: ClientSession, options: BrowseOpt
     builtIn ??= await session.getBuiltInDataType(w.ref.nodeId as NodeId).catch(() => DataType.Null);
     const scalar = (rank?.value.value ?? -1) === -1;
     out.push({
-      nodeId: w.ref.nodeId.toString(),
+      nodeId: notation(w.ref.nodeId as NodeId),
       path: w.path,
       dataType: scalar ? DataType[builtIn] : `${DataType[builtIn]}[]`,
       type: scalar ? kubeEdgeType(builtIn) : 'STRING',
