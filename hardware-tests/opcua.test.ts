@@ -23,7 +23,7 @@ const dataDir = resolve(env.EDGETWIN_OPCUA_DATA_DIR ?? './edgetwin-data');
 const protocol = {
   url: url ?? '',
   ...(env.EDGETWIN_OPCUA_SECURITY_POLICY ? { securityPolicy: env.EDGETWIN_OPCUA_SECURITY_POLICY, securityMode: (env.EDGETWIN_OPCUA_SECURITY_MODE ?? 'SignAndEncrypt') as OpcuaProtocol['securityMode'] } : {}),
-  ...(env.EDGETWIN_OPCUA_USER ? { userName: env.EDGETWIN_OPCUA_USER, password: env.EDGETWIN_OPCUA_PASSWORD_FILE } : {}),
+  ...(env.EDGETWIN_OPCUA_USER ? { userName: env.EDGETWIN_OPCUA_USER, password: env.EDGETWIN_OPCUA_PASSWORD_FILE && resolve(env.EDGETWIN_OPCUA_PASSWORD_FILE) } : {}),
   timeout: 10,
 } satisfies OpcuaProtocol;
 const node = env.EDGETWIN_OPCUA_NODE ?? 'i=2258';

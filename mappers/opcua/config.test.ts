@@ -53,6 +53,18 @@ test('inconsistent security and identity fields are named', async () => {
   assert.match((await check({ url, securityMode: 'Encrypt' })).join('\n'), /securityMode: must be one of/);
 });
 
+test('a relative password path is relative to the YAML file that declares the device', async () => {
+  const host = new MapperHost({ sink: new RecordingSink(), drivers: [opcuaLoader], log: silentLogger, dataDir: dir });
+  try {
+    const d = (file: string) => makeDevice({ name: 'plc', protocol: 'opcua', file, config: { url, userName: 'operator', password: 'password' }, properties: [{ name: 't', type: 'double', visitor: { nodeID: 'i=2258' } }] });
+    assert.deepEqual((await host.check([d(join(dir, 'devices.yaml'))])).errors.map((e) => e.format()), []);
+    const elsewhere = (await host.check([d(join(dir, 'sub', 'devices.yaml'))])).errors.map((e) => e.format()).join('\n');
+    assert.match(elsewhere, new RegExp(`password names the file ${join(dir, 'sub', 'password')}, which does not exist`));
+  } finally {
+    await host.close();
+  }
+});
+
 test('visitors: standard nodeID notation or a browse path', async () => {
   for (const nodeID of ['ns=2;s=Line1.Temperature', 'ns=3;i=1001', 'i=2258', 'nsu=urn:plant:line;s=Speed', 'ns=1;g=09087e75-8e5e-499b-954f-f2a9603db28a']) {
     assert.deepEqual(await check({ url }, { nodeID, samplingInterval: 250, queueSize: 5 }), [], nodeID);

@@ -4,6 +4,7 @@
 // here: a gateway validates OPC UA devices before it loads the protocol library.
 
 import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { DeviceBinding, PropertyBinding } from '../sdk/driver.ts';
 
 export interface OpcuaProtocol {
@@ -97,6 +98,22 @@ export function securityMode(config: OpcuaProtocol): 'None' | 'Sign' | 'SignAndE
   return config.securityMode ?? (normalisePolicy(config.securityPolicy) === 'None' ? 'None' : 'SignAndEncrypt');
 }
 
+const FILE_FIELDS = ['password', 'userCertificate', 'userPrivateKey', 'certificate', 'privateKey'] as const;
+
+/**
+ * The protocol config with its file fields made absolute: a relative path is relative to the YAML
+ * file that declares the device (as the gateway's config file does for its own paths).
+ */
+export function withFiles(device: DeviceBinding<OpcuaProtocol, OpcuaVisitor>): OpcuaProtocol {
+  const base = device.spec.source?.file ? dirname(resolve(device.spec.source.file)) : process.cwd();
+  const out = { ...device.config };
+  for (const field of FILE_FIELDS) {
+    const file = out[field];
+    if (file && !isAbsolute(file)) out[field] = resolve(base, file);
+  }
+  return out;
+}
+
 export interface Problem {
   property?: string;
   path: string;
@@ -119,8 +136,9 @@ export function checkDevice(device: DeviceBinding<OpcuaProtocol, OpcuaVisitor>):
   if (c.userName && c.userCertificate) problems.push({ path: 'userCertificate', message: 'choose one identity: userName/password or userCertificate/userPrivateKey' });
   if (Boolean(c.userCertificate) !== Boolean(c.userPrivateKey)) problems.push({ path: c.userCertificate ? 'userPrivateKey' : 'userCertificate', message: 'userCertificate and userPrivateKey go together' });
   if (Boolean(c.certificate) !== Boolean(c.privateKey)) problems.push({ path: c.certificate ? 'privateKey' : 'certificate', message: 'certificate and privateKey (the client application instance certificate) go together' });
-  for (const field of ['password', 'userCertificate', 'userPrivateKey', 'certificate', 'privateKey'] as const) {
-    const file = c[field];
+  const files = withFiles(device);
+  for (const field of FILE_FIELDS) {
+    const file = files[field];
     if (file && !existsSync(file)) problems.push({ path: field, message: `${field} names the file ${file}, which does not exist${field === 'password' ? ' (KubeEdge\'s password field is a path to a file holding the password)' : ''}` });
   }
   for (const p of device.properties) problems.push(...checkVisitor(p));

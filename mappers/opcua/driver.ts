@@ -7,7 +7,7 @@ import { AttributeIds, type DataType, type NodeId } from 'node-opcua-client';
 import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/driver.ts';
 import { openSession, type OpenSession } from './client.ts';
-import { checkDevice, identity, normalisePolicy, protocolSchema, securityMode, visitorSchema, type OpcuaProtocol, type OpcuaVisitor } from './config.ts';
+import { checkDevice, identity, normalisePolicy, protocolSchema, securityMode, visitorSchema, withFiles, type OpcuaProtocol, type OpcuaVisitor } from './config.ts';
 import { NodeResolver, type Resolved } from './resolve.ts';
 import { SubscriptionKeeper } from './subscription.ts';
 import { statusError, toRaw, toVariant } from './values.ts';
@@ -144,7 +144,7 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
       // Its warnings repeat on every reconnect (a whole certificate dump each time); our own errors say what to do.
       routeLibraryLog((level, text) => (level === 'error' ? log.warn(text) : log.debug(text)));
     }
-    const open = await openSession(c, ctx.dataDir, timeoutMs(device), ctx.lost);
+    const open = await openSession(withFiles(device), ctx.dataDir, timeoutMs(device), ctx.lost);
     try {
       const resolver = new NodeResolver(open.session);
       const nodes = new Map<string, Resolved>();
