@@ -125,6 +125,21 @@ describe('opcua data', () => {
     });
   });
 
+  test('devices reaching one server the same way share one session, each with its own subscription', async () => {
+    await withHost(async (host, sink) => {
+      const devices = ['press-1', 'press-2', 'press-3'].map((name, i) => makeDevice({ name, protocol: 'opcua', config: { url: server.url, mode: i === 2 ? 'poll' : 'subscribe' }, properties: [
+        { name: 'counter', type: 'int', visitor: { nodeID: 'ns=1;s=Test.Counter' }, collectCycle: 100 },
+      ] }));
+      await host.apply(devices);
+      for (const d of devices) await waitFor(() => sink.readings.filter((r) => r.device === d.id && r.quality === 'good').length >= 3 || undefined, `readings of ${d.id}`);
+      assert.equal((await server.command('stats')).sessions, 1);
+      await host.apply(devices.slice(1));
+      const mark = sink.readings.length;
+      await waitFor(() => sink.readings.slice(mark).filter((r) => r.device === devices[1]!.id && r.quality === 'good').length >= 3 || undefined, 'the others to keep reading after one device stops');
+    });
+    assert.equal((await server.command('stats')).sessions, 0, 'the last device closed the session');
+  });
+
   test('a node that goes Bad reports quality bad, and resumes when it is Good again', async () => {
     await withHost(async (host, sink) => {
       const d = makeDevice({ name: 'flaky', protocol: 'opcua', config: { url: server.url }, properties: [

@@ -90,8 +90,8 @@ export async function openSession(config: OpcuaProtocol, dataDir: string, timeou
     securityMode: MessageSecurityMode[securityMode(config)],
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
     endpointMustExist: false,
-    // Subscriptions keep a session alive with their publish requests; a slow poll needs keep-alive reads.
-    keepSessionAlive: config.mode === 'poll',
+    // Publish requests keep a subscribing session alive, but a shared session may serve slow polls too.
+    keepSessionAlive: true,
     requestedSessionTimeout: Math.max(60_000, timeoutMs * 6),
     defaultTransactionTimeout: timeoutMs,
     transportTimeout: timeoutMs,

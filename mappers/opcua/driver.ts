@@ -6,7 +6,7 @@ import { routeLibraryLog } from './library-log.ts';
 import { AttributeIds, type DataType, type NodeId } from 'node-opcua-client';
 import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/driver.ts';
-import { openSession, type OpenSession } from './client.ts';
+import { leaseSession, type SessionLease } from './shared-session.ts';
 import { checkDevice, identity, normalisePolicy, protocolSchema, securityMode, visitorSchema, withFiles, type OpcuaProtocol, type OpcuaVisitor } from './config.ts';
 import { NodeResolver, type Resolved } from './resolve.ts';
 import { SubscriptionKeeper } from './subscription.ts';
@@ -37,15 +37,15 @@ function asSessionError(err: unknown, what: string): Error {
 class OpcuaConnection implements Connection<OpcuaVisitor> {
   readonly #device: Device;
   readonly #ctx: DriverContext;
-  readonly #open: OpenSession;
+  readonly #lease: SessionLease;
   readonly #nodes: Map<string, Resolved>;
   readonly #dataTypes = new Map<string, Promise<DataType>>();
   declare subscribe?: Connection<OpcuaVisitor>['subscribe'];
 
-  constructor(device: Device, ctx: DriverContext, open: OpenSession, nodes: Map<string, Resolved>) {
+  constructor(device: Device, ctx: DriverContext, lease: SessionLease, nodes: Map<string, Resolved>) {
     this.#device = device;
     this.#ctx = ctx;
-    this.#open = open;
+    this.#lease = lease;
     this.#nodes = nodes;
     if ((device.config.mode ?? 'subscribe') === 'subscribe') this.subscribe = (properties, emit) => this.#subscribe(properties, emit);
   }
@@ -62,7 +62,7 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
     let values;
     try {
       // One ReadRequest for every polled node of the request: the whole point of the plan.
-      values = await this.#open.session.read(wanted.map((w) => ({ nodeId: w.nodeId, attributeId: AttributeIds.Value })), 0);
+      values = await this.#lease.session.read(wanted.map((w) => ({ nodeId: w.nodeId, attributeId: AttributeIds.Value })), 0);
     } catch (err) {
       throw asSessionError(err, `reading ${wanted.length} node(s) from ${this.#device.config.url}`);
     }
@@ -75,14 +75,14 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
     if ('error' in node) throw codedError(node.error.code, node.error.message);
     let dataType = this.#dataTypes.get(property.name);
     if (!dataType) {
-      dataType = this.#open.session.getBuiltInDataType(node.nodeId);
+      dataType = this.#lease.session.getBuiltInDataType(node.nodeId);
       this.#dataTypes.set(property.name, dataType);
       dataType.catch(() => this.#dataTypes.delete(property.name));
     }
     let status;
     try {
       const variant = toVariant(input.value, await dataType);
-      status = await this.#open.session.write({ nodeId: node.nodeId, attributeId: AttributeIds.Value, value: { value: variant } });
+      status = await this.#lease.session.write({ nodeId: node.nodeId, attributeId: AttributeIds.Value, value: { value: variant } });
     } catch (err) {
       if (errorCode(err, '') === 'ETYPE' || errorCode(err, '') === 'ERANGE') throw err;
       throw asSessionError(err, `writing node ${node.nodeId.toString()}`);
@@ -102,13 +102,13 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
     if (unresolved.length) emit(unresolved);
     if (!nodes.length) return async () => undefined;
     const keeper = new SubscriptionKeeper({
-      session: this.#open.session,
+      session: this.#lease.session,
       nodes,
       publishingInterval: c.publishingInterval ?? Math.min(...properties.map((p) => p.spec.collectCycle)),
       keepAliveCount: c.keepAliveCount ?? 10,
       timeoutMs: timeoutMs(this.#device),
       emit,
-      lost: this.#ctx.lost,
+      lost: (err, sessionDead) => (sessionDead ? this.#lease.fail(err) : this.#ctx.lost(err)),
       log: this.#ctx.log,
     });
     await keeper.start();
@@ -116,7 +116,7 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
   }
 
   close(): Promise<void> {
-    return this.#open.close();
+    return this.#lease.release();
   }
 }
 
@@ -144,15 +144,15 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
       // Its warnings repeat on every reconnect (a whole certificate dump each time); our own errors say what to do.
       routeLibraryLog((level, text) => (level === 'error' ? log.warn(text) : log.debug(text)));
     }
-    const open = await openSession(withFiles(device), ctx.dataDir, timeoutMs(device), ctx.lost);
+    const lease = await leaseSession(ctx.links, withFiles(device), ctx.dataDir, timeoutMs(device), ctx.lost);
     try {
-      const resolver = new NodeResolver(open.session);
+      const resolver = new NodeResolver(lease.session);
       const nodes = new Map<string, Resolved>();
       await Promise.all(device.properties.map(async (p) => nodes.set(p.name, await resolver.resolve(p))));
       ctx.log.info({ url: c.url, securityPolicy: normalisePolicy(c.securityPolicy), securityMode: securityMode(c), identity: identity(c).kind, user: c.userName, mode: c.mode ?? 'subscribe' }, 'OPC UA session open');
-      return new OpcuaConnection(device, ctx, open, nodes);
+      return new OpcuaConnection(device, ctx, lease, nodes);
     } catch (err) {
-      await open.close(500);
+      await lease.release();
       throw err;
     }
   },

@@ -29,7 +29,8 @@ export interface SubscriptionOptions {
   keepAliveCount: number;
   timeoutMs: number;
   emit(readings: RawReading[]): void;
-  lost(err: Error): void;
+  /** `sessionDead`: the session itself failed the probe, not just this subscription. */
+  lost(err: Error, sessionDead: boolean): void;
   log: Logger;
 }
 
@@ -158,7 +159,7 @@ export class SubscriptionKeeper {
       try {
         await this.#probe();
       } catch (err) {
-        this.#o.lost(codedError('ETIMEDOUT', `${reason}; the session does not answer either (${errorMessage(err)})`));
+        this.#o.lost(codedError('ETIMEDOUT', `${reason}; the session does not answer either (${errorMessage(err)})`), true);
         return;
       }
       try {
@@ -170,7 +171,7 @@ export class SubscriptionKeeper {
         this.recreated++;
         this.#o.log.info({ reason }, 'OPC UA subscription and monitored items recreated');
       } catch (err) {
-        this.#o.lost(codedError('ECONNRESET', `${reason}; recreating the subscription failed (${errorMessage(err)})`));
+        this.#o.lost(codedError('ECONNRESET', `${reason}; recreating the subscription failed (${errorMessage(err)})`), false);
       }
     })().finally(() => {
       this.#repairing = false;

@@ -1,7 +1,7 @@
 // An OPC UA server on node-opcua for tests and the benchmark, run as its own process so a test can
 // restart it, freeze it (SIGSTOP) and kill it like a real PLC. It prints one JSON line when ready
 // ({"ready":true,"port","certificate","pki"}) and takes commands on stdin ("bad <name>", "good <name>",
-// "drop-subscriptions", "stats"), answering each with {"done": <command>, "reads": <ReadRequests served so far>}.
+// "drop-subscriptions", "stats"), answering each with {"done": <command>, "reads": <ReadRequests served so far>, "sessions": <open sessions>}.
 //
 //   node --import tsx mappers/opcua/testing/server.ts --port 4840 --pki /tmp/pki
 //     [--user name:password] [--no-anonymous] [--secure-only] [--trust-all] [--bench 1000] [--bench-period 100]
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       // The session stays; only its subscriptions vanish, as after a server-side lifetime expiry.
       for (const session of server.engine.getSessions()) for (const sub of [...session.publishEngine.subscriptions]) session.deleteSubscription(sub.id);
     }
-    process.stdout.write(JSON.stringify({ done: line.trim(), reads }) + '\n');
+    process.stdout.write(JSON.stringify({ done: line.trim(), reads, sessions: server.engine.currentSessionCount }) + '\n');
   });
 
   await server.start();

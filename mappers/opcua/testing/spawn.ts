@@ -28,8 +28,8 @@ export interface TestServer {
   /** PEM path of the server's application certificate. */
   certificate: string;
   child: ChildProcess;
-  /** Send a command; resolves with the server's answer ({done, reads}). */
-  command(line: string): Promise<{ done: string; reads: number }>;
+  /** Send a command; resolves with the server's answer ({done, reads, sessions}). */
+  command(line: string): Promise<{ done: string; reads: number; sessions: number }>;
   restart(): Promise<void>;
   freeze(): void;
   thaw(): void;
@@ -79,7 +79,7 @@ export async function startTestServer(opts: ServerOptions = {}): Promise<TestSer
       for (;;) {
         const next = await current.lines.next();
         if (next.done) throw new Error('the OPC UA test server exited');
-        if (next.value.includes('"done"')) return JSON.parse(next.value) as { done: string; reads: number };
+        if (next.value.includes('"done"')) return JSON.parse(next.value) as { done: string; reads: number; sessions: number };
       }
     },
     async restart() {
