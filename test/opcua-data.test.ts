@@ -45,6 +45,7 @@ describe('opcua data', () => {
         { name: 'text', type: 'string', visitor: { browsePath: '/Objects/Test/String' } },
         { name: 'kubeedgeBrowseName', type: 'boolean', visitor: { browseName: 'Test/Boolean' } },
         { name: 'missing', type: 'double', visitor: { nodeID: 'ns=1;s=Test.Missing' } },
+        { name: 'stamped', type: 'double', visitor: { nodeID: 'ns=1;s=Test.Stamped' } },
       ] });
       const { errors } = await host.apply([d]);
       assert.deepEqual(errors.map((e) => e.format()), []);
@@ -54,6 +55,8 @@ describe('opcua data', () => {
       assert.deepEqual([...values].sort((a, b) => a - b), values, 'counter values arrive in order');
       assert.equal(new Set(values).size, values.length, 'each change arrives once');
       for (const r of good(sink, 'counter')) assert.ok(r.time <= Date.now() && r.time > before - 60_000, 'the reading carries the source timestamp');
+      const stamped = await waitFor(() => sink.latest(d.id, 'stamped'), 'the stamped node');
+      assert.equal(stamped.time, Date.UTC(2020, 0, 1), 'the reading time is the source timestamp, not the arrival time');
       assert.equal(sink.latest(d.id, 'numeric')?.value, 42);
       assert.equal(sink.latest(d.id, 'byUri')?.value, 21.25);
       assert.equal(sink.latest(d.id, 'text')?.value, 'hello');
@@ -71,6 +74,7 @@ describe('opcua data', () => {
       const d = makeDevice({ name: 'poll', protocol: 'opcua', config: { url: server.url, mode: 'poll' }, properties: [
         { name: 'counter', type: 'int', visitor: { nodeID: 'ns=1;s=Test.Counter' }, collectCycle: 200, reportCycle: 1 },
         ...names.map((n) => ({ name: n, type: 'string' as PropertyType, visitor: { nodeID: `ns=1;s=Test.${n}` }, collectCycle: 200, reportCycle: 1 })),
+        { name: 'stamped', type: 'double', visitor: { nodeID: 'ns=1;s=Test.Stamped' }, collectCycle: 200, reportCycle: 1 },
       ] });
       await host.apply([d]);
       await waitFor(() => good(sink, 'counter').length >= 1, 'a first poll');
@@ -79,9 +83,10 @@ describe('opcua data', () => {
       await waitFor(() => good(sink, 'counter').length >= polled + 8, 'eight more polls');
       const reads = (await server.command('stats')).reads - start;
       const polls = good(sink, 'counter').length - polled;
-      assert.ok(reads <= polls + 2, `${polls} polls of ${names.length + 1} nodes took ${reads} ReadRequests; one per cycle expected`);
+      assert.ok(reads <= polls + 2, `${polls} polls of ${names.length + 2} nodes took ${reads} ReadRequests; one per cycle expected`);
       assert.ok(good(sink, 'counter').at(-1)!.time > good(sink, 'counter')[0]!.time, 'source time moves on');
       for (const n of names) assert.ok(good(sink, n).length > 0, `${n} was read`);
+      assert.equal(good(sink, 'stamped').at(-1)?.time, Date.UTC(2020, 0, 1), 'polled readings carry the source timestamp too');
     });
   });
 

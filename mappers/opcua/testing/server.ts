@@ -77,6 +77,9 @@ async function main(): Promise<void> {
   const numeric = ns.addVariable({ componentOf: folder, browseName: 'Numeric', nodeId: 'i=1001', dataType: DataType.Int32, accessLevel: 'CurrentRead' });
   numeric.setValueFromSource(new Variant({ dataType: DataType.Int32, value: 42 }));
   variables.set('Flaky', flaky);
+  // A value stamped long ago by its source, so a test can tell source time from arrival time.
+  const stamped = ns.addVariable({ componentOf: folder, browseName: 'Stamped', nodeId: 's=Test.Stamped', dataType: DataType.Double, accessLevel: 'CurrentRead' });
+  stamped.setValueFromSource(new Variant({ dataType: DataType.Double, value: 7 }), StatusCodes.Good, new Date(Date.UTC(2020, 0, 1)));
   let count = 0;
   let flakyBad = false;
   const tick = setInterval(() => {
