@@ -75,6 +75,7 @@ describe('opcua data', () => {
         { name: 'counter', type: 'int', visitor: { nodeID: 'ns=1;s=Test.Counter' }, collectCycle: 200, reportCycle: 1 },
         ...names.map((n) => ({ name: n, type: 'string' as PropertyType, visitor: { nodeID: `ns=1;s=Test.${n}` }, collectCycle: 200, reportCycle: 1 })),
         { name: 'stamped', type: 'double', visitor: { nodeID: 'ns=1;s=Test.Stamped' }, collectCycle: 200, reportCycle: 1 },
+        { name: 'int16', type: 'int', accessMode: 'ReadWrite', visitor: { nodeID: 'ns=1;s=Test.Int16' }, collectCycle: 200, reportCycle: 1 },
       ] });
       await host.apply([d]);
       await waitFor(() => good(sink, 'counter').length >= 1, 'a first poll');
@@ -83,10 +84,13 @@ describe('opcua data', () => {
       await waitFor(() => good(sink, 'counter').length >= polled + 8, 'eight more polls');
       const reads = (await server.command('stats')).reads - start;
       const polls = good(sink, 'counter').length - polled;
-      assert.ok(reads <= polls + 2, `${polls} polls of ${names.length + 2} nodes took ${reads} ReadRequests; one per cycle expected`);
+      assert.ok(reads <= polls + 2, `${polls} polls of ${names.length + 3} nodes took ${reads} ReadRequests; one per cycle expected`);
       assert.ok(good(sink, 'counter').at(-1)!.time > good(sink, 'counter')[0]!.time, 'source time moves on');
       for (const n of names) assert.ok(good(sink, n).length > 0, `${n} was read`);
       assert.equal(good(sink, 'stamped').at(-1)?.time, Date.UTC(2020, 0, 1), 'polled readings carry the source timestamp too');
+      const outcome = await host.write(d.id, 'int16', -7);
+      assert.equal(outcome.ok, true, outcome.error?.message);
+      assert.equal(outcome.readBack, -7, 'a polled device writes and reads back');
     });
   });
 
