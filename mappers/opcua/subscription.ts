@@ -1,8 +1,9 @@
 // One subscription per device with a watchdog. OPC UA promises a keep-alive at least every
 // publishingInterval x maxKeepAliveCount; when neither data nor keep-alives arrive in twice that,
 // or the subscription reports a Bad status or terminates, the session is probed: alive -> the
-// subscription and every monitored item are recreated here; dead -> the runtime is told the
-// connection is lost and rebuilds the session with backoff. Silence is never accepted as "no change".
+// subscription and every monitored item are recreated here; dead -> the session is declared broken,
+// every device on it goes offline, and the runtime rebuilds it with backoff. Silence is never
+// accepted as "no change".
 
 import './library-log.ts';
 import {
@@ -45,8 +46,6 @@ export class SubscriptionKeeper {
   #closed = false;
   #repairing = false;
   #pending: RawReading[] = [];
-  /** How many times the subscription was rebuilt in place (exposed for tests and logs). */
-  recreated = 0;
 
   constructor(options: SubscriptionOptions) {
     this.#o = options;
@@ -92,7 +91,15 @@ export class SubscriptionKeeper {
     sub.on('terminated', () => this.#repair('the server terminated the subscription'));
     sub.on('error', (err) => this.#repair(`subscription error: ${errorMessage(err)}`));
     sub.on('internal_error', (err) => this.#repair(`subscription error: ${errorMessage(err)}`));
-    await Promise.all([...this.#groups()].map(([, nodes]) => this.#monitor(sub, nodes)));
+    try {
+      await Promise.all([...this.#groups()].map(([, nodes]) => this.#monitor(sub, nodes)));
+    } catch (err) {
+      // The session may be shared: leave no half-built subscription behind in it.
+      this.#subscription = undefined;
+      sub.removeAllListeners();
+      await sub.terminate().catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Monitored items sharing sampling, queue and deadband go in one CreateMonitoredItems request. */
@@ -168,7 +175,6 @@ export class SubscriptionKeeper {
         old?.removeAllListeners();
         await old?.terminate().catch(() => undefined);
         await this.#create();
-        this.recreated++;
         this.#o.log.info({ reason }, 'OPC UA subscription and monitored items recreated');
       } catch (err) {
         this.#o.lost(codedError('ECONNRESET', `${reason}; recreating the subscription failed (${errorMessage(err)})`), false);
