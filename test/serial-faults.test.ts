@@ -87,7 +87,9 @@ test('request/response faults: no answer, a partial answer, a bad checksum, an u
   let mode: 'answer' | 'silent' | 'partial' | 'badsum' | 'other' = 'answer';
   const line = (body: string) => `${body}*${Buffer.from(checksumBytes({ type: 'xor', encoding: 'hex' }, Buffer.from(body))).toString('latin1')}\n`;
   const peer = new InstrumentPort();
-  await peer.open(pty.instrument, (_chunk, write) => {
+  const received: Buffer[] = [];
+  await peer.open(pty.instrument, (chunk, write) => {
+    received.push(chunk);
     if (mode === 'answer') write(line('V=12.50'));
     if (mode === 'partial') write('V=12.');
     if (mode === 'badsum') write('V=99.00*00\n');
@@ -121,6 +123,7 @@ test('request/response faults: no answer, a partial answer, a bad checksum, an u
   mode = 'answer';
   await waitFor(() => sink.lastState(device.id) === 'online', 'the device to come back online', WAIT);
   assert.ok(readingsOf(sink, device.id, 'voltage').every((r) => r.quality === 'bad' || r.value === 12.5), 'the bad checksum\'s 99.00 never became a value');
+  assert.match(Buffer.concat(received).toString('latin1'), /^(V\?69\n)+$/, 'commands carry their xor (hex) before the delimiter, which is sent once');
   await host.close();
 });
 

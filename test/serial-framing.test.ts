@@ -177,30 +177,31 @@ test('silence framing: binary frames separated by gaps of at least 50 ms, stream
   assert.deepEqual(values, [...values].sort((x, y) => x - y), 'each gap ends exactly one frame, in order');
 });
 
-test('a streaming device and a polled device share one port: an instrument that streams and answers commands', async () => {
-  let unit = 'kg';
-  const r = await rig((chunk, write) => {
-    const line = chunk.toString('latin1').trim();
-    if (line === 'U?') write(`UNIT ${unit}\r\n`);
-    const set = /^U=(\w+)$/.exec(line);
-    if (set) { unit = set[1]!; write('OK\r\n'); }
+for (const shape of ['one device mixing streamed and polled properties', 'a streaming device and a polled device on one port'] as const) {
+  test(`an instrument that streams and answers commands: ${shape}`, async () => {
+    let unit = 'kg';
+    const r = await rig((chunk, write) => {
+      const line = chunk.toString('latin1').trim();
+      if (line === 'U?') write(`UNIT ${unit}\r\n`);
+      const set = /^U=(\w+)$/.exec(line);
+      if (set) { unit = set[1]!; write('OK\r\n'); }
+    });
+    const config = { framing: { type: 'delimiter', delimiter: '\\r\\n' } };
+    const weight = { name: 'weight', type: 'double' as const, reportCycle: 1, visitor: { stream: '^ST,GS,([+-][0-9.]+)kg$' } };
+    const unitProp = { name: 'unit', type: 'string' as const, accessMode: 'ReadWrite' as const, visitor: { command: 'U?\\r\\n', match: '^UNIT (\\w+)$', write: { command: 'U={value}\\r\\n', expect: '^OK$' } } };
+    const ids = shape.startsWith('one')
+      ? await r.run([{ name: 'scale', config, properties: [weight, unitProp] }])
+      : await r.run([{ name: 'scale-weight', config, properties: [weight] }, { name: 'scale-settings', config, properties: [unitProp] }]);
+    const [stream, polled] = [ids[0]!, ids.at(-1)!];
+    const timer = setInterval(() => r.peer.write('ST,GS,+0001.500kg\r\n'), 20);
+    cleanups.push(async () => clearInterval(timer));
+    assert.equal((await r.good(stream, 'weight')).value, 1.5);
+    assert.equal((await r.good(polled, 'unit')).value, 'kg');
+    const outcome = await r.host.write(polled, 'unit', 'lb');
+    assert.equal(outcome.ok, true, outcome.error?.message);
+    assert.equal(outcome.readBack, 'lb');
+    const mark = r.sink.readings.length;
+    await waitFor(() => r.sink.readings.slice(mark).filter((x) => x.device === stream && x.property === 'weight' && x.quality === 'good').length >= 5, 'the stream to go on', WAIT);
+    assert.ok(r.sink.readings.filter((x) => x.property === 'unit').every((x) => x.quality === 'good'), 'streamed lines are never taken for answers');
   });
-  const config = { framing: { type: 'delimiter', delimiter: '\\r\\n' } };
-  const [stream, polled] = await r.run([
-    { name: 'scale-weight', config, properties: [{ name: 'weight', type: 'double', reportCycle: 1, visitor: { stream: '^ST,GS,([+-][0-9.]+)kg$' } }] },
-    {
-      name: 'scale-settings', config,
-      properties: [{ name: 'unit', type: 'string', accessMode: 'ReadWrite', visitor: { command: 'U?\\r\\n', match: '^UNIT (\\w+)$', write: { command: 'U={value}\\r\\n', expect: '^OK$' } } }],
-    },
-  ]);
-  const timer = setInterval(() => r.peer.write('ST,GS,+0001.500kg\r\n'), 20);
-  cleanups.push(async () => clearInterval(timer));
-  assert.equal((await r.good(stream!, 'weight')).value, 1.5);
-  assert.equal((await r.good(polled!, 'unit')).value, 'kg');
-  const outcome = await r.host.write(polled!, 'unit', 'lb');
-  assert.equal(outcome.ok, true, outcome.error?.message);
-  assert.equal(outcome.readBack, 'lb');
-  const mark = r.sink.readings.length;
-  await waitFor(() => r.sink.readings.slice(mark).filter((x) => x.device === stream && x.quality === 'good').length >= 5, 'the stream to go on', WAIT);
-  assert.ok(r.sink.readings.filter((x) => x.device === polled).every((x) => x.quality === 'good'), 'streamed lines are never taken for answers');
-});
+}

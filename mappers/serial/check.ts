@@ -41,7 +41,6 @@ export function checkDevice(device: DeviceBinding<SerialProtocol, SerialVisitor>
   const errorProblem = regexProblem(c.errorPattern);
   if (errorProblem) problems.push({ path: 'errorPattern', message: errorProblem });
 
-  const streams = device.properties.filter((p) => p.visitor.stream);
   const noAddress = c.address === undefined;
   if (noAddress && usesAddress(c.errorPattern)) problems.push({ path: 'errorPattern', message: 'errorPattern uses {address} but the device sets no address' });
   for (const p of device.properties) {
@@ -49,7 +48,6 @@ export function checkDevice(device: DeviceBinding<SerialProtocol, SerialVisitor>
     const at = (path: string, message: string) => problems.push({ property: p.name, path, message });
     if (!v.command && !v.stream) at('command', 'set a command to poll this property, or a stream pattern for the frames that carry it');
     if (v.command && v.stream) at('stream', 'a property is either polled with a command or streamed, not both');
-    if (v.command && streams.length) at('command', `this device streams (${streams[0]!.name} has a stream pattern), so it is not polled: move polled properties to a second Device on the same port`);
     if (v.command) {
       const problem = checkByteSpec(v.command, ['address']);
       if (problem) at('command', problem);

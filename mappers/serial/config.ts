@@ -25,6 +25,8 @@ export interface SerialProtocol {
   errorPattern?: string;
   /** Streaming devices: milliseconds without a matching frame before readings turn bad; default 5000. */
   streamTimeout: number;
+  /** Milliseconds after opening during which arriving bytes are ignored (late answers meant for an earlier session); default 100. */
+  settleMs: number;
 }
 
 export interface SerialVisitor {
@@ -102,6 +104,7 @@ export const protocolSchema: JsonSchema = {
     timeout: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
     errorPattern: { type: 'string', minLength: 1 },
     streamTimeout: { type: 'integer', minimum: 1, maximum: 86400000, default: 5000 },
+    settleMs: { type: 'integer', minimum: 0, maximum: 60000, default: 100 },
   },
 };
 

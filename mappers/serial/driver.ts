@@ -26,6 +26,8 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
   // A request may first wait for another device's request on the same port.
   timeout: (d) => d.config.timeout * 2 + 1000,
   codec: (p) => extractCodec(p.visitor.extract, p.visitor),
+  // Stream properties arrive through subscribe(); the rest of the device is polled.
+  pushes: (p) => p.visitor.stream !== undefined,
 
   async connect(device, ctx) {
     const config = device.config;
@@ -41,6 +43,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     const streaming = device.properties.filter((p) => p.visitor.stream);
     const link = await ctx.links.acquireSerial(serialSettings(config), 'serial');
     const session = new PortSession(link, config, ctx.log, ctx.lost);
+    await session.settle(config.settleMs);
 
     const answerOf = (p: Binding) => (frame: Uint8Array): Verdict<Extracted> => {
       const text = frameText(frame);

@@ -5,6 +5,7 @@
 
 import { codedError, type SerialLink } from '../sdk/index.ts';
 import type { Logger } from '../../core/log.ts';
+import { specBytes } from './bytes.ts';
 import { appendChecksum } from './checksum.ts';
 import type { SerialProtocol } from './config.ts';
 import { preview } from './extract.ts';
@@ -24,7 +25,11 @@ export class PortSession {
   readonly #log: Logger;
   #waiter?: (frame: Uint8Array) => boolean;
   #closed = false;
-  readonly #onData = (chunk: Buffer) => this.reader.push(chunk);
+  #settled = false;
+  #delimiter?: Uint8Array;
+  readonly #onData = (chunk: Buffer) => {
+    if (this.#settled) this.reader.push(chunk);
+  };
 
   constructor(link: SerialLink, config: SerialProtocol, log: Logger, lost: (err: Error) => void) {
     this.#link = link;
@@ -50,6 +55,16 @@ export class PortSession {
     });
   }
 
+  /**
+   * Ignore what arrives in the first `ms` after the port opens: a late answer to a request of the
+   * session before (the gateway restarted, the device was reconfigured) would otherwise be taken
+   * for the answer to this session's first request.
+   */
+  async settle(ms: number): Promise<void> {
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    this.#settled = true;
+  }
+
   close(): void {
     this.#closed = true;
     this.#link.port.off('data', this.#onData);
@@ -66,7 +81,13 @@ export class PortSession {
 
   /** Frame a command (checksum, delimiter or markers) into the bytes to send. */
   encode(command: Uint8Array): Uint8Array {
-    return frameOut(this.#config.framing, this.#config.checksum ? appendChecksum(this.#config.checksum, command) : command);
+    // Templates usually end with the delimiter ("MEAS?\n"); framing adds it, after any checksum.
+    const framing = this.#config.framing;
+    if (framing.type === 'delimiter') {
+      const d = this.#delimiter ??= specBytes(framing.delimiter ?? '\n');
+      if (command.length >= d.length && Buffer.from(command.subarray(command.length - d.length)).equals(d)) command = command.subarray(0, command.length - d.length);
+    }
+    return frameOut(framing, this.#config.checksum ? appendChecksum(this.#config.checksum, command) : command);
   }
 
   #send(bytes: Uint8Array): void {
