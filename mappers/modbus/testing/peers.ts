@@ -67,22 +67,26 @@ export async function startPymodbus(where: { tcp: number } | { rtu: string; baud
   const file = join(dir, 'image.json');
   writeFileSync(file, JSON.stringify(image));
   const args = 'tcp' in where ? ['tcp', String(where.tcp), file] : ['rtu', where.rtu, String(where.baud), file];
-  const child = spawn('/usr/bin/python3', [join(HERE, 'pymodbus_server.py'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin stays open: the server exits when it closes, so a killed test leaves no server behind.
+  const child = spawn('/usr/bin/python3', [join(HERE, 'pymodbus_server.py'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('READY')) resolve(); });
-    child.once('exit', (code) => reject(new Error(`pymodbus exited with ${code}: ${out}`)));
-  });
-  if ('tcp' in where) await waitListening(where.tcp);
-  return {
-    child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
   };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('READY')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`pymodbus exited with ${code}: ${out}`)));
+    });
+    if ('tcp' in where) await waitListening(where.tcp);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { child, stop };
 }
 
 async function waitListening(port: number): Promise<void> {

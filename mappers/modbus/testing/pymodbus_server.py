@@ -6,7 +6,9 @@ Unmapped addresses answer exception 02, as a real PLC's gaps do. Prints READY wh
 """
 import asyncio
 import json
+import os
 import sys
+import threading
 
 from pymodbus.datastore import ModbusServerContext, ModbusSlaveContext, ModbusSparseDataBlock
 from pymodbus.framer.rtu_framer import ModbusRtuFramer
@@ -28,14 +30,23 @@ def context(image):
     return ModbusServerContext(slaves=slaves, single=False)
 
 
+def exit_with_parent():
+    """The test holds our stdin open; when it dies, even by SIGKILL, stdin ends and so do we."""
+    while sys.stdin.buffer.read(4096):
+        pass
+    os._exit(0)
+
+
 async def main():
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     mode = sys.argv[1]
     with open(sys.argv[-1], encoding="utf8") as f:
         ctx = context(json.load(f))
     loop = asyncio.get_running_loop()
     loop.call_later(0.3, lambda: print("READY", flush=True))
     if mode == "tcp":
-        await StartAsyncTcpServer(context=ctx, address=("127.0.0.1", int(sys.argv[2])))
+        # A restarted PLC binds its port again at once, whatever connections the killed one left in TIME_WAIT.
+        await StartAsyncTcpServer(context=ctx, address=("127.0.0.1", int(sys.argv[2])), allow_reuse_address=True)
     else:
         await StartAsyncSerialServer(context=ctx, framer=ModbusRtuFramer, port=sys.argv[2],
                                      baudrate=int(sys.argv[3]), bytesize=8, parity="N", stopbits=1,
