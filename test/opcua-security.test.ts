@@ -130,6 +130,14 @@ describe('opcua security', () => {
     }, data);
   });
 
+  test('an anonymous session the server refuses says what to set', async () => {
+    const { userName: _u, password: _p, ...anonymous } = secure;
+    await run(anonymous, async (sink, id) => {
+      const offline = await waitFor(() => sink.states.find((s) => s.device === id && s.state === 'offline'), 'the session to be refused', 60_000);
+      assert.match(offline.reason!, /does not accept anonymous users: set userName and password/);
+    });
+  });
+
   test('a wrong password is refused with a reason, and the device stays offline', async () => {
     await run({ ...secure, password: wrongPasswordFile }, async (sink, id) => {
       const offline = await waitFor(() => sink.states.find((s) => s.device === id && s.state === 'offline'), 'the session to be refused', 60_000);

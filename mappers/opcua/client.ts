@@ -1,5 +1,6 @@
-// One OPC UA client and session for a device: security policy and mode, the user identity, and
-// the certificate store under the gateway's data directory (never ~/.config). node-opcua's own
+// One OPC UA client and session (shared by the devices that use it the same way, see
+// shared-session.ts): security policy and mode, the user identity, and the certificate store under
+// the gateway's data directory (never ~/.config). node-opcua's own
 // reconnection is switched off: the runtime owns reconnects (with backoff) and the driver rebuilds
 // the session and every monitored item, which is what keeps data flowing after a server restart.
 
@@ -55,8 +56,14 @@ function explain(err: unknown, config: OpcuaProtocol, pki: string): Error {
   if (/certificate verification failed|BadCertificateUntrusted/i.test(msg)) {
     return codedError('BAD_CERTIFICATE_UNTRUSTED', `the server's certificate at ${config.url} is not trusted (${msg}); node-opcua saved it in ${join(pki, 'rejected')}: after checking its thumbprint, move it to ${join(pki, 'trusted', 'certs')} and the gateway will connect`);
   }
+  const token = /Cannot find (\w+) user token policy/i.exec(msg)?.[1]?.toLowerCase();
+  if (token) {
+    const kind = token === 'anonymous' ? 'anonymous users: set userName and password (or userCertificate)' : token === 'username' ? 'user names and passwords on this endpoint' : `${token} identities on this endpoint`;
+    return codedError('BAD_IDENTITY_TOKEN_REJECTED', `the server at ${config.url} does not accept ${kind}`);
+  }
   if (/BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid/i.test(msg)) {
-    return codedError('BAD_USER_ACCESS_DENIED', `the server at ${config.url} refused the user identity${config.userName ? ` ${config.userName}` : ''} (${/Bad\w+/.exec(msg)?.[0] ?? msg}); check userName and the password file`);
+    const check = config.userName ? 'check userName and the password file' : config.userCertificate ? 'check that the server accepts the user certificate' : 'the server does not accept anonymous users: set userName and password';
+    return codedError('BAD_USER_ACCESS_DENIED', `the server at ${config.url} refused the user identity${config.userName ? ` ${config.userName}` : ''} (${/Bad\w+/.exec(msg)?.[0] ?? msg}); ${check}`);
   }
   if (/BadSecurityChecksFailed|BadCertificate/i.test(msg)) {
     return codedError('BAD_SECURITY_CHECKS_FAILED', `the server at ${config.url} rejected the secure channel (${msg}); the server must trust the client certificate in ${join(pki, 'own', 'certs')}`);
