@@ -41,7 +41,11 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       patterns.set(p.name, { match: compiled(v.match ?? regex), stream: compiled(v.stream), expect: compiled(v.write?.expect), extract: compiled(regex) });
     }
     const streaming = device.properties.filter((p) => p.visitor.stream);
-    const link = await ctx.links.acquireSerial(serialSettings(config), 'serial');
+    const link = await ctx.links.acquireSerial(serialSettings(config), 'serial').catch((err: Error & { code?: string }) => {
+      if (err.code?.startsWith('ET_')) throw err;
+      const why = err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '');
+      throw codedError(err.code ?? 'ENODEV', `serial port ${config.serialPort} cannot be opened: ${why} (is the adapter plugged in, and the path right?)`, err);
+    });
     const session = new PortSession(link, config, ctx.log, ctx.lost);
     await session.settle(config.settleMs);
 
