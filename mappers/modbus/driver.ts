@@ -105,10 +105,21 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
 
     return {
       async read(request, signal) {
+        let parts = splits.get(request);
+        if (!parts) {
+          // The common case: the request as planned answers.
+          try {
+            return decodeSpan(request, await fetchSpan(request.detail as Span, signal), maps);
+          } catch (err) {
+            if (!(err instanceof ModbusException) || err.exception !== 2) throw err;
+            parts = splitRequest(request, limits);
+            if (!parts.length) return request.properties.map((p) => ({ property: p.name, error: { code: err.code, message: err.message } }));
+          }
+        }
         const leaves: Request[] = [];
         const readings: RawReading[] = [];
-        for (const part of splits.get(request) ?? [request]) readings.push(...await readSplitting(part, signal, leaves));
-        if (leaves.length > 1 && !sameRequests(splits.get(request), leaves)) {
+        for (const part of parts) readings.push(...await readSplitting(part, signal, leaves));
+        if (!sameRequests(splits.get(request), leaves)) {
           splits.set(request, leaves);
           const span = request.detail as Span;
           ctx.log.warn({ table: span.table, address: span.address, count: span.count, requests: leaves.length }, 'the device refused a merged read (exception 02); reading it as smaller requests from now on');
