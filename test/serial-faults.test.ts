@@ -81,6 +81,24 @@ test('a streaming scale: garbage, noise and partial lines never become values, a
   await host.close();
 });
 
+test('a stream pattern that fits none of the lines is reported as such, not as plain silence', async () => {
+  const pty = pair();
+  await pty.start();
+  const scale = new Scale();
+  await scale.start(pty.instrument, 50);
+  cleanups.push(() => scale.stop());
+  const { sink, host } = hostFor();
+  const device = makeDevice({
+    name: 'scale-typo', protocol: 'serial',
+    config: { serialPort: pty.gateway, baudRate: 9600, framing: { type: 'delimiter', delimiter: '\\r\\n' }, streamTimeout: 400 },
+    properties: [{ name: 'weight', type: 'double', visitor: { stream: '^ST,NET,([+-][0-9.]+)kg$' } }],
+  });
+  await host.apply([device]);
+  const r = await waitFor(() => readingsOf(sink, device.id, 'weight').find((x) => x.error?.code === 'ETIMEDOUT'), 'a bad reading', WAIT);
+  assert.match(r.error!.message, /no data from the instrument for 400 ms; \d+ frames matched no stream pattern, last "(ST|US),GS,\+0012\.345kg"/);
+  await host.close();
+});
+
 test('request/response faults: no answer, a partial answer, a bad checksum, an unexpected answer; then recovery', async () => {
   const pty = pair();
   await pty.start();

@@ -5,7 +5,7 @@ import { codedError, defineDriver, SDK_VERSION, serialKey, type Connection, type
 import { compilePattern, frameText, renderCommand } from './bytes.ts';
 import { checkDevice } from './check.ts';
 import { protocolSchema, serialSettings, visitorSchema, type SerialProtocol, type SerialVisitor } from './config.ts';
-import { execPattern, extract, extractCodec, type Extracted } from './extract.ts';
+import { execPattern, extract, extractCodec, preview, type Extracted } from './extract.ts';
 import { PortSession, type Verdict } from './session.ts';
 
 type Binding = PropertyBinding<SerialVisitor>;
@@ -99,6 +99,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       const mine = properties.filter((p) => p.visitor.stream).map((p) => ({ p, ...patterns.get(p.name)! }));
       // One timer per quiet period rather than one per frame: streams can carry thousands a second.
       let last = Date.now();
+      let unmatchedSeen = 0;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const watch = () => {
         const quiet = Date.now() - last;
@@ -106,7 +107,10 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
           const stats = session.reader.stats;
           const partial = session.reader.pending ? `; ${session.reader.pending} bytes of an unfinished frame` : '';
           const bad = stats.bad ? `; ${stats.bad} bad frames dropped so far (last: ${stats.lastError})` : '';
-          const message = `no data from the instrument for ${config.streamTimeout} ms${partial}${bad}`;
+          // A stream pattern that does not fit the instrument's lines looks like silence: say so.
+          const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!)}` : '';
+          unmatchedSeen = session.unmatched;
+          const message = `no data from the instrument for ${config.streamTimeout} ms${partial}${bad}${unmatched}`;
           emit(mine.map(({ p }) => ({ property: p.name, error: { code: 'ETIMEDOUT', message } })));
           last = Date.now();
         }
