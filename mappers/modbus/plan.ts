@@ -87,7 +87,3 @@ export function splitRequest(request: Request, limits: PlanLimits): Request[] {
   if (runs.length > 1) return runs;
   return planReads(request.properties, { ...limits, coalesce: false });
 }
-
-export function spanOfRequest(request: Request): Span {
-  return request.detail as Span;
-}

@@ -24,8 +24,6 @@ export class TcpTransport implements Transport {
   #silentTimeouts = 0;
   #dead = false;
   #corked = false;
-  /** Answers whose request had already timed out (or never existed). */
-  stray = 0;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
@@ -52,10 +50,6 @@ export class TcpTransport implements Transport {
 
   get dead(): boolean {
     return this.#dead;
-  }
-
-  get inFlight(): number {
-    return this.#pending.size;
   }
 
   onLost(listener: (err: Error) => void): () => void {
@@ -117,10 +111,8 @@ export class TcpTransport implements Transport {
       this.#buffer = this.#buffer.subarray(6 + length);
       this.#silentTimeouts = 0;
       const pending = this.#pending.get(tid);
-      if (!pending) {
-        this.stray++;
-        continue;
-      }
+      // An answer to a request that already timed out: nobody waits for it any more.
+      if (!pending) continue;
       this.#pending.delete(tid);
       if (pending.unit !== unit) pending.reject(codedError('MODBUS_BAD_RESPONSE', `asked unit ${pending.unit}, the answer came from unit ${unit}`));
       else pending.resolve(pdu);
