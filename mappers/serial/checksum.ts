@@ -18,15 +18,15 @@ export interface ChecksumConfig {
 
 const HEX = Buffer.from('0123456789ABCDEF', 'latin1');
 
-function xor(bytes: Uint8Array): number {
+function xor(bytes: Uint8Array, from: number, to: number): number {
   let x = 0;
-  for (const b of bytes) x ^= b;
+  for (let i = from; i < to; i++) x ^= bytes[i]!;
   return x;
 }
 
-function sum8(bytes: Uint8Array): number {
+function sum8(bytes: Uint8Array, from: number, to: number): number {
   let s = 0;
-  for (const b of bytes) s = (s + b) & 0xff;
+  for (let i = from; i < to; i++) s = (s + bytes[i]!) & 0xff;
   return s;
 }
 
@@ -42,16 +42,16 @@ const CCITT_TABLE = Uint16Array.from({ length: 256 }, (_, n) => {
   return c;
 });
 
-export function crc16Modbus(bytes: Uint8Array): number {
+export function crc16Modbus(bytes: Uint8Array, from = 0, to = bytes.length): number {
   let crc = 0xffff;
-  for (let i = 0; i < bytes.length; i++) crc = (crc >>> 8) ^ MODBUS_TABLE[(crc ^ bytes[i]!) & 0xff]!;
+  for (let i = from; i < to; i++) crc = (crc >>> 8) ^ MODBUS_TABLE[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
 /** CRC-16/CCITT-FALSE: polynomial 0x1021, initial 0xFFFF. */
-export function crc16Ccitt(bytes: Uint8Array): number {
+export function crc16Ccitt(bytes: Uint8Array, from = 0, to = bytes.length): number {
   let crc = 0xffff;
-  for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) & 0xffff) ^ CCITT_TABLE[((crc >>> 8) ^ bytes[i]!) & 0xff]!;
+  for (let i = from; i < to; i++) crc = ((crc << 8) & 0xffff) ^ CCITT_TABLE[((crc >>> 8) ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
@@ -61,22 +61,25 @@ export function checksumWidth(c: ChecksumConfig): number {
   return c.encoding === 'hex' ? raw * 2 : raw;
 }
 
-/** The checksum bytes, as they are written on the wire, over `covered`. */
-export function checksumBytes(c: ChecksumConfig, covered: Uint8Array): Uint8Array {
-  let raw: Uint8Array;
+/** The checksum's raw bytes (before any hex encoding) over bytes[from, to). */
+function rawChecksum(c: ChecksumConfig, bytes: Uint8Array, from: number, to: number): number[] {
   switch (c.type) {
-    case 'none': return new Uint8Array(0);
-    case 'xor': raw = Uint8Array.of(xor(covered)); break;
-    case 'sum8': raw = Uint8Array.of(sum8(covered)); break;
+    case 'none': return [];
+    case 'xor': return [xor(bytes, from, to)];
+    case 'sum8': return [sum8(bytes, from, to)];
     case 'crc16-modbus':
     case 'crc16-ccitt': {
-      const v = c.type === 'crc16-modbus' ? crc16Modbus(covered) : crc16Ccitt(covered);
+      const v = c.type === 'crc16-modbus' ? crc16Modbus(bytes, from, to) : crc16Ccitt(bytes, from, to);
       const little = (c.order ?? (c.type === 'crc16-modbus' ? 'little' : 'big')) === 'little';
-      raw = little ? Uint8Array.of(v & 0xff, v >> 8) : Uint8Array.of(v >> 8, v & 0xff);
-      break;
+      return little ? [v & 0xff, v >> 8] : [v >> 8, v & 0xff];
     }
   }
-  if (c.encoding !== 'hex') return raw;
+}
+
+/** The checksum bytes, as they are written on the wire, over `covered`. */
+export function checksumBytes(c: ChecksumConfig, covered: Uint8Array): Uint8Array {
+  const raw = rawChecksum(c, covered, 0, covered.length);
+  if (c.encoding !== 'hex') return Uint8Array.from(raw);
   const out = new Uint8Array(raw.length * 2);
   for (let i = 0; i < raw.length; i++) {
     out[2 * i] = HEX[raw[i]! >> 4]!;
@@ -89,7 +92,7 @@ function position(index: number, length: number): number {
   return index < 0 ? length + index : index;
 }
 
-/** Verify a received frame; undefined when it is good, otherwise why not. */
+/** Verify a received frame; undefined when it is good, otherwise why not. Hex digits match in either case. */
 export function verifyChecksum(c: ChecksumConfig, frame: Uint8Array): string | undefined {
   const width = checksumWidth(c);
   if (width === 0) return undefined;
@@ -99,12 +102,17 @@ export function verifyChecksum(c: ChecksumConfig, frame: Uint8Array): string | u
   if (at < 0 || at + width > frame.length || from < 0 || to < from || to > frame.length) {
     return `frame of ${frame.length} bytes is too short for its ${c.type} checksum`;
   }
-  const want = checksumBytes(c, frame.subarray(from, to));
-  const got = frame.subarray(at, at + width);
+  const raw = rawChecksum(c, frame, from, to);
+  const hex = c.encoding === 'hex';
   let same = true;
-  for (let i = 0; i < width; i++) if (want[i] !== got[i]) same = false;
+  for (let i = 0; i < raw.length && same; i++) {
+    if (hex) same = (frame[at + 2 * i]! | 0x20) === (HEX[raw[i]! >> 4]! | 0x20) && (frame[at + 2 * i + 1]! | 0x20) === (HEX[raw[i]! & 15]! | 0x20);
+    else same = frame[at + i] === raw[i];
+  }
   if (same) return undefined;
-  const show = (b: Uint8Array) => (c.encoding === 'hex' ? Buffer.from(b).toString('latin1') : Buffer.from(b).toString('hex'));
+  const got = frame.subarray(at, at + width);
+  const want = checksumBytes(c, frame.subarray(from, to));
+  const show = (b: Uint8Array) => (hex ? Buffer.from(b).toString('latin1') : Buffer.from(b).toString('hex'));
   return `${c.type} checksum mismatch: frame says ${show(got)}, bytes give ${show(want)}`;
 }
 

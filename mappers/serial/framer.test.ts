@@ -30,6 +30,7 @@ test('a checksum is verified where `at` says, over from..to', () => {
   const c: ChecksumConfig = { type: 'xor', encoding: 'hex', from: 1, to: -3, at: -2 };
   assert.equal(verifyChecksum(c, nmea), undefined);
   assert.match(verifyChecksum(c, Buffer.from('$GPGGB*56'))!, /xor checksum mismatch: frame says 56, bytes give 55/);
+  assert.equal(verifyChecksum(c, Buffer.from('$Z*5a')), undefined, 'hex digits in either case');
   const framed = appendChecksum({ type: 'crc16-modbus' }, hex('01 03 00 00 00 01'));
   assert.equal(Buffer.from(framed).toString('hex'), '010300000001840a');
 });
