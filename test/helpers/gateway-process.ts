@@ -33,11 +33,18 @@ export async function startGatewayProcess(opts: { devices: string[]; dataDir?: s
   child.stdout!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  await waitFor('the gateway to answer /healthz', async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
-    const res = await fetch(`${apiUrl}/healthz`).catch(() => undefined);
-    return res?.ok ? true : undefined;
-  }, 30_000, 100);
+  try {
+    await waitFor('the gateway to answer /healthz', async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
+      const res = await fetch(`${apiUrl}/healthz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    }, 30_000, 100);
+  } catch (err) {
+    // A gateway that never came up must not outlive the test (it would keep the run from ending).
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`${(err as Error).message}\ngateway output:\n${out}`, { cause: err });
+  }
   return {
     child,
     apiUrl,
