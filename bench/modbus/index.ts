@@ -17,6 +17,8 @@ import type { PropertyBinding } from '../../mappers/sdk/index.ts';
 import { devices, MAP, minimumRequests } from './map.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of every bench process there. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
 const THROUGHPUT_S = QUICK ? 4 : 20;
 const LATENESS_S = QUICK ? 10 : 60;
 const WARMUP_S = QUICK ? 1.5 : 3;
@@ -47,7 +49,7 @@ await build({
   outExtension: { '.js': '.mjs' },
 });
 const env = { ...process.env, EDGETWIN_BENCH_MODBUS_MAP: join(HERE, 'register-map.json') };
-const spawnTs = (file: string, args: string[]) => fork(join(BUILD, file.replace(/\.ts$/, '.mjs')), args, { env, execArgv: [], cwd: join(HERE, '..', '..'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const spawnTs = (file: string, args: string[]) => fork(join(BUILD, file.replace(/\.ts$/, '.mjs')), args, { env, execArgv: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [], cwd: join(HERE, '..', '..'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 
 function once<T>(child: ChildProcess, pick: (m: Record<string, unknown>) => boolean): Promise<T> {
   return new Promise((resolve, reject) => {
