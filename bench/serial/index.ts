@@ -7,16 +7,43 @@
 //            serialport + delimiter-parser loop (the floor): goal at least 90% of the floor.
 // Prints a table, then one JSON line.
 
-import { run } from './measure.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import type { Mode, Receiver, RunResult } from './measure.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
 const pacedSeconds = quick ? 5 : 60;
 const unpacedSeconds = quick ? 3 : 10;
 
-const paced = await run('gateway', 'paced', pacedSeconds);
-const pacedFloor = await run('floor', 'paced', pacedSeconds);
-const gateway = await run('gateway', 'unpaced', unpacedSeconds);
-const floor = await run('floor', 'unpaced', unpacedSeconds);
+// Every run is a process of its own running edgetwin as it ships: bundled by esbuild the way
+// scripts/build.mjs bundles the gateway (no TypeScript loader, no keepNames helpers). The bundles
+// live inside the repository so their external packages resolve from its node_modules.
+const root = join(import.meta.dirname, '..', '..');
+const cache = join(root, 'node_modules', '.cache');
+mkdirSync(cache, { recursive: true });
+const out = mkdtempSync(join(cache, 'edgetwin-bench-serial-'));
+await build({
+  absWorkingDir: root,
+  entryPoints: ['receive.ts', 'sender.ts'].map((f) => join(import.meta.dirname, f)),
+  outdir: out, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning',
+  outExtension: { '.js': '.mjs' },
+});
+
+function run(receiver: Receiver, mode: Mode, seconds: number): RunResult {
+  const r = spawnSync(process.execPath, [join(out, 'receive.mjs'), receiver, mode, String(seconds), join(out, 'sender.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`the ${mode} ${receiver} run failed (exit ${r.status})`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as RunResult;
+}
+
+let results: RunResult[];
+try {
+  results = [run('gateway', 'paced', pacedSeconds), run('floor', 'paced', pacedSeconds), run('gateway', 'unpaced', unpacedSeconds), run('floor', 'unpaced', unpacedSeconds)];
+} finally {
+  rmSync(out, { recursive: true, force: true });
+}
+const [paced, pacedFloor, gateway, floor] = results as [RunResult, RunResult, RunResult, RunResult];
 
 const deliveredPct = Math.round((paced.received / paced.sent) * 10000) / 100;
 const ofFloorPct = Math.round((gateway.framesPerSecond / floor.framesPerSecond) * 1000) / 10;

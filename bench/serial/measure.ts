@@ -69,11 +69,12 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
 }
 
-export async function run(receiver: Receiver, mode: Mode, seconds: number): Promise<RunResult> {
+/** `sender` is the sender script: sender.ts under tsx, or its bundle. */
+export async function run(receiver: Receiver, mode: Mode, seconds: number, sender = { file: join(import.meta.dirname, 'sender.ts'), execArgv: ['--import', 'tsx'] }): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'edgetwin-bench-serial-'));
   const pty = new PtyPair(join(dir, 'gateway'), join(dir, 'instrument'));
   await pty.start();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sender.ts'), '--path', pty.instrument, '--mode', mode, '--seconds', String(seconds)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...sender.execArgv, sender.file, '--path', pty.instrument, '--mode', mode, '--seconds', String(seconds)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   try {
     if ((await lines.next()).value !== 'ready') throw new Error('the sender did not start');
