@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -24,6 +24,7 @@ before(async () => {
 });
 after(async () => {
   await server.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,6 +1,7 @@
 // The mapper conformance kit against the OPC UA driver and a node-opcua server in its own process.
 
-import { mkdtempSync } from 'node:fs';
+import { after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runConformance, type ConformanceSimulator, type SimulatedDevice } from '../mappers/sdk/index.ts';
@@ -8,6 +9,8 @@ import { opcuaLoader } from '../mappers/opcua/index.ts';
 import { startTestServer, type TestServer } from '../mappers/opcua/testing/spawn.ts';
 
 let server: TestServer | undefined;
+const dataDir = mkdtempSync(join(tmpdir(), 'edgetwin-opcua-conformance-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const simulator: ConformanceSimulator = {
   async start(): Promise<SimulatedDevice> {
@@ -36,7 +39,7 @@ const simulator: ConformanceSimulator = {
 runConformance({
   driver: opcuaLoader,
   simulator,
-  dataDir: mkdtempSync(join(tmpdir(), 'edgetwin-opcua-conformance-')),
+  dataDir,
   timeoutMs: 30_000,
   badConfigs: [
     { name: 'no url', protocol: { timeout: 3 }, field: 'url' },

@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../core/log.ts';
@@ -21,6 +21,7 @@ before(async () => {
 });
 after(async () => {
   await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function withHost<T>(fn: (host: MapperHost, sink: RecordingSink) => Promise<T>): Promise<T> {

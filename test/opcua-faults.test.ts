@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,6 +21,7 @@ before(async () => {
 });
 after(async () => {
   await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function withDevices(modes: ('subscribe' | 'poll')[], fn: (sink: RecordingSink, ids: string[], log: string[]) => Promise<void>): Promise<void> {

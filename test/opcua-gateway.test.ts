@@ -4,7 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayProcess, ROOT } from './helpers/gateway-process.ts';
@@ -20,6 +20,7 @@ before(async () => {
 });
 after(async () => {
   await server.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 interface Twin {

@@ -6,7 +6,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ before(async () => {
 });
 after(async () => {
   await server.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function run(config: Record<string, unknown>, fn: (sink: RecordingSink, id: string, host: MapperHost) => Promise<void>, data = dataDir): Promise<void> {

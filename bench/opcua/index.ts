@@ -4,6 +4,7 @@
 // the same sampling and publishing intervals and queue size. The two sides alternate, three runs
 // each (one with BENCH_QUICK=1). Prints a table, then one JSON line.
 
+import { rmSync } from 'node:fs';
 import { startTestServer } from '../../mappers/opcua/testing/spawn.ts';
 import { benchDataDir, measureEdgetwin, measureFloor, type BenchSettings, type SideResult } from './measure.ts';
 
@@ -24,6 +25,7 @@ try {
   }
 } finally {
   await server.stop();
+  rmSync(settings.dataDir, { recursive: true, force: true });
 }
 
 // Latency depends on where each subscription's publishing timer falls relative to the server's

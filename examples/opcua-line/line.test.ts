@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +32,11 @@ before(async () => {
   child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'simulator.ts'), '--port', String(port), '--pki', join(dir, 'server-pki')], { stdio: ['ignore', 'pipe', 'ignore'] });
   for await (const line of createInterface({ input: child.stdout! })) if (line.includes('listening on')) break;
 });
-after(() => {
+after(async () => {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
+  await exited;
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('the example line reports every property and takes setpoints', async () => {

@@ -1,9 +1,9 @@
 // OPC UA configuration checks as a user meets them at load: KubeEdge spellings accepted, deprecated
 // policies refused with the reason, inconsistent security and identity fields named.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../core/log.ts';
@@ -13,6 +13,7 @@ import { opcuaLoader } from './index.ts';
 const dir = mkdtempSync(join(tmpdir(), 'edgetwin-opcua-config-'));
 const passwordFile = join(dir, 'password');
 writeFileSync(passwordFile, 'secret\n');
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function check(config: Record<string, unknown>, visitor: Record<string, unknown> = { nodeID: 'ns=2;s=Line1.Temperature' }): Promise<string[]> {
   const host = new MapperHost({ sink: new RecordingSink(), drivers: [opcuaLoader], log: silentLogger, dataDir: dir });

@@ -2,7 +2,7 @@
 // freeze with SIGSTOP, thaw with SIGCONT, set a node Bad or Good. Kills only the process it started.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -95,6 +95,7 @@ export async function startTestServer(opts: ServerOptions = {}): Promise<TestSer
     },
     async stop() {
       await kill(current.child);
+      if (!opts.pki) rmSync(pki, { recursive: true, force: true });
     },
   };
   return server;
