@@ -5,7 +5,7 @@ import { codedError, defineDriver, SDK_VERSION, serialKey, type Connection, type
 import { compilePattern, frameText, renderCommand } from './bytes.ts';
 import { checkDevice } from './check.ts';
 import { protocolSchema, serialSettings, visitorSchema, type SerialProtocol, type SerialVisitor } from './config.ts';
-import { execPattern, extract, extractCodec, preview, type Extracted } from './extract.ts';
+import { extract, extractCodec, preview, type Extracted } from './extract.ts';
 import { PortSession, type Verdict } from './session.ts';
 
 type Binding = PropertyBinding<SerialVisitor>;
@@ -38,7 +38,11 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       const v = p.visitor;
       const regex = v.extract && 'regex' in v.extract ? v.extract.regex : undefined;
       const compiled = (source: string | undefined) => (source !== undefined ? compilePattern(source, address) : undefined);
-      patterns.set(p.name, { match: compiled(v.match ?? regex), stream: compiled(v.stream), expect: compiled(v.write?.expect), extract: compiled(regex) });
+      const match = compiled(v.match ?? regex);
+      const stream = compiled(v.stream);
+      // The same RegExp object when extract.regex is also the pattern that picks the frame, so its match is reused.
+      const own = [match, stream].find((r) => r !== undefined && r.source === compiled(regex)?.source);
+      patterns.set(p.name, { match, stream, expect: compiled(v.write?.expect), extract: own ?? compiled(regex) });
     }
     const streaming = device.properties.filter((p) => p.visitor.stream);
     const link = await ctx.links.acquireSerial(serialSettings(config), 'serial').catch((err: Error & { code?: string }) => {
@@ -54,9 +58,9 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       if (errorRe?.test(text)) return { deviceError: text.trim() };
       const { match, stream, extract: re } = patterns.get(p.name)!;
       const pattern = p.visitor.command ? match : stream;
-      const gate = pattern ? execPattern(pattern, text) : undefined;
+      const gate = pattern?.exec(text);
       if (pattern && !gate) return undefined;
-      return { ok: extract(p.visitor.extract, frame, text, re, gate) };
+      return { ok: extract(p.visitor.extract, frame, text, re, gate, pattern) };
     };
 
     const readOne = async (p: Binding, signal: AbortSignal): Promise<RawReading> => {
@@ -120,8 +124,8 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
         const text = frameText(frame);
         const readings: RawReading[] = [];
         for (const { p, stream, extract: re } of mine) {
-          const gate = execPattern(stream!, text);
-          if (gate) readings.push(toRaw(p.name, extract(p.visitor.extract, frame, text, re, gate)));
+          const gate = stream!.exec(text);
+          if (gate) readings.push(toRaw(p.name, extract(p.visitor.extract, frame, text, re, gate, stream)));
         }
         if (!readings.length) return false;
         last = Date.now();

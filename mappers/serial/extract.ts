@@ -34,18 +34,18 @@ export function parseJsonPath(path: string): (string | number)[] | undefined {
 
 /**
  * `text` is the frame as latin1; `re` the property's compiled extract regex; `gate` the match of
- * the pattern that picked this frame (match or stream), whose group 1 is the value when the
- * property has no extract of its own.
+ * `gateRe`, the pattern that picked this frame (match or stream): its group 1 is the value when
+ * the property has no extract of its own, and it is reused when `gateRe` is `re`.
  */
-export function extract(e: ExtractConfig | undefined, frame: Uint8Array, text: string, re?: RegExp, gate?: Gate | null): Extracted {
+export function extract(e: ExtractConfig | undefined, frame: Uint8Array, text: string, re?: RegExp, gate?: RegExpExecArray | null, gateRe?: RegExp): Extracted {
   if (!e) {
     // A pattern without a capture group takes the whole frame.
-    if (gate && gate.length > 1) return capture(gate, 1, gate.source ?? '', frame);
+    if (gate && gate.length > 1) return capture(gate, 1, gateRe?.source ?? '', frame);
     return { value: Buffer.from(frame).toString('utf8') };
   }
   if ('regex' in e) {
     const regex = re ?? new RegExp(e.regex, 's');
-    const m = gate && gate.source === regex.source ? gate : regex.exec(text);
+    const m = gate && gateRe === regex ? gate : regex.exec(text);
     if (!m) return { error: `the answer ${preview(frame)} does not match /${regex.source}/` };
     return capture(m, e.group ?? 1, regex.source, frame);
   }
@@ -69,15 +69,6 @@ export function extract(e: ExtractConfig | undefined, frame: Uint8Array, text: s
   }
   if (typeof doc === 'string' || typeof doc === 'number' || typeof doc === 'boolean') return { value: doc };
   return { error: `${e.jsonPath} is ${doc === null ? 'null' : typeof doc}, not a value` };
-}
-
-/** A regex match that remembers which pattern made it. */
-export type Gate = RegExpExecArray & { source?: string };
-
-export function execPattern(re: RegExp, text: string): Gate | null {
-  const m = re.exec(text) as Gate | null;
-  if (m) m.source = re.source;
-  return m;
 }
 
 function capture(m: RegExpExecArray, group: number, source: string, frame: Uint8Array): Extracted {
