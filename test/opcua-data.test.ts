@@ -95,6 +95,23 @@ describe('opcua data', () => {
     });
   });
 
+  test('one device mixes subscribed and polled properties (visitor mode)', async () => {
+    await withHost(async (host, sink) => {
+      const d = makeDevice({ name: 'mixed', protocol: 'opcua', config: { url: server.url }, properties: [
+        { name: 'counter', type: 'int', visitor: { nodeID: 'ns=1;s=Test.Counter' }, collectCycle: 100 },
+        { name: 'slow', type: 'int', visitor: { nodeID: 'ns=1;s=Test.Counter', mode: 'poll' }, collectCycle: 300, reportCycle: 1 },
+      ] });
+      await host.apply([d]);
+      await waitFor(() => good(sink, 'slow').length >= 1, 'a first poll');
+      const start = (await server.command('stats')).reads;
+      const polled = good(sink, 'slow').length;
+      await waitFor(() => good(sink, 'slow').length >= polled + 3 && good(sink, 'counter').length >= 10 || undefined, 'polls and pushed changes');
+      const reads = (await server.command('stats')).reads - start;
+      assert.ok(reads >= 3, `the polled property is read (${reads} ReadRequests)`);
+      assert.ok(reads <= good(sink, 'slow').length - polled + 2, 'the subscribed property is not polled');
+    });
+  });
+
   test('writes each scalar type with the node DataType and reads it back', async () => {
     const cases: { name: string; type: PropertyType; write: PropertyValue }[] = [
       { name: 'Boolean', type: 'boolean', write: false },

@@ -36,6 +36,8 @@ export interface OpcuaVisitor {
   browsePath?: string;
   samplingInterval?: number;
   queueSize?: number;
+  /** Overrides the device's mode for this property. */
+  mode?: 'subscribe' | 'poll';
   scale?: number;
   valueOffset?: number;
 }
@@ -82,6 +84,7 @@ export const visitorSchema = {
     browsePath: { type: 'string', minLength: 1 },
     samplingInterval: { type: 'number', minimum: 0 },
     queueSize: { type: 'integer', minimum: 1 },
+    mode: { enum: ['subscribe', 'poll'] },
     scale: { type: 'number' },
     valueOffset: { type: 'number' },
   },

@@ -40,14 +40,12 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
   readonly #lease: SessionLease;
   readonly #nodes: Map<string, Resolved>;
   readonly #dataTypes = new Map<string, Promise<DataType>>();
-  declare subscribe?: Connection<OpcuaVisitor>['subscribe'];
 
   constructor(device: Device, ctx: DriverContext, lease: SessionLease, nodes: Map<string, Resolved>) {
     this.#device = device;
     this.#ctx = ctx;
     this.#lease = lease;
     this.#nodes = nodes;
-    if ((device.config.mode ?? 'subscribe') === 'subscribe') this.subscribe = (properties, emit) => this.#subscribe(properties, emit);
   }
 
   async read(request: ReadRequest<OpcuaVisitor>): Promise<RawReading[]> {
@@ -90,7 +88,8 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
     if (status.isNotGood()) throw statusError(status, `writing node ${node.nodeId.toString()}`);
   }
 
-  async #subscribe(properties: readonly Property[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>> {
+  /** Only the properties Driver.pushes names arrive here; the runtime polls the others through plan(). */
+  async subscribe(properties: readonly Property[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>> {
     const c = this.#device.config;
     const unresolved: RawReading[] = [];
     const nodes = [];
@@ -130,6 +129,8 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
   // OPC UA pipelines requests on one secure channel: devices on one server need not queue behind each other.
   maxInFlight: () => 4,
   timeout: timeoutMs,
+  // Subscribe by default; `mode: poll` on the device or one property's visitor polls instead.
+  pushes: (p, device) => (p.visitor.mode ?? device.config.mode ?? 'subscribe') === 'subscribe',
   plan(_device, properties) {
     const byCycle = new Map<number, Property[]>();
     for (const p of properties) byCycle.set(p.spec.collectCycle, [...(byCycle.get(p.spec.collectCycle) ?? []), p]);
