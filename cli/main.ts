@@ -98,4 +98,10 @@ twin
 
 registerProtocolCommands(program);
 
+// `edgetwin twin get ... | head`: a reader that hangs up early is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 await program.parseAsync(process.argv);

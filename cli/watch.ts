@@ -5,10 +5,15 @@ import { watch, type FSWatcher } from 'node:fs';
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
+/** Only these files hold devices; anything else in a watched folder (a store, a log) is not a reason to reload. */
+const DEVICE_FILE = /\.(ya?ml|json)$/i;
+
 export function watchPaths(paths: string[], onChange: () => void, debounceMs = 250): () => void {
   const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
-  const fire = () => {
+  const fire = (_event: string, filename: string | Buffer | null) => {
+    // A null name (some platforms) may be anything: reload to be safe.
+    if (filename !== null && !DEVICE_FILE.test(String(filename))) return;
     clearTimeout(timer);
     timer = setTimeout(onChange, debounceMs);
   };
