@@ -169,11 +169,25 @@ export class DeviceRunner {
   async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {
     const { prepared, clock } = this.#d;
     let readings: Reading[];
+    let unchanged = 0;
     try {
       const raws = await raceAbort(conn.read(req, signal), signal);
       const now = clock.now();
-      const byName = new Map(raws.map((r) => [r.property, r]));
-      readings = req.properties.map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now));
+      readings = [];
+      for (let i = 0; i < req.properties.length; i++) {
+        const p = req.properties[i]!;
+        // Drivers answer in the request's order; look further only when one did not.
+        const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
+        const codec = prepared.codecs.get(p.name);
+        const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
+        if (bytes && this.#filter.unchanged(p.name, bytes, now)) {
+          unchanged++;
+          continue;
+        }
+        const reading = toReading(this.#id, p, codec, raw, now);
+        if (codec) this.#filter.rawSeen(p.name, reading.quality === 'good' ? bytes : undefined);
+        readings.push(reading);
+      }
     } catch (err) {
       const code = errorCode(err, 'EREAD');
       if (gen !== this.#generation || code === 'ECANCELED') return;
@@ -185,8 +199,8 @@ export class DeviceRunner {
       }
     }
     if (gen !== this.#generation) return;
-    this.#deliver(readings);
-    this.#health.set(index, readings.some((r) => r.quality !== 'bad'));
+    this.#deliver(readings, true, unchanged);
+    this.#health.set(index, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
     this.#updateHealth(readings);
   }
 
@@ -204,13 +218,15 @@ export class DeviceRunner {
   }
 
   /** `counted` is false for the bad markers of an outage: nothing was read, so no metric moves. */
-  #deliver(readings: Reading[], counted = true): void {
-    if (!readings.length) return;
+  /** `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again. */
+  #deliver(readings: Reading[], counted = true, unchanged = 0): void {
+    if (!readings.length && !unchanged) return;
     const labels = { device: this.#id, protocol: this.#protocol };
     if (counted) {
-      this.#d.metrics.reads.inc(labels, readings.length);
+      this.#d.metrics.reads.inc(labels, readings.length + unchanged);
       for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ ...labels, code: r.error.code });
     }
+    if (!readings.length) return;
     const now = this.#d.clock.now();
     const admitted = readings.filter((r) => this.#filter.admit(r, now));
     if (admitted.length) this.#d.sink.report(admitted);

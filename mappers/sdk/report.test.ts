@@ -38,3 +38,23 @@ test('bigint and number values compare by magnitude', () => {
   assert.equal(f.admit(reading('n', 11), 1), false);
   assert.equal(f.admit(reading('n', 12n), 2), true);
 });
+
+test('unchanged raw bytes skip decoding only while the decision could not differ', () => {
+  const f = new ReportFilter(new Map([['r', { reportCycle: 1000 }]]));
+  const bytes = Uint8Array.of(0x00, 0xeb);
+  assert.equal(f.unchanged('r', bytes, 0), false, 'nothing seen yet');
+  assert.equal(f.admit(reading('r', 235), 0), true);
+  f.rawSeen('r', bytes);
+  bytes[1] = 0xeb; // a driver reusing its buffer must not change what was remembered
+  assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xeb), 500), true);
+  assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xec), 500), false, 'other bytes');
+  assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xeb, 0x00), 500), false, 'other length');
+  assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xeb), 1000), false, 'the reportCycle is due');
+  f.rawSeen('r', undefined);
+  assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xeb), 500), false, 'a bad reading in between');
+  f.rawSeen('r', Uint8Array.of(0x00, 0xeb));
+  assert.equal(f.admit(reading('r', undefined, 'bad', 'ETIMEDOUT'), 600), true);
+  assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xeb), 700), false, 'the last report was bad: the recovery must be reported');
+  f.clear();
+  assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xeb), 700), false);
+});

@@ -26,6 +26,8 @@ export function changedBeyond(a: PropertyValue | undefined, b: PropertyValue | u
 
 export class ReportFilter {
   readonly #last = new Map<string, Last>();
+  /** Raw bytes of each property's latest good reading, whether it was reported or not. */
+  readonly #raw = new Map<string, Uint8Array>();
   readonly #rules: ReadonlyMap<string, ReportRule>;
 
   constructor(rules: ReadonlyMap<string, ReportRule>) {
@@ -46,8 +48,31 @@ export class ReportFilter {
     return report;
   }
 
+  /**
+   * Report by exception at the byte level: true when a property's new raw bytes equal those of its
+   * latest good reading and no reportCycle is due. Decoding them would give that reading's value
+   * again, and admit() would turn it away, so the runtime can skip decoding altogether: most
+   * registers of a plant hold still between polls.
+   */
+  unchanged(property: string, bytes: Uint8Array, now: number): boolean {
+    const prev = this.#raw.get(property);
+    if (!prev || prev.length !== bytes.length) return false;
+    for (let i = 0; i < bytes.length; i++) if (prev[i] !== bytes[i]) return false;
+    const last = this.#last.get(property);
+    if (!last || last.quality !== 'good') return false;
+    const rule = this.#rules.get(property);
+    return !(rule && rule.reportCycle > 0 && now - last.time >= rule.reportCycle);
+  }
+
+  /** Remember the bytes of a good reading (copied: drivers may reuse their buffers), or forget them. */
+  rawSeen(property: string, bytes: Uint8Array | undefined): void {
+    if (bytes) this.#raw.set(property, Uint8Array.from(bytes));
+    else this.#raw.delete(property);
+  }
+
   /** Forget what was reported (a restarted device reports everything afresh). */
   clear(): void {
     this.#last.clear();
+    this.#raw.clear();
   }
 }
