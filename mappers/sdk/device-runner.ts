@@ -221,10 +221,9 @@ export class DeviceRunner {
   /** `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again. */
   #deliver(readings: Reading[], counted = true, unchanged = 0): void {
     if (!readings.length && !unchanged) return;
-    const labels = { device: this.#id, protocol: this.#protocol };
     if (counted) {
-      this.#d.metrics.reads.inc(labels, readings.length + unchanged);
-      for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ ...labels, code: r.error.code });
+      this.#d.metrics.countReads(this.#id, this.#protocol, readings.length + unchanged);
+      for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: r.error.code });
     }
     if (!readings.length) return;
     const now = this.#d.clock.now();

@@ -10,6 +10,27 @@ function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
 
+interface PendingReads {
+  device: string;
+  protocol: string;
+  n: number;
+}
+
+/**
+ * Reads counted since the last scrape, per reads counter. prom-client hashes the label object on
+ * every inc(), which costs more than a poll's own bookkeeping on a fast link, so polls add to a
+ * plain number and the counter takes the sums when it is collected (on /metrics or get()). Kept
+ * per counter, so every MapperHost sharing a registry feeds the one counter.
+ */
+const pendingReads = new WeakMap<Counter<'device' | 'protocol'>, Map<string, PendingReads>>();
+
+function flushReads(counter: Counter<'device' | 'protocol'>): void {
+  const pending = pendingReads.get(counter);
+  if (!pending) return;
+  for (const p of pending.values()) if (p.n > 0) counter.inc({ device: p.device, protocol: p.protocol }, p.n);
+  pending.clear();
+}
+
 export class MapperMetrics {
   readonly registry: Registry;
   readonly reads: Counter<'device' | 'protocol'>;
@@ -21,9 +42,16 @@ export class MapperMetrics {
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
     const registers = [registry];
-    this.reads = metric(registry, 'edgetwin_mapper_reads_total', () => new Counter({
-      name: 'edgetwin_mapper_reads_total', help: 'Property reads attempted (one per property per request)', labelNames: ['device', 'protocol'], registers,
-    }));
+    this.reads = metric(registry, 'edgetwin_mapper_reads_total', () => {
+      const counter: Counter<'device' | 'protocol'> = new Counter({
+        name: 'edgetwin_mapper_reads_total', help: 'Property reads attempted (one per property per request)', labelNames: ['device', 'protocol'], registers,
+        collect() {
+          flushReads(counter);
+        },
+      });
+      pendingReads.set(counter, new Map());
+      return counter;
+    });
     this.readErrors = metric(registry, 'edgetwin_mapper_read_errors_total', () => new Counter({
       name: 'edgetwin_mapper_read_errors_total', help: 'Property reads that failed, by error code', labelNames: ['device', 'protocol', 'code'], registers,
     }));
@@ -39,6 +67,19 @@ export class MapperMetrics {
     }));
   }
 
+  /** Count reads; they reach the counter when it is next collected. */
+  countReads(device: string, protocol: string, n: number): void {
+    const pending = pendingReads.get(this.reads);
+    if (!pending) {
+      this.reads.inc({ device, protocol }, n);
+      return;
+    }
+    // A device id is unique on a gateway, and its protocol never changes under it.
+    const p = pending.get(device);
+    if (p) p.n += n;
+    else pending.set(device, { device, protocol, n });
+  }
+
   setState(device: string, protocol: string, state: DeviceState): void {
     for (const s of STATES) this.state.set({ device, protocol, state: s }, s === state ? 1 : 0);
   }
@@ -46,6 +87,7 @@ export class MapperMetrics {
   /** A removed device leaves no series behind. */
   forget(device: string, protocol: string): void {
     for (const s of STATES) this.state.remove({ device, protocol, state: s });
+    pendingReads.get(this.reads)?.delete(device);
     this.reads.remove({ device, protocol });
     this.lateness.remove({ device, protocol });
   }
