@@ -32,7 +32,9 @@ await build({
 });
 
 function run(receiver: Receiver, mode: Mode, seconds: number): RunResult {
-  const r = spawnSync(process.execPath, [join(out, 'receive.mjs'), receiver, mode, String(seconds), join(out, 'sender.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of each receiving process there.
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const r = spawnSync(process.execPath, [...profile, join(out, 'receive.mjs'), receiver, mode, String(seconds), join(out, 'sender.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`the ${mode} ${receiver} run failed (exit ${r.status})`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as RunResult;
 }
