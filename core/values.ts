@@ -20,6 +20,8 @@ export function parseValue(type: PropertyType, input: unknown): PropertyValue {
       }
       const s = String(input).trim();
       if (!/^[-+]?\d+$/.test(s)) throw new ValueError(`expected an integer, got "${s}"`);
+      // Up to 15 digits always fits a double exactly: no BigInt needed (the common case, per reading).
+      if (s.length <= 15) return Number(s);
       return normaliseInt(BigInt(s));
     }
     case 'float':

@@ -1,0 +1,62 @@
+// Typed values inside, KubeEdge's strings at the boundary: every property type both ways.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatNumber, formatValue, parseValue, sameValue, typeFromKubeEdge, ValueError } from './values.ts';
+
+test('int: strings and numbers, big values as bigint, fractions refused', () => {
+  assert.equal(parseValue('int', '42'), 42);
+  assert.equal(parseValue('int', ' -7 '), -7);
+  assert.equal(parseValue('int', '+15'), 15);
+  assert.equal(parseValue('int', '000123'), 123);
+  assert.equal(parseValue('int', '999999999999999'), 999999999999999);
+  assert.equal(parseValue('int', '9007199254740991'), 9007199254740991);
+  assert.equal(parseValue('int', '18446744073709551615'), 18446744073709551615n);
+  assert.equal(parseValue('int', 12), 12);
+  assert.throws(() => parseValue('int', '1.5'), ValueError);
+  assert.throws(() => parseValue('int', 1.5), /expected an integer, got 1.5/);
+  assert.throws(() => parseValue('int', 'abc'), /expected an integer, got "abc"/);
+  assert.equal(formatValue('int', 18446744073709551615n), '18446744073709551615');
+});
+
+test('float and double: decimal strings in, shortest decimal out', () => {
+  assert.equal(parseValue('float', '23.5'), 23.5);
+  assert.equal(parseValue('double', '-1e3'), -1000);
+  assert.throws(() => parseValue('float', ''), /expected a number/);
+  assert.throws(() => parseValue('double', 'NaN'), /expected a number/);
+  assert.throws(() => parseValue('float', Infinity), /finite/);
+  assert.equal(formatValue('float', 235 * 0.1), '23.5');
+  assert.equal(formatNumber(0.1 + 0.2), '0.3');
+  assert.equal(formatValue('double', 21), '21');
+});
+
+test('boolean: true/false and 1/0', () => {
+  for (const t of [true, 'true', 'TRUE', '1', 1]) assert.equal(parseValue('boolean', t), true);
+  for (const f of [false, 'false', '0', 0]) assert.equal(parseValue('boolean', f), false);
+  assert.throws(() => parseValue('boolean', 'yes'), /expected true or false/);
+  assert.equal(formatValue('boolean', true), 'true');
+});
+
+test('string and bytes: bytes travel as base64, or come in as 0x hex', () => {
+  assert.equal(parseValue('string', 42), '42');
+  assert.deepEqual(parseValue('bytes', 'AQID'), Uint8Array.of(1, 2, 3));
+  assert.deepEqual(parseValue('bytes', '0x0a0b'), Uint8Array.of(10, 11));
+  assert.throws(() => parseValue('bytes', 'not base64!'), /base64 or 0x-prefixed hex/);
+  assert.equal(formatValue('bytes', Uint8Array.of(1, 2, 3)), 'AQID');
+  assert.equal(formatValue('string', Uint8Array.from(Buffer.from('OK'))), 'OK');
+});
+
+test('sameValue compares numbers with float noise, bigints, and bytes', () => {
+  assert.ok(sameValue(23.5, 23.500000000000004));
+  assert.ok(!sameValue(23.5, 23.6));
+  assert.ok(sameValue(5n, 5));
+  assert.ok(sameValue(Uint8Array.of(1, 2), Uint8Array.of(1, 2)));
+  assert.ok(!sameValue(Uint8Array.of(1, 2), Uint8Array.of(1, 3)));
+  assert.ok(!sameValue(undefined, 0));
+});
+
+test('KubeEdge type names map to ours; STREAM has none', () => {
+  assert.equal(typeFromKubeEdge('INT'), 'int');
+  assert.equal(typeFromKubeEdge('double'), 'double');
+  assert.equal(typeFromKubeEdge('STREAM'), undefined);
+});
