@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../test/helpers/wait.ts';
+import { waitFor } from '../core/testing.ts';
 import { watchPaths } from './watch.ts';
 
 describe('watchPaths', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, ROOT, startGatewayProcess } from './helpers/gateway-process.ts';
-import { waitFor } from './helpers/wait.ts';
+import { waitFor } from '../core/testing.ts';
 
 interface TwinJson {
   state: string;

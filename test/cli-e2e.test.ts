@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ROOT, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
-import { waitFor } from './helpers/wait.ts';
+import { waitFor } from '../core/testing.ts';
 
 interface TwinJson {
   device: string;

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
-import { waitFor } from './helpers/wait.ts';
+import { waitFor } from '../core/testing.ts';
 import { CableProxy, freePort, startModbusSerialServer, startPymodbus, type PymodbusServer } from '../mappers/modbus/testing/peers.ts';
 
 interface TwinJson {

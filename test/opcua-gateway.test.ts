@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayProcess, ROOT } from './helpers/gateway-process.ts';
-import { waitFor } from './helpers/wait.ts';
+import { waitFor } from '../core/testing.ts';
 import { startTestServer, type TestServer } from '../mappers/opcua/testing/spawn.ts';
 
 let server: TestServer;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { TwinStore } from '../twin/store.ts';
 import { startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
-import { waitFor } from './helpers/wait.ts';
+import { waitFor } from '../core/testing.ts';
 
 const PROPS = 20;
 

@@ -3,13 +3,16 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceId, DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { PropertyWriter, WriteOutcome } from '../core/reading.ts';
 import type { PropertyValue } from '../core/values.ts';
 import mqtt from 'mqtt';
+import { freePort, waitFor } from '../core/testing.ts';
+
+export { freePort, waitFor };
 
 export function property(name: string, over: Partial<PropertySpec> = {}): PropertySpec {
   return {
@@ -76,28 +79,6 @@ export function tempDir(prefix = 'edgetwin-twin-'): { dir: string; remove(): voi
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Polls until check() returns a truthy value; fails with `what` after the timeout. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** A free loopback port (listen on 0, read it, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts /usr/sbin/mosquitto on 127.0.0.1 from a config in a temp dir; stop() kills only that process. */
 export async function startMosquitto(port?: number, config = 'allow_anonymous true'): Promise<{ url: string; port: number; stop(): Promise<void> }> {

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../test/helpers/ports.ts';
-import { waitFor } from '../../test/helpers/wait.ts';
+import { freePort } from '../../core/testing.ts';
+import { waitFor } from '../../core/testing.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 export const MEMORY_GOAL_MB = 80;

@@ -8,13 +8,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { renderTable } from '../../cli/table.ts';
 import { DEFAULT_MAX_GAP, type ModbusVisitor } from '../../mappers/modbus/config.ts';
 import { limitsOf, planReads } from '../../mappers/modbus/plan.ts';
 import type { PropertyBinding } from '../../mappers/sdk/index.ts';
 import { devices, MAP, minimumRequests } from './map.ts';
+import { freePort } from '../../core/testing.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of every bench process there. */
@@ -27,14 +27,6 @@ const DEVICES = ENDPOINTS * 10;
 const SIMULATOR_PROCESSES = 2;
 const HERE = import.meta.dirname;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // Every process runs edgetwin as it ships: bundled by esbuild the way scripts/build.mjs bundles the
 // gateway (no TypeScript loader, no keepNames helpers), dependencies external.

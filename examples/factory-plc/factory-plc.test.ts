@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, startGatewayProcess, type GatewayProcess } from '../../test/helpers/gateway-process.ts';
-import { freePort } from '../../test/helpers/ports.ts';
-import { waitFor } from '../../test/helpers/wait.ts';
+import { freePort } from '../../core/testing.ts';
+import { waitFor } from '../../core/testing.ts';
 
 interface TwinJson {
   state: string;

@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,19 +12,12 @@ import { loadFromTexts } from '../../core/model/load.ts';
 import { silentLogger } from '../../core/log.ts';
 import { MapperHost, RecordingSink, waitFor } from '../../mappers/sdk/index.ts';
 import { opcuaLoader } from '../../mappers/opcua/index.ts';
+import { freePort } from '../../core/testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgetwin-opcua-line-'));
 let child: ChildProcess;
 let port: number;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 before(async () => {
   port = await freePort();

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, startGatewayProcess, type GatewayProcess } from '../../test/helpers/gateway-process.ts';
-import { waitFor } from '../../test/helpers/wait.ts';
+import { waitFor } from '../../core/testing.ts';
 
 interface TwinJson {
   state: string;

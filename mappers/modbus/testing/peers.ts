@@ -8,19 +8,12 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegisterImage, Table } from './fixture.ts';
+import { freePort } from '../../../core/testing.ts';
+
+export { freePort };
 
 const HERE = import.meta.dirname;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** modbus-serial's ServerTCP serving `image`; unmapped addresses answer exception 02. */
 export async function startModbusSerialServer(image: RegisterImage, port?: number): Promise<{ port: number; image: RegisterImage; stop(): Promise<void> }> {

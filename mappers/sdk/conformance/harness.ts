@@ -6,6 +6,7 @@ import type { DeviceSpecResolved, PropertySpec } from '../../../core/device.ts';
 import type { ConfigData } from '../../../core/model/types.ts';
 import type { DeviceState, Reading, ReadingSink } from '../../../core/reading.ts';
 import type { PropertyType } from '../../../core/values.ts';
+import { waitFor as waitUntil } from '../../../core/testing.ts';
 
 /** A ReadingSink that records everything, for assertions. */
 export class RecordingSink implements ReadingSink {
@@ -65,14 +66,8 @@ export function makeDevice(input: { name: string; namespace?: string; protocol: 
 }
 
 /** Poll `condition` until it holds; fail naming what was awaited. The timeout is generous on purpose. */
-export async function waitFor<T>(condition: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = condition();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export function waitFor<T>(condition: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+  return waitUntil(what, condition, timeoutMs);
 }
 
 /** Count of each kind of active handle (TCPSocketWrap, Timeout, ...). */
