@@ -2,11 +2,10 @@
 // characteristics whose format the Bluetooth SIG fixes (Device Information, Battery,
 // Environmental Sensing) and propose a DeviceModel and Device that `edgetwin validate` accepts.
 
-import { stringify } from 'yaml';
 import type { BleAdapter } from './adapter.ts';
 import { knownDecoder } from './config.ts';
 import { normAddress, toHex } from './ids.ts';
-import { decode } from '../sdk/index.ts';
+import { decode, proposalYaml as deviceProposal, type ProposedProperty } from '../sdk/index.ts';
 import { codecFor } from './values.ts';
 
 export interface ScanResult {
@@ -142,13 +141,6 @@ export function proposal(address: string, localName: string | undefined, chars: 
       },
     };
   });
-  const model = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: `${name}-model`, namespace: 'default' }, spec: { protocol: 'bluetooth', properties: props.map((p) => p.model) } };
-  const device = {
-    apiVersion: 'devices.kubeedge.io/v1beta1',
-    kind: 'Device',
-    metadata: { name, namespace: 'default' },
-    spec: { deviceModelRef: { name: `${name}-model` }, protocol: { protocolName: 'bluetooth', configData: { macAddress: address.toUpperCase() } }, properties: props.map((p) => p.device) },
-  };
   const others = chars.filter((c) => !known.includes(c));
   const header = [
     `# Proposed by \`edgetwin ble onboard ${address.toUpperCase()}\`${localName ? ` (${localName})` : ''}.`,
@@ -156,13 +148,13 @@ export function proposal(address: string, localName: string | undefined, chars: 
     ...(others.length ? ['# Other characteristics found (map them with characteristicUUID plus dataType or dataConverter):'] : []),
     ...others.map((c) => `#   service ${c.service} characteristic ${c.uuid} [${c.properties.join(', ')}]${c.name ? ` ${c.name}` : ''}`),
   ];
-  return `${header.join('\n')}\n${stringify(model)}---\n${stringify(device)}`;
+  return deviceProposal({ name, protocol: 'bluetooth', protocolConfig: { macAddress: address.toUpperCase() }, properties: props, header });
 }
 
 /** A sensor that only broadcasts: its advertised data as BYTES and its RSSI, to decode with dataType and offset. */
 export function advertisementProposal(address: string, localName: string | undefined, adv: { manufacturerData?: Buffer; serviceData?: { uuid: string; data: Buffer }[] }): string {
   const name = slug(localName, address);
-  const props: { model: object; device: object }[] = [];
+  const props: ProposedProperty[] = [];
   const add = (prop: string, type: string, description: string, configData: object) => props.push({
     model: { name: prop, description, type, accessMode: 'ReadOnly' },
     device: { name: prop, visitors: { protocolName: 'bluetooth', configData } },
@@ -173,16 +165,9 @@ export function advertisementProposal(address: string, localName: string | undef
   }
   for (const sd of adv.serviceData ?? []) add(`serviceData${sd.uuid.toUpperCase()}`, 'BYTES', `service data of ${sd.uuid}, ${toHex(sd.data)} at onboarding`, { advertisement: { source: 'serviceData', serviceUUID: sd.uuid } });
   add('rssi', 'INT', 'received signal strength', { advertisement: { source: 'rssi' } });
-  const model = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: `${name}-model`, namespace: 'default' }, spec: { protocol: 'bluetooth', properties: props.map((p) => p.model) } };
-  const device = {
-    apiVersion: 'devices.kubeedge.io/v1beta1',
-    kind: 'Device',
-    metadata: { name, namespace: 'default' },
-    spec: { deviceModelRef: { name: `${name}-model` }, protocol: { protocolName: 'bluetooth', configData: { macAddress: address.toUpperCase() } }, properties: props.map((p) => p.device) },
-  };
   const header = [
     `# Proposed by \`edgetwin ble onboard ${address.toUpperCase()}\`${localName ? ` (${localName})` : ''}: it does not accept connections, so its values come from its advertisements.`,
     '# The payloads are mapped as BYTES; decode a value with dataType, byteOrder, offset and scale (see docs/ble.md), then `edgetwin validate` this file.',
   ];
-  return `${header.join('\n')}\n${stringify(model)}---\n${stringify(device)}`;
+  return deviceProposal({ name, protocol: 'bluetooth', protocolConfig: { macAddress: address.toUpperCase() }, properties: props, header });
 }

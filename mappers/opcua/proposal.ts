@@ -2,7 +2,7 @@
 // names come from browse names (lowerCamelCase), prefixed with their parents' names only where two
 // variables would otherwise collide.
 
-import { stringify } from 'yaml';
+import { proposalYaml as deviceProposal } from '../sdk/index.ts';
 import type { OpcuaProtocol } from './config.ts';
 
 export interface ProposedVariable {
@@ -52,40 +52,25 @@ export function resourceName(text: string): string {
 }
 
 export function proposalYaml(variables: ProposedVariable[], opts: ProposalOptions): string {
-  const namespace = opts.namespace ?? 'default';
-  const name = resourceName(opts.name);
-  const model = `${name}-model`;
   const names = propertyNames(variables);
   const collectCycle = opts.collectCycle ?? 1000;
-  const modelDoc = {
-    apiVersion: 'devices.kubeedge.io/v1beta1',
-    kind: 'DeviceModel',
-    metadata: { name: model, namespace },
-    spec: {
-      protocol: 'opcua',
-      properties: variables.map((v, i) => ({
-        name: names[i],
+  return deviceProposal({
+    name: resourceName(opts.name),
+    namespace: opts.namespace,
+    protocol: 'opcua',
+    protocolConfig: { ...opts.protocol },
+    properties: variables.map((v, i) => ({
+      model: {
+        name: names[i]!,
         description: v.description ?? `${v.path.join('/')} (${v.dataType})`,
         type: v.type,
         accessMode: v.writable ? 'ReadWrite' : 'ReadOnly',
-      })),
-    },
-  };
-  const deviceDoc = {
-    apiVersion: 'devices.kubeedge.io/v1beta1',
-    kind: 'Device',
-    metadata: { name, namespace },
-    spec: {
-      deviceModelRef: { name: model },
-      protocol: { protocolName: 'opcua', configData: opts.protocol },
-      properties: variables.map((v, i) => ({
-        name: names[i],
-        collectCycle,
-        reportCycle: 0,
-        visitors: { protocolName: 'opcua', configData: { nodeID: v.nodeId } },
-      })),
-    },
-  };
-  const header = `# Proposed by \`edgetwin opcua browse ${opts.protocol.url}\`: ${variables.length} variable(s).\n# Review the names, types and accessMode, remove what you do not need, then \`edgetwin validate\` and run.\n`;
-  return `${header}${stringify(modelDoc)}---\n${stringify(deviceDoc)}`;
+      },
+      device: { name: names[i]!, collectCycle, reportCycle: 0, visitors: { protocolName: 'opcua', configData: { nodeID: v.nodeId } } },
+    })),
+    header: [
+      `# Proposed by \`edgetwin opcua browse ${opts.protocol.url}\`: ${variables.length} variable(s).`,
+      '# Review the names, types and accessMode, remove what you do not need, then `edgetwin validate` and run.',
+    ],
+  });
 }

@@ -11,6 +11,8 @@ export { checkSerialClaims, LinkRegistry, normaliseSerial, serialKey } from './l
 export type { SerialLink, SerialSettings } from './links.ts';
 export { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
 export { MapperHost } from './host.ts';
+export { proposalYaml } from './proposal.ts';
+export type { Proposal, ProposedProperty } from './proposal.ts';
 export type { DriverLoader, MapperHostOptions } from './host.ts';
 export { runConformance } from './conformance/kit.ts';
 export type { BadConfig, ConformanceOptions, ConformanceSimulator, SimulatedDevice, SimulatedProperty } from './conformance/kit.ts';
