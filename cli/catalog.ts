@@ -2,8 +2,9 @@
 // last good version of any device whose new version fails to load, so an invalid edit never
 // takes a running device down.
 
+import { readFile } from 'node:fs/promises';
 import type { DeviceSpecResolved } from '../core/device.ts';
-import type { EdgetwinError } from '../core/errors.ts';
+import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import { loadDevices } from '../core/model/load.ts';
 
 export interface CatalogLoad {
@@ -31,6 +32,7 @@ export class DeviceCatalog {
     const model = await loadDevices(this.paths);
     const checked = await this.check(model.devices);
     const errors = [...model.errors, ...checked.errors];
+    errors.push(...(await this.emptiedFiles(checked.accepted)));
     const next = new Map(checked.accepted.map((d) => [d.id, d]));
     const kept: string[] = [];
     for (const [id, previous] of this.current) {
@@ -42,6 +44,26 @@ export class DeviceCatalog {
     }
     this.current = next;
     return { devices: this.devices, errors, warnings: model.warnings, files: model.files, kept };
+  }
+
+  /**
+   * A file that held running devices and now reads empty is far more likely caught mid-save (a
+   * writer truncates, then writes) than emptied on purpose, and removing its devices would delete
+   * their twins. It counts as a failed load of that file, so its devices keep running; deleting the
+   * file removes them.
+   */
+  private async emptiedFiles(accepted: DeviceSpecResolved[]): Promise<EdgetwinError[]> {
+    const still = new Set(accepted.map((d) => d.id));
+    const files = new Set<string>();
+    for (const [id, previous] of this.current) if (!still.has(id) && previous.source?.file) files.add(previous.source.file);
+    const errors: EdgetwinError[] = [];
+    for (const file of files) {
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      if (text === undefined || text.trim() !== '') continue;
+      errors.push(new EdgetwinError(ErrorCodes.CONFIG, 'file is empty; its devices keep running at their last good version', { file },
+        'delete the file to remove its devices, or write their YAML back'));
+    }
+    return errors;
   }
 }
 
