@@ -16,6 +16,9 @@ test('int: strings and numbers, big values as bigint, fractions refused', () => 
   assert.throws(() => parseValue('int', '1.5'), ValueError);
   assert.throws(() => parseValue('int', 1.5), /expected an integer, got 1.5/);
   assert.throws(() => parseValue('int', 'abc'), /expected an integer, got "abc"/);
+  for (const bad of ['', '-', '+', '1 2', '12a', '0x10']) assert.throws(() => parseValue('int', bad), ValueError, bad);
+  assert.equal(parseValue('int', '-999999999999999'), -999999999999999);
+  assert.equal(parseValue('int', '-18446744073709551615'), -18446744073709551615n);
   assert.equal(formatValue('int', 18446744073709551615n), '18446744073709551615');
 });
 

@@ -147,11 +147,17 @@ export class DeviceRunner {
     log.info({ device: this.#id }, 'device connected');
     if (conn.subscribe && pushed.length > 0) {
       try {
+        // Looked up once: a stream can push thousands of readings a second through this callback.
+        const byName = new Map(pushed.map((p) => [p.name, { p, codec: prepared.codecs.get(p.name) }]));
         const unsubscribe = await conn.subscribe(pushed, (raws) => {
           if (gen !== this.#generation) return;
           const now = this.#d.clock.now();
-          const byName = new Map(raws.map((r) => [r.property, r]));
-          this.#deliver(pushed.filter((p) => byName.has(p.name)).map((p) => toReading(this.#id, p, prepared.codecs.get(p.name), byName.get(p.name), now)));
+          const readings: Reading[] = [];
+          for (const raw of raws) {
+            const bound = byName.get(raw.property);
+            if (bound) readings.push(toReading(this.#id, bound.p, bound.codec, raw, now));
+          }
+          this.#deliver(readings, true, 0, now);
         });
         // Stopped or lost while subscribing: nobody else will call this unsubscribe.
         if (gen !== this.#generation) {
@@ -170,9 +176,10 @@ export class DeviceRunner {
     const { prepared, clock } = this.#d;
     let readings: Reading[];
     let unchanged = 0;
+    let now: number;
     try {
       const raws = await raceAbort(conn.read(req, signal), signal);
-      const now = clock.now();
+      now = clock.now();
       readings = [];
       for (let i = 0; i < req.properties.length; i++) {
         const p = req.properties[i]!;
@@ -191,7 +198,7 @@ export class DeviceRunner {
     } catch (err) {
       const code = errorCode(err, 'EREAD');
       if (gen !== this.#generation || code === 'ECANCELED') return;
-      const now = clock.now();
+      now = clock.now();
       readings = req.properties.map((p) => badReading(this.#id, p.name, code, errorMessage(err), now));
       if (LOST_CODES.has(code)) {
         this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
@@ -199,7 +206,7 @@ export class DeviceRunner {
       }
     }
     if (gen !== this.#generation) return;
-    this.#deliver(readings, true, unchanged);
+    this.#deliver(readings, true, unchanged, now);
     this.#health.set(index, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
     this.#updateHealth(readings);
   }
@@ -219,15 +226,15 @@ export class DeviceRunner {
 
   /** `counted` is false for the bad markers of an outage: nothing was read, so no metric moves. */
   /** `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again. */
-  #deliver(readings: Reading[], counted = true, unchanged = 0): void {
+  #deliver(readings: Reading[], counted = true, unchanged = 0, now = this.#d.clock.now()): void {
     if (!readings.length && !unchanged) return;
     if (counted) {
       this.#d.metrics.countReads(this.#id, this.#protocol, readings.length + unchanged);
       for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: r.error.code });
     }
     if (!readings.length) return;
-    const now = this.#d.clock.now();
-    const admitted = readings.filter((r) => this.#filter.admit(r, now));
+    const admitted: Reading[] = [];
+    for (const r of readings) if (this.#filter.admit(r, now)) admitted.push(r);
     if (admitted.length) this.#d.sink.report(admitted);
   }
 

@@ -18,11 +18,14 @@ interface Last {
   time: number;
 }
 
+const numeric = (v: PropertyValue | undefined): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
+
 export function changedBeyond(a: PropertyValue | undefined, b: PropertyValue | undefined, deadband: number | undefined): boolean {
-  const numeric = (v: PropertyValue | undefined): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
   if (deadband !== undefined && deadband > 0 && numeric(a) && numeric(b)) return Math.abs(Number(a) - Number(b)) > deadband;
   return !sameValue(a, b);
 }
+
+const ON_CHANGE: ReportRule = { reportCycle: 0 };
 
 export class ReportFilter {
   readonly #last = new Map<string, Last>();
@@ -36,15 +39,24 @@ export class ReportFilter {
 
   /** True when the reading should be reported; remembers it as the last reported one if so. */
   admit(reading: Reading, now: number): boolean {
-    const rule = this.#rules.get(reading.property) ?? { reportCycle: 0 };
     const last = this.#last.get(reading.property);
+    if (!last) {
+      this.#last.set(reading.property, { value: reading.value, quality: reading.quality, code: reading.error?.code, time: now });
+      return true;
+    }
+    const rule = this.#rules.get(reading.property) ?? ON_CHANGE;
     const report =
-      !last ||
       last.quality !== reading.quality ||
       last.code !== reading.error?.code ||
       changedBeyond(last.value, reading.value, rule.deadband) ||
       (rule.reportCycle > 0 && now - last.time >= rule.reportCycle);
-    if (report) this.#last.set(reading.property, { value: reading.value, quality: reading.quality, code: reading.error?.code, time: now });
+    if (report) {
+      // Updated in place: this runs for every reading, and a stream can bring thousands a second.
+      last.value = reading.value;
+      last.quality = reading.quality;
+      last.code = reading.error?.code;
+      last.time = now;
+    }
     return report;
   }
 

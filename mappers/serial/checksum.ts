@@ -55,65 +55,108 @@ export function crc16Ccitt(bytes: Uint8Array, from = 0, to = bytes.length): numb
   return crc;
 }
 
-/** Width of the checksum on the wire, in bytes. */
-export function checksumWidth(c: ChecksumConfig): number {
-  const raw = c.type === 'none' ? 0 : c.type.startsWith('crc16') ? 2 : 1;
-  return c.encoding === 'hex' ? raw * 2 : raw;
-}
+type Compute = (bytes: Uint8Array, from: number, to: number) => number;
 
-/** The checksum's raw bytes (before any hex encoding) over bytes[from, to). */
-function rawChecksum(c: ChecksumConfig, bytes: Uint8Array, from: number, to: number): number[] {
-  switch (c.type) {
-    case 'none': return [];
-    case 'xor': return [xor(bytes, from, to)];
-    case 'sum8': return [sum8(bytes, from, to)];
-    case 'crc16-modbus':
-    case 'crc16-ccitt': {
-      const v = c.type === 'crc16-modbus' ? crc16Modbus(bytes, from, to) : crc16Ccitt(bytes, from, to);
-      const little = (c.order ?? (c.type === 'crc16-modbus' ? 'little' : 'big')) === 'little';
-      return little ? [v & 0xff, v >> 8] : [v >> 8, v & 0xff];
-    }
-  }
-}
-
-/** The checksum bytes, as they are written on the wire, over `covered`. */
-export function checksumBytes(c: ChecksumConfig, covered: Uint8Array): Uint8Array {
-  const raw = rawChecksum(c, covered, 0, covered.length);
-  if (c.encoding !== 'hex') return Uint8Array.from(raw);
-  const out = new Uint8Array(raw.length * 2);
-  for (let i = 0; i < raw.length; i++) {
-    out[2 * i] = HEX[raw[i]! >> 4]!;
-    out[2 * i + 1] = HEX[raw[i]! & 15]!;
-  }
-  return out;
-}
+const COMPUTE: Record<ChecksumType, Compute> = {
+  'none': () => 0,
+  'xor': xor,
+  'sum8': sum8,
+  'crc16-modbus': crc16Modbus,
+  'crc16-ccitt': crc16Ccitt,
+};
 
 function position(index: number, length: number): number {
   return index < 0 ? length + index : index;
 }
 
-/** Verify a received frame; undefined when it is good, otherwise why not. Hex digits match in either case. */
-export function verifyChecksum(c: ChecksumConfig, frame: Uint8Array): string | undefined {
-  const width = checksumWidth(c);
-  if (width === 0) return undefined;
-  const at = position(c.at ?? -width, frame.length);
-  const from = position(c.from ?? 0, frame.length);
-  const to = c.to === undefined ? at : position(c.to, frame.length);
-  if (at < 0 || at + width > frame.length || from < 0 || to < from || to > frame.length) {
-    return `frame of ${frame.length} bytes is too short for its ${c.type} checksum`;
+/**
+ * A checksum configuration resolved once (algorithm, width, byte order, placement): a reader
+ * checks every frame of a stream with it, so nothing is looked up per frame.
+ */
+export class ChecksumRule {
+  readonly config: ChecksumConfig;
+  /** Bytes on the wire (hex doubles them). */
+  readonly width: number;
+  readonly #raw: number;
+  readonly #hex: boolean;
+  readonly #little: boolean;
+  readonly #compute: Compute;
+
+  constructor(c: ChecksumConfig) {
+    this.config = c;
+    this.#raw = c.type === 'none' ? 0 : c.type.startsWith('crc16') ? 2 : 1;
+    this.#hex = c.encoding === 'hex';
+    this.width = this.#hex ? this.#raw * 2 : this.#raw;
+    this.#little = (c.order ?? (c.type === 'crc16-modbus' ? 'little' : 'big')) === 'little';
+    this.#compute = COMPUTE[c.type];
   }
-  const raw = rawChecksum(c, frame, from, to);
-  const hex = c.encoding === 'hex';
-  let same = true;
-  for (let i = 0; i < raw.length && same; i++) {
-    if (hex) same = (frame[at + 2 * i]! | 0x20) === (HEX[raw[i]! >> 4]! | 0x20) && (frame[at + 2 * i + 1]! | 0x20) === (HEX[raw[i]! & 15]! | 0x20);
-    else same = frame[at + i] === raw[i];
+
+  /** Where the checksum starts in a frame of `length` bytes. */
+  at(length: number): number {
+    return position(this.config.at ?? -this.width, length);
   }
-  if (same) return undefined;
-  const got = frame.subarray(at, at + width);
-  const want = checksumBytes(c, frame.subarray(from, to));
-  const show = (b: Uint8Array) => (hex ? Buffer.from(b).toString('latin1') : Buffer.from(b).toString('hex'));
-  return `${c.type} checksum mismatch: frame says ${show(got)}, bytes give ${show(want)}`;
+
+  /** Raw byte `i` of a checksum value, in its wire order. */
+  #byte(value: number, i: number): number {
+    if (this.#raw === 1) return value & 0xff;
+    return (this.#little ? i === 0 : i === 1) ? value & 0xff : value >> 8;
+  }
+
+  /** The checksum bytes, as they are written on the wire, over `covered`. */
+  bytes(covered: Uint8Array): Uint8Array {
+    const value = this.#compute(covered, 0, covered.length);
+    const out = new Uint8Array(this.width);
+    for (let i = 0; i < this.#raw; i++) {
+      const b = this.#byte(value, i);
+      if (!this.#hex) out[i] = b;
+      else {
+        out[2 * i] = HEX[b >> 4]!;
+        out[2 * i + 1] = HEX[b & 15]!;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Verify the frame bytes[start, end); undefined when it is good, otherwise why not. Hex digits
+   * match in either case. It works on a range of the reader's buffer and allocates nothing for a
+   * good frame.
+   */
+  verify(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+    const width = this.width;
+    if (width === 0) return undefined;
+    const c = this.config;
+    const length = end - start;
+    const at = this.at(length);
+    const from = c.from === undefined ? 0 : position(c.from, length);
+    const to = c.to === undefined ? at : position(c.to, length);
+    if (at < 0 || at + width > length || from < 0 || to < from || to > length) {
+      return `frame of ${length} bytes is too short for its ${c.type} checksum`;
+    }
+    const value = this.#compute(bytes, start + from, start + to);
+    const base = start + at;
+    let same = true;
+    for (let i = 0; i < this.#raw && same; i++) {
+      const b = this.#byte(value, i);
+      if (this.#hex) same = (bytes[base + 2 * i]! | 0x20) === (HEX[b >> 4]! | 0x20) && (bytes[base + 2 * i + 1]! | 0x20) === (HEX[b & 15]! | 0x20);
+      else same = bytes[base + i] === b;
+    }
+    if (same) return undefined;
+    const got = bytes.subarray(base, base + width);
+    const want = this.bytes(bytes.subarray(start + from, start + to));
+    const show = (b: Uint8Array) => (this.#hex ? Buffer.from(b).toString('latin1') : Buffer.from(b).toString('hex'));
+    return `${c.type} checksum mismatch: frame says ${show(got)}, bytes give ${show(want)}`;
+  }
+}
+
+/** The checksum bytes, as they are written on the wire, over `covered`. */
+export function checksumBytes(c: ChecksumConfig, covered: Uint8Array): Uint8Array {
+  return new ChecksumRule(c).bytes(covered);
+}
+
+/** Verify one frame (see ChecksumRule.verify; a reader keeps the rule instead). */
+export function verifyChecksum(c: ChecksumConfig, bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+  return new ChecksumRule(c).verify(bytes, start, end);
 }
 
 /** A command with its checksum appended, covering bytes `from` (default 0) to the end. */

@@ -101,11 +101,20 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
 
     connection.subscribe = async (properties, emit) => {
       const mine = properties.filter((p) => p.visitor.stream).map((p) => ({ p, ...patterns.get(p.name)! }));
-      // One timer per quiet period rather than one per frame: streams can carry thousands a second.
+      // Streams can carry hundreds of thousands of frames a second, so a frame only bumps a count
+      // (no clock read, no timer): a watch every quarter of the timeout notices when the count
+      // stops moving, so silence is reported between 1 and 1.25 timeouts after the last frame.
       let last = Date.now();
+      let heard = 0;
+      let heardAtWatch = 0;
       let unmatchedSeen = 0;
       let timer: ReturnType<typeof setTimeout> | undefined;
+      const every = Math.max(1, Math.floor(config.streamTimeout / 4));
       const watch = () => {
+        if (heard !== heardAtWatch) {
+          heardAtWatch = heard;
+          last = Date.now();
+        }
         const quiet = Date.now() - last;
         if (quiet >= config.streamTimeout) {
           const stats = session.reader.stats;
@@ -118,23 +127,33 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
           emit(mine.map(({ p }) => ({ property: p.name, error: { code: 'ETIMEDOUT', message } })));
           last = Date.now();
         }
-        timer = setTimeout(watch, Math.max(1, last + config.streamTimeout - Date.now()));
+        timer = setTimeout(watch, every);
       };
+      // The readings of every frame in one chunk from the port go to the runtime together: they
+      // arrived together, and a fast stream brings hundreds per chunk.
+      let batch: RawReading[] = [];
       session.onStream = (frame) => {
         const text = frameText(frame);
-        const readings: RawReading[] = [];
-        for (const { p, stream, extract: re } of mine) {
+        const before = batch.length;
+        for (let i = 0; i < mine.length; i++) {
+          const { p, stream, extract: re } = mine[i]!;
           const gate = stream!.exec(text);
-          if (gate) readings.push(toRaw(p.name, extract(p.visitor.extract, frame, text, re, gate, stream)));
+          if (gate) batch.push(toRaw(p.name, extract(p.visitor.extract, frame, text, re, gate, stream)));
         }
-        if (!readings.length) return false;
-        last = Date.now();
-        emit(readings);
+        if (batch.length === before) return false;
+        heard++;
         return true;
       };
-      timer = setTimeout(watch, config.streamTimeout);
+      session.onStreamFlush = () => {
+        if (!batch.length) return;
+        const readings = batch;
+        batch = [];
+        emit(readings);
+      };
+      timer = setTimeout(watch, every);
       return async () => {
         session.onStream = undefined;
+        session.onStreamFlush = undefined;
         if (timer) clearTimeout(timer);
       };
     };

@@ -4,7 +4,7 @@
 // on without their checksum bytes, so patterns and extraction see only the message.
 
 import { specBytes, type ByteSpec } from './bytes.ts';
-import { checksumWidth, verifyChecksum, type ChecksumConfig } from './checksum.ts';
+import { ChecksumRule, type ChecksumConfig } from './checksum.ts';
 
 export type FramingConfig =
   | { type: 'delimiter'; delimiter?: ByteSpec; maxLength?: number }
@@ -28,6 +28,8 @@ export interface FrameStats {
 export interface FrameHandlers {
   frame(frame: Uint8Array): void;
   bad?(reason: string): void;
+  /** The frames of one chunk (or one silence) have all been handed on: a place to act on them together. */
+  flush?(): void;
 }
 
 const DEFAULT_MAX = 4096;
@@ -35,7 +37,7 @@ const DEFAULT_MAX = 4096;
 export class FrameReader {
   readonly stats: FrameStats = { frames: 0, bad: 0, droppedBytes: 0 };
   readonly #framing: FramingConfig;
-  readonly #checksum?: ChecksumConfig;
+  readonly #checksum?: ChecksumRule;
   readonly #on: FrameHandlers;
   readonly #delimiter?: Buffer;
   readonly #start?: Buffer;
@@ -48,7 +50,7 @@ export class FrameReader {
 
   constructor(framing: FramingConfig, checksum: ChecksumConfig | undefined, on: FrameHandlers) {
     this.#framing = framing;
-    this.#checksum = checksum?.type === 'none' ? undefined : checksum;
+    this.#checksum = checksum === undefined || checksum.type === 'none' ? undefined : new ChecksumRule(checksum);
     this.#on = on;
     this.#max = ('maxLength' in framing ? framing.maxLength : undefined) ?? DEFAULT_MAX;
     if (framing.type === 'delimiter') this.#delimiter = Buffer.from(specBytes(framing.delimiter ?? '\n'));
@@ -68,12 +70,13 @@ export class FrameReader {
   push(chunk: Uint8Array): void {
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : Buffer.from(chunk);
     switch (this.#framing.type) {
-      case 'delimiter': return this.#byDelimiter();
-      case 'fixed': return this.#byLength(() => (this.#framing as { length: number }).length);
-      case 'length': return this.#byLength((b) => this.#lengthOf(b));
-      case 'markers': return this.#byMarkers();
-      case 'silence': return this.#bySilence();
+      case 'delimiter': this.#byDelimiter(); break;
+      case 'fixed': this.#byLength(() => (this.#framing as { length: number }).length); break;
+      case 'length': this.#byLength((b) => this.#lengthOf(b)); break;
+      case 'markers': this.#byMarkers(); break;
+      case 'silence': this.#bySilence(); return;
     }
+    this.#on.flush?.();
   }
 
   /** Forget a frame begun but not finished (before a request: it cannot be the answer). */
@@ -89,14 +92,20 @@ export class FrameReader {
   }
 
   #emit(frame: Uint8Array): boolean {
-    const problem = this.#checksum ? verifyChecksum(this.#checksum, frame) : undefined;
+    return this.#emitRange(frame, 0, frame.length);
+  }
+
+  /** The frame bytes[start, end): checked and handed on without cutting it out first. */
+  #emitRange(bytes: Uint8Array, start: number, end: number): boolean {
+    const c = this.#checksum;
+    const problem = c ? c.verify(bytes, start, end) : undefined;
     if (problem) {
       this.#reject(problem, 0);
       return false;
     }
     this.#hunting = false;
     this.stats.frames++;
-    this.#on.frame(this.#checksum ? withoutChecksum(this.#checksum, frame) : frame);
+    this.#on.frame(c ? withoutChecksum(c, bytes, start, end) : bytes.subarray(start, end));
     return true;
   }
 
@@ -112,11 +121,12 @@ export class FrameReader {
     const d = this.#delimiter!;
     const needle: Buffer | number = d.length === 1 ? d[0]! : d;
     let from = 0;
-    for (let i = this.#buf.indexOf(needle, from); i >= 0; i = this.#buf.indexOf(needle, from)) {
-      const frame = this.#buf.subarray(from, i);
+    const buf = this.#buf;
+    for (let i = buf.indexOf(needle, from); i >= 0; i = buf.indexOf(needle, from)) {
+      const start = from;
       from = i + d.length;
-      if (frame.length === 0) continue;
-      if (!this.#emit(frame)) this.stats.droppedBytes += frame.length + d.length;
+      if (i === start) continue;
+      if (!this.#emitRange(buf, start, i)) this.stats.droppedBytes += i - start + d.length;
     }
     this.#buf = this.#buf.subarray(from);
     if (this.#buf.length > this.#max) {
@@ -238,16 +248,17 @@ export class FrameReader {
       const frame = this.#buf;
       this.#buf = Buffer.alloc(0);
       if (frame.length && !this.#emit(frame)) this.stats.droppedBytes += frame.length;
+      this.#on.flush?.();
     }, ms);
   }
 }
 
 /** What patterns and extraction see: the frame with its checksum bytes taken out. */
-function withoutChecksum(c: ChecksumConfig, frame: Uint8Array): Uint8Array {
-  const width = checksumWidth(c);
-  const at = (c.at ?? -width) < 0 ? frame.length + (c.at ?? -width) : c.at!;
-  if (at + width === frame.length) return frame.subarray(0, at);
-  return Buffer.concat([frame.subarray(0, at), frame.subarray(at + width)]);
+function withoutChecksum(c: ChecksumRule, bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const width = c.width;
+  const at = start + c.at(end - start);
+  if (at + width === end) return bytes.subarray(start, at);
+  return Buffer.concat([bytes.subarray(start, at), bytes.subarray(at + width, end)]);
 }
 
 /** The bytes to send for a command frame under this framing. */

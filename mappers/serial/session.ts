@@ -20,6 +20,8 @@ export class PortSession {
   unmatched = 0;
   lastUnmatched?: Uint8Array;
   onStream?: (frame: Uint8Array) => boolean;
+  /** Every frame of what just arrived has gone to onStream. */
+  onStreamFlush?: () => void;
   readonly #link: SerialLink;
   readonly #config: SerialProtocol;
   readonly #log: Logger;
@@ -40,6 +42,7 @@ export class PortSession {
     let loggedBad = 0;
     this.reader = new FrameReader(config.framing, config.checksum, {
       frame: (f) => this.#dispatch(f),
+      flush: () => this.onStreamFlush?.(),
       bad: (reason) => {
         const now = Date.now();
         if (now - loggedAt < 10_000) return;
