@@ -120,8 +120,3 @@ export function compilePattern(pattern: string, address: number | string | undef
   return new RegExp(source, 's');
 }
 
-/** Frames are matched as latin1 text, so a regex can name any byte with \xHH. */
-export function frameText(frame: Uint8Array): string {
-  if (Buffer.isBuffer(frame)) return frame.toString('latin1');
-  return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1');
-}

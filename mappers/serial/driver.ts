@@ -2,10 +2,11 @@
 // templates, extraction, stream patterns, writes), so a new instrument needs no code.
 
 import { codedError, defineDriver, SDK_VERSION, serialKey, type Connection, type PropertyBinding, type RawReading } from '../sdk/index.ts';
-import { compilePattern, frameText, renderCommand } from './bytes.ts';
+import { compilePattern, renderCommand } from './bytes.ts';
 import { checkDevice } from './check.ts';
 import { protocolSchema, serialSettings, visitorSchema, type SerialProtocol, type SerialVisitor } from './config.ts';
 import { extract, extractCodec, preview, type Extracted } from './extract.ts';
+import type { Frame } from './framer.ts';
 import { PortSession, type Verdict } from './session.ts';
 
 type Binding = PropertyBinding<SerialVisitor>;
@@ -53,14 +54,14 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     const session = new PortSession(link, config, ctx.log, ctx.lost);
     await session.settle(config.settleMs);
 
-    const answerOf = (p: Binding) => (frame: Uint8Array): Verdict<Extracted> => {
-      const text = frameText(frame);
+    const answerOf = (p: Binding) => (frame: Frame): Verdict<Extracted> => {
+      const text = frame.text;
       if (errorRe?.test(text)) return { deviceError: text.trim() };
       const { match, stream, extract: re } = patterns.get(p.name)!;
       const pattern = p.visitor.command ? match : stream;
       const gate = pattern?.exec(text);
       if (pattern && !gate) return undefined;
-      return { ok: extract(p.visitor.extract, frame, text, re, gate, pattern) };
+      return { ok: extract(p.visitor.extract, frame, re, gate, pattern) };
     };
 
     const readOne = async (p: Binding, signal: AbortSignal): Promise<RawReading> => {
@@ -87,7 +88,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
         const expect = patterns.get(p.name)!.expect;
         if (!expect) return session.send(command);
         await session.request(command, (frame) => {
-          const text = frameText(frame);
+          const text = frame.text;
           if (errorRe?.test(text)) return { deviceError: text.trim() };
           return expect.test(text) ? { ok: undefined } : undefined;
         }, `confirmation of ${p.name}`, signal);
@@ -121,7 +122,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
           const partial = session.reader.pending ? `; ${session.reader.pending} bytes of an unfinished frame` : '';
           const bad = stats.bad ? `; ${stats.bad} bad frames dropped so far (last: ${stats.lastError})` : '';
           // A stream pattern that does not fit the instrument's lines looks like silence: say so.
-          const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!)}` : '';
+          const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!.bytes)}` : '';
           unmatchedSeen = session.unmatched;
           const message = `no data from the instrument for ${config.streamTimeout} ms${partial}${bad}${unmatched}`;
           emit(mine.map(({ p }) => ({ property: p.name, error: { code: 'ETIMEDOUT', message } })));
@@ -133,12 +134,12 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       // arrived together, and a fast stream brings hundreds per chunk.
       let batch: RawReading[] = [];
       session.onStream = (frame) => {
-        const text = frameText(frame);
+        const text = frame.text;
         const before = batch.length;
         for (let i = 0; i < mine.length; i++) {
           const { p, stream, extract: re } = mine[i]!;
           const gate = stream!.exec(text);
-          if (gate) batch.push(toRaw(p.name, extract(p.visitor.extract, frame, text, re, gate, stream)));
+          if (gate) batch.push(toRaw(p.name, extract(p.visitor.extract, frame, re, gate, stream)));
         }
         if (batch.length === before) return false;
         heard++;

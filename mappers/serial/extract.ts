@@ -2,6 +2,7 @@
 // decodes, or a JSON path into a JSON answer.
 
 import type { CodecSpec, CodecType, ByteOrder } from '../sdk/index.ts';
+import type { Frame } from './framer.ts';
 
 export type ExtractConfig =
   | { regex: string; group?: number }
@@ -33,47 +34,48 @@ export function parseJsonPath(path: string): (string | number)[] | undefined {
 }
 
 /**
- * `text` is the frame as latin1; `re` the property's compiled extract regex; `gate` the match of
- * `gateRe`, the pattern that picked this frame (match or stream): its group 1 is the value when
- * the property has no extract of its own, and it is reused when `gateRe` is `re`.
+ * `re` is the property's compiled extract regex; `gate` the match of `gateRe`, the pattern that
+ * picked this frame (match or stream): its group 1 is the value when the property has no extract
+ * of its own, and it is reused when `gateRe` is `re`.
  */
-export function extract(e: ExtractConfig | undefined, frame: Uint8Array, text: string, re?: RegExp, gate?: RegExpExecArray | null, gateRe?: RegExp): Extracted {
+export function extract(e: ExtractConfig | undefined, frame: Frame, re?: RegExp, gate?: RegExpExecArray | null, gateRe?: RegExp): Extracted {
   if (!e) {
     // A pattern without a capture group takes the whole frame.
     if (gate && gate.length > 1) return capture(gate, 1, gateRe?.source ?? '', frame);
-    return { value: Buffer.from(frame).toString('utf8') };
+    return { value: Buffer.from(frame.bytes).toString('utf8') };
   }
   if ('regex' in e) {
     const regex = re ?? new RegExp(e.regex, 's');
-    const m = gate && gateRe === regex ? gate : regex.exec(text);
-    if (!m) return { error: `the answer ${preview(frame)} does not match /${regex.source}/` };
+    const m = gate && gateRe === regex ? gate : regex.exec(frame.text);
+    if (!m) return { error: `the answer ${preview(frame.bytes)} does not match /${regex.source}/` };
     return capture(m, e.group ?? 1, regex.source, frame);
   }
   if ('bytes' in e) {
     const { offset, type, length } = e.bytes;
-    const start = offset < 0 ? frame.length + offset : offset;
+    const bytes = frame.bytes;
+    const start = offset < 0 ? bytes.length + offset : offset;
     const width = length ?? ({ int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, float32: 4, float64: 8 } as Partial<Record<CodecType, number>>)[type];
-    const end = width === undefined ? frame.length : start + width;
-    if (start < 0 || end > frame.length) return { error: `the frame has ${frame.length} bytes; bytes ${start}..${end - 1} are not all there` };
-    return { raw: Uint8Array.from(frame.subarray(start, end)) };
+    const end = width === undefined ? bytes.length : start + width;
+    if (start < 0 || end > bytes.length) return { error: `the frame has ${bytes.length} bytes; bytes ${start}..${end - 1} are not all there` };
+    return { raw: Uint8Array.from(bytes.subarray(start, end)) };
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(frame).toString('utf8'));
+    doc = JSON.parse(Buffer.from(frame.bytes).toString('utf8'));
   } catch {
-    return { error: `the answer is not JSON: ${preview(frame)}` };
+    return { error: `the answer is not JSON: ${preview(frame.bytes)}` };
   }
   for (const seg of parseJsonPath(e.jsonPath) ?? []) {
-    if (doc === null || typeof doc !== 'object' || !(seg in doc)) return { error: `${e.jsonPath} is not in the answer ${preview(frame)}` };
+    if (doc === null || typeof doc !== 'object' || !(seg in doc)) return { error: `${e.jsonPath} is not in the answer ${preview(frame.bytes)}` };
     doc = (doc as Record<string | number, unknown>)[seg];
   }
   if (typeof doc === 'string' || typeof doc === 'number' || typeof doc === 'boolean') return { value: doc };
   return { error: `${e.jsonPath} is ${doc === null ? 'null' : typeof doc}, not a value` };
 }
 
-function capture(m: RegExpExecArray, group: number, source: string, frame: Uint8Array): Extracted {
+function capture(m: RegExpExecArray, group: number, source: string, frame: Frame): Extracted {
   const g = m[group];
-  if (g === undefined) return { error: `group ${group} of /${source}/ captured nothing in ${preview(frame)}` };
+  if (g === undefined) return { error: `group ${group} of /${source}/ captured nothing in ${preview(frame.bytes)}` };
   // Frames are matched as latin1; text values are UTF-8.
   for (let i = 0; i < g.length; i++) if (g.charCodeAt(i) > 0x7f) return { value: Buffer.from(g, 'latin1').toString('utf8') };
   return { value: g };

@@ -10,7 +10,14 @@ const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 
 function collect(framing: FramingConfig, checksum?: ChecksumConfig) {
   const frames: string[] = [];
-  const reader = new FrameReader(framing, checksum, { frame: (f) => frames.push(Buffer.from(f).toString('hex')) });
+  const reader = new FrameReader(framing, checksum, {
+    frame: (f) => {
+      // A frame's text is cut from the whole buffer's; it must be exactly its bytes.
+      assert.equal(f.text, Buffer.from(f.bytes).toString('latin1'));
+      assert.equal(f.length, f.bytes.length);
+      frames.push(Buffer.from(f.bytes).toString('hex'));
+    },
+  });
   return { frames, reader };
 }
 

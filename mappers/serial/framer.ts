@@ -25,8 +25,43 @@ export interface FrameStats {
   lastError?: string;
 }
 
+/**
+ * One frame as the reader cut it, checksum removed. Its bytes and its latin1 text are made when
+ * first asked for: a streamed text frame is matched by its text and its bytes are rarely needed,
+ * and cutting a Buffer costs more than the rest of a small frame's trip.
+ */
+export class Frame {
+  readonly #source: Buffer;
+  readonly #start: number;
+  readonly #end: number;
+  /** latin1 text of the whole source, when the reader decoded it once for many frames. */
+  readonly #sourceText?: string;
+  #bytes?: Uint8Array;
+  #text?: string;
+
+  constructor(source: Uint8Array, start = 0, end = source.length, sourceText?: string) {
+    this.#source = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+    this.#start = start;
+    this.#end = end;
+    this.#sourceText = sourceText;
+  }
+
+  get length(): number {
+    return this.#end - this.#start;
+  }
+
+  get bytes(): Uint8Array {
+    return (this.#bytes ??= this.#source.subarray(this.#start, this.#end));
+  }
+
+  /** The bytes as latin1 (one character per byte), as patterns match them. */
+  get text(): string {
+    return (this.#text ??= this.#sourceText !== undefined ? this.#sourceText.slice(this.#start, this.#end) : this.#source.toString('latin1', this.#start, this.#end));
+  }
+}
+
 export interface FrameHandlers {
-  frame(frame: Uint8Array): void;
+  frame(frame: Frame): void;
   bad?(reason: string): void;
   /** The frames of one chunk (or one silence) have all been handed on: a place to act on them together. */
   flush?(): void;
@@ -95,8 +130,11 @@ export class FrameReader {
     return this.#emitRange(frame, 0, frame.length);
   }
 
-  /** The frame bytes[start, end): checked and handed on without cutting it out first. */
-  #emitRange(bytes: Uint8Array, start: number, end: number): boolean {
+  /**
+   * The frame bytes[start, end): checked and handed on without cutting it out first. `text` is the
+   * latin1 of all of `bytes`, when the caller decoded it once for many frames.
+   */
+  #emitRange(bytes: Uint8Array, start: number, end: number, text?: string): boolean {
     const c = this.#checksum;
     const problem = c ? c.verify(bytes, start, end) : undefined;
     if (problem) {
@@ -105,7 +143,7 @@ export class FrameReader {
     }
     this.#hunting = false;
     this.stats.frames++;
-    this.#on.frame(c ? withoutChecksum(c, bytes, start, end) : bytes.subarray(start, end));
+    this.#on.frame(c ? withoutChecksum(c, bytes, start, end, text) : new Frame(bytes, start, end, text));
     return true;
   }
 
@@ -119,14 +157,16 @@ export class FrameReader {
 
   #byDelimiter(): void {
     const d = this.#delimiter!;
-    const needle: Buffer | number = d.length === 1 ? d[0]! : d;
     let from = 0;
     const buf = this.#buf;
-    for (let i = buf.indexOf(needle, from); i >= 0; i = buf.indexOf(needle, from)) {
+    // Decoded once for every frame in the buffer (each frame's text is then a slice of it).
+    let text: string | undefined;
+    for (let i = nextDelimiter(buf, d, from); i >= 0; i = nextDelimiter(buf, d, from)) {
       const start = from;
       from = i + d.length;
       if (i === start) continue;
-      if (!this.#emitRange(buf, start, i)) this.stats.droppedBytes += i - start + d.length;
+      text ??= buf.toString('latin1');
+      if (!this.#emitRange(buf, start, i, text)) this.stats.droppedBytes += i - start + d.length;
     }
     this.#buf = this.#buf.subarray(from);
     if (this.#buf.length > this.#max) {
@@ -253,12 +293,23 @@ export class FrameReader {
   }
 }
 
+/**
+ * Where the delimiter next starts at or after `from`, or -1. A one-byte delimiter (the usual \n)
+ * is looked for in a loop here: for frames of a few dozen bytes that beats a call into indexOf.
+ */
+function nextDelimiter(buf: Buffer, d: Buffer, from: number): number {
+  if (d.length !== 1) return buf.indexOf(d, from);
+  const byte = d[0]!;
+  for (let i = from; i < buf.length; i++) if (buf[i] === byte) return i;
+  return -1;
+}
+
 /** What patterns and extraction see: the frame with its checksum bytes taken out. */
-function withoutChecksum(c: ChecksumRule, bytes: Uint8Array, start: number, end: number): Uint8Array {
+function withoutChecksum(c: ChecksumRule, bytes: Uint8Array, start: number, end: number, text?: string): Frame {
   const width = c.width;
   const at = start + c.at(end - start);
-  if (at + width === end) return bytes.subarray(start, at);
-  return Buffer.concat([bytes.subarray(start, at), bytes.subarray(at + width, end)]);
+  if (at + width === end) return new Frame(bytes, start, at, text);
+  return new Frame(Buffer.concat([bytes.subarray(start, at), bytes.subarray(at + width, end)]));
 }
 
 /** The bytes to send for a command frame under this framing. */

@@ -9,7 +9,7 @@ import { specBytes } from './bytes.ts';
 import { appendChecksum } from './checksum.ts';
 import type { SerialProtocol } from './config.ts';
 import { preview } from './extract.ts';
-import { frameOut, FrameReader } from './framer.ts';
+import { frameOut, FrameReader, type Frame } from './framer.ts';
 
 /** What a request's answer check says about one frame: not mine (undefined), a result, or a device error. */
 export type Verdict<T> = undefined | { ok: T } | { deviceError: string };
@@ -18,14 +18,14 @@ export class PortSession {
   readonly reader: FrameReader;
   /** Frames that passed framing and checksum but no pattern wanted. */
   unmatched = 0;
-  lastUnmatched?: Uint8Array;
-  onStream?: (frame: Uint8Array) => boolean;
+  lastUnmatched?: Frame;
+  onStream?: (frame: Frame) => boolean;
   /** Every frame of what just arrived has gone to onStream. */
   onStreamFlush?: () => void;
   readonly #link: SerialLink;
   readonly #config: SerialProtocol;
   readonly #log: Logger;
-  #waiter?: (frame: Uint8Array) => boolean;
+  #waiter?: (frame: Frame) => boolean;
   #closed = false;
   #settled = false;
   #delimiter?: Uint8Array;
@@ -74,12 +74,12 @@ export class PortSession {
     this.reader.close();
   }
 
-  #dispatch(frame: Uint8Array): void {
+  #dispatch(frame: Frame): void {
     if (this.#waiter?.(frame)) return;
     if (this.onStream?.(frame)) return;
     this.unmatched++;
     this.lastUnmatched = frame;
-    this.#log.debug({ port: this.#config.serialPort, frame: preview(frame) }, 'serial frame matched nothing');
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ port: this.#config.serialPort, frame: preview(frame.bytes) }, 'serial frame matched nothing');
   }
 
   /** Frame a command (checksum, delimiter or markers) into the bytes to send. */
@@ -107,12 +107,12 @@ export class PortSession {
    * Send `command` (or nothing, to wait for an unsolicited frame) and resolve with the first frame
    * `check` accepts. Runs alone on the bus.
    */
-  request<T>(command: Uint8Array | undefined, check: (frame: Uint8Array) => Verdict<T>, what: string, signal: AbortSignal): Promise<T> {
+  request<T>(command: Uint8Array | undefined, check: (frame: Frame) => Verdict<T>, what: string, signal: AbortSignal): Promise<T> {
     return this.#link.exclusive(() => new Promise<T>((resolve, reject) => {
       if (command) this.reader.discardPending();
       const bad0 = this.reader.stats.bad;
       let unexpected = 0;
-      let last: Uint8Array | undefined;
+      let last: Frame | undefined;
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
@@ -145,11 +145,11 @@ export class PortSession {
     }));
   }
 
-  #timeoutError(what: string, bad: number, unexpected: number, last: Uint8Array | undefined): Error {
+  #timeoutError(what: string, bad: number, unexpected: number, last: Frame | undefined): Error {
     const ms = this.#config.timeout;
     const stats = this.reader.stats;
     if (bad > 0) return codedError('EBADFRAME', `no valid ${what} within ${ms} ms: ${bad} frame${bad > 1 ? 's' : ''} dropped (${stats.lastError ?? 'bad frame'})`);
-    if (unexpected > 0) return codedError('EFORMAT', `no ${what} within ${ms} ms: ${unexpected} frame${unexpected > 1 ? 's' : ''} did not match, last ${preview(last!)}`);
+    if (unexpected > 0) return codedError('EFORMAT', `no ${what} within ${ms} ms: ${unexpected} frame${unexpected > 1 ? 's' : ''} did not match, last ${preview(last!.bytes)}`);
     if (this.reader.pending > 0) return codedError('EPARTIAL', `${what} incomplete after ${ms} ms: ${this.reader.pending} bytes arrived without the end of a frame`);
     const at = this.#config.address !== undefined ? ` at address ${String(this.#config.address)}` : '';
     return codedError('ETIMEDOUT', `no ${what} within ${ms} ms (is the instrument${at} connected, powered and set to ${this.#link.settings.baudRate} baud?)`);
