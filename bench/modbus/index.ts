@@ -2,7 +2,7 @@
 // 100 properties each. First the simulator alone, then each variant in its own process, one after
 // another: (a) edgetwin, (b) edgetwin with coalesce: false, (c) a bare modbus-serial loop with (a)'s
 // requests, (a) with maxInFlight 8; then (a) at 1 s cycles for poll lateness.
-//   node --import tsx bench/modbus/index.ts          (BENCH_QUICK=1 for a short try)
+//   node --import tsx bench/modbus/index.ts          (BENCH_QUICK=1 for a short try; BENCH_VARIANTS=a,c for some variants only)
 // Prints a table and one JSON line. Requests are counted by the simulator, values by the client.
 
 import { fork, type ChildProcess } from 'node:child_process';
@@ -26,6 +26,8 @@ const ENDPOINTS = 10;
 const DEVICES = ENDPOINTS * 10;
 const SIMULATOR_PROCESSES = 2;
 const HERE = import.meta.dirname;
+/** BENCH_VARIANTS=a,c runs only those variants and prints their rows (no verdict): for work on one of them. */
+const ONLY = process.env.BENCH_VARIANTS?.split(',').map((v) => v.trim());
 
 
 // Every process runs edgetwin as it ships: bundled by esbuild the way scripts/build.mjs bundles the
@@ -79,8 +81,16 @@ process.stderr.write(`simulator alone (${SIMULATOR_PROCESSES} processes, ${ENDPO
 const sim = await run('blast.ts', { ports, seconds: THROUGHPUT_S / 2, inFlight: 32 });
 const results: Record<string, Outcome> = {};
 for (const [variant, label] of [['a', 'edgetwin'], ['b', 'edgetwin coalesce:false'], ['c', 'bare modbus-serial'], ['a8', 'edgetwin maxInFlight 8']] as const) {
+  if (ONLY && !ONLY.includes(variant)) continue;
   process.stderr.write(`${variant}: ${label}...\n`);
   results[variant] = await run('variant.ts', { variant, ports, seconds: THROUGHPUT_S, warmup: WARMUP_S });
+}
+if (ONLY) {
+  // A partial run (while working on one variant) prints its rows and no verdict.
+  for (const s of simulators) s.kill();
+  rmSync(BUILD, { recursive: true, force: true });
+  for (const [k, o] of Object.entries(results)) process.stdout.write(`${k}: ${Math.round(o.requests / o.seconds)} requests/s, ${Math.round(o.values / o.seconds)} values/s, ${(o.cpu / (o.requests || 1) * 1e6).toFixed(1)} us CPU a request, ${o.bad + o.wrong} errors\n`);
+  process.exit(0);
 }
 process.stderr.write(`lateness: edgetwin at 1 s cycles for ${LATENESS_S} s...\n`);
 const late = await run('variant.ts', { variant: 'late', ports, seconds: LATENESS_S, warmup: WARMUP_S });

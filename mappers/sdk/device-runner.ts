@@ -8,7 +8,7 @@ import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
 import { badReading, toReading } from './convert.ts';
-import type { Connection, DriverContext, ReadRequest } from './driver.ts';
+import type { Connection, DriverContext, RawReading, ReadRequest } from './driver.ts';
 import type { LinkRegistry } from './links.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
@@ -139,6 +139,8 @@ export class DeviceRunner {
     const jobs = !polls ? [] : prepared.plan.map((req, i) => ({
       interval: Math.min(...req.properties.map((p) => p.spec.collectCycle)),
       run: (signal: AbortSignal) => this.#poll(gen, conn, req, i, signal),
+      // A driver that does not honour its signal is cut off here, not by racing every poll.
+      cutOff: (err: unknown) => this.#pollFailed(gen, req, i, err),
     }));
     this.#d.scheduler.addDevice(this.#id, jobs, prepared.timeoutMs);
     // Online only once the scheduler knows the device: the twin writes pending desired values
@@ -174,41 +176,54 @@ export class DeviceRunner {
 
   async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {
     const { prepared, clock } = this.#d;
-    let readings: Reading[];
-    let unchanged = 0;
-    let now: number;
+    let raws: RawReading[];
     try {
-      const raws = await raceAbort(conn.read(req, signal), signal);
-      now = clock.now();
-      readings = [];
-      for (let i = 0; i < req.properties.length; i++) {
-        const p = req.properties[i]!;
-        // Drivers answer in the request's order; look further only when one did not.
-        const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
-        const codec = prepared.codecs.get(p.name);
-        const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
-        if (bytes && this.#filter.unchanged(p.name, bytes, now)) {
-          unchanged++;
-          continue;
-        }
-        const reading = toReading(this.#id, p, codec, raw, now);
-        if (codec) this.#filter.rawSeen(p.name, reading.quality === 'good' ? bytes : undefined);
-        readings.push(reading);
-      }
+      raws = await conn.read(req, signal);
     } catch (err) {
-      const code = errorCode(err, 'EREAD');
-      if (gen !== this.#generation || code === 'ECANCELED') return;
-      now = clock.now();
-      readings = req.properties.map((p) => badReading(this.#id, p.name, code, errorMessage(err), now));
-      if (LOST_CODES.has(code)) {
-        this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
+      // Aborted: the scheduler cut the poll off and cutOff() has reported why.
+      if (!signal.aborted) this.#pollFailed(gen, req, index, err);
+      return;
     }
-    if (gen !== this.#generation) return;
+    if (signal.aborted || gen !== this.#generation) return;
+    const now = clock.now();
+    const readings: Reading[] = [];
+    let unchanged = 0;
+    for (let i = 0; i < req.properties.length; i++) {
+      const p = req.properties[i]!;
+      // Drivers answer in the request's order; look further only when one did not.
+      const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
+      const codec = prepared.codecs.get(p.name);
+      const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
+      if (bytes && this.#filter.unchanged(p.name, bytes, now)) {
+        unchanged++;
+        continue;
+      }
+      const reading = toReading(this.#id, p, codec, raw, now);
+      if (codec) this.#filter.rawSeen(p.name, reading.quality === 'good' ? bytes : undefined);
+      readings.push(reading);
+    }
     this.#deliver(readings, true, unchanged, now);
-    this.#health.set(index, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
-    this.#updateHealth(readings);
+    this.#pollDone(index, readings, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
+  }
+
+  /** A poll that failed as a whole: every property of its request reads bad with the reason. */
+  #pollFailed(gen: number, req: ReadRequest, index: number, err: unknown): void {
+    const code = errorCode(err, 'EREAD');
+    if (gen !== this.#generation || code === 'ECANCELED') return;
+    if (LOST_CODES.has(code)) {
+      this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    const now = this.#d.clock.now();
+    const readings = req.properties.map((p) => badReading(this.#id, p.name, code, errorMessage(err), now));
+    this.#deliver(readings, true, 0, now);
+    this.#pollDone(index, readings, false);
+  }
+
+  #pollDone(index: number, readings: Reading[], ok: boolean): void {
+    this.#health.set(index, ok);
+    // Only a failed poll can make an online device unhealthy, and only a good one can heal it.
+    if ((this.#state === 'online' && !ok) || (this.#state === 'unhealthy' && ok)) this.#updateHealth(readings);
   }
 
   /** Connected but every request's latest read failed: unhealthy; one success: online again. */

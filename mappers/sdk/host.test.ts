@@ -318,3 +318,33 @@ test('a push driver takes writes while it subscribes, and is unsubscribed when s
     await waitFor(() => unsubscribed === 1 || undefined, 'the late subscription to be unsubscribed');
   }, [push]);
 });
+
+test('a read that never settles and ignores its signal is cut off at its timeout: bad readings, unhealthy, polled again', async () => {
+  let reads = 0;
+  const driver = defineDriver<Record<string, never>, { n: number }>({
+    name: 'deaf',
+    sdkVersion: `^${SDK_VERSION}`,
+    protocolSchema: { type: 'object' },
+    visitorSchema: { type: 'object', properties: { n: { type: 'integer' } } },
+    timeout: () => 150,
+    async connect() {
+      return {
+        // Never settles, never looks at its signal: the runtime alone must notice.
+        read: () => { reads++; return new Promise(() => {}); },
+        async write() {},
+        async close() {},
+      };
+    },
+  });
+  await withHost(async (host, sink) => {
+    const device = makeDevice({ name: 'deaf-1', protocol: 'deaf', config: {}, properties: [{ name: 'x', type: 'int', visitor: { n: 1 }, collectCycle: 100 }] });
+    const { errors } = await host.apply([device]);
+    assert.deepEqual(errors, []);
+    await waitFor(() => sink.readings.some((r) => r.property === 'x' && r.error?.code === 'ETIMEDOUT'), 'a timeout reading');
+    const bad = sink.readings.find((r) => r.error?.code === 'ETIMEDOUT')!;
+    assert.equal(bad.quality, 'bad');
+    assert.match(bad.error!.message, /no answer within 150 ms/);
+    await waitFor(() => sink.states.some((s) => s.device === device.id && s.state === 'unhealthy'), 'the device unhealthy');
+    await waitFor(() => reads >= 3, 'polled again after the cut-off');
+  }, [{ name: 'deaf', load: async () => driver }]);
+});

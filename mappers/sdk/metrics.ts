@@ -1,7 +1,8 @@
 // Mapper metrics on a prom-client registry. Labels are device and protocol, never property:
 // a gateway with thousands of properties must not explode the series count.
 
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { DeviceHistogram } from './histogram.ts';
 import type { DeviceState } from '../../core/reading.ts';
 
 const STATES: readonly DeviceState[] = ['unknown', 'online', 'unhealthy', 'offline'];
@@ -36,7 +37,7 @@ export class MapperMetrics {
   readonly reads: Counter<'device' | 'protocol'>;
   readonly readErrors: Counter<'device' | 'protocol' | 'code'>;
   readonly writes: Counter<'device' | 'protocol' | 'result'>;
-  readonly lateness: Histogram<'device' | 'protocol'>;
+  readonly lateness: DeviceHistogram;
   readonly state: Gauge<'device' | 'protocol' | 'state'>;
 
   constructor(registry: Registry = new Registry()) {
@@ -58,9 +59,10 @@ export class MapperMetrics {
     this.writes = metric(registry, 'edgetwin_mapper_writes_total', () => new Counter({
       name: 'edgetwin_mapper_writes_total', help: 'Property writes, by result (ok or an error code)', labelNames: ['device', 'protocol', 'result'], registers,
     }));
-    this.lateness = metric(registry, 'edgetwin_mapper_poll_lateness_seconds', () => new Histogram({
+    // Observed for every request: a histogram made for that (see histogram.ts).
+    this.lateness = metric(registry, 'edgetwin_mapper_poll_lateness_seconds', () => new DeviceHistogram({
       name: 'edgetwin_mapper_poll_lateness_seconds', help: 'Delay between a poll falling due and its request starting',
-      labelNames: ['device', 'protocol'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers,
     }));
     this.state = metric(registry, 'edgetwin_mapper_device_state', () => new Gauge({
       name: 'edgetwin_mapper_device_state', help: '1 for the state a device is in, 0 for the others', labelNames: ['device', 'protocol', 'state'], registers,

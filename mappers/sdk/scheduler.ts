@@ -3,6 +3,7 @@
 // starve its neighbours, keeps at most maxInFlight requests on the wire, gives every request a
 // deadline, and measures how late each poll starts.
 
+import { getEventListeners } from 'node:events';
 import { realClock, type Clock } from './clock.ts';
 import { codedError } from './async.ts';
 
@@ -11,6 +12,12 @@ export interface PollJob {
   /** Milliseconds between starts. */
   interval: number;
   run(signal: AbortSignal): Promise<void>;
+  /**
+   * The scheduler cut a run off before it settled (its deadline passed, or its device was
+   * removed) and aborted its signal with `err`. The job reports that here rather than by racing
+   * every run against its signal; whatever the run does later is its own business.
+   */
+  cutOff?(err: unknown): void;
 }
 
 export interface SchedulerOptions {
@@ -47,7 +54,8 @@ interface Flight {
   deadline: number;
   controller: AbortController;
   done: boolean;
-  settle(err: unknown, value?: unknown): void;
+  /** `cutOff`: the scheduler ended it (deadline, device removed) before the request settled. */
+  settle(err: unknown, value: unknown, cutOff: boolean): void;
 }
 
 export class LinkScheduler {
@@ -60,6 +68,12 @@ export class LinkScheduler {
   /** The device served last: the next turn goes to the one after it, even as devices come and go. */
   #last?: string;
   readonly #inFlight = new Set<Flight>();
+  /**
+   * Controllers of requests that ended without an abort and with no listener left on their
+   * signal, for the next requests: creating an AbortController costs microseconds on Node 20,
+   * as much as the rest of the runtime's work for a request.
+   */
+  readonly #spare: AbortController[] = [];
   /** Jobs given a phase so far: the index into the golden-ratio sequence. */
   #phased = 0;
   #timer: unknown;
@@ -91,7 +105,7 @@ export class LinkScheduler {
     if (this.#closed) return;
     this.removeDevice(device);
     const now = this.#clock.now();
-    this.#devices.set(device, { jobs: jobs.map((j) => ({ interval: Math.max(1, j.interval), run: j.run, due: now, running: false, anchored: false })), tasks: [], timeoutMs });
+    this.#devices.set(device, { jobs: jobs.map((j) => ({ interval: Math.max(1, j.interval), run: j.run, cutOff: j.cutOff, due: now, running: false, anchored: false })), tasks: [], timeoutMs });
     this.#order.push(device);
     this.#pump();
   }
@@ -170,8 +184,9 @@ export class LinkScheduler {
           started.anchored = true;
           if (now > started.due) started.due += ((++this.#phased * GOLDEN) % 1) * started.interval - started.interval;
         }
-        this.#launch(device, entry.timeoutMs, now, started.run, () => {
+        this.#launch(device, entry.timeoutMs, now, started.run, (err, _value, cutOff) => {
           started.running = false;
+          if (cutOff) started.cutOff?.(err);
           const at = this.#clock.now();
           // Missed cycles are skipped, not replayed in a burst.
           if (started.due + started.interval <= at) started.due += Math.floor((at - started.due) / started.interval) * started.interval;
@@ -184,7 +199,7 @@ export class LinkScheduler {
   }
 
   #launch(device: string, timeoutMs: number, now: number, run: (signal: AbortSignal) => Promise<unknown>, settle: Flight['settle']): void {
-    const flight: Flight = { device, deadline: now + timeoutMs, controller: new AbortController(), done: false, settle };
+    const flight: Flight = { device, deadline: now + timeoutMs, controller: this.#spare.pop() ?? new AbortController(), done: false, settle };
     this.#inFlight.add(flight);
     let result: Promise<unknown>;
     try {
@@ -200,8 +215,12 @@ export class LinkScheduler {
     flight.done = true;
     this.#inFlight.delete(flight);
     // Abort first, so a driver still waiting on the wire sees why it was cut off.
-    if (err !== undefined && !flight.controller.signal.aborted) flight.controller.abort(err);
-    flight.settle(err, value);
+    const signal = flight.controller.signal;
+    if (err !== undefined && !signal.aborted) flight.controller.abort(err);
+    // Reused only when nobody can still be told of an abort: a driver that left a listener on it
+    // (or still holds a request open) keeps its own signal.
+    else if (!signal.aborted && this.#spare.length < this.#maxInFlight && getEventListeners(signal, 'abort').length === 0) this.#spare.push(flight.controller);
+    flight.settle(err, value, !pump);
     if (pump) this.#pump();
   }
 
