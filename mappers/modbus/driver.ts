@@ -21,6 +21,15 @@ export const DEFAULT_TIMEOUT_MS = 1000;
  */
 const splits = new WeakMap<object, Request[]>();
 
+/** The read request of a planned span, built once: a plan's spans live as long as its configuration. */
+const requests = new WeakMap<Span, Uint8Array>();
+
+function requestOf(span: Span): Uint8Array {
+  let pdu = requests.get(span);
+  if (!pdu) requests.set(span, (pdu = readRequest(TABLES[span.table].fc, span.address, span.count)));
+  return pdu;
+}
+
 function timeoutOf(config: ModbusProtocol): number {
   return config.timeout ?? DEFAULT_TIMEOUT_MS;
 }
@@ -82,7 +91,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
     const off = transport.onLost((err) => ctx.lost(err));
 
     const ask = async (pdu: Uint8Array, signal: AbortSignal) => parseResponse(pdu, await transport.request(unit, pdu, signal));
-    const fetchSpan = (span: Span, signal: AbortSignal) => ask(readRequest(TABLES[span.table].fc, span.address, span.count), signal);
+    const fetchSpan = (span: Span, signal: AbortSignal) => ask(requestOf(span), signal);
 
     /** Read a request; on exception 02, split it and read the parts. `leaves` collects what was asked in the end. */
     const readSplitting = async (request: Request, signal: AbortSignal, leaves: Request[]): Promise<RawReading[]> => {

@@ -107,7 +107,7 @@ export class RtuTransport implements Transport {
           const crc = crc16(frame, length + 1);
           if (frame[length + 1] !== (crc & 0xff) || frame[length + 2] !== crc >> 8) return finish(new FrameError('MODBUS_CRC', `CRC mismatch in the answer from unit ${unit} (noise on the line, or two devices answering)`));
           if (frame[0] !== unit) return finish(codedError('MODBUS_BAD_RESPONSE', `asked unit ${unit}, unit ${frame[0]} answered`));
-          return finish(undefined, Uint8Array.prototype.slice.call(frame, 1, length + 1));
+          return finish(undefined, new Uint8Array(frame.subarray(1, length + 1)));
         }
         clearTimeout(silence);
         silence = setTimeout(() => finish(new FrameError('MODBUS_SHORT_FRAME', `unit ${unit} sent ${this.#rx.length} bytes and went quiet before the frame was complete`)), SHORT_FRAME_SILENCE_MS);

@@ -8,11 +8,12 @@ import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
 import { badReading, toReading } from './convert.ts';
-import type { Connection, DriverContext, RawReading, ReadRequest } from './driver.ts';
+import type { CodecSpec } from './codec.ts';
+import type { Connection, DriverContext, PropertyBinding, RawReading, ReadRequest } from './driver.ts';
 import type { LinkRegistry } from './links.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
-import { ReportFilter, type ReportRule } from './report.ts';
+import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
 import type { LinkScheduler } from './scheduler.ts';
 import { writeProperty, type WriteRequest } from './write.ts';
 import type { WriteOutcome } from '../../core/reading.ts';
@@ -38,6 +39,7 @@ export class DeviceRunner {
   readonly #protocol: string;
   readonly #backoff: Backoff;
   readonly #filter: ReportFilter;
+  readonly #boundByRequest = new WeakMap<ReadRequest, { p: PropertyBinding; codec: CodecSpec | undefined; slot: ReportSlot }[]>();
   readonly #stop = new AbortController();
   #state: DeviceState = 'unknown';
   #reason = 'not connected yet';
@@ -175,7 +177,7 @@ export class DeviceRunner {
   }
 
   async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {
-    const { prepared, clock } = this.#d;
+    const { clock } = this.#d;
     let raws: RawReading[];
     try {
       raws = await conn.read(req, signal);
@@ -188,22 +190,32 @@ export class DeviceRunner {
     const now = clock.now();
     const readings: Reading[] = [];
     let unchanged = 0;
-    for (let i = 0; i < req.properties.length; i++) {
-      const p = req.properties[i]!;
+    const bound = this.#bound(req);
+    for (let i = 0; i < bound.length; i++) {
+      const { p, codec, slot } = bound[i]!;
       // Drivers answer in the request's order; look further only when one did not.
       const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
-      const codec = prepared.codecs.get(p.name);
       const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
-      if (bytes && this.#filter.unchanged(p.name, bytes, now)) {
+      if (bytes && this.#filter.unchanged(slot, bytes, now)) {
         unchanged++;
         continue;
       }
       const reading = toReading(this.#id, p, codec, raw, now);
-      if (codec) this.#filter.rawSeen(p.name, reading.quality === 'good' ? bytes : undefined);
+      if (codec) this.#filter.rawSeen(slot, reading.quality === 'good' ? bytes : undefined);
       readings.push(reading);
     }
     this.#deliver(readings, true, unchanged, now);
     this.#pollDone(index, readings, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
+  }
+
+  /** A request's properties with their codec and report slot, looked up once, not on every poll. */
+  #bound(req: ReadRequest): { p: PropertyBinding; codec: CodecSpec | undefined; slot: ReportSlot }[] {
+    let bound = this.#boundByRequest.get(req);
+    if (!bound) {
+      bound = req.properties.map((p) => ({ p, codec: this.#d.prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }));
+      this.#boundByRequest.set(req, bound);
+    }
+    return bound;
   }
 
   /** A poll that failed as a whole: every property of its request reads bad with the reason. */

@@ -18,6 +18,18 @@ interface Last {
   time: number;
 }
 
+/**
+ * One property's state in the filter. The runtime keeps the slots of a request's properties at
+ * hand, so a poll finds them by index rather than by name in three maps.
+ */
+export interface ReportSlot {
+  readonly rule: ReportRule;
+  /** The last reported reading. */
+  last?: Last;
+  /** Raw bytes of the latest good reading, whether it was reported or not. */
+  raw?: Uint8Array;
+}
+
 const numeric = (v: PropertyValue | undefined): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
 
 export function changedBeyond(a: PropertyValue | undefined, b: PropertyValue | undefined, deadband: number | undefined): boolean {
@@ -28,23 +40,28 @@ export function changedBeyond(a: PropertyValue | undefined, b: PropertyValue | u
 const ON_CHANGE: ReportRule = { reportCycle: 0 };
 
 export class ReportFilter {
-  readonly #last = new Map<string, Last>();
-  /** Raw bytes of each property's latest good reading, whether it was reported or not. */
-  readonly #raw = new Map<string, Uint8Array>();
+  readonly #slots = new Map<string, ReportSlot>();
   readonly #rules: ReadonlyMap<string, ReportRule>;
 
   constructor(rules: ReadonlyMap<string, ReportRule>) {
     this.#rules = rules;
   }
 
+  /** The property's slot; the same object for the filter's whole life (clear() empties it). */
+  slot(property: string): ReportSlot {
+    let slot = this.#slots.get(property);
+    if (!slot) this.#slots.set(property, (slot = { rule: this.#rules.get(property) ?? ON_CHANGE }));
+    return slot;
+  }
+
   /** True when the reading should be reported; remembers it as the last reported one if so. */
-  admit(reading: Reading, now: number): boolean {
-    const last = this.#last.get(reading.property);
+  admit(reading: Reading, now: number, slot = this.slot(reading.property)): boolean {
+    const last = slot.last;
     if (!last) {
-      this.#last.set(reading.property, { value: reading.value, quality: reading.quality, code: reading.error?.code, time: now });
+      slot.last = { value: reading.value, quality: reading.quality, code: reading.error?.code, time: now };
       return true;
     }
-    const rule = this.#rules.get(reading.property) ?? ON_CHANGE;
+    const rule = slot.rule;
     const report =
       last.quality !== reading.quality ||
       last.code !== reading.error?.code ||
@@ -66,25 +83,28 @@ export class ReportFilter {
    * again, and admit() would turn it away, so the runtime can skip decoding altogether: most
    * registers of a plant hold still between polls.
    */
-  unchanged(property: string, bytes: Uint8Array, now: number): boolean {
-    const prev = this.#raw.get(property);
+  unchanged(property: string | ReportSlot, bytes: Uint8Array, now: number): boolean {
+    const slot = typeof property === 'string' ? this.slot(property) : property;
+    const prev = slot.raw;
     if (!prev || prev.length !== bytes.length) return false;
     for (let i = 0; i < bytes.length; i++) if (prev[i] !== bytes[i]) return false;
-    const last = this.#last.get(property);
+    const last = slot.last;
     if (!last || last.quality !== 'good') return false;
-    const rule = this.#rules.get(property);
-    return !(rule && rule.reportCycle > 0 && now - last.time >= rule.reportCycle);
+    const cycle = slot.rule.reportCycle;
+    return !(cycle > 0 && now - last.time >= cycle);
   }
 
   /** Remember the bytes of a good reading (copied: drivers may reuse their buffers), or forget them. */
-  rawSeen(property: string, bytes: Uint8Array | undefined): void {
-    if (bytes) this.#raw.set(property, Uint8Array.from(bytes));
-    else this.#raw.delete(property);
+  rawSeen(property: string | ReportSlot, bytes: Uint8Array | undefined): void {
+    const slot = typeof property === 'string' ? this.slot(property) : property;
+    slot.raw = bytes ? Uint8Array.from(bytes) : undefined;
   }
 
   /** Forget what was reported (a restarted device reports everything afresh). */
   clear(): void {
-    this.#last.clear();
-    this.#raw.clear();
+    for (const slot of this.#slots.values()) {
+      slot.last = undefined;
+      slot.raw = undefined;
+    }
   }
 }

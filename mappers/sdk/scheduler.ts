@@ -64,9 +64,9 @@ export class LinkScheduler {
   readonly #clock: Clock;
   readonly #onLateness?: (device: string, lateMs: number) => void;
   readonly #devices = new Map<string, DeviceEntry>();
-  #order: string[] = [];
-  /** The device served last: the next turn goes to the one after it, even as devices come and go. */
-  #last?: string;
+  #order: { device: string; entry: DeviceEntry }[] = [];
+  /** Where in #order the device served last is: the next turn goes to the one after it. */
+  #lastIndex = -1;
   readonly #inFlight = new Set<Flight>();
   /**
    * Controllers of requests that ended without an abort and with no listener left on their
@@ -105,8 +105,9 @@ export class LinkScheduler {
     if (this.#closed) return;
     this.removeDevice(device);
     const now = this.#clock.now();
-    this.#devices.set(device, { jobs: jobs.map((j) => ({ interval: Math.max(1, j.interval), run: j.run, cutOff: j.cutOff, due: now, running: false, anchored: false })), tasks: [], timeoutMs });
-    this.#order.push(device);
+    const entry: DeviceEntry = { jobs: jobs.map((j) => ({ interval: Math.max(1, j.interval), run: j.run, cutOff: j.cutOff, due: now, running: false, anchored: false })), tasks: [], timeoutMs };
+    this.#devices.set(device, entry);
+    this.#order.push({ device, entry });
     this.#pump();
   }
 
@@ -115,7 +116,10 @@ export class LinkScheduler {
     const entry = this.#devices.get(device);
     if (!entry) return;
     this.#devices.delete(device);
-    this.#order.splice(this.#order.indexOf(device), 1);
+    const at = this.#order.findIndex((o) => o.device === device);
+    this.#order.splice(at, 1);
+    // The turn stays with the device after the one served last, even as devices come and go.
+    if (at <= this.#lastIndex) this.#lastIndex--;
     const stopped = codedError('ECANCELED', `device ${device} stopped`);
     for (const task of entry.tasks) task.reject(stopped);
     for (const flight of [...this.#inFlight]) if (flight.device === device) this.#end(flight, stopped, undefined, false);
@@ -158,21 +162,20 @@ export class LinkScheduler {
   /** Round-robin over devices: the next device with a task or a due poll gets one slot. */
   #startNext(now: number): boolean {
     const n = this.#order.length;
-    const first = this.#last === undefined ? 0 : this.#order.indexOf(this.#last) + 1;
+    const first = this.#lastIndex + 1;
     for (let i = 0; i < n; i++) {
       const idx = (first + i) % n;
-      const device = this.#order[idx]!;
-      const entry = this.#devices.get(device)!;
-      const task = entry.tasks.shift();
+      const { device, entry } = this.#order[idx]!;
+      const task = entry.tasks.length ? entry.tasks.shift() : undefined;
       if (task) {
-        this.#last = device;
+        this.#lastIndex = idx;
         this.#launch(device, entry.timeoutMs, now, task.run, (err, value) => (err === undefined ? task.resolve(value) : task.reject(err)));
         return true;
       }
       let job: JobState | undefined;
       for (const j of entry.jobs) if (!j.running && j.due <= now && (!job || j.due < job.due)) job = j;
       if (job) {
-        this.#last = device;
+        this.#lastIndex = idx;
         const started = job;
         started.running = true;
         this.#onLateness?.(device, now - started.due);
@@ -231,7 +234,10 @@ export class LinkScheduler {
     if (this.#inFlight.size < this.#maxInFlight) {
       for (const entry of this.#devices.values()) for (const job of entry.jobs) if (!job.running) at = Math.min(at, job.due);
     }
-    if (at === this.#timerAt && this.#timer !== undefined) return;
+    // A timer that fires no later than needed is kept: it pumps and re-arms when it fires. Each
+    // request moves the earliest deadline later, and re-setting the timer for every one of them
+    // would cost more than the request's own bookkeeping.
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
     this.#timerAt = at;
