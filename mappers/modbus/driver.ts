@@ -116,9 +116,11 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
       async read(request, signal) {
         let parts = splits.get(request);
         if (!parts) {
-          // The common case: the request as planned answers.
+          // The common case: the request as planned answers, as one block of registers or bits
+          // (the runtime cuts it into properties only when it changed).
           try {
-            return decodeSpan(request, await fetchSpan(request.detail as Span, signal), maps);
+            const data = await fetchSpan(request.detail as Span, signal);
+            return { block: data, readings: () => decodeSpan(request, data, maps) };
           } catch (err) {
             if (!(err instanceof ModbusException) || err.exception !== 2) throw err;
             parts = splitRequest(request, limits);

@@ -9,7 +9,7 @@ import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
 import { badReading, toReading } from './convert.ts';
 import type { CodecSpec } from './codec.ts';
-import type { Connection, DriverContext, PropertyBinding, RawReading, ReadRequest } from './driver.ts';
+import type { Connection, DriverContext, PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
 import type { LinkRegistry } from './links.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
@@ -39,6 +39,8 @@ export class DeviceRunner {
   readonly #protocol: string;
   readonly #backoff: Backoff;
   readonly #filter: ReportFilter;
+  /** The last good block of each request whose driver answers in blocks. */
+  readonly #blocks = new WeakMap<ReadRequest, Uint8Array>();
   readonly #boundByRequest = new WeakMap<ReadRequest, { p: PropertyBinding; codec: CodecSpec | undefined; slot: ReportSlot }[]>();
   readonly #stop = new AbortController();
   #state: DeviceState = 'unknown';
@@ -178,9 +180,9 @@ export class DeviceRunner {
 
   async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {
     const { clock } = this.#d;
-    let raws: RawReading[];
+    let result: RawReading[] | RawBlock;
     try {
-      raws = await conn.read(req, signal);
+      result = await conn.read(req, signal);
     } catch (err) {
       // Aborted: the scheduler cut the poll off and cutOff() has reported why.
       if (!signal.aborted) this.#pollFailed(gen, req, index, err);
@@ -188,9 +190,19 @@ export class DeviceRunner {
     }
     if (signal.aborted || gen !== this.#generation) return;
     const now = clock.now();
+    const bound = this.#bound(req);
+    let raws: RawReading[];
+    if (Array.isArray(result)) raws = result;
+    else {
+      if (this.#sameBlock(req, bound, result.block, now)) {
+        this.#deliver([], true, bound.length, now);
+        this.#pollDone(index, [], true);
+        return;
+      }
+      raws = result.readings();
+    }
     const readings: Reading[] = [];
     let unchanged = 0;
-    const bound = this.#bound(req);
     for (let i = 0; i < bound.length; i++) {
       const { p, codec, slot } = bound[i]!;
       // Drivers answer in the request's order; look further only when one did not.
@@ -206,6 +218,29 @@ export class DeviceRunner {
     }
     this.#deliver(readings, true, unchanged, now);
     this.#pollDone(index, readings, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
+    if (!Array.isArray(result)) {
+      // Kept only when every property came out good: a block that decoded to an error is decoded again.
+      if (readings.every((r) => r.quality === 'good')) this.#blocks.set(req, Uint8Array.from(result.block));
+      else this.#blocks.delete(req);
+    }
+  }
+
+  /**
+   * A block equal to the request's last one gives every property the bytes it had, so the poll
+   * would report nothing, exactly as unchanged() per property would find: unless some property
+   * has no codec, last read other than good, or is due for its reportCycle.
+   */
+  #sameBlock(req: ReadRequest, bound: readonly { codec: CodecSpec | undefined; slot: ReportSlot }[], block: Uint8Array, now: number): boolean {
+    const prev = this.#blocks.get(req);
+    if (!prev || prev.length !== block.length) return false;
+    for (let i = 0; i < block.length; i++) if (prev[i] !== block[i]) return false;
+    for (const { codec, slot } of bound) {
+      const last = slot.last;
+      if (!codec || !last || last.quality !== 'good' || slot.raw === undefined) return false;
+      const cycle = slot.rule.reportCycle;
+      if (cycle > 0 && now - last.time >= cycle) return false;
+    }
+    return true;
   }
 
   /** A request's properties with their codec and report slot, looked up once, not on every poll. */

@@ -52,6 +52,22 @@ export interface RawReading {
   error?: ReadingError;
 }
 
+/**
+ * A request answered as one block of bytes (Modbus registers, a PLC data block, a characteristic):
+ * the block, and the readings cut from it. The runtime keeps the last block of each request; when
+ * a new one is byte for byte the same and no property is due for its reportCycle, it counts the
+ * reads and never calls readings(): most registers of a plant hold still between polls.
+ */
+export interface RawBlock {
+  block: Uint8Array;
+  readings(): RawReading[];
+}
+
+/** The readings of what read() returned, whichever form it took. */
+export function readingsOf(result: RawReading[] | RawBlock): RawReading[] {
+  return Array.isArray(result) ? result : result.readings();
+}
+
 /** Narrow context a driver gets: nothing global, nothing it could misuse. */
 export interface DriverContext {
   readonly log: Logger;
@@ -66,7 +82,8 @@ export interface DriverContext {
 }
 
 export interface Connection<V = ConfigData> {
-  read(request: ReadRequest<V>, signal: AbortSignal): Promise<RawReading[]>;
+  /** One RawReading per property of the request, or the block they are all cut from. */
+  read(request: ReadRequest<V>, signal: AbortSignal): Promise<RawReading[] | RawBlock>;
   /** `value` is typed; `raw` is set when the driver declared a codec for this property. */
   write(property: PropertyBinding<V>, value: { value: PropertyValue; raw?: Uint8Array }, signal: AbortSignal): Promise<void>;
   /** Push protocols: deliver readings as they arrive. Returns a function that unsubscribes. */

@@ -348,3 +348,45 @@ test('a read that never settles and ignores its signal is cut off at its timeout
     await waitFor(() => reads >= 3, 'polled again after the cut-off');
   }, [{ name: 'deaf', load: async () => driver }]);
 });
+
+test('a driver answering in blocks: an unchanged block is counted, not decoded; a change, a due reportCycle or a bad decode is', async () => {
+  const words = [100, 200];
+  let decoded = 0;
+  const driver = defineDriver<Record<string, never>, { word: number }>({
+    name: 'blocks',
+    sdkVersion: `^${SDK_VERSION}`,
+    protocolSchema: { type: 'object' },
+    visitorSchema: { type: 'object', required: ['word'], properties: { word: { type: 'integer' } } },
+    codec: (p) => (p.spec.type === 'boolean' ? { type: 'bit', bitIndex: 0 } : { type: 'int16' }),
+    async connect() {
+      return {
+        async read(req) {
+          const block = Uint8Array.from(words.flatMap((w) => [(w >> 8) & 0xff, w & 0xff]));
+          return { block, readings: () => { decoded++; return req.properties.map((p) => ({ property: p.name, raw: block.subarray(p.visitor.word * 2, p.visitor.word * 2 + 2) })); } };
+        },
+        async write() {},
+        async close() {},
+      };
+    },
+  });
+  const registry = new Registry();
+  await withHost(async (host, sink) => {
+    const device = makeDevice({ name: 'blk', protocol: 'blocks', config: {}, properties: [
+      { name: 'a', type: 'int', collectCycle: 20, visitor: { word: 0 } },
+      { name: 'b', type: 'int', collectCycle: 20, reportCycle: 400, visitor: { word: 1 } },
+    ] });
+    assert.deepEqual((await host.apply([device])).errors, []);
+    const reads = async () => (await host.metrics.reads.get()).values.reduce((n, v) => n + v.value, 0);
+    await waitFor(() => sink.latest(device.id, 'b')?.value === 200, 'the first values');
+    const decodedAtStart = decoded;
+    const readsAtStart = await reads();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok((await reads()) >= readsAtStart + 10, 'unchanged polls still count as reads');
+    assert.equal(decoded, decodedAtStart, 'an unchanged block is not decoded');
+    assert.equal(sink.readings.filter((r) => r.property === 'a').length, 1, 'nor reported again');
+    words[0] = 101;
+    await waitFor(() => sink.latest(device.id, 'a')?.value === 101, 'a change decoded and reported');
+    assert.equal(sink.readings.filter((r) => r.property === 'b').length, 1, 'the unchanged neighbour is not reported');
+    await waitFor(() => sink.readings.filter((r) => r.property === 'b').length === 2, 'b again when its reportCycle is due');
+  }, [{ name: 'blocks', load: async () => driver }], registry);
+});

@@ -1,9 +1,9 @@
 // The public SDK surface for driver authors: the contract, the codec, links, coded errors, and the
 // conformance kit. A driver package imports from here only.
 
-export { SDK_VERSION, defineDriver } from './driver.ts';
+export { SDK_VERSION, defineDriver, readingsOf } from './driver.ts';
 export type {
-  Connection, DeviceBinding, DiscoveredDevice, Driver, DriverContext, JsonSchema, PropertyBinding, RawReading, ReadRequest,
+  Connection, DeviceBinding, DiscoveredDevice, Driver, DriverContext, JsonSchema, PropertyBinding, RawBlock, RawReading, ReadRequest,
 } from './driver.ts';
 export { applyScale, BYTE_ORDERS, CODEC_TYPES, checkCodecSpec, CodecError, codecWidth, decode, encode, removeScale, reorder, roundNoise } from './codec.ts';
 export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';

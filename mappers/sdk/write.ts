@@ -8,7 +8,7 @@ import { parseValue, type PropertyValue } from '../../core/values.ts';
 import { errorCode, errorMessage, raceAbort } from './async.ts';
 import { encode } from './codec.ts';
 import { toDriverValue, toReading } from './convert.ts';
-import type { Connection } from './driver.ts';
+import { readingsOf, type Connection } from './driver.ts';
 import type { PreparedDevice } from './prepare.ts';
 
 export interface WriteRequest {
@@ -63,7 +63,7 @@ export async function writeProperty(req: WriteRequest, property: string, input: 
   const request = prepared.plan.find((r) => r.properties.some((p) => p.name === property)) ?? { properties: [binding] };
   let readings: Reading[];
   try {
-    const raws = await req.submit((signal) => raceAbort(conn.read(request, signal), signal));
+    const raws = readingsOf(await req.submit((signal) => raceAbort(conn.read(request, signal), signal)));
     const now = req.now();
     const byName = new Map(raws.map((r) => [r.property, r]));
     readings = request.properties.map((p) => toReading(id, p, prepared.codecs.get(p.name), byName.get(p.name), now));
