@@ -1,13 +1,20 @@
 // The bench's Modbus TCP simulator: socket level, one process per group of endpoints, answers
 // built once per distinct request and then only stamped with the transaction id, so it serves far
 // more requests than a client under test asks (the bench checks that before trusting a number).
-//   node --import tsx bench/modbus/simulator.ts <port> [<port>...]     (IPC: "count" -> {count})
+//   node --import tsx bench/modbus/simulator.ts <port> [<port>...]     (IPC: {count} -> {count}; {moving} -> {moving})
 
 import { createServer, type Socket } from 'node:net';
 import { bitAt, wordAt } from './map.ts';
 
 let served = 0;
 const answers = new Map<string, Buffer>();
+/**
+ * Moving mode: every register and bit of an answer changes from one serve of a request to the
+ * next, so a client must decode and report every value of every poll. A register changes in bit 0
+ * of each byte only, so a float stays finite and a string stays ASCII.
+ */
+let moving = false;
+const serves = new Map<string, number>();
 
 function build(unit: number, pdu: Buffer): Buffer {
   const fc = pdu[0]!;
@@ -59,6 +66,14 @@ function serve(socket: Socket): void {
       const reply = Buffer.from(answer);
       reply[0] = buf[0]!;
       reply[1] = buf[1]!;
+      if (moving && (reply[7]! & 0x80) === 0) {
+        const n = (serves.get(key) ?? 0) + 1;
+        serves.set(key, n);
+        // Data bytes start after the MBAP header, the function code and the byte count; coils and
+        // discrete inputs flip every bit, registers bit 0 of every byte.
+        const mask = reply[7]! <= 2 ? 0xff : 1;
+        if (n & 1) for (let i = 9; i < reply.length; i++) reply[i]! ^= mask;
+      }
       out.push(reply);
       served++;
       buf = buf.subarray(6 + len);
@@ -75,7 +90,12 @@ for (const port of ports) {
     if (++listening === ports.length) process.send?.({ ready: true });
   });
 }
-process.on('message', (m: { count?: boolean }) => {
+process.on('message', (m: { count?: boolean; moving?: boolean }) => {
   if (m.count) process.send?.({ count: served });
+  if (m.moving !== undefined) {
+    moving = m.moving;
+    serves.clear();
+    process.send?.({ moving });
+  }
 });
 process.on('disconnect', () => process.exit(0));
