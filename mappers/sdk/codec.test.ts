@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkCodecSpec, CodecError, decode, encode, type ByteOrder, type CodecSpec, type CodecType } from './codec.ts';
+import { BYTE_ORDERS, checkCodecSpec, CodecError, decode, encode, reorder, type ByteOrder, type CodecSpec, type CodecType } from './codec.ts';
 
 // Where each big-endian byte lands on the wire, per order and width (wire[i] = abcd[perm[i]]).
 const PERM: Record<ByteOrder, Record<number, number[]>> = {
@@ -107,4 +107,28 @@ test('float32 decodes to the shortest decimal that is the same float32', () => {
   assert.equal(decode(wire(123456.78), { type: 'float32' }), 123456.78);
   assert.equal(decode(wire(-3.4028234663852886e38), { type: 'float32' }), -3.4028235e38);
   assert.equal(Math.fround(decode(wire(1 / 3), { type: 'float32' }) as number), Math.fround(1 / 3));
+});
+
+test('decode of every fixed-width type in every order agrees with reorder() and a DataView, for random bytes', () => {
+  const widths = { int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, float32: 4, float64: 8 } as const;
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+  for (const [type, width] of Object.entries(widths) as [keyof typeof widths, number][]) {
+    for (const order of BYTE_ORDERS) {
+      for (let n = 0; n < 50; n++) {
+        const raw = Uint8Array.from({ length: width }, random);
+        const view = new DataView(reorder(raw, order).buffer);
+        const expected = {
+          int8: () => view.getInt8(0), uint8: () => view.getUint8(0), int16: () => view.getInt16(0), uint16: () => view.getUint16(0),
+          int32: () => view.getInt32(0), uint32: () => view.getUint32(0), int64: () => view.getBigInt64(0), uint64: () => view.getBigUint64(0),
+          float32: () => view.getFloat32(0), float64: () => view.getFloat64(0),
+        }[type]();
+        const got = decode(raw, { type, order });
+        if (typeof expected === 'bigint') assert.equal(BigInt(got as number | bigint), expected, `${type} ${order}`);
+        else if (type === 'float32') assert.ok(Number.isNaN(expected) ? Number.isNaN(got as number) : Math.fround(got as number) === expected, `${type} ${order}`);
+        else if (Number.isNaN(expected)) assert.ok(Number.isNaN(got as number), `${type} ${order}`);
+        else assert.equal(got, expected, `${type} ${order} ${[...raw]}`);
+      }
+    }
+  }
 });

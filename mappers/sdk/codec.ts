@@ -130,24 +130,52 @@ function normalise(v: bigint): number | bigint {
 }
 
 /** Wire bytes -> typed value, with scale and valueOffset applied to numbers. */
+/** Scratch for numbers: decode() runs for every changed value of every poll, so it allocates nothing for them. */
+const SCRATCH = new Uint8Array(8);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
+
+/** The first `width` bytes of `raw` into SCRATCH in ABCD order (what reorder() would give, without an array). */
+function toScratch(raw: Uint8Array, width: number, order: ByteOrder | undefined): void {
+  const words = width >> 1;
+  const reverseWords = order === 'CDAB' || order === 'DCBA';
+  const swapBytes = order === 'BADC' || order === 'DCBA';
+  if (width < 2 || (!reverseWords && !swapBytes)) {
+    for (let i = 0; i < width; i++) SCRATCH[i] = raw[i]!;
+    return;
+  }
+  for (let i = 0; i < width; i++) {
+    const word = reverseWords ? words - 1 - (i >> 1) : i >> 1;
+    const byte = swapBytes ? 1 - (i & 1) : i & 1;
+    SCRATCH[i] = raw[2 * word + byte]!;
+  }
+}
+
 export function decode(raw: Uint8Array, spec: CodecSpec): PropertyValue {
   const width = codecWidth(spec);
   if (width !== undefined && raw.length < width) {
     throw new CodecError(`${spec.type} needs ${width} bytes, the device returned ${raw.length}`);
   }
-  const bytes = reorder(width !== undefined ? raw.subarray(0, width) : raw, spec.order);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (spec.type) {
-    case 'int8': return applyScale(view.getInt8(0), spec);
-    case 'uint8': return applyScale(view.getUint8(0), spec);
-    case 'int16': return applyScale(view.getInt16(0), spec);
-    case 'uint16': return applyScale(view.getUint16(0), spec);
-    case 'int32': return applyScale(view.getInt32(0), spec);
-    case 'uint32': return applyScale(view.getUint32(0), spec);
-    case 'int64': return applyScale(normalise(view.getBigInt64(0)), spec);
-    case 'uint64': return applyScale(normalise(view.getBigUint64(0)), spec);
-    case 'float32': return applyScale(shortestFloat32(view.getFloat32(0)), spec);
-    case 'float64': return applyScale(view.getFloat64(0), spec);
+    case 'int8': case 'uint8': case 'int16': case 'uint16': case 'int32': case 'uint32':
+    case 'int64': case 'uint64': case 'float32': case 'float64': {
+      toScratch(raw, width!, spec.order);
+      const view = SCRATCH_VIEW;
+      switch (spec.type) {
+        case 'int8': return applyScale(view.getInt8(0), spec);
+        case 'uint8': return applyScale(view.getUint8(0), spec);
+        case 'int16': return applyScale(view.getInt16(0), spec);
+        case 'uint16': return applyScale(view.getUint16(0), spec);
+        case 'int32': return applyScale(view.getInt32(0), spec);
+        case 'uint32': return applyScale(view.getUint32(0), spec);
+        case 'int64': return applyScale(normalise(view.getBigInt64(0)), spec);
+        case 'uint64': return applyScale(normalise(view.getBigUint64(0)), spec);
+        case 'float32': return applyScale(shortestFloat32(view.getFloat32(0)), spec);
+        case 'float64': return applyScale(view.getFloat64(0), spec);
+      }
+    }
+  }
+  const bytes = reorder(width !== undefined ? raw.subarray(0, width) : raw, spec.order);
+  switch (spec.type) {
     case 'bool': return bytes.some((b) => b !== 0);
     case 'bit': {
       const index = spec.bitIndex ?? 0;

@@ -202,6 +202,7 @@ export class DeviceRunner {
       raws = result.readings();
     }
     const readings: Reading[] = [];
+    const slots: ReportSlot[] = [];
     let unchanged = 0;
     for (let i = 0; i < bound.length; i++) {
       const { p, codec, slot } = bound[i]!;
@@ -215,8 +216,9 @@ export class DeviceRunner {
       const reading = toReading(this.#id, p, codec, raw, now);
       if (codec) this.#filter.rawSeen(slot, reading.quality === 'good' ? bytes : undefined);
       readings.push(reading);
+      slots.push(slot);
     }
-    this.#deliver(readings, true, unchanged, now);
+    this.#deliver(readings, true, unchanged, now, slots);
     this.#pollDone(index, readings, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
     if (!Array.isArray(result)) {
       // Kept only when every property came out good: a block that decoded to an error is decoded again.
@@ -288,7 +290,8 @@ export class DeviceRunner {
 
   /** `counted` is false for the bad markers of an outage: nothing was read, so no metric moves. */
   /** `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again. */
-  #deliver(readings: Reading[], counted = true, unchanged = 0, now = this.#d.clock.now()): void {
+  /** `slots`, when given, holds each reading's report slot (a poll has them at hand). */
+  #deliver(readings: Reading[], counted = true, unchanged = 0, now = this.#d.clock.now(), slots?: ReportSlot[]): void {
     if (!readings.length && !unchanged) return;
     if (counted) {
       this.#d.metrics.countReads(this.#id, this.#protocol, readings.length + unchanged);
@@ -296,7 +299,7 @@ export class DeviceRunner {
     }
     if (!readings.length) return;
     const admitted: Reading[] = [];
-    for (const r of readings) if (this.#filter.admit(r, now)) admitted.push(r);
+    for (let i = 0; i < readings.length; i++) if (this.#filter.admit(readings[i]!, now, slots?.[i])) admitted.push(readings[i]!);
     if (admitted.length) this.#d.sink.report(admitted);
   }
 

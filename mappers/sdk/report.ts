@@ -97,7 +97,10 @@ export class ReportFilter {
   /** Remember the bytes of a good reading (copied: drivers may reuse their buffers), or forget them. */
   rawSeen(property: string | ReportSlot, bytes: Uint8Array | undefined): void {
     const slot = typeof property === 'string' ? this.slot(property) : property;
-    slot.raw = bytes ? Uint8Array.from(bytes) : undefined;
+    if (!bytes) slot.raw = undefined;
+    // Copied into the slot's own array when the size allows: a moving value is seen on every poll.
+    else if (slot.raw?.length === bytes.length) slot.raw.set(bytes);
+    else slot.raw = Uint8Array.from(bytes);
   }
 
   /** Forget what was reported (a restarted device reports everything afresh). */
