@@ -136,6 +136,9 @@ test('request/response faults: no answer, a partial answer, a bad checksum, an u
   await expectBad('EPARTIAL', /answer to voltage incomplete after 300 ms: \d+ bytes arrived without the end of a frame/);
   mode = 'badsum';
   await expectBad('EBADFRAME', /no valid answer to voltage within 300 ms: \d+ frames? dropped \(xor checksum mismatch/);
+  // The drops are a metric too, for the device that saw them.
+  const dropped = (await host.metrics.driverEvents.get()).values.find((v) => v.labels.device === device.id && v.labels.event === 'frames_dropped');
+  assert.ok((dropped?.value ?? 0) >= 1, `edgetwin_mapper_driver_events_total{event="frames_dropped"}: ${JSON.stringify(dropped)}`);
   mode = 'other';
   await expectBad('EFORMAT', /1 frame did not match, last "HELLO\*"/);
   mode = 'answer';

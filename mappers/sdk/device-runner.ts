@@ -109,6 +109,7 @@ export class DeviceRunner {
       links: this.#d.links,
       dataDir: this.#d.dataDir,
       lost: (err) => this.#lost(gen, err),
+      count: (event, n = 1) => this.#d.metrics.countEvent(this.#id, this.#protocol, event, n),
     };
     let conn: Connection;
     const attempt = prepared.driver.connect(prepared.binding, ctx);

@@ -79,6 +79,12 @@ export interface DriverContext {
   readonly dataDir: string;
   /** Tell the runtime the connection broke (a push protocol notices before any read does). */
   readonly lost: (error: Error) => void;
+  /**
+   * Count something the protocol saw that no reading shows: a frame dropped for its checksum or
+   * its shape. Exported as edgetwin_mapper_driver_events_total{device, protocol,
+   * event}; keep `event` to a few fixed snake_case names (it is a label).
+   */
+  readonly count: (event: string, n?: number) => void;
 }
 
 export interface Connection<V = ConfigData> {

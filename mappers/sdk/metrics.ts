@@ -23,6 +23,11 @@ interface PendingReads {
  * plain number and the counter takes the sums when it is collected (on /metrics or get()). Kept
  * per counter, so every MapperHost sharing a registry feeds the one counter.
  */
+/** Driver events counted since the last scrape, per counter, keyed by device and event. */
+const pendingEvents = new WeakMap<Counter<'device' | 'protocol' | 'event'>, Map<string, PendingReads & { event: string }>>();
+/** The events each device has counted, so its series can be removed with it. */
+const eventNames = new WeakMap<Counter<'device' | 'protocol' | 'event'>, Map<string, Set<string>>>();
+
 const pendingReads = new WeakMap<Counter<'device' | 'protocol'>, Map<string, PendingReads>>();
 
 function flushReads(counter: Counter<'device' | 'protocol'>): void {
@@ -38,6 +43,7 @@ export class MapperMetrics {
   readonly readErrors: Counter<'device' | 'protocol' | 'code'>;
   readonly writes: Counter<'device' | 'protocol' | 'result'>;
   readonly lateness: DeviceHistogram;
+  readonly driverEvents: Counter<'device' | 'protocol' | 'event'>;
   readonly state: Gauge<'device' | 'protocol' | 'state'>;
 
   constructor(registry: Registry = new Registry()) {
@@ -64,6 +70,20 @@ export class MapperMetrics {
       name: 'edgetwin_mapper_poll_lateness_seconds', help: 'Delay between a poll falling due and its request starting',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers,
     }));
+    this.driverEvents = metric(registry, 'edgetwin_mapper_driver_events_total', () => {
+      const counter: Counter<'device' | 'protocol' | 'event'> = new Counter({
+        name: 'edgetwin_mapper_driver_events_total', help: 'What a driver saw that no reading shows (a serial frame dropped for its checksum or shape), by event',
+        labelNames: ['device', 'protocol', 'event'], registers,
+        collect() {
+          const pending = pendingEvents.get(counter);
+          if (!pending) return;
+          for (const p of pending.values()) if (p.n > 0) counter.inc({ device: p.device, protocol: p.protocol, event: p.event }, p.n);
+          pending.clear();
+        },
+      });
+      pendingEvents.set(counter, new Map());
+      return counter;
+    });
     this.state = metric(registry, 'edgetwin_mapper_device_state', () => new Gauge({
       name: 'edgetwin_mapper_device_state', help: '1 for the state a device is in, 0 for the others', labelNames: ['device', 'protocol', 'state'], registers,
     }));
@@ -82,6 +102,28 @@ export class MapperMetrics {
     else pending.set(device, { device, protocol, n });
   }
 
+  /** Count a driver event; like reads, it reaches the counter when that is next collected. */
+  countEvent(device: string, protocol: string, event: string, n: number): void {
+    const pending = pendingEvents.get(this.driverEvents);
+    const key = `${device}\u0000${event}`;
+    const p = pending?.get(key);
+    if (p) {
+      p.n += n;
+      return;
+    }
+    let names = eventNames.get(this.driverEvents);
+    if (!names) eventNames.set(this.driverEvents, (names = new Map()));
+    let mine = names.get(device);
+    if (!mine) names.set(device, (mine = new Set()));
+    mine.add(event);
+    if (pending) pending.set(key, { device, protocol, event, n });
+    else this.driverEvents.inc({ device, protocol, event }, n);
+  }
+
+  #eventsOf(device: string): string[] {
+    return [...(eventNames.get(this.driverEvents)?.get(device) ?? [])];
+  }
+
   setState(device: string, protocol: string, state: DeviceState): void {
     for (const s of STATES) this.state.set({ device, protocol, state: s }, s === state ? 1 : 0);
   }
@@ -91,6 +133,10 @@ export class MapperMetrics {
     for (const s of STATES) this.state.remove({ device, protocol, state: s });
     pendingReads.get(this.reads)?.delete(device);
     this.reads.remove({ device, protocol });
+    const events = pendingEvents.get(this.driverEvents);
+    for (const [key, p] of events ?? []) if (p.device === device) events!.delete(key);
+    for (const event of this.#eventsOf(device)) this.driverEvents.remove({ device, protocol, event });
+    eventNames.get(this.driverEvents)?.delete(device);
     this.lateness.remove({ device, protocol });
   }
 }

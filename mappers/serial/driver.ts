@@ -51,7 +51,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       const why = err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '');
       throw codedError(err.code ?? 'ENODEV', `serial port ${config.serialPort} cannot be opened: ${why} (is the adapter plugged in, and the path right?)`, err);
     });
-    const session = new PortSession(link, config, ctx.log, ctx.lost);
+    const session = new PortSession(link, config, ctx.log, ctx.lost, ctx.count);
     await session.settle(config.settleMs);
 
     const answerOf = (p: Binding) => (frame: Frame): Verdict<Extracted> => {

@@ -33,8 +33,16 @@ export class PortSession {
     if (this.#settled) this.reader.push(chunk);
   };
 
-  constructor(link: SerialLink, config: SerialProtocol, log: Logger, lost: (err: Error) => void) {
+  readonly #count: (event: string, n?: number) => void;
+
+  /**
+   * `count` is the driver context's: frames dropped for their checksum or shape become a metric.
+   * Frames no pattern wanted are not counted there: on a shared bus they are mostly the answers
+   * to the other devices' requests.
+   */
+  constructor(link: SerialLink, config: SerialProtocol, log: Logger, lost: (err: Error) => void, count: (event: string, n?: number) => void = () => {}) {
     this.#link = link;
+    this.#count = count;
     this.#config = config;
     this.#log = log;
     // A noisy line can drop hundreds of frames a second: one log line per 10 s, with the count.
@@ -44,6 +52,7 @@ export class PortSession {
       frame: (f) => this.#dispatch(f),
       flush: () => this.onStreamFlush?.(),
       bad: (reason) => {
+        this.#count('frames_dropped');
         const now = Date.now();
         if (now - loggedAt < 10_000) return;
         const stats = this.reader.stats;
