@@ -38,6 +38,8 @@ describe('reload of --devices files', () => {
     const mark = gw.log().length;
     writeFileSync(file, readFileSync(file, 'utf8').replace('B-2026-001', 'B-2026-002'));
     await waitFor('the new batch code reported', async () => (await reported('default/packaging-line', 'batch'))?.value === 'B-2026-002');
+    // The log comes through a pipe and may trail the API: wait for the line itself.
+    await waitFor('the reload logged', () => gw.log().slice(mark).includes('"devices applied"'));
     // A save may reach the watcher as more than one event; whatever reloads ran, only the edited device moved.
     const applied = gw.log().slice(mark).split('\n').filter((l) => l.includes('"devices applied"'))
       .map((l) => JSON.parse(l) as { started: string[]; stopped: string[]; restarted: string[] });
