@@ -1,8 +1,9 @@
 // Modbus bench: 100 devices (10 unit ids on each of 10 TCP endpoints of a socket-level simulator),
 // 100 properties each. First the simulator alone, then each variant in its own process, one after
-// another: (a) edgetwin, (b) edgetwin with coalesce: false, (c) a bare modbus-serial loop with (a)'s
-// requests, (am) (a) with every register changing on every poll (no goal: the cost of decoding and
-// reporting everything); then (a) at 1 s cycles for poll lateness; then (a8) (a) with maxInFlight 8.
+// another: (a) edgetwin and (c) a bare modbus-serial loop with (a)'s requests, taking turns three
+// times (compared by their median runs), (b) edgetwin with coalesce: false, (am) (a) with every
+// register changing on every poll (no goal: the cost of decoding and reporting everything); then
+// (a) at 1 s cycles for poll lateness; then (a8) (a) with maxInFlight 8.
 //   node --import tsx bench/modbus/index.ts          (BENCH_QUICK=1 for a short try; BENCH_VARIANTS=a,c for some variants only)
 // Prints a table and one JSON line. Requests are counted by the simulator, values by the client.
 
@@ -83,18 +84,31 @@ const sim = await run('blast.ts', { ports, seconds: THROUGHPUT_S / 2, inFlight: 
 const results: Record<string, Outcome> = {};
 const setMoving = (moving: boolean) => Promise.all(simulators.map((s) => { const r = once(s, (m) => m.moving === moving); s.send({ moving }); return r; }));
 const LABELS: Record<string, string> = { a: 'edgetwin', b: 'edgetwin, coalesce: false', c: 'bare modbus-serial, (a)\'s requests', a8: 'edgetwin, maxInFlight 8', am: 'edgetwin, every value moving' };
-async function throughput(variant: 'a' | 'b' | 'c' | 'a8' | 'am'): Promise<void> {
-  if (ONLY && !ONLY.includes(variant)) return;
+async function throughput(variant: 'a' | 'b' | 'c' | 'a8' | 'am'): Promise<Outcome | undefined> {
+  if (ONLY && !ONLY.includes(variant)) return undefined;
   process.stderr.write(`${variant}: ${LABELS[variant]}...\n`);
   // (a), (b), (c) and (a8) read registers that hold still, as most of a plant's do between polls
   // (edgetwin then skips decoding unchanged blocks); (am) reads registers that all change on
   // every poll, so every value is decoded and reported: the cost of that path, with no goal.
   if (variant === 'am') await setMoving(true);
-  results[variant] = await run('variant.ts', { variant, ports, seconds: THROUGHPUT_S, warmup: WARMUP_S });
+  const outcome = await run('variant.ts', { variant, ports, seconds: THROUGHPUT_S, warmup: WARMUP_S });
   if (variant === 'am') await setMoving(false);
+  return (results[variant] = outcome);
 }
+// (a) and (c), the pair the 90% goal compares, take turns TURNS times and each is judged by its
+// median run: this machine has bad windows, and one of them must not decide the comparison.
+const TURNS = QUICK ? 1 : 3;
+const turns: Record<'a' | 'c', Outcome[]> = { a: [], c: [] };
+for (let i = 0; i < TURNS; i++) {
+  for (const v of ['a', 'c'] as const) {
+    const o = await throughput(v);
+    if (o) turns[v].push(o);
+  }
+}
+const medianRun = (runs: Outcome[]) => [...runs].sort((x, y) => x.values / x.seconds - y.values / y.seconds)[Math.floor(runs.length / 2)]!;
+for (const v of ['a', 'c'] as const) if (turns[v].length) results[v] = medianRun(turns[v]);
 // In the issue's order: the throughput phase, the lateness phase, then (a) with maxInFlight 8.
-for (const variant of ['a', 'b', 'c', 'am'] as const) await throughput(variant);
+for (const variant of ['b', 'am'] as const) await throughput(variant);
 // Set unless ONLY, and ONLY exits before it is read.
 let late!: Outcome;
 if (!ONLY) {
@@ -123,11 +137,13 @@ const perCycle = (o: Outcome) => (o.values ? o.requests / (o.values / totalProps
 const simRate = sim.requests / sim.seconds;
 const valid = simRate >= 3 * rate(results.a!);
 
-const rows = Object.entries(results).map(([k, o]) => [k, LABELS[k]!,
+const ORDER = ['a', 'b', 'c', 'am', 'a8'];
+const rows = Object.entries(results).sort(([x], [y]) => ORDER.indexOf(x) - ORDER.indexOf(y)).map(([k, o]) => [k, LABELS[k]!,
   Math.round(rate(o)).toString(), perCycle(o).toFixed(0), Math.round(vps(o)).toString(), o.cpu.toFixed(1), (o.rss / 1e6).toFixed(0), String(o.bad + o.wrong)]);
 process.stdout.write(`\nModbus bench: ${DEVICES} devices x ${MAP.length} properties on ${ENDPOINTS} endpoints, ${THROUGHPUT_S} s per variant${QUICK ? ' (BENCH_QUICK)' : ''}\n`);
 process.stdout.write(`simulator alone: ${Math.round(simRate)} requests/s; ${valid ? 'valid' : 'INVALID'} (needs >= 3x (a)'s ${Math.round(rate(results.a!))} requests/s)\n\n`);
 process.stdout.write(renderTable(['', 'variant', 'requests/s', 'requests/cycle', 'values/s', 'CPU s', 'RSS MB', 'errors'], rows));
+if (TURNS > 1) process.stdout.write(`\n(a) and (c) took turns ${TURNS} times; their median runs are shown. values/s of each run: (a) ${turns.a.map((o) => Math.round(vps(o))).join(', ')}; (c) ${turns.c.map((o) => Math.round(vps(o))).join(', ')}\n`);
 process.stdout.write(`\nrequests per cycle: (a) plans ${planned}; the minimum under maxGapRegisters ${DEFAULT_MAX_GAP} is ${minimum} (${minimum / DEVICES} per device); measured ${perCycle(a).toFixed(1)}\n`);
 process.stdout.write(`values checked against the simulator's registers: ${Object.values(results).reduce((n, o) => n + o.checked, 0)}, wrong: ${Object.values(results).reduce((n, o) => n + o.wrong, 0)}\n`);
 process.stdout.write(`lateness at 1 s cycles over ${LATENESS_S} s: p50 ${late.latenessP50?.toFixed(2)} ms, p99 ${late.latenessP99?.toFixed(2)} ms, max ${late.latenessMax?.toFixed(2)} ms (${late.polls} polls, ${late.over10ms} over 10 ms, ${late.bad} bad readings)\n`);
@@ -147,6 +163,7 @@ process.stdout.write(`${JSON.stringify({
   bench: 'modbus', quick: QUICK, valid, devices: DEVICES, properties: totalProps, seconds: THROUGHPUT_S,
   simulatorRequestsPerSecond: Math.round(simRate), minimumRequestsPerCycle: minimum, plannedRequestsPerCycle: planned,
   variants: Object.fromEntries(Object.entries(results).map(([k, o]) => [k, { requestsPerSecond: Math.round(rate(o)), requestsPerCycle: Math.round(perCycle(o)), valuesPerSecond: Math.round(vps(o)), cpuSeconds: Number(o.cpu.toFixed(2)), rssMB: Math.round(o.rss / 1e6), errors: o.bad + o.wrong }])),
+  turns: { count: TURNS, aValuesPerSecond: turns.a.map((o) => Math.round(vps(o))), cValuesPerSecond: turns.c.map((o) => Math.round(vps(o))) },
   lateness: { cycleMs: 1000, seconds: LATENESS_S, p50Ms: late.latenessP50, p99Ms: late.latenessP99, maxMs: late.latenessMax, polls: late.polls, over10ms: late.over10ms, loopDelayP99Ms: late.loopDelayP99, loopDelayMaxMs: late.loopDelayMax },
   goals,
 })}\n`);
