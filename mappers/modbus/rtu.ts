@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { codedError, type SerialLink } from '../sdk/index.ts';
 import { FrameError, responseLength } from './pdu.ts';
-import type { Transport } from './transport.ts';
+import { Lifeline, type Transport } from './transport.ts';
 
 /** CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), sent low byte first. */
 export function crc16(bytes: Uint8Array, end = bytes.length): number {
@@ -41,13 +41,12 @@ const SHORT_FRAME_SILENCE_MS = 50;
 export class RtuTransport implements Transport {
   readonly #link: SerialLink;
   readonly #gapMs: number;
-  readonly #listeners = new Set<(err: Error) => void>();
+  readonly #life = new Lifeline();
   readonly #onData = (chunk: Buffer) => this.#receive(chunk);
   readonly #onClose = () => this.#die(codedError('ECONNRESET', `serial port ${this.#link.settings.path} closed`));
   #rx: Buffer = Buffer.alloc(0);
   #waiter?: () => void;
   #lastFrameAt = 0;
-  #dead = false;
 
   constructor(link: SerialLink, readonly release: () => Promise<void>) {
     this.#link = link;
@@ -58,16 +57,15 @@ export class RtuTransport implements Transport {
   }
 
   get dead(): boolean {
-    return this.#dead;
+    return this.#life.dead;
   }
 
   onLost(listener: (err: Error) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#life.onLost(listener);
   }
 
   request(unit: number, pdu: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-    if (this.#dead) return Promise.reject(codedError('ENOTCONN', `serial port ${this.#link.settings.path} is closed`));
+    if (this.#life.dead) return Promise.reject(codedError('ENOTCONN', `serial port ${this.#link.settings.path} is closed`));
     return this.#link.exclusive((port) => this.#exchange(port, unit, pdu, signal));
   }
 
@@ -122,17 +120,15 @@ export class RtuTransport implements Transport {
   }
 
   #die(err: Error): void {
-    if (this.#dead) return;
-    this.#dead = true;
-    for (const listener of [...this.#listeners]) listener(err);
+    this.#life.end(err);
   }
 
   async close(): Promise<void> {
-    this.#listeners.clear();
+    this.#life.forget();
     this.#link.port.off('data', this.#onData);
     this.#link.port.off('close', this.#onClose);
     this.#link.port.off('error', this.#onClose);
-    this.#dead = true;
+    this.#life.end();
     await this.release();
   }
 }

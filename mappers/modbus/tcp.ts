@@ -4,7 +4,7 @@
 
 import { connect, type Socket } from 'node:net';
 import { codedError, errorCode } from '../sdk/index.ts';
-import type { Transport } from './transport.ts';
+import { Lifeline, type Transport } from './transport.ts';
 
 interface Pending {
   unit: number;
@@ -18,11 +18,10 @@ const SILENT_TIMEOUTS = 2;
 export class TcpTransport implements Transport {
   readonly #socket: Socket;
   readonly #pending = new Map<number, Pending>();
-  readonly #listeners = new Set<(err: Error) => void>();
+  readonly #life = new Lifeline();
   #buffer: Buffer = Buffer.alloc(0);
   #tid = 0;
   #silentTimeouts = 0;
-  #dead = false;
   #corked = false;
   #wroteThisTick = false;
   readonly #endTick = () => {
@@ -56,16 +55,15 @@ export class TcpTransport implements Transport {
   }
 
   get dead(): boolean {
-    return this.#dead;
+    return this.#life.dead;
   }
 
   onLost(listener: (err: Error) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#life.onLost(listener);
   }
 
   request(unit: number, pdu: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-    if (this.#dead) return Promise.reject(codedError('ENOTCONN', 'the Modbus TCP connection is closed'));
+    if (this.#life.dead) return Promise.reject(codedError('ENOTCONN', 'the Modbus TCP connection is closed'));
     if (signal.aborted) return Promise.reject(signal.reason);
     let tid = this.#tid;
     do tid = (tid + 1) & 0xffff; while (this.#pending.has(tid));
@@ -138,15 +136,14 @@ export class TcpTransport implements Transport {
   }
 
   #die(err: Error): void {
-    if (this.#dead) return;
-    this.#dead = true;
+    if (this.#life.dead) return;
     for (const p of this.#pending.values()) p.reject(codedError('ECONNRESET', `the Modbus TCP connection broke: ${err.message}`));
     this.#pending.clear();
-    for (const listener of [...this.#listeners]) listener(err);
+    this.#life.end(err);
   }
 
   async close(): Promise<void> {
-    this.#listeners.clear();
+    this.#life.forget();
     if (this.#socket.destroyed) return this.#die(codedError('ECONNRESET', 'closed'));
     await new Promise<void>((resolve) => {
       this.#socket.once('close', () => resolve());

@@ -14,6 +14,36 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/**
+ * A transport's life, the same for TCP and RTU: it dies once, and whoever asked is told why. A
+ * deliberate close() tells nobody (forget() first).
+ */
+export class Lifeline {
+  #dead = false;
+  readonly #listeners = new Set<(err: Error) => void>();
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  onLost(listener: (err: Error) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Dead from now on; the listeners hear `err`. False when it was dead already. */
+  end(err?: Error): boolean {
+    if (this.#dead) return false;
+    this.#dead = true;
+    if (err) for (const listener of [...this.#listeners]) listener(err);
+    return true;
+  }
+
+  forget(): void {
+    this.#listeners.clear();
+  }
+}
+
 const generations = new WeakMap<LinkRegistry, Map<string, number>>();
 
 function keyOf(links: LinkRegistry, base: string): string {
