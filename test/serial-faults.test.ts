@@ -41,7 +41,8 @@ function pair() {
 const readingsOf = (sink: RecordingSink, id: string, property: string, since = 0): Reading[] =>
   sink.readings.slice(since).filter((r) => r.device === id && r.property === property);
 
-test('a streaming scale: garbage, noise and partial lines never become values, and silence turns readings bad', async () => {
+/** A scale streaming every 50 ms on a fresh pty pair, and a gateway host running `name` on it. */
+async function streamingScale(name: string, properties: Parameters<typeof makeDevice>[0]['properties']) {
   const pty = pair();
   await pty.start();
   const scale = new Scale();
@@ -49,14 +50,19 @@ test('a streaming scale: garbage, noise and partial lines never become values, a
   cleanups.push(() => scale.stop());
   const { sink, host } = hostFor();
   const device = makeDevice({
-    name: 'scale', protocol: 'serial',
+    name, protocol: 'serial',
     config: { serialPort: pty.gateway, baudRate: 9600, framing: { type: 'delimiter', delimiter: '\\r\\n' }, streamTimeout: 400 },
-    properties: [
-      { name: 'weight', type: 'double', reportCycle: 1, visitor: { stream: '^(?:ST|US),GS,([+-][0-9.]+)kg$' } },
-      { name: 'status', type: 'string', reportCycle: 1, visitor: { stream: '^(ST|US),GS,' } },
-    ],
+    properties,
   });
   await host.apply([device]);
+  return { scale, sink, host, device };
+}
+
+test('a streaming scale: garbage, noise and partial lines never become values, and silence turns readings bad', async () => {
+  const { scale, sink, host, device } = await streamingScale('scale', [
+    { name: 'weight', type: 'double', reportCycle: 1, visitor: { stream: '^(?:ST|US),GS,([+-][0-9.]+)kg$' } },
+    { name: 'status', type: 'string', reportCycle: 1, visitor: { stream: '^(ST|US),GS,' } },
+  ]);
   await waitFor(() => readingsOf(sink, device.id, 'weight').find((r) => r.quality === 'good'), 'a good weight', WAIT);
   const mark = sink.readings.length;
   for (let i = 0; i < 5; i++) {
@@ -82,18 +88,7 @@ test('a streaming scale: garbage, noise and partial lines never become values, a
 });
 
 test('a stream pattern that fits none of the lines is reported as such, not as plain silence', async () => {
-  const pty = pair();
-  await pty.start();
-  const scale = new Scale();
-  await scale.start(pty.instrument, 50);
-  cleanups.push(() => scale.stop());
-  const { sink, host } = hostFor();
-  const device = makeDevice({
-    name: 'scale-typo', protocol: 'serial',
-    config: { serialPort: pty.gateway, baudRate: 9600, framing: { type: 'delimiter', delimiter: '\\r\\n' }, streamTimeout: 400 },
-    properties: [{ name: 'weight', type: 'double', visitor: { stream: '^ST,NET,([+-][0-9.]+)kg$' } }],
-  });
-  await host.apply([device]);
+  const { sink, host, device } = await streamingScale('scale-typo', [{ name: 'weight', type: 'double', visitor: { stream: '^ST,NET,([+-][0-9.]+)kg$' } }]);
   const r = await waitFor(() => readingsOf(sink, device.id, 'weight').find((x) => x.error?.code === 'ETIMEDOUT'), 'a bad reading', WAIT);
   assert.match(r.error!.message, /no data from the instrument for 400 ms; \d+ frames matched no stream pattern, last "(ST|US),GS,\+0012\.345kg"/);
   await host.close();
