@@ -19,6 +19,13 @@ import { writeProperty, type WriteRequest } from './write.ts';
 import type { WriteOutcome } from '../../core/reading.ts';
 
 /** Codes that mean the connection itself is gone, not just one read. */
+/** A property of a read request with what a poll needs of it, looked up once per request. */
+interface BoundProperty {
+  p: PropertyBinding;
+  codec: CodecSpec | undefined;
+  slot: ReportSlot;
+}
+
 const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ENOTCONN', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export interface RunnerDeps {
@@ -41,7 +48,7 @@ export class DeviceRunner {
   readonly #filter: ReportFilter;
   /** The last good block of each request whose driver answers in blocks. */
   readonly #blocks = new WeakMap<ReadRequest, Uint8Array>();
-  readonly #boundByRequest = new WeakMap<ReadRequest, { p: PropertyBinding; codec: CodecSpec | undefined; slot: ReportSlot }[]>();
+  readonly #boundByRequest = new WeakMap<ReadRequest, BoundProperty[]>();
   readonly #stop = new AbortController();
   #state: DeviceState = 'unknown';
   #reason = 'not connected yet';
@@ -233,21 +240,15 @@ export class DeviceRunner {
    * would report nothing, exactly as unchanged() per property would find: unless some property
    * has no codec, last read other than good, or is due for its reportCycle.
    */
-  #sameBlock(req: ReadRequest, bound: readonly { codec: CodecSpec | undefined; slot: ReportSlot }[], block: Uint8Array, now: number): boolean {
+  #sameBlock(req: ReadRequest, bound: readonly BoundProperty[], block: Uint8Array, now: number): boolean {
     const prev = this.#blocks.get(req);
     if (!prev || prev.length !== block.length) return false;
     for (let i = 0; i < block.length; i++) if (prev[i] !== block[i]) return false;
-    for (const { codec, slot } of bound) {
-      const last = slot.last;
-      if (!codec || !last || last.quality !== 'good' || slot.raw === undefined) return false;
-      const cycle = slot.rule.reportCycle;
-      if (cycle > 0 && now - last.time >= cycle) return false;
-    }
-    return true;
+    return bound.every(({ codec, slot }) => codec !== undefined && this.#filter.settled(slot, now));
   }
 
   /** A request's properties with their codec and report slot, looked up once, not on every poll. */
-  #bound(req: ReadRequest): { p: PropertyBinding; codec: CodecSpec | undefined; slot: ReportSlot }[] {
+  #bound(req: ReadRequest): BoundProperty[] {
     let bound = this.#boundByRequest.get(req);
     if (!bound) {
       bound = req.properties.map((p) => ({ p, codec: this.#d.prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }));
@@ -289,9 +290,11 @@ export class DeviceRunner {
     }
   }
 
-  /** `counted` is false for the bad markers of an outage: nothing was read, so no metric moves. */
-  /** `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again. */
-  /** `slots`, when given, holds each reading's report slot (a poll has them at hand). */
+  /**
+   * `counted` is false for the bad markers of an outage: nothing was read, so no metric moves.
+   * `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again.
+   * `slots`, when given, holds each reading's report slot (a poll has them at hand).
+   */
   #deliver(readings: Reading[], counted = true, unchanged = 0, now = this.#d.clock.now(), slots?: ReportSlot[]): void {
     if (!readings.length && !unchanged) return;
     if (counted) {

@@ -88,8 +88,16 @@ export class ReportFilter {
     const prev = slot.raw;
     if (!prev || prev.length !== bytes.length) return false;
     for (let i = 0; i < bytes.length; i++) if (prev[i] !== bytes[i]) return false;
+    return this.settled(slot, now);
+  }
+
+  /**
+   * The property's last reading was good, its bytes are known, and no reportCycle is due: bytes
+   * equal to the known ones would report nothing.
+   */
+  settled(slot: ReportSlot, now: number): boolean {
     const last = slot.last;
-    if (!last || last.quality !== 'good') return false;
+    if (!last || last.quality !== 'good' || slot.raw === undefined) return false;
     const cycle = slot.rule.reportCycle;
     return !(cycle > 0 && now - last.time >= cycle);
   }
