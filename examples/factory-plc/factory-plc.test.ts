@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,11 +16,20 @@ interface TwinJson {
   properties: Record<string, { reported?: { value?: unknown; quality: string }; reconcile?: { state: string } }>;
 }
 
+/** mbpoll, an independent Modbus master, reading `count` items of a table (0 coils, 4 holding) from PDU address 0. */
+function mbpoll(port: number, table: 0 | 4, count: number): number[] {
+  const r = spawnSync('mbpoll', ['-m', 'tcp', '-a', '1', '-t', String(table), '-r', '1', '-c', String(count), '-1', '-p', String(port), '127.0.0.1'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, `mbpoll failed: ${r.stderr}${r.stdout}`);
+  return [...r.stdout.matchAll(/^\[(\d+)\]:\s+(-?\d+)/gm)].map((m) => Number(m[2]));
+}
+const hasMbpoll = spawnSync('mbpoll', ['-V']).error === undefined;
+
 describe('examples/factory-plc', () => {
   let plc: ChildProcess;
   let gw: GatewayProcess;
+  let port: number;
   before(async () => {
-    const port = await freePort();
+    port = await freePort();
     plc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'plc.ts'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => plc.stdout!.once('data', () => resolve()));
     const dir = mkdtempSync(join(tmpdir(), 'edgetwin-factory-'));
@@ -59,5 +68,14 @@ describe('examples/factory-plc', () => {
         return p.reported?.value === value && p.reconcile?.state === 'applied';
       });
     }
+  });
+
+  it('what the twin shows is what an independent Modbus master reads from the PLC', { skip: !hasMbpoll && 'mbpoll is not installed (apt-get install mbpoll)' }, () => {
+    // After the writes above: setpoint 72.5 at scale 0.1 is 725 in holding register 0; the motor coil is off.
+    const holding = mbpoll(port, 4, 9);
+    assert.equal(holding[0], 725, 'the setpoint edgetwin wrote is in the PLC');
+    // "PLC-FAC1", two characters a register, as edgetwin decoded it into the twin.
+    assert.deepEqual(holding.slice(5, 9), [0x504c, 0x432d, 0x4641, 0x4331]);
+    assert.equal(mbpoll(port, 0, 2)[0], 0, 'the motor coil edgetwin switched off is off');
   });
 });
