@@ -3,6 +3,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,26 @@ describe('edgetwin CLI end to end on the quick start', () => {
     });
     const table = await cli(['twin', 'get', 'default/thermostat', '--api-url', gw.apiUrl]);
     assert.match(table.stdout, /setpoint\s+24\s+good\s+24\s+applied/);
+  });
+
+  it('the README\'s mosquitto_sub and mosquitto_pub lines work against the embedded broker', { skip: spawnSync('mosquitto_pub', ['--help']).error !== undefined && 'mosquitto-clients is not installed' }, async () => {
+    // The README's commands, on this gateway's port: watch the twin, then set the setpoint the KubeEdge way.
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(gw.mqttPort), '-v', '-t', '$hw/events/device/#', '-t', '$ke/events/device/#']);
+    let seen = '';
+    sub.stdout.on('data', (d) => (seen += d));
+    try {
+      await waitFor('data updates on $ke/events', () => seen.includes('$ke/events/device/default/thermostat/data/update'));
+      const pub = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(gw.mqttPort), '-t', '$hw/events/device/default/thermostat/twin/update',
+        '-m', '{"event_id":"1","timestamp":0,"twin":{"setpoint":{"expected":{"value":"22"}}}}'], { encoding: 'utf8' });
+      assert.equal(pub.status, 0, pub.stderr);
+      await waitFor('setpoint 22 applied', async () => {
+        const p = prop(await twin('default/thermostat'), 'setpoint');
+        return p.desired?.value === 22 && p.reported?.value === 22 && p.reconcile.state === 'applied';
+      });
+      await waitFor('the twin document published for the subscriber', () => seen.includes('$hw/events/device/default/thermostat/twin/update/document'));
+    } finally {
+      sub.kill();
+    }
   });
 
   it('refuses a value above the model maximum with a message naming the limit', async () => {
