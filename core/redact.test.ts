@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactText, redactUrl, urlHasPassword } from './redact.ts';
+import { redactDeep, redactText, redactUrl, urlHasPassword } from './redact.ts';
 
 test('redactUrl: the password goes, the user, host, port and path stay', () => {
   assert.equal(redactUrl('mqtt://user:secret@broker.example:1883'), 'mqtt://user:***@broker.example:1883');
@@ -25,4 +25,11 @@ test('urlHasPassword tells a URL with a password from one without', () => {
   assert.equal(urlHasPassword('mqtt://u:p@h:1'), true);
   assert.equal(urlHasPassword('mqtt://u@h:1'), false);
   assert.equal(urlHasPassword('mqtt://h:1'), false);
+});
+
+test('inside JSON and Prometheus text the redaction stays within the quoted string', () => {
+  const json = JSON.stringify({ mqtt: 'mqtt://u:pw@h:1', other: 'a@b' });
+  assert.deepEqual(JSON.parse(redactText(json)), { mqtt: 'mqtt://u:***@h:1', other: 'a@b' });
+  assert.equal(redactText('up{broker="mqtt://u:pw@h:1",x="y@z"} 1'), 'up{broker="mqtt://u:***@h:1",x="y@z"} 1');
+  assert.deepEqual(redactDeep({ a: ['mqtt://u:pw@h'], n: 1, b: { c: 'tcp://:t@h' } }), { a: ['mqtt://u:***@h'], n: 1, b: { c: 'tcp://:***@h' } });
 });

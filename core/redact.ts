@@ -7,8 +7,9 @@ export const REDACTED = '***';
 
 // scheme://authority — the authority ends at the path, query or fragment; its userinfo is
 // everything up to the LAST '@' (as WHATWG URL reads `u:p@ss@host`). Matches inside free text too
-// (an error message that quotes the URL it failed on).
-const URL_AUTHORITY = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#]*)/gi;
+// (an error message that quotes the URL it failed on) and inside JSON or Prometheus text, which is
+// why the authority also ends at a quote, a bracket of markup or a backslash.
+const URL_AUTHORITY = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"'<>\\]*)/gi;
 
 function redactUserinfo(userinfo: string): string {
   const colon = userinfo.indexOf(':');
@@ -27,6 +28,16 @@ export function redactUrl(url: string): string {
 
 /** Any text (an error message, a log line) with the passwords of the URLs in it replaced. */
 export const redactText = redactUrl;
+
+/** A JSON-like value with every string in it passed through redactText (for /healthz bodies). */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redactText(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v)) as T;
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
+  }
+  return value;
+}
 
 /** True when the URL carries a password in its userinfo part. */
 export function urlHasPassword(url: string): boolean {
