@@ -68,4 +68,18 @@ describe('gateway configuration', () => {
     assert.equal(readPassword(file('pw', 's3cret\n')), 's3cret');
     assert.throws(() => readPassword(join(dir, 'nope')), /cannot read mqtt.passwordFile/);
   });
+
+  it('reads the api block: host, token file, TLS files relative to the file, allowed hosts; flags win', () => {
+    const config = file('api.yaml', 'api:\n  host: 0.0.0.0\n  tokenFile: secrets/token\n  allowedHosts: [gw.plant.example]\n  tls: { cert: tls/api.pem, key: tls/api.key, clientCa: tls/ca.pem }\n');
+    const c = resolveConfig({ config });
+    assert.equal(c.api.host, '0.0.0.0');
+    assert.equal(c.api.tokenFile, join(dir, 'secrets/token'));
+    assert.deepEqual(c.api.allowedHosts, ['gw.plant.example']);
+    assert.deepEqual(c.api.tls, { cert: join(dir, 'tls/api.pem'), key: join(dir, 'tls/api.key'), clientCa: join(dir, 'tls/ca.pem') });
+    const flagged = resolveConfig({ config, apiHost: '127.0.0.1', apiTokenFile: 'other-token' });
+    assert.equal(flagged.api.host, '127.0.0.1');
+    assert.equal(flagged.api.tokenFile, resolve('other-token'));
+    const bad = file('api-bad.yaml', 'api:\n  tls:\n    ca: x.pem\n');
+    assert.throws(() => resolveConfig({ config: bad }), (e: EdgetwinError) => /api-bad\.yaml:\d+: api\.tls: must NOT have additional properties "ca"/.test(e.format()));
+  });
 });

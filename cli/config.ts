@@ -20,7 +20,15 @@ export interface GatewayConfig {
     passwordFile?: string;
     tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
   };
-  api: { port: number; host: string };
+  api: {
+    port: number;
+    host: string;
+    /** Bearer token file; required (or tls.clientCa) when host is not loopback. */
+    tokenFile?: string;
+    /** Host header values accepted besides the loopback names (DNS rebinding guard). */
+    allowedHosts?: string[];
+    tls?: { cert?: string; key?: string; clientCa?: string };
+  };
   log: { level: string };
 }
 
@@ -32,6 +40,8 @@ export interface ConfigFlags {
   mqttPort?: number;
   mqttUrl?: string;
   apiPort?: number;
+  apiHost?: string;
+  apiTokenFile?: string;
   logLevel?: string;
 }
 
@@ -72,7 +82,17 @@ const fileSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' } },
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        host: { type: 'string', minLength: 1 },
+        tokenFile: { type: 'string' },
+        allowedHosts: { type: 'array', items: { type: 'string', minLength: 1 } },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { cert: { type: 'string' }, key: { type: 'string' }, clientCa: { type: 'string' } },
+        },
+      },
     },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
   },
@@ -119,6 +139,10 @@ export function readConfigFile(file: string): FileConfig {
   if (data.mqtt?.tls) {
     for (const k of ['ca', 'cert', 'key'] as const) if (data.mqtt.tls[k]) data.mqtt.tls[k] = rel(data.mqtt.tls[k]);
   }
+  if (data.api?.tokenFile) data.api.tokenFile = rel(data.api.tokenFile);
+  if (data.api?.tls) {
+    for (const k of ['cert', 'key', 'clientCa'] as const) if (data.api.tls[k]) data.api.tls[k] = rel(data.api.tls[k]);
+  }
   return data;
 }
 
@@ -136,7 +160,13 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
       passwordFile: file.mqtt?.passwordFile,
       tls: file.mqtt?.tls,
     },
-    api: { port: flags.apiPort ?? file.api?.port ?? DEFAULTS.apiPort, host: file.api?.host ?? DEFAULTS.apiHost },
+    api: {
+      port: flags.apiPort ?? file.api?.port ?? DEFAULTS.apiPort,
+      host: flags.apiHost ?? file.api?.host ?? DEFAULTS.apiHost,
+      tokenFile: flags.apiTokenFile ? resolve(flags.apiTokenFile) : file.api?.tokenFile,
+      allowedHosts: file.api?.allowedHosts,
+      tls: file.api?.tls,
+    },
     log: { level: flags.logLevel ?? file.log?.level ?? process.env.EDGETWIN_LOG_LEVEL ?? 'info' },
   };
 }

@@ -4,12 +4,14 @@
 import { mkdirSync } from 'node:fs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
+import { redactUrl, urlHasPassword } from '../core/redact.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
 import { MqttEventBus } from '../twin/eventbus.ts';
 import { TwinStore } from '../twin/store.ts';
 import { DeviceTwin } from '../twin/twin.ts';
+import { loadApiAuth } from './api-auth.ts';
 import { DeviceCatalog, type CatalogLoad } from './catalog.ts';
 import { readPassword, type GatewayConfig } from './config.ts';
 import { driverLoaders } from './drivers.ts';
@@ -19,6 +21,7 @@ export interface Gateway {
   readonly twin: DeviceTwin;
   readonly host: MapperHost;
   readonly apiUrl: string;
+  /** The broker's URL for display: a password in it is redacted. */
   readonly mqttUrl: string;
   readonly firstLoad: CatalogLoad;
   reload(): Promise<CatalogLoad>;
@@ -26,6 +29,11 @@ export interface Gateway {
 }
 
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+  // Credentials problems stop the start before the data directory or a device is touched.
+  const apiAuth = loadApiAuth(config.api, log);
+  if (config.mqtt.url && urlHasPassword(config.mqtt.url)) {
+    log.warn({ mqtt: redactUrl(config.mqtt.url) }, 'the MQTT URL carries a password, which shell history and process lists show: set mqtt.username and mqtt.passwordFile instead');
+  }
   mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -91,9 +99,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       twin,
       host: config.api.host,
       port: config.api.port,
+      ...apiAuth,
+      allowedHosts: config.api.allowedHosts,
       log,
       registry,
-      health: () => ({ nodeName: config.nodeName, mqtt: mqttUrl, devices: catalog.devices.length }),
+      health: () => ({ nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
     });
     cleanup.push(() => api.close());
 
@@ -102,7 +112,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       twin,
       host,
       apiUrl: api.url,
-      mqttUrl,
+      mqttUrl: redactUrl(mqttUrl),
       firstLoad,
       async reload() {
         const load = await catalog.load();

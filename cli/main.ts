@@ -1,6 +1,7 @@
 // The `edgetwin` command.
 
 import { Command, InvalidArgumentError } from 'commander';
+import type { ApiTarget } from './client.ts';
 import { DEFAULTS } from './config.ts';
 import { registerProtocolCommands } from './protocol-commands.ts';
 
@@ -14,6 +15,26 @@ function port(value: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
   return n;
 }
+
+interface ApiFlags {
+  apiUrl: string;
+  apiTokenFile?: string;
+  apiCa?: string;
+  apiCert?: string;
+  apiKey?: string;
+}
+
+/** The flags of every command that talks to a running gateway's local API. */
+function apiFlags(cmd: Command): Command {
+  return cmd
+    .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
+    .option('--api-token-file <file>', 'file holding the bearer token the gateway\'s api.tokenFile names')
+    .option('--api-ca <file>', 'PEM CA that signed an https API\'s certificate')
+    .option('--api-cert <file>', 'PEM client certificate, for an API with api.tls.clientCa')
+    .option('--api-key <file>', 'PEM key of --api-cert');
+}
+
+const target = (o: ApiFlags): ApiTarget => ({ url: o.apiUrl, tokenFile: o.apiTokenFile, ca: o.apiCa, cert: o.apiCert, key: o.apiKey });
 
 /** Commands that talk to a running gateway print the gateway's message and exit 1 on failure. */
 function client<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
@@ -41,6 +62,8 @@ program
   .option('--mqtt-port <n>', `port of the embedded MQTT broker (default ${DEFAULTS.mqttPort})`, port)
   .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
+  .option('--api-host <address>', `address the local API listens on (default ${DEFAULTS.apiHost}); beyond loopback it needs --api-token-file or api.tls.clientCa`)
+  .option('--api-token-file <file>', 'file holding the bearer token every API request must carry')
   .option('--log-level <level>', 'trace | debug | info | warn | error')
   .option('--no-live', 'log a line per change instead of the live table on a terminal')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
@@ -62,6 +85,8 @@ program
       mqttPort: opts.mqttPort,
       mqttUrl: opts.mqttUrl,
       apiPort: opts.apiPort,
+      apiHost: opts.apiHost,
+      apiTokenFile: opts.apiTokenFile,
       logLevel: opts.logLevel,
       live: opts.live === false ? false : undefined,
     });
@@ -75,26 +100,16 @@ program
     process.exitCode = await (await import('./validate.ts')).validateCommand(paths);
   });
 
-program
-  .command('devices')
-  .description('list the devices of a running gateway')
-  .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
+apiFlags(program.command('devices').description('list the devices of a running gateway'))
   .option('--json', 'print JSON')
-  .action(client(async (opts: { apiUrl: string; json?: boolean }) => (await twinCommands()).devicesCommand(opts.apiUrl, Boolean(opts.json))));
+  .action(client(async (opts: ApiFlags & { json?: boolean }) => (await twinCommands()).devicesCommand(target(opts), Boolean(opts.json))));
 
 const twin = program.command('twin').description('read and set a device\'s twin on a running gateway');
-twin
-  .command('get')
-  .argument('<device>', '<namespace>/<name>')
-  .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
+apiFlags(twin.command('get').argument('<device>', '<namespace>/<name>'))
   .option('--json', 'print JSON')
-  .action(client(async (ref: string, opts: { apiUrl: string; json?: boolean }) => (await twinCommands()).twinGetCommand(opts.apiUrl, ref, Boolean(opts.json))));
-twin
-  .command('set')
-  .argument('<device>', '<namespace>/<name>')
-  .argument('<assignments...>', '<property>=<value> ...')
-  .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
-  .action(client(async (ref: string, assignments: string[], opts: { apiUrl: string }) => (await twinCommands()).twinSetCommand(opts.apiUrl, ref, assignments)));
+  .action(client(async (ref: string, opts: ApiFlags & { json?: boolean }) => (await twinCommands()).twinGetCommand(target(opts), ref, Boolean(opts.json))));
+apiFlags(twin.command('set').argument('<device>', '<namespace>/<name>').argument('<assignments...>', '<property>=<value> ...'))
+  .action(client(async (ref: string, assignments: string[], opts: ApiFlags) => (await twinCommands()).twinSetCommand(target(opts), ref, assignments)));
 
 registerProtocolCommands(program);
 

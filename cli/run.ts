@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../core/log.ts';
+import { redactText } from '../core/redact.ts';
 import type { EdgetwinError } from '../core/errors.ts';
 import { resolveConfig, type ConfigFlags } from './config.ts';
 import { startGateway, type Gateway } from './gateway.ts';
@@ -35,7 +36,7 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
     gateway = await startGateway(config, log);
   } catch (err) {
     const e = err as EdgetwinError & { code?: string };
-    log.fatal({ code: e.code }, e.format?.() ?? e.message);
+    log.fatal({ code: e.code }, redactText(e.format?.() ?? e.message));
     process.exitCode = 1;
     return;
   }

@@ -1,6 +1,6 @@
 // `edgetwin devices`, `edgetwin twin get`, `edgetwin twin set`: clients of a running gateway.
 
-import { apiRequest, splitDeviceRef } from './client.ts';
+import { apiRequest, splitDeviceRef, type ApiTarget } from './client.ts';
 import { renderTable } from './table.ts';
 
 interface DeviceSummaryJson {
@@ -13,8 +13,8 @@ interface DeviceSummaryJson {
   failed: number;
 }
 
-export async function devicesCommand(apiUrl: string, json: boolean): Promise<void> {
-  const body = await apiRequest<{ devices: DeviceSummaryJson[] }>(apiUrl, 'GET', 'api/v1/devices');
+export async function devicesCommand(api: ApiTarget, json: boolean): Promise<void> {
+  const body = await apiRequest<{ devices: DeviceSummaryJson[] }>(api, 'GET', 'api/v1/devices');
   if (json) {
     process.stdout.write(JSON.stringify(body, null, 2) + '\n');
     return;
@@ -40,9 +40,9 @@ interface TwinJson {
   properties: Record<string, TwinPropertyJson>;
 }
 
-export async function twinGetCommand(apiUrl: string, ref: string, json: boolean): Promise<void> {
+export async function twinGetCommand(api: ApiTarget, ref: string, json: boolean): Promise<void> {
   const { namespace, name } = splitDeviceRef(ref);
-  const twin = await apiRequest<TwinJson>(apiUrl, 'GET', `api/v1/devices/${enc(namespace)}/${enc(name)}/twin`);
+  const twin = await apiRequest<TwinJson>(api, 'GET', `api/v1/devices/${enc(namespace)}/${enc(name)}/twin`);
   if (json) {
     process.stdout.write(JSON.stringify(twin, null, 2) + '\n');
     return;
@@ -59,7 +59,7 @@ export async function twinGetCommand(apiUrl: string, ref: string, json: boolean)
   process.stdout.write(renderTable(['PROPERTY', 'REPORTED', 'QUALITY', 'DESIRED', 'RECONCILE', 'TIME'], rows));
 }
 
-export async function twinSetCommand(apiUrl: string, ref: string, assignments: string[]): Promise<void> {
+export async function twinSetCommand(api: ApiTarget, ref: string, assignments: string[]): Promise<void> {
   const { namespace, name } = splitDeviceRef(ref);
   for (const a of assignments) {
     const eq = a.indexOf('=');
@@ -67,7 +67,7 @@ export async function twinSetCommand(apiUrl: string, ref: string, assignments: s
     const property = a.slice(0, eq);
     const value = a.slice(eq + 1);
     const result = await apiRequest<{ version: number; reconcile: string }>(
-      apiUrl,
+      api,
       'PUT',
       `api/v1/devices/${enc(namespace)}/${enc(name)}/twin/desired/${enc(property)}`,
       { value, origin: 'cli' },

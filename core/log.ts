@@ -9,8 +9,15 @@ export function createLogger(opts: { level?: string; name?: string; destination?
     {
       name: opts.name ?? 'edgetwin',
       level,
-      // Secrets can only reach logs through these keys; pino replaces them wholesale.
-      redact: { paths: ['password', '*.password', 'mqtt.password', 'configData.password'], censor: '[redacted]' },
+      // Secrets can only reach logs through these keys; pino replaces them wholesale. URLs that may
+      // carry a password go through core/redact.ts where they are logged.
+      redact: {
+        paths: [
+          'password', '*.password', 'mqtt.password', 'configData.password',
+          'token', '*.token', 'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+        ],
+        censor: '[redacted]',
+      },
     },
     (opts.destination ?? pino.destination({ fd: 2, sync: false })) as never,
   );

@@ -64,7 +64,7 @@ test('an OPC UA device in the gateway: online, values in the twin, a desired val
       const t = await twin();
       return t.state === 'online' && t.properties.counter?.reported?.quality === 'good' ? true : undefined;
     }, 60_000, 200);
-    const put = await fetch(`${gw.apiUrl}/api/v1/devices/default/bench/twin/desired/setpoint`, { method: 'PUT', body: JSON.stringify({ value: '77.5' }) });
+    const put = await fetch(`${gw.apiUrl}/api/v1/devices/default/bench/twin/desired/setpoint`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: '77.5' }) });
     assert.equal(put.status < 300, true, await put.text());
     await waitFor('the setpoint applied', async () => {
       const t = await twin();

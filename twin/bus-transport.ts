@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Aedes } from 'aedes';
 import type { Logger } from '../core/log.ts';
+import { redactText, redactUrl } from '../core/redact.ts';
 
 export interface BusTransport {
   readonly connected: boolean;
@@ -80,7 +81,10 @@ export class ClientTransport implements BusTransport {
 
   async start(topics: string[], onMessage: (topic: string, payload: Buffer) => void, patienceMs: number): Promise<void> {
     const { default: mqtt } = await import('mqtt');
-    const { tls, username, password, url, log } = this.opts;
+    const { tls, username, password, log } = this.opts;
+    const url = this.opts.url;
+    // What the logs say: the URL may carry a password, and so may an error quoting it.
+    const shown = redactUrl(url);
     const client = mqtt.connect(url, {
       clientId: `${this.opts.clientIdPrefix}-${randomBytes(4).toString('hex')}`.slice(0, 64),
       reconnectPeriod: 1000,
@@ -96,9 +100,9 @@ export class ClientTransport implements BusTransport {
     });
     this.client = client;
     client.on('message', onMessage);
-    client.on('error', (err) => log.warn({ url, err: err.message }, 'eventbus: MQTT error'));
+    client.on('error', (err) => log.warn({ url: shown, err: redactText(err.message) }, 'eventbus: MQTT error'));
     client.on('offline', () => {
-      if (this.wasConnected) log.warn({ url }, 'eventbus: lost the MQTT broker, reconnecting');
+      if (this.wasConnected) log.warn({ url: shown }, 'eventbus: lost the MQTT broker, reconnecting');
       this.wasConnected = false;
     });
     const subscribed = new Promise<void>((resolve) => {
@@ -106,17 +110,17 @@ export class ClientTransport implements BusTransport {
         // Results and data/update are small packets: send them now, not after Nagle's delay.
         (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
         this.wasConnected = true;
-        log.info({ url }, 'eventbus: connected to the MQTT broker');
+        log.info({ url: shown }, 'eventbus: connected to the MQTT broker');
         client.subscribeAsync(topics, { qos: 1 }).then(
           () => resolve(),
-          (err: Error) => log.error({ err: err.message }, 'eventbus: subscribe failed'),
+          (err: Error) => log.error({ err: redactText(err.message) }, 'eventbus: subscribe failed'),
         );
       });
     });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        log.warn({ url }, 'eventbus: MQTT broker not reachable yet; the gateway runs on and keeps retrying');
+        log.warn({ url: shown }, 'eventbus: MQTT broker not reachable yet; the gateway runs on and keeps retrying');
         resolve();
       }, patienceMs);
     });

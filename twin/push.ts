@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { Logger } from '../core/log.ts';
+import { redactText, redactUrl } from '../core/redact.ts';
 import { goTime } from './kubeedge.ts';
 import { counter, type Registry } from './metrics.ts';
 import type { ReportedUpdate } from './types.ts';
@@ -123,6 +124,7 @@ export class PushForwarder {
     const now = Date.now();
     if (now - (this.lastLog.get(target) ?? 0) < LOG_EVERY_MS) return;
     this.lastLog.set(target, now);
-    this.log.warn({ target, ...where }, message);
+    // A pushMethod address from a Device YAML may carry credentials (tcp://user:pass@broker).
+    this.log.warn({ target: redactUrl(target), ...where }, redactText(message));
   }
 }

@@ -20,7 +20,16 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startGatewayProcess(opts: { devices: string[]; dataDir?: string; extra?: string[]; env?: NodeJS.ProcessEnv }): Promise<GatewayProcess> {
+export async function startGatewayProcess(opts: {
+  devices: string[];
+  dataDir?: string;
+  extra?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** `https` when the test gives the API a certificate. */
+  apiScheme?: 'http' | 'https';
+  /** Tells when the gateway is up; default: a plain GET /healthz answers 2xx. */
+  ready?: (apiUrl: string) => Promise<boolean>;
+}): Promise<GatewayProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'edgetwin-e2e-'));
   const mqttPort = await freePort();
   const apiPort = await freePort();
@@ -31,12 +40,12 @@ export async function startGatewayProcess(opts: { devices: string[]; dataDir?: s
   child.stderr!.on('data', (d) => (out += d));
   child.stdout!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrl = `${opts.apiScheme ?? 'http'}://127.0.0.1:${apiPort}`;
+  const ready = opts.ready ?? (async (url: string) => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
   try {
     await waitFor('the gateway to answer /healthz', async () => {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
-      const res = await fetch(`${apiUrl}/healthz`).catch(() => undefined);
-      return res?.ok ? true : undefined;
+      return (await ready(apiUrl).catch(() => false)) || undefined;
     }, 30_000, 100);
   } catch (err) {
     // A gateway that never came up must not outlive the test (it would keep the run from ending).
