@@ -77,7 +77,7 @@ test('a desired value of the wrong type names the expected type', () => {
   const e = only(load(['a.yaml', text]).errors);
   assert.equal(e.where.line, lineOf(text, 'value: warm'));
   assert.equal(e.where.path, 'spec.properties[0].desired.value');
-  assert.match(e.message, /expected an integer, got "warm" for a int property/);
+  assert.match(e.message, /expected a decimal integer: optional sign and digits, e.g. -42, got "warm" for a int property/);
 });
 
 test('a desired value on a ReadOnly property is an error', () => {
