@@ -41,7 +41,7 @@ program
   .option('--mqtt-port <n>', `port of the embedded MQTT broker (default ${DEFAULTS.mqttPort})`, port)
   .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
-  .option('--log-level <level>', 'trace | debug | info | warn | error')
+  .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
   .option('--no-live', 'log a line per change instead of the live table on a terminal')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
@@ -49,8 +49,10 @@ program
       try {
         (await import('../mappers/ble/index.ts')).bleLoader.use(opts.bleBinding);
       } catch (err) {
-        process.stderr.write(`error: --ble-binding: ${(err as Error).message}\n`);
-        process.exitCode = 1;
+        const { configError, exitCodeOf, formatFailure } = await import('./failure.ts');
+        const e = configError((err as Error).message, { flag: '--ble-binding' }, 'use hci (a real adapter) or sim:<file> (a simulated BLE world)');
+        process.stderr.write(formatFailure(e));
+        process.exitCode = exitCodeOf(e);
         return;
       }
     }
