@@ -42,7 +42,7 @@ program
   .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
   .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
-  .option('--no-live', 'log a line per change instead of the live table on a terminal')
+  .option('--no-live', 'write the log to stderr instead of the live table on a terminal')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
     if (opts.bleBinding) {
