@@ -2,12 +2,35 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULTS } from './config.ts';
+import { EXIT_USAGE } from './failure.ts';
 import { registerProtocolCommands } from './protocol-commands.ts';
 
 // Command modules load on use: a client command should not pay for the broker, SQLite and drivers.
 const twinCommands = () => import('./twin-commands.ts');
 
 const DEFAULT_API_URL = `http://127.0.0.1:${DEFAULTS.apiPort}`;
+
+/** Commander's `error: option '--api-port <n>' argument 'abc' is invalid. ...` in the shape of formatFailure(). */
+function usageError(text: string): string {
+  const suggestion = /\(Did you mean (.+?)\?\)/.exec(text)?.[1];
+  const what = text.replace(/^error: /, '').replace(/\(Did you mean .+?\?\)/, '').trim().replace(/\s*\n\s*/g, ' ');
+  const flag = /'(--?[\w-]+)/.exec(what)?.[1];
+  const hint = `${suggestion ? `did you mean ${suggestion}? ` : ''}see \`${commandPath().join(' ')} --help\``;
+  return `edgetwin: ${what}${flag ? ` (${flag})` : ''}\n  hint: ${hint}\n`;
+}
+
+/** `edgetwin twin get`: the command words of argv, as far as they name commands. */
+function commandPath(): string[] {
+  const path = ['edgetwin'];
+  let command: Command = program;
+  for (const word of process.argv.slice(2)) {
+    const sub = command.commands.find((c) => c.name() === word);
+    if (!sub) break;
+    path.push(word);
+    command = sub;
+  }
+  return path;
+}
 
 function port(value: string): number {
   const n = Number(value);
@@ -29,7 +52,9 @@ function client<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
 
 const program = new Command('edgetwin')
   .description('Device-centric IoT gateway: DeviceTwin, protocol mappers, KubeEdge-compatible MQTT')
-  .showHelpAfterError();
+  // A wrong flag reads like every other config mistake: what, which flag, a hint; exit 2.
+  .configureOutput({ outputError: (text, write) => write(usageError(text)) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
 program
   .command('run')

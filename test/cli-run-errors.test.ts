@@ -62,6 +62,16 @@ describe('edgetwin run: config and flag errors', () => {
       what: /unknown scheme "foo:\/\/"/, where: /\(--mqtt-url\)/, hint: /accepted schemes: mqtt:\/\/, mqtts:\/\//,
     },
     {
+      name: 'a malformed flag value (--api-port abc)',
+      args: () => ['--api-port', 'abc'],
+      what: /argument 'abc' is invalid\. a port is a whole number from 0 to 65535/, where: /\(--api-port\)/, hint: /see `edgetwin run --help`/,
+    },
+    {
+      name: 'an unknown flag',
+      args: () => ['--log-levle', 'debug'],
+      what: /unknown option '--log-levle'/, where: /\(--log-levle\)/, hint: /did you mean --log-level\? see `edgetwin run --help`/,
+    },
+    {
       name: 'a --devices path that does not exist',
       args: () => ['--devices', join(dir, 'no-such-devices')],
       what: /the devices path .*no-such-devices does not exist/, where: /\(--devices\)/, hint: /name an existing/,
