@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { EdgetwinError } from '../core/errors.ts';
 import { silentLogger } from '../core/log.ts';
 import type { DeviceSpecResolved } from '../core/device.ts';
+import { deltaPayload } from './kubeedge.ts';
 import { TwinStore } from './store.ts';
 import { device, property, RecordingWriter, tempDir, waitFor } from './testing.ts';
 import { DeviceTwin, type TwinChange } from './twin.ts';
@@ -144,6 +145,7 @@ describe('DeviceTwin', () => {
     twin.setDesired(ID, 'setpoint', '23.1', 'api');
     await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied' && prop('setpoint').reported?.value === held);
     assert.equal(prop('setpoint').delta, false, 'no delta: the device holds 23.1 as well as a float32 can');
+    assert.equal(deltaPayload(twin.get(ID)!), undefined, 'no KubeEdge update/delta either');
     // The next poll shows the same float32: not drift.
     twin.report([{ device: ID, property: 'setpoint', value: held, time: Date.now(), quality: 'good' }]);
     await twin.flush();
