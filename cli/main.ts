@@ -33,7 +33,8 @@ function commandPath(): string[] {
 }
 
 function port(value: string): number {
-  const n = Number(value);
+  // Decimal digits only: Number() would also take 0x1f90 or 1e3.
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
   return n;
 }

@@ -23,6 +23,11 @@ export const ACCEPTED_FORM: Record<PropertyType, string> = {
 // different setpoint, and NaN or Infinity are not values any device holds.
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
+/** True for the decimal number text every numeric value must be written in. */
+export function isDecimalNumber(s: string): boolean {
+  return DECIMAL.test(s.trim());
+}
+
 function refuse(type: PropertyType, got: string): never {
   throw new ValueError(`expected ${ACCEPTED_FORM[type]}, got ${got}`);
 }
