@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../core/log.ts';
 import { resolveConfig, type ConfigFlags, type GatewayConfig } from './config.ts';
-import { exitCodeOf, formatFailure } from './failure.ts';
+import { configError, exitCodeOf, formatFailure } from './failure.ts';
+import { EdgetwinError } from '../core/errors.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 import type { CatalogLoad } from './catalog.ts';
 import { startLiveView } from './live-view.ts';
@@ -28,8 +29,13 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   let logFile: string | undefined;
   let log: Logger;
   if (live) {
-    mkdirSync(config.dataDir, { recursive: true });
     logFile = join(config.dataDir, 'edgetwin.log');
+    try {
+      mkdirSync(config.dataDir, { recursive: true });
+    } catch (err) {
+      fail(configError(`cannot create the data directory: ${(err as Error).message}`, { flag: '--data-dir' }, 'pick a directory this user may write, with --data-dir or dataDir'));
+      return;
+    }
     log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems) });
   } else {
     log = createLogger({ level: config.log.level });
@@ -43,6 +49,8 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   } catch (err) {
     // The log file (live mode) keeps the reason too; the terminal gets the formatted one.
     if (live) log.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
+    // A failure that is not a user's mistake keeps its stack for --log-level debug.
+    if (!(err instanceof EdgetwinError)) log.debug({ err }, 'start failed');
     log.flush?.();
     fail(err);
     return;
