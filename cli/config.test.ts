@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EdgetwinError } from '../core/errors.ts';
-import { readPassword, resolveConfig } from './config.ts';
+import { closest, readPassword, resolveConfig } from './config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgetwin-config-'));
 const file = (name: string, text: string) => {
@@ -53,15 +53,49 @@ describe('gateway configuration', () => {
   it('names the file, line and key of an unknown key or a wrong type', () => {
     const bad = file('bad.yaml', 'nodeName: gw\nmqtt:\n  port: "high"\n');
     assert.throws(() => resolveConfig({ config: bad }), (e: EdgetwinError) => {
-      assert.match(e.format(), /bad\.yaml:3: mqtt\.port: must be integer/);
+      assert.match(e.format(), /bad\.yaml:3: mqtt\.port must be integer \(see mqtt\.port in docs\/configuration\.md\)/);
       return true;
     });
     const unknown = file('unknown.yaml', 'nodeName: gw\napi:\n  prot: 1\n');
     assert.throws(() => resolveConfig({ config: unknown }), (e: EdgetwinError) => {
-      assert.match(e.format(), /unknown\.yaml:\d+: api: must NOT have additional properties "prot"/);
+      assert.match(e.format(), /unknown\.yaml:3: unknown config key "api\.prot" \(did you mean "api\.port"\?/);
       return true;
     });
-    assert.throws(() => resolveConfig({ config: join(dir, 'missing.yaml') }), /cannot read config file/);
+    assert.throws(() => resolveConfig({ config: join(dir, 'missing.yaml') }), /the config file does not exist/);
+  });
+
+  it('suggests the closest known key only when it is near', () => {
+    const known = ['api.port', 'api.host', 'mqtt.port', 'mqtt.url', 'dataDir'];
+    assert.equal(closest('api.prot', known), 'api.port');
+    assert.equal(closest('datadir', known), 'dataDir');
+    assert.equal(closest('mqtt.hots', known), 'mqtt.port');
+    assert.equal(closest('completely.different', known), undefined);
+  });
+
+  it('refuses a flag value it cannot use, naming the flag, and a devices path that does not exist only when asked', () => {
+    const flagOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        assert.ok(e instanceof EdgetwinError, String(e));
+        assert.ok(e.hint, 'a hint');
+        return e.where.flag;
+      }
+      assert.fail('expected an error');
+    };
+    assert.equal(flagOf(() => resolveConfig({ logLevel: 'loud' })), '--log-level');
+    assert.equal(flagOf(() => resolveConfig({ mqttUrl: 'foo://bar' })), '--mqtt-url');
+    assert.equal(flagOf(() => resolveConfig({ mqttUrl: 'http://broker:1883' })), '--mqtt-url');
+    assert.equal(flagOf(() => resolveConfig({ devices: [join(dir, 'none')] }, { requireDevicePaths: true })), '--devices');
+    for (const url of ['mqtt://h:1883', 'mqtts://h', 'tcp://h:1', 'ssl://h', 'ws://h/mqtt', 'wss://h/mqtt']) assert.equal(resolveConfig({ mqttUrl: url }).mqtt.url, url);
+    const saved = process.env.EDGETWIN_LOG_LEVEL;
+    process.env.EDGETWIN_LOG_LEVEL = 'chatty';
+    try {
+      assert.equal(flagOf(() => resolveConfig({})), 'environment variable EDGETWIN_LOG_LEVEL');
+    } finally {
+      if (saved === undefined) delete process.env.EDGETWIN_LOG_LEVEL;
+      else process.env.EDGETWIN_LOG_LEVEL = saved;
+    }
   });
 
   it('reads the broker password from its file without the trailing newline', () => {

@@ -1,12 +1,14 @@
 // Gateway settings: defaults, then the YAML config file, then flags (flag > file > default).
 // File keys mirror the flags (design.md "Names fixed for everyone").
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
-import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
+import { EdgetwinError, ErrorCodes, type Where } from '../core/errors.ts';
+import { configError } from './failure.ts';
+import { DEFAULT_SUMMARY_INTERVAL_MS } from './log-summary.ts';
 
 export interface GatewayConfig {
   devices: string[];
@@ -29,7 +31,8 @@ export interface GatewayConfig {
     allowedHosts?: string[];
     tls?: { cert?: string; key?: string; clientCa?: string };
   };
-  log: { level: string };
+  /** summaryIntervalMs: the info line with reads and errors per protocol; 0 turns it off. */
+  log: { level: string; summaryIntervalMs: number };
 }
 
 export interface ConfigFlags {
@@ -52,6 +55,11 @@ export const DEFAULTS = {
   apiHost: '127.0.0.1',
 } as const;
 
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** What the MQTT client (mqtt.js) connects with; anything else would be retried forever. */
+export const MQTT_SCHEMES = ['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss'] as const;
+const DOCS = 'docs/configuration.md';
+
 const fileSchema = {
   type: 'object',
   additionalProperties: false,
@@ -63,7 +71,7 @@ const fileSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        url: { type: 'string', pattern: '^(mqtts?|wss?|tcp|ssl)://' },
+        url: { type: 'string' },
         port: { type: 'integer', minimum: 1, maximum: 65535 },
         username: { type: 'string' },
         passwordFile: { type: 'string' },
@@ -94,7 +102,7 @@ const fileSchema = {
         },
       },
     },
-    log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
+    log: { type: 'object', additionalProperties: false, properties: { level: { enum: LOG_LEVELS }, summaryIntervalMs: { type: 'integer', minimum: 0 } } },
   },
 } as const;
 
@@ -106,30 +114,66 @@ type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log'>> & {
   log?: Partial<GatewayConfig['log']>;
 };
 
+interface ParsedFile {
+  data: FileConfig;
+  /** The line of a key in the file, e.g. ['mqtt', 'url']; undefined when absent. */
+  lineOf(path: string[]): number | undefined;
+}
+
 /** Read and validate a config file; paths inside it are relative to the file. */
 export function readConfigFile(file: string): FileConfig {
+  return parseConfigFile(file).data;
+}
+
+function parseConfigFile(file: string): ParsedFile {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new EdgetwinError(ErrorCodes.CONFIG, `cannot read config file: ${(err as Error).message}`, { file }, 'check the --config path');
+    const e = err as NodeJS.ErrnoException;
+    const what = e.code === 'ENOENT' ? 'the config file does not exist' : `cannot read config file: ${e.message}`;
+    throw configError(what, { file, flag: '--config' }, 'check the --config path (relative paths start from the current directory)');
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new EdgetwinError(ErrorCodes.CONFIG, `invalid YAML: ${e.message.split('\n')[0]}`, { file, line: e.linePos?.[0]?.line });
+    throw configError(`invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, { file, line: e.linePos?.[0]?.line },
+      'fix the YAML at that line: indentation, a missing colon, or an unclosed quote or bracket');
   }
-  const data = (doc.toJS() ?? {}) as FileConfig;
+  const lineOf = (path: string[]): number | undefined => {
+    const node = path.length ? doc.getIn(path, true) : doc.contents;
+    const range = (node as { range?: [number] } | null | undefined)?.range;
+    return range ? lines.linePos(range[0]).line : undefined;
+  };
+  const keyLine = (parent: string[], key: string): number | undefined => {
+    const map = parent.length ? doc.getIn(parent, true) : doc.contents;
+    const items = (map as { items?: { key?: { value?: unknown; range?: [number] } }[] } | null)?.items ?? [];
+    const range = items.find((i) => i.key?.value === key)?.key?.range;
+    return range ? lines.linePos(range[0]).line : lineOf(parent);
+  };
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw configError('the config file is not a map of keys', { file, line: 1 }, `write keys such as "api:" and "mqtt:" at the top level; see ${DOCS}`);
+  }
+  const data = raw as FileConfig;
   if (!validateFile(data)) {
     const e = validateFile.errors![0]!;
     const segments = e.instancePath.split('/').filter(Boolean);
-    const node = segments.length ? doc.getIn(segments, true) : undefined;
-    const range = (node as { range?: [number] } | undefined)?.range;
-    const line = range ? lines.linePos(range[0]).line : undefined;
+    if (e.keyword === 'additionalProperties') {
+      const key = (e.params as { additionalProperty: string }).additionalProperty;
+      const full = [...segments, key].join('.');
+      const near = closest(full, KNOWN_KEYS);
+      throw configError(`unknown config key "${full}"`, { file, line: keyLine(segments, key) },
+        `${near ? `did you mean "${near}"? ` : ''}the keys are listed in ${DOCS}`);
+    }
     const path = segments.join('.') || '(top level)';
-    const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
-    throw new EdgetwinError(ErrorCodes.CONFIG, `${e.message}${extra}`, { file, line, path }, 'see docs/configuration.md for the keys');
+    const allowed = e.keyword === 'enum' ? `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
+    throw configError(`${path} ${e.message}${allowed}`, { file, line: lineOf(segments) }, `see ${path} in ${DOCS}`);
+  }
+  if (data.mqtt?.url !== undefined) {
+    const problem = mqttUrlProblem(data.mqtt.url);
+    if (problem) throw configError(`mqtt.url ${problem.what}`, { file, line: lineOf(['mqtt', 'url']) }, problem.hint);
   }
   const base = dirname(resolve(file));
   const rel = (p: string | undefined) => (p === undefined ? undefined : resolve(base, p));
@@ -143,12 +187,76 @@ export function readConfigFile(file: string): FileConfig {
   if (data.api?.tls) {
     for (const k of ['cert', 'key', 'clientCa'] as const) if (data.api.tls[k]) data.api.tls[k] = rel(data.api.tls[k]);
   }
-  return data;
+  return { data, lineOf };
 }
 
-export function resolveConfig(flags: ConfigFlags): GatewayConfig {
-  const file: FileConfig = flags.config ? readConfigFile(flags.config) : {};
-  const devices = flags.devices && flags.devices.length > 0 ? flags.devices : file.devices ?? [];
+/** Every key the file accepts, dotted (mqtt.tls.ca), for "did you mean". */
+const KNOWN_KEYS: string[] = (function keysOf(schema: { properties?: Record<string, unknown> }, prefix: string): string[] {
+  return Object.entries(schema.properties ?? {}).flatMap(([k, v]) => [prefix + k, ...keysOf(v as { properties?: Record<string, unknown> }, `${prefix}${k}.`)]);
+})(fileSchema, '');
+
+/** The known key nearest by edit distance, when near enough to be a typo. */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(word.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** Why an MQTT URL cannot work, or undefined when it can. */
+function mqttUrlProblem(url: string): { what: string; hint: string } | undefined {
+  const schemes = MQTT_SCHEMES.map((s) => `${s}://`).join(', ');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { what: 'is not a URL', hint: `write it as mqtt://host:port; accepted schemes: ${schemes}` };
+  }
+  const scheme = parsed.protocol.replace(/:$/, '');
+  if (!(MQTT_SCHEMES as readonly string[]).includes(scheme)) {
+    return { what: `has the unknown scheme "${scheme}://"`, hint: `accepted schemes: ${schemes}` };
+  }
+  if (!parsed.hostname) return { what: 'names no host', hint: 'write it as mqtt://host:port' };
+  return undefined;
+}
+
+export interface ResolveOptions {
+  /** Refuse --devices paths (or the file's devices) that do not exist: `run` must not start with 0 devices by mistake. */
+  requireDevicePaths?: boolean;
+}
+
+export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): GatewayConfig {
+  const parsed = flags.config ? parseConfigFile(flags.config) : undefined;
+  const file: FileConfig = parsed?.data ?? {};
+  const fromFlags = Boolean(flags.devices && flags.devices.length > 0);
+  const devices = fromFlags ? flags.devices! : file.devices ?? [];
+  if (opts.requireDevicePaths) {
+    const where: Where = fromFlags ? { flag: '--devices' } : { file: flags.config, line: parsed?.lineOf(['devices']) };
+    for (const path of devices) {
+      if (!existsSync(path)) {
+        throw configError(`the devices path ${path} does not exist`, where, 'name an existing Device/DeviceModel file or folder (relative paths start from the current directory)');
+      }
+    }
+  }
+  if (flags.mqttUrl !== undefined) {
+    const problem = mqttUrlProblem(flags.mqttUrl);
+    if (problem) throw configError(`the MQTT URL ${problem.what}`, { flag: '--mqtt-url' }, problem.hint);
+  }
   return {
     devices,
     dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
@@ -167,8 +275,25 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
       allowedHosts: file.api?.allowedHosts,
       tls: file.api?.tls,
     },
-    log: { level: flags.logLevel ?? file.log?.level ?? process.env.EDGETWIN_LOG_LEVEL ?? 'info' },
+    log: { level: logLevel(flags.logLevel, file.log?.level), summaryIntervalMs: file.log?.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS },
   };
+}
+
+function logLevel(flag: string | undefined, fromFile: string | undefined): string {
+  const levels = LOG_LEVELS.join(', ');
+  if (flag !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(flag)) throw configError(`unknown log level "${flag}"`, { flag: '--log-level' }, `use one of ${levels}`);
+    return flag;
+  }
+  if (fromFile !== undefined) return fromFile;
+  const env = process.env.EDGETWIN_LOG_LEVEL;
+  if (env !== undefined && env !== '') {
+    if (!(LOG_LEVELS as readonly string[]).includes(env)) {
+      throw configError(`unknown log level "${env}"`, { flag: 'environment variable EDGETWIN_LOG_LEVEL' }, `use one of ${levels}, or unset it`);
+    }
+    return env;
+  }
+  return 'info';
 }
 
 /** The broker password, read from its file at start so it never sits in a config or a log. */
@@ -177,6 +302,6 @@ export function readPassword(file: string | undefined): string | undefined {
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new EdgetwinError(ErrorCodes.CONFIG, `cannot read mqtt.passwordFile: ${(err as Error).message}`, { file });
+    throw new EdgetwinError(ErrorCodes.CONFIG, `cannot read mqtt.passwordFile: ${(err as Error).message}`, { file }, 'check the path of mqtt.passwordFile (relative to the config file) and that this user may read it');
   }
 }

@@ -20,6 +20,8 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly twin: DeviceTwin;
   readonly host: MapperHost;
+  /** Every metric of the gateway (the /metrics page), also read by the log summary. */
+  readonly registry: Registry;
   readonly apiUrl: string;
   /** The broker's URL for display: a password in it is redacted. */
   readonly mqttUrl: string;
@@ -66,6 +68,22 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       mqttUrl = broker.url;
       inProcess = broker.aedes;
     }
+    const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
+    // Every listener (the broker above, the API here) is bound before any device starts, and before
+    // waiting on an external broker: a taken port stops the gateway before it touches a device
+    // (no YAML setpoint written by a gateway that then exits).
+    const api = await startApi({
+      twin,
+      host: config.api.host,
+      port: config.api.port,
+      ...apiAuth,
+      allowedHosts: config.api.allowedHosts,
+      log,
+      registry,
+      health: () => ({ nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
+    });
+    cleanup.push(() => api.close());
+
     const bus = new MqttEventBus({
       twin,
       url: mqttUrl,
@@ -80,7 +98,6 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     await bus.start();
     cleanup.push(() => bus.stop());
 
-    const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
     const applyLoad = async (load: CatalogLoad) => {
       for (const d of load.devices) {
         if (d.nodeName && d.nodeName !== config.nodeName) {
@@ -95,22 +112,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const firstLoad = await catalog.load();
     await applyLoad(firstLoad);
 
-    const api = await startApi({
-      twin,
-      host: config.api.host,
-      port: config.api.port,
-      ...apiAuth,
-      allowedHosts: config.api.allowedHosts,
-      log,
-      registry,
-      health: () => ({ nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
-    });
-    cleanup.push(() => api.close());
-
     return {
       config,
       twin,
       host,
+      registry,
       apiUrl: api.url,
       mqttUrl: redactUrl(mqttUrl),
       firstLoad,

@@ -1,5 +1,5 @@
 // What `npm start` shows on a terminal: one row per property with its reported value, quality,
-// desired value and reconcile state; without a terminal, one log line per change.
+// desired value and reconcile state; without a terminal, log lines: reported values at debug only.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,26 +42,36 @@ describe('live view', () => {
     }
   });
 
-  it('logs one line per change when no terminal is attached', async () => {
-    const t = twinWithThermostat();
-    const lines: string[] = [];
+  const capture = (level: string) => {
+    const lines: { msg: string; level: number; property?: string; value?: string }[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
         done();
       },
     });
-    const log = createLogger({ level: 'info', destination: sink });
-    const stop = startLiveView(t.twin, log, { live: false });
-    try {
-      t.twin.report([{ device: 'default/thermostat', property: 'temperature', value: 19.5, time: Date.now(), quality: 'good' }]);
-      await t.twin.flush();
-      await new Promise((r) => setImmediate(r));
-      const reported = lines.map((l) => JSON.parse(l) as { msg: string; property?: string; value?: string }).filter((l) => l.msg === 'reported');
-      assert.deepEqual(reported.map((l) => [l.property, l.value]), [['temperature', '19.5']]);
-    } finally {
-      stop();
-      await t.close();
-    }
-  });
+    return { lines, log: createLogger({ level, destination: sink }) };
+  };
+
+  for (const level of ['debug', 'info'] as const) {
+    it(`without a terminal, reported values are logged at debug only (level ${level})`, async () => {
+      const t = twinWithThermostat();
+      const { lines, log } = capture(level);
+      const stop = startLiveView(t.twin, log, { live: false });
+      try {
+        t.twin.report([{ device: 'default/thermostat', property: 'temperature', value: 19.5, time: Date.now(), quality: 'good' }]);
+        await t.twin.flush();
+        await new Promise((r) => setImmediate(r));
+        const reported = lines.filter((l) => l.msg === 'reported');
+        if (level === 'debug') {
+          assert.deepEqual(reported.map((l) => [l.property, l.value, l.level]), [['temperature', '19.5', 20]]);
+        } else {
+          assert.deepEqual(reported, [], 'no per-reading line at info');
+        }
+      } finally {
+        stop();
+        await t.close();
+      }
+    });
+  }
 });

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { ApiTarget } from './client.ts';
 import { DEFAULTS } from './config.ts';
+import { EXIT_USAGE } from './failure.ts';
 import { registerProtocolCommands } from './protocol-commands.ts';
 
 // Command modules load on use: a client command should not pay for the broker, SQLite and drivers.
@@ -10,8 +11,31 @@ const twinCommands = () => import('./twin-commands.ts');
 
 const DEFAULT_API_URL = `http://127.0.0.1:${DEFAULTS.apiPort}`;
 
+/** Commander's `error: option '--api-port <n>' argument 'abc' is invalid. ...` in the shape of formatFailure(). */
+function usageError(text: string): string {
+  const suggestion = /\(Did you mean (.+?)\?\)/.exec(text)?.[1];
+  const what = text.replace(/^error: /, '').replace(/\(Did you mean .+?\?\)/, '').trim().replace(/\s*\n\s*/g, ' ');
+  const flag = /'(--?[\w-]+)/.exec(what)?.[1];
+  const hint = `${suggestion ? `did you mean ${suggestion}? ` : ''}see \`${commandPath().join(' ')} --help\``;
+  return `edgetwin: ${what}${flag ? ` (${flag})` : ''}\n  hint: ${hint}\n`;
+}
+
+/** `edgetwin twin get`: the command words of argv, as far as they name commands. */
+function commandPath(): string[] {
+  const path = ['edgetwin'];
+  let command: Command = program;
+  for (const word of process.argv.slice(2)) {
+    const sub = command.commands.find((c) => c.name() === word);
+    if (!sub) break;
+    path.push(word);
+    command = sub;
+  }
+  return path;
+}
+
 function port(value: string): number {
-  const n = Number(value);
+  // Decimal digits only: Number() would also take 0x1f90 or 1e3.
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
   return n;
 }
@@ -50,7 +74,9 @@ function client<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
 
 const program = new Command('edgetwin')
   .description('Device-centric IoT gateway: DeviceTwin, protocol mappers, KubeEdge-compatible MQTT')
-  .showHelpAfterError();
+  // A wrong flag reads like every other config mistake: what, which flag, a hint; exit 2.
+  .configureOutput({ outputError: (text, write) => write(usageError(text)) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
 program
   .command('run')
@@ -64,16 +90,18 @@ program
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
   .option('--api-host <address>', `address the local API listens on (default ${DEFAULTS.apiHost}); beyond loopback it needs --api-token-file or api.tls.clientCa`)
   .option('--api-token-file <file>', 'file holding the bearer token every API request must carry')
-  .option('--log-level <level>', 'trace | debug | info | warn | error')
-  .option('--no-live', 'log a line per change instead of the live table on a terminal')
+  .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
+  .option('--no-live', 'write the log to stderr instead of the live table on a terminal')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
     if (opts.bleBinding) {
       try {
         (await import('../mappers/ble/index.ts')).bleLoader.use(opts.bleBinding);
       } catch (err) {
-        process.stderr.write(`error: --ble-binding: ${(err as Error).message}\n`);
-        process.exitCode = 1;
+        const { configError, exitCodeOf, formatFailure } = await import('./failure.ts');
+        const e = configError((err as Error).message, { flag: '--ble-binding' }, 'use hci (a real adapter) or sim:<file> (a simulated BLE world)');
+        process.stderr.write(formatFailure(e));
+        process.exitCode = exitCodeOf(e);
         return;
       }
     }

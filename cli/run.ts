@@ -6,15 +6,23 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../core/log.ts';
 import { redactText } from '../core/redact.ts';
-import type { EdgetwinError } from '../core/errors.ts';
-import { resolveConfig, type ConfigFlags } from './config.ts';
+import { resolveConfig, type ConfigFlags, type GatewayConfig } from './config.ts';
+import { configError, exitCodeOf, formatFailure } from './failure.ts';
+import { EdgetwinError } from '../core/errors.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 import type { CatalogLoad } from './catalog.ts';
 import { startLiveView } from './live-view.ts';
+import { startLogSummary } from './log-summary.ts';
 import { watchPaths } from './watch.ts';
 
 export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promise<void> {
-  const config = resolveConfig(flags);
+  let config: GatewayConfig;
+  try {
+    config = resolveConfig(flags, { requireDevicePaths: true });
+  } catch (err) {
+    fail(err);
+    return;
+  }
   const live = flags.live ?? Boolean(process.stdout.isTTY);
   // The live table owns the terminal, so the log goes to a file beside the store; warnings and
   // errors also stay on screen under the table.
@@ -22,8 +30,13 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   let logFile: string | undefined;
   let log: Logger;
   if (live) {
-    mkdirSync(config.dataDir, { recursive: true });
     logFile = join(config.dataDir, 'edgetwin.log');
+    try {
+      mkdirSync(config.dataDir, { recursive: true });
+    } catch (err) {
+      fail(configError(`cannot create the data directory: ${(err as Error).message}`, { flag: '--data-dir' }, 'pick a directory this user may write, with --data-dir or dataDir'));
+      return;
+    }
     log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems) });
   } else {
     log = createLogger({ level: config.log.level });
@@ -35,9 +48,12 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   try {
     gateway = await startGateway(config, log);
   } catch (err) {
-    const e = err as EdgetwinError & { code?: string };
-    log.fatal({ code: e.code }, redactText(e.format?.() ?? e.message));
-    process.exitCode = 1;
+    // The log file (live mode) keeps the reason too; the terminal gets the formatted one.
+    if (live) log.fatal({ code: (err as { code?: string }).code }, redactText((err as Error).message));
+    // A failure that is not a user's mistake keeps its stack for --log-level debug.
+    if (!(err instanceof EdgetwinError)) log.debug({ err }, 'start failed');
+    log.flush?.();
+    fail(err);
     return;
   }
   reportLoad(log, gateway.firstLoad);
@@ -66,6 +82,8 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
     ],
   });
 
+  const stopSummary = startLogSummary({ twin: gateway.twin, registry: gateway.registry, log, intervalMs: config.log.summaryIntervalMs });
+
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
@@ -75,12 +93,19 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   stopView();
+  stopSummary();
   unwatch();
   process.off('SIGHUP', onHup);
   await reloading;
   await gateway.close();
   log.info('stopped; store flushed');
   log.flush?.();
+}
+
+/** Ends `run` with what failed, where and a hint; never a stack trace. */
+function fail(err: unknown): void {
+  process.stderr.write(redactText(formatFailure(err)));
+  process.exitCode = exitCodeOf(err);
 }
 
 function reportLoad(log: Logger, load: CatalogLoad): void {

@@ -29,6 +29,8 @@ export interface Where {
   property?: string;
   /** JSON-pointer-like path inside the document, e.g. spec.properties[2].desired.value */
   path?: string;
+  /** The command-line flag (or environment variable) that carried the value, e.g. --log-level */
+  flag?: string;
 }
 
 export class EdgetwinError extends Error {
@@ -51,6 +53,7 @@ export class EdgetwinError extends Error {
     if (this.where.device) parts.push(this.where.property ? `${this.where.device} property ${this.where.property}` : this.where.device);
     else if (this.where.property) parts.push(`property ${this.where.property}`);
     if (this.where.path) parts.push(this.where.path);
+    if (this.where.flag) parts.push(this.where.flag);
     const head = parts.length ? parts.join(': ') + ': ' : '';
     return `${head}${this.message}${this.hint ? ` (${this.hint})` : ''}`;
   }

@@ -56,8 +56,9 @@ describe('edgetwin ble', () => {
 
   it('run refuses a --ble-binding it cannot use, before starting anything', async () => {
     const r = await cli(['run', '--devices', join(ROOT, 'examples', 'ble-sensors', 'devices'), '--ble-binding', 'sim:/nonexistent/world.yaml']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^error: --ble-binding: cannot read the simulated BLE world \/nonexistent\/world.yaml/);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^edgetwin: cannot read the simulated BLE world \/nonexistent\/world.yaml.*\(--ble-binding\)\n  hint: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 
   it('scan with no Bluetooth adapter exits 1 with one line naming it, no stack trace', { skip: hasAdapter ? 'this machine has a Bluetooth adapter' : false }, async () => {

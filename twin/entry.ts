@@ -3,7 +3,7 @@
 
 import type { DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { DeviceState, Quality, ReadingError } from '../core/reading.ts';
-import { parseValue, sameValue, type PropertyType, type PropertyValue } from '../core/values.ts';
+import { parseValue, sameAtWirePrecision, type PropertyType, type PropertyValue } from '../core/values.ts';
 import type { PropertyRow } from './store.ts';
 import type { DesiredOrigin, ReconcileState, ReportedUpdate, TwinPropertyView, TwinView } from './types.ts';
 
@@ -61,7 +61,7 @@ export class PropState {
   }
 
   hasDelta(): boolean {
-    return this.desired !== undefined && !sameValue(this.reported, this.desired);
+    return this.desired !== undefined && !sameAtWirePrecision(this.spec.type, this.reported, this.desired);
   }
 
   /** Loads a stored row; values that no longer parse as the property's type are dropped. */

@@ -68,7 +68,9 @@ export function deltaPayload(view: TwinView): string | undefined {
     if (!p.desired) continue;
     const t = msgTwin(p);
     twin[p.name] = t;
-    if (t.expected!.value !== t.actual?.value) delta[p.name] = t.expected!.value;
+    // The twin's own delta (at the property's wire precision), not the strings: a float32 that holds
+    // 23.1 as 23.100000381 formats differently and is still at its desired value.
+    if (p.delta) delta[p.name] = t.expected!.value;
   }
   if (Object.keys(delta).length === 0) return undefined;
   return JSON.stringify({ ...base(), twin, delta });

@@ -5,7 +5,7 @@
 
 import type { Logger } from '../core/log.ts';
 import type { PropertyWriter, WriteOutcome } from '../core/reading.ts';
-import { formatValue, sameValue, type PropertyValue } from '../core/values.ts';
+import { formatValue, sameAtWirePrecision, type PropertyValue } from '../core/values.ts';
 import type { DeviceEntry, PropState } from './entry.ts';
 import type { TwinStore } from './store.ts';
 import type { ReconcileState, TwinChange } from './types.ts';
@@ -73,7 +73,7 @@ export class Reconciler {
    */
   onReading(d: DeviceEntry, p: PropState, defer: TwinChange[], now: number): boolean {
     if (p.desired === undefined || p.reported === undefined || p.inFlight) return false;
-    const matches = sameValue(p.reported, p.desired);
+    const matches = sameAtWirePrecision(p.spec.type, p.reported, p.desired);
     if (matches) {
       if (p.rec === 'drifted' || p.rec === 'failed') {
         this.cancel(p);
@@ -140,7 +140,7 @@ export class Reconciler {
       return;
     }
     const log = this.host.log.child({ device: d.spec.id, property: p.spec.name });
-    if (outcome.ok && (outcome.readBack === undefined || sameValue(outcome.readBack, value))) {
+    if (outcome.ok && (outcome.readBack === undefined || sameAtWirePrecision(p.spec.type, outcome.readBack, value))) {
       this.transition(d, p, 'applied', undefined);
       this.host.count('applied');
       log.info({ value: this.fmt(p, value), attempts: p.attempts }, 'twin: desired value applied');

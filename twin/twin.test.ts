@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { EdgetwinError } from '../core/errors.ts';
 import { silentLogger } from '../core/log.ts';
 import type { DeviceSpecResolved } from '../core/device.ts';
+import { deltaPayload } from './kubeedge.ts';
 import { TwinStore } from './store.ts';
 import { device, property, RecordingWriter, tempDir, waitFor } from './testing.ts';
 import { DeviceTwin, type TwinChange } from './twin.ts';
@@ -134,6 +135,40 @@ describe('DeviceTwin', () => {
     twin.state(ID, 'online');
     await waitFor('applied once online', () => prop('setpoint').reconcile.state === 'applied');
     assert.equal(writer.calls.length, 1);
+  });
+
+  it('compares a read-back at the wire precision: a float32 register written 23.1 reads 23.100000381 and is applied', async () => {
+    writer.served.add(ID);
+    const held = Math.fround(23.1);
+    writer.next({ ok: true, readBack: held });
+    open([thermo()]);
+    twin.setDesired(ID, 'setpoint', '23.1', 'api');
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied' && prop('setpoint').reported?.value === held);
+    assert.equal(prop('setpoint').delta, false, 'no delta: the device holds 23.1 as well as a float32 can');
+    assert.equal(deltaPayload(twin.get(ID)!), undefined, 'no KubeEdge update/delta either');
+    // The next poll shows the same float32: not drift.
+    twin.report([{ device: ID, property: 'setpoint', value: held, time: Date.now(), quality: 'good' }]);
+    await twin.flush();
+    assert.equal(prop('setpoint').reconcile.state, 'applied');
+    assert.equal(writer.calls.length, 1);
+  });
+
+  it('a read-back that differs beyond the wire precision fails the write', async () => {
+    writer.served.add(ID);
+    writer.next({ ok: true, readBack: 23.2 });
+    open([thermo()]);
+    twin.setDesired(ID, 'setpoint', '23.1', 'api');
+    await waitFor('failed', () => prop('setpoint').reconcile.state === 'failed');
+    assert.match(prop('setpoint').reconcile.reason ?? '', /read back 23.2 after writing 23.1/);
+  });
+
+  it('refuses hex, binary, octal and array desired values, naming device and property', () => {
+    open([thermo()], false);
+    for (const bad of ['0x10', '0b1111', '0o17', 'NaN', [[13]]]) {
+      assert.throws(() => twin.setDesired(ID, 'setpoint', bad, 'api'), (e: unknown) =>
+        e instanceof EdgetwinError && e.where.device === ID && e.where.property === 'setpoint' && /expected a decimal number/.test(e.message), String(bad));
+    }
+    assert.equal(prop('setpoint').desired, undefined);
   });
 
   it('shows drift as a delta and the state drifted, and back to applied when it returns', async () => {

@@ -156,6 +156,8 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     e.reason = reason;
     if (state === 'online' && previous !== 'online') e.lastOnline = Date.now();
     this.store.setState(device, state, reason ?? null, e.lastOnline ?? null);
+    // One info line per change of state; a new reason within the same state is detail.
+    this.log[state === previous ? 'debug' : 'info']({ device, state, previous, ...(reason !== undefined ? { reason } : {}) }, 'twin: device state changed');
     this.tell({ kind: 'state', device, state, previous, ...(reason !== undefined ? { reason } : {}), ...(e.lastOnline !== undefined ? { lastOnline: e.lastOnline } : {}) });
     if (state === 'online' && previous !== 'online') this.reconciler.resume(e);
   }

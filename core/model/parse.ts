@@ -1,7 +1,8 @@
 // Text -> documents, keeping each document's YAML tree so any field path can be mapped back
 // to the line a person has to edit. JSON goes through the same parser: it is YAML 1.2.
 
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
+import { isDecimalNumber } from '../values.ts';
 import { EdgetwinError, ErrorCodes, type Where } from '../errors.ts';
 
 export type PathSegment = string | number;
@@ -35,6 +36,7 @@ export function parseText(file: string, text: string): ParseResult {
       continue;
     }
     if (doc.contents === null) continue;
+    keepNonDecimalDesired(doc);
     const value: unknown = doc.toJS({ maxAliasCount: 1000 });
     if (value === null || value === undefined) continue;
     const lineAt = (base: PathSegment[]) => (path: PathSegment[]) => lineOf(doc, lineCounter, [...base, ...path]);
@@ -45,6 +47,24 @@ export function parseText(file: string, text: string): ParseResult {
     }
   }
   return { docs, errors };
+}
+
+/**
+ * YAML reads an unquoted 0x10, 0o17 or .inf as a number. A desired value is decimal only
+ * (core/values.ts), as it is from the API or MQTT, so such a `desired.value` keeps its text and is
+ * refused with it, exactly as the quoted "0x10" is. Elsewhere (configData) YAML's numbers stand.
+ */
+function keepNonDecimalDesired(doc: Document): void {
+  visit(doc, {
+    Scalar(slot, node, path) {
+      if (slot !== 'value' || typeof node.value !== 'number' || node.source === undefined || isDecimalNumber(node.source)) return;
+      const pair = path[path.length - 1];
+      const outer = path[path.length - 3];
+      if (isPair(pair) && isScalar(pair.key) && pair.key.value === 'value' && isPair(outer) && isScalar(outer.key) && outer.key.value === 'desired') {
+        node.value = node.source;
+      }
+    },
+  });
 }
 
 // `kubectl get devices -o yaml` writes a v1 List (or DeviceList); its items load like documents.

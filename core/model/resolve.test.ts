@@ -227,3 +227,21 @@ test('the fingerprint ignores where a device sits in its file and changes with w
   assert.equal(load(['m.yaml', MODEL], ['d.yaml', DEVICE.replace('value: "1.5"', 'value: "1.6"')]).devices[0].fingerprint, base);
   assert.notEqual(load(['m.yaml', MODEL.replace('unit: m/s', 'unit: mm/s')], ['d.yaml', DEVICE]).devices[0].fingerprint, base);
 });
+
+test('collectCycle 0 keeps meaning 1000 ms and a cycle below 10 ms is taken; each is warned with file:line', () => {
+  const device = DEVICE.replace('collectCycle: 500', 'collectCycle: 0').replace('reportCycle: 10000000000', 'reportCycle: 1');
+  const r = load(['m.yaml', MODEL], ['d.yaml', device]);
+  assert.deepEqual(r.errors, []);
+  const speed = property(r, 'speed');
+  assert.equal(speed.collectCycle, 1000);
+  assert.equal(speed.reportCycle, 1);
+  const zero = r.warnings.find((x) => x.where.path?.endsWith('collectCycle'));
+  assert.ok(zero, 'a warning for collectCycle 0');
+  assert.equal(zero.format(), `d.yaml:${lineOf(device, 'collectCycle: 0')}: default/line-1 property speed: spec.properties[0].collectCycle: ` +
+    'collectCycle 0 means the default, 1000 ms (write collectCycle: 1000 to say so, or remove the key)');
+  const short = r.warnings.find((x) => x.where.path?.endsWith('reportCycle'));
+  assert.ok(short, 'a warning for reportCycle 1');
+  assert.match(short.format(), new RegExp(`^d\\.yaml:${lineOf(device, 'reportCycle: 1')}: .*reportCycle 1 ms is below 10 ms`));
+  // Absent cycles are the default without a word.
+  assert.equal(r.warnings.filter((x) => /Cycle/.test(x.message) && x.where.device === 'default/line-1' && !x.where.path?.includes('properties[0]')).length, 0);
+});

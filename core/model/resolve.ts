@@ -222,8 +222,22 @@ function desiredValue(spec: PropertySpec, raw: string | number | boolean, ctx: P
   return value;
 }
 
+/** Below this a cycle is legal but likely a mistake (seconds written as ms, or a busy loop on the link). */
+export const SHORT_CYCLE_MS = 10;
+
 function cycle(value: number | undefined, field: string, ctx: PropertyContext, at: (...rest: PathSegment[]) => Where): number {
-  if (!value) return DEFAULT_CYCLE_MS;
+  if (value === undefined) return DEFAULT_CYCLE_MS;
+  if (value === 0) {
+    // KubeEdge's mappers read 0 as their default; keep that, but say so: 0 could be meant as "as fast as possible".
+    ctx.warnings.push(new EdgetwinError(ErrorCodes.MODEL_VALUE, `${field} 0 means the default, ${DEFAULT_CYCLE_MS} ms`, at(field),
+      `write ${field}: ${DEFAULT_CYCLE_MS} to say so, or remove the key`));
+    return DEFAULT_CYCLE_MS;
+  }
+  if (value < SHORT_CYCLE_MS) {
+    ctx.warnings.push(new EdgetwinError(ErrorCodes.MODEL_VALUE, `${field} ${value} ms is below ${SHORT_CYCLE_MS} ms: the device is asked ${Math.round(1000 / value)} times a second`, at(field),
+      `edgetwin cycles are milliseconds; write ${field}: ${value * 1000} if you meant seconds`));
+    return value;
+  }
   if (value < NANOSECONDS_FROM) return value;
   const ms = Math.max(1, Math.round(value / 1e6));
   ctx.warnings.push(new EdgetwinError(ErrorCodes.MODEL_VALUE, `${field} ${value} read as nanoseconds: ${ms} ms`, at(field),

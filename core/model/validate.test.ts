@@ -77,7 +77,19 @@ test('a desired value of the wrong type names the expected type', () => {
   const e = only(load(['a.yaml', text]).errors);
   assert.equal(e.where.line, lineOf(text, 'value: warm'));
   assert.equal(e.where.path, 'spec.properties[0].desired.value');
-  assert.match(e.message, /expected an integer, got "warm" for a int property/);
+  assert.match(e.message, /expected a decimal integer: optional sign and digits, e.g. -42, got "warm" for a int property/);
+});
+
+test('a desired value is decimal only, quoted or not: YAML\'s 0x10, 0o17 and .inf are refused with their text', () => {
+  for (const v of ['0x10', '"0x10"', '0o17', '"0b1111"', '.inf', '.nan']) {
+    const text = `${MODEL}---\n${device('thermo-1', `    - name: setpoint\n      desired:\n        value: ${v}\n`)}`;
+    const e = only(load(['a.yaml', text]).errors);
+    assert.equal(e.where.line, lineOf(text, `value: ${v}`), v);
+    assert.match(e.message, new RegExp(`expected a decimal integer: optional sign and digits, e.g. -42, got "${v.replace(/"/g, '').replace('.', '\\.')}"`), v);
+  }
+  // Decimal forms load; YAML's numbers elsewhere (configData) keep their meaning.
+  const ok = `${MODEL}---\n${device('thermo-1', '    - name: setpoint\n      desired:\n        value: 12\n')}`;
+  assert.deepEqual(load(['a.yaml', ok]).errors, []);
 });
 
 test('a desired value on a ReadOnly property is an error', () => {

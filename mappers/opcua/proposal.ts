@@ -66,7 +66,7 @@ export function proposalYaml(variables: ProposedVariable[], opts: ProposalOption
         type: v.type,
         accessMode: v.writable ? 'ReadWrite' : 'ReadOnly',
       },
-      device: { name: names[i]!, collectCycle, reportCycle: 0, visitors: { protocolName: 'opcua', configData: { nodeID: v.nodeId } } },
+      device: { name: names[i]!, collectCycle, visitors: { protocolName: 'opcua', configData: { nodeID: v.nodeId } } },
     })),
     header: [
       `# Proposed by \`edgetwin opcua browse ${opts.protocol.url}\`: ${variables.length} variable(s).`,

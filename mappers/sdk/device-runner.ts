@@ -158,7 +158,8 @@ export class DeviceRunner {
     // Online only once the scheduler knows the device: the twin writes pending desired values
     // the moment it hears "online", and those writes go through the scheduler.
     this.#setState('online');
-    log.info({ device: this.#id }, 'device connected');
+    // Debug: the twin logs the state change to online at info, one line per change.
+    log.debug({ device: this.#id }, 'device connected');
     if (conn.subscribe && pushed.length > 0) {
       try {
         // Looked up once: a stream can push thousands of readings a second through this callback.

@@ -58,3 +58,13 @@ test('unchanged raw bytes skip decoding only while the decision could not differ
   f.clear();
   assert.equal(f.unchanged('r', Uint8Array.of(0x00, 0xeb), 700), false);
 });
+
+test('values compare exactly: a 5.6e-9 F capacitance changing by 0.5% is reported, a repeat is not', () => {
+  const f = new ReportFilter(new Map([['c', { reportCycle: 0 }]]));
+  assert.deepEqual([5.6e-9, 5.628e-9, 5.628e-9, 5.6e-9].map((v, i) => f.admit(reading('c', v), i)), [true, true, false, true]);
+  // Float noise is a change too: a deadband is the tool that absorbs it.
+  const noisy = new ReportFilter(new Map([['t', { reportCycle: 0 }]]));
+  assert.deepEqual([23.5, 23.500000000000004].map((v, i) => noisy.admit(reading('t', v), i)), [true, true]);
+  const banded = new ReportFilter(new Map([['t', { deadband: 1e-6, reportCycle: 0 }]]));
+  assert.deepEqual([23.5, 23.500000000000004].map((v, i) => banded.admit(reading('t', v), i)), [true, false]);
+});

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ErrorCodes } from '../../../core/errors.ts';
 import { silentLogger } from '../../../core/log.ts';
 import type { ConfigData } from '../../../core/model/types.ts';
-import { sameValue, type PropertyType, type PropertyValue } from '../../../core/values.ts';
+import { sameAtWirePrecision, type PropertyType, type PropertyValue } from '../../../core/values.ts';
 import { MapperHost, type DriverLoader } from '../host.ts';
 import { activeResources, leakedResources, makeDevice, RecordingSink, waitFor } from './harness.ts';
 
@@ -154,7 +154,7 @@ export function runConformance(opts: ConformanceOptions): void {
         for (const p of sim.properties) {
           const r = await waitFor(() => goodReading(sink, d.id, p.name), `a good reading of ${p.name}`, wait);
           assert.ok(TYPE_OF[p.type](r.value!), `${p.name} should read as ${p.type}, got ${String(r.value)} (${typeof r.value})`);
-          if (p.expect !== undefined) assert.ok(sameValue(r.value, p.expect), `${p.name}: expected ${String(p.expect)}, read ${String(r.value)}`);
+          if (p.expect !== undefined) assert.ok(sameAtWirePrecision(p.type, r.value, p.expect), `${p.name}: expected ${String(p.expect)}, read ${String(r.value)}`);
         }
       });
     });
@@ -168,7 +168,7 @@ export function runConformance(opts: ConformanceOptions): void {
         for (const p of writable) {
           const outcome = await host.write(d.id, p.name, p.write!);
           assert.equal(outcome.ok, true, `writing ${p.name}: ${outcome.error?.message}`);
-          assert.ok(sameValue(outcome.readBack, p.write), `${p.name}: wrote ${String(p.write)}, read back ${String(outcome.readBack)}`);
+          assert.ok(sameAtWirePrecision(p.type, outcome.readBack, p.write), `${p.name}: wrote ${String(p.write)}, read back ${String(outcome.readBack)}`);
         }
         const readOnly = sim.properties.find((p) => (p.accessMode ?? 'ReadOnly') === 'ReadOnly');
         if (readOnly) {
