@@ -114,6 +114,6 @@ describe('gateway configuration', () => {
     assert.equal(flagged.api.host, '127.0.0.1');
     assert.equal(flagged.api.tokenFile, resolve('other-token'));
     const bad = file('api-bad.yaml', 'api:\n  tls:\n    ca: x.pem\n');
-    assert.throws(() => resolveConfig({ config: bad }), (e: EdgetwinError) => /api-bad\.yaml:\d+: api\.tls: must NOT have additional properties "ca"/.test(e.format()));
+    assert.throws(() => resolveConfig({ config: bad }), (e: EdgetwinError) => /api-bad\.yaml:\d+/.test(e.format()) && /unknown config key "api\.tls\.ca"/.test(e.format()));
   });
 });
