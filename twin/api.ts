@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { formatValue, type PropertyValue } from '../core/values.ts';
+import type { HealthReport } from './health.ts';
 import { counter, type Registry } from './metrics.ts';
 import type { DeviceTwin } from './twin.ts';
 import type { DesiredResult, TwinView } from './types.ts';
@@ -16,7 +17,8 @@ export interface ApiOptions {
   port: number;
   log: Logger;
   registry: Registry;
-  health?: () => Record<string, unknown>;
+  /** What /healthz reports; without it, the API alone is "ok". */
+  health?: () => HealthReport & Record<string, unknown>;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -36,7 +38,11 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     const url = new URL(req.url ?? '/', 'http://localhost');
     const seg = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const m = req.method ?? 'GET';
-    if (url.pathname === '/healthz' && m === 'GET') return ['healthz', 200, { status: 'ok', devices: twin.list().length, ...opts.health?.() }];
+    if (url.pathname === '/healthz' && m === 'GET') {
+      // 503 when degraded, so a plain HTTP probe (systemd, Kubernetes, a load balancer) sees it too.
+      const { status, reasons, ...rest } = opts.health?.() ?? { status: 'ok' as const, reasons: [] };
+      return ['healthz', status === 'ok' ? 200 : 503, { status, reasons, devices: twin.list().length, ...rest }];
+    }
     if (seg[0] !== 'api' || seg[1] !== 'v1' || seg[2] !== 'devices') throw new HttpError(404, ErrorCodes.NOT_FOUND, `no route ${m} ${url.pathname}`);
     if (seg.length === 3 && m === 'GET') return ['devices', 200, { devices: twin.list() }];
     const id = `${seg[3]}/${seg[4]}`;
@@ -135,7 +141,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof EdgetwinError) {
-    const status = err.code === ErrorCodes.NOT_FOUND ? 404 : err.code === ErrorCodes.READ_ONLY || err.code === ErrorCodes.CONFLICT ? 409 : 400;
+    // A store that refused the write is the gateway's trouble, not the request's: 503, try again later.
+    const status = err.code === ErrorCodes.NOT_FOUND ? 404 : err.code === ErrorCodes.READ_ONLY || err.code === ErrorCodes.CONFLICT ? 409 : err.code === ErrorCodes.STORAGE ? 503 : 400;
     return new HttpError(status, err.code, err.format());
   }
   return new HttpError(500, 'ET_INTERNAL', err instanceof Error ? err.message : String(err));
