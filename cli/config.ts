@@ -11,6 +11,8 @@ import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 export interface GatewayConfig {
   devices: string[];
   dataDir: string;
+  /** How often to retry the store after it refused a write (a full disk), in ms. */
+  storeRetryMs: number;
   nodeName: string;
   mqtt: {
     /** External broker URL; absent means the embedded broker on 127.0.0.1:port. */
@@ -19,6 +21,8 @@ export interface GatewayConfig {
     username?: string;
     passwordFile?: string;
     tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+    /** Bounds of what an external broker's outage may keep for later (entries, payload bytes). */
+    outbox?: { maxEntries?: number; maxBytes?: number };
   };
   api: { port: number; host: string };
   log: { level: string };
@@ -40,6 +44,7 @@ export const DEFAULTS = {
   mqttPort: 1883,
   apiPort: 7180,
   apiHost: '127.0.0.1',
+  storeRetryMs: 5000,
 } as const;
 
 const fileSchema = {
@@ -48,6 +53,7 @@ const fileSchema = {
   properties: {
     devices: { type: 'array', items: { type: 'string' } },
     dataDir: { type: 'string' },
+    storeRetryMs: { type: 'integer', minimum: 10 },
     nodeName: { type: 'string', minLength: 1 },
     mqtt: {
       type: 'object',
@@ -66,6 +72,11 @@ const fileSchema = {
             key: { type: 'string' },
             rejectUnauthorized: { type: 'boolean' },
           },
+        },
+        outbox: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { maxEntries: { type: 'integer', minimum: 1 }, maxBytes: { type: 'integer', minimum: 1024 } },
         },
       },
     },
@@ -128,6 +139,7 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
   return {
     devices,
     dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
+    storeRetryMs: file.storeRetryMs ?? DEFAULTS.storeRetryMs,
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
     mqtt: {
       url: flags.mqttUrl ?? (flags.mqttPort === undefined ? file.mqtt?.url : undefined),
@@ -135,6 +147,7 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
       username: file.mqtt?.username,
       passwordFile: file.mqtt?.passwordFile,
       tls: file.mqtt?.tls,
+      outbox: file.mqtt?.outbox,
     },
     api: { port: flags.apiPort ?? file.api?.port ?? DEFAULTS.apiPort, host: file.api?.host ?? DEFAULTS.apiHost },
     log: { level: flags.logLevel ?? file.log?.level ?? process.env.EDGETWIN_LOG_LEVEL ?? 'info' },
