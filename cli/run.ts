@@ -21,7 +21,7 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   let logFile: string | undefined;
   let log: Logger;
   if (live) {
-    mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     logFile = join(config.dataDir, 'edgetwin.log');
     log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems) });
   } else {

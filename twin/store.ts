@@ -4,7 +4,7 @@
 // the process (a committed transaction is in the WAL file); only a power loss can drop the last
 // commits, which is the trade every embedded gateway store makes for throughput.
 
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
@@ -147,10 +147,16 @@ export class TwinStore {
     const file = join(dataDir, 'edgetwin.db');
     try {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      closeSync(openSync(file, 'a', 0o600));
-      chmodSync(file, 0o600);
+      if (!existsSync(file)) closeSync(openSync(file, 'wx', 0o600));
     } catch (err) {
       throw storageError(file, err, 'open');
+    }
+    // A store created world-readable by an earlier version is tightened; one we may not change
+    // (a read-only mount) is left for SQLite to report.
+    try {
+      if (statSync(file).mode & 0o077) chmodSync(file, 0o600);
+    } catch {
+      // SQLite's own open below names the problem.
     }
     return new TwinStore(file);
   }
@@ -233,6 +239,20 @@ export class TwinStore {
     );
   }
 
+  /**
+   * Copies the WAL into the database and truncates it: after a full disk this gives back the
+   * space the WAL holds (up to ~4 MB before the automatic checkpoint). Best effort: false when
+   * SQLite could not do it now.
+   */
+  checkpoint(): boolean {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** A write that always has something to write: proves the store commits again after a failure. */
   heartbeat(): void {
     this.stmts.heartbeat.run(String(Date.now()));
@@ -247,7 +267,7 @@ const HINTS: Record<string, string> = {
   SQLITE_CANTOPEN: 'the file cannot be opened: check that the data directory exists and is writable, or point --data-dir elsewhere',
   SQLITE_IOERR: 'the disk reported an I/O error: check the device and the file system',
   EACCES: 'permission denied: make the data directory writable by this user, or point --data-dir elsewhere',
-  EROFS: 'the file system is read-only: point --data-dir at a writable one',
+  EROFS: 'the file or its file system is read-only: make the data directory writable, or point --data-dir elsewhere',
   ENOSPC: 'the disk is full: free space on that file system',
 };
 

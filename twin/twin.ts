@@ -404,6 +404,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
 
   /** Writes everything the store missed, plus a heartbeat so a retry always proves a real commit. */
   private retryStore(): void {
+    this.store.checkpoint();
     try {
       this.store.transaction(() => {
         this.writeDirty(this.dirtyProps, this.dirtyDevices);
