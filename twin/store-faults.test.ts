@@ -8,7 +8,9 @@ import { EdgetwinError } from '../core/errors.ts';
 import { silentLogger } from '../core/log.ts';
 import Database from 'better-sqlite3';
 import { TwinStore, type PropertyRow } from './store.ts';
-import { device, property, RecordingWriter, tempDir, waitFor } from './testing.ts';
+import { startEmbeddedBroker } from './broker.ts';
+import { MqttEventBus } from './eventbus.ts';
+import { AppClient, device, property, RecordingWriter, tempDir, waitFor } from './testing.ts';
 import { DeviceTwin, type TwinChange } from './twin.ts';
 
 const ID = 'default/oven';
@@ -125,5 +127,33 @@ describe('DeviceTwin on a store that refuses writes', () => {
     store.database.exec(SPACE);
     await waitFor('the store to commit again', () => twin.storeProblem === undefined);
     assert.equal(storedRow('temperature').reported, '5');
+  });
+
+  it('answers an MQTT twin/update it cannot store with code 500 and leaves the twin as it was; readings go out with persisted "false"', async () => {
+    const broker = await startEmbeddedBroker({ port: 0, log: silentLogger });
+    const bus = new MqttEventBus({ twin, url: broker.url, inProcess: broker.aedes, nodeName: 'n1', log: silentLogger });
+    await bus.start();
+    const app = await AppClient.connect(broker.url);
+    try {
+      store.database.exec(FULL);
+      const from = app.messages.length;
+      app.publish(`$hw/events/device/${ID}/twin/update`, { event_id: 'full-1', timestamp: Date.now(), twin: { setpoint: { expected: { value: '250' } } } });
+      const result = await app.next(`$hw/events/device/${ID}/twin/update/result`, (j) => j.event_id === 'full-1', from);
+      assert.equal(result.code, 500);
+      assert.match(result.reason, /disk is full/);
+      assert.equal(twin.get(ID)!.properties.setpoint!.desired, undefined);
+      twin.report([{ device: ID, property: 'temperature', value: 30, time: 5000, quality: 'good' }]);
+      const data = await app.next(`$ke/events/device/${ID}/data/update`, (j) => j.data.temperature?.value === '30', from);
+      assert.equal(data.data.temperature.metadata.persisted, 'false');
+      store.database.exec(SPACE);
+      await waitFor('the store to commit again', () => twin.storeProblem === undefined);
+      twin.report([{ device: ID, property: 'temperature', value: 31, time: 6000, quality: 'good' }]);
+      const stored = await app.next(`$ke/events/device/${ID}/data/update`, (j) => j.data.temperature?.value === '31', from);
+      assert.equal(stored.data.temperature.metadata.persisted, undefined);
+    } finally {
+      await app.close();
+      await bus.stop();
+      await broker.close();
+    }
   });
 });
