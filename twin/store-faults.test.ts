@@ -62,7 +62,10 @@ describe('DeviceTwin on a store that refuses writes', () => {
 
   it('refuses a desired value it cannot store: the caller gets an error and the twin does not show it', async () => {
     twin.setDesired(ID, 'setpoint', 180, 'api');
-    await waitFor('the first desired value to be applied', () => twin.get(ID)!.properties.setpoint!.reconcile.state === 'applied');
+    await waitFor('the first desired value to be applied and read back', () => {
+      const p = twin.get(ID)!.properties.setpoint!;
+      return p.reconcile.state === 'applied' && p.reported?.value === 180;
+    });
     const writes = writer.calls.length;
     store.database.exec(FULL);
     assert.throws(() => twin.setDesired(ID, 'setpoint', 250, 'api'), (err: unknown) => {
