@@ -13,6 +13,8 @@ import { DEFAULT_SUMMARY_INTERVAL_MS } from './log-summary.ts';
 export interface GatewayConfig {
   devices: string[];
   dataDir: string;
+  /** How often to retry the store after it refused a write (a full disk), in ms. */
+  storeRetryMs: number;
   nodeName: string;
   mqtt: {
     /** External broker URL; absent means the embedded broker on 127.0.0.1:port. */
@@ -21,6 +23,8 @@ export interface GatewayConfig {
     username?: string;
     passwordFile?: string;
     tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+    /** Bounds of what an external broker's outage may keep for later (entries, payload bytes). */
+    outbox?: { maxEntries?: number; maxBytes?: number };
   };
   api: {
     port: number;
@@ -53,6 +57,7 @@ export const DEFAULTS = {
   mqttPort: 1883,
   apiPort: 7180,
   apiHost: '127.0.0.1',
+  storeRetryMs: 5000,
 } as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -66,6 +71,7 @@ const fileSchema = {
   properties: {
     devices: { type: 'array', items: { type: 'string' } },
     dataDir: { type: 'string' },
+    storeRetryMs: { type: 'integer', minimum: 10 },
     nodeName: { type: 'string', minLength: 1 },
     mqtt: {
       type: 'object',
@@ -84,6 +90,11 @@ const fileSchema = {
             key: { type: 'string' },
             rejectUnauthorized: { type: 'boolean' },
           },
+        },
+        outbox: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { maxEntries: { type: 'integer', minimum: 1 }, maxBytes: { type: 'integer', minimum: 1024 } },
         },
       },
     },
@@ -260,6 +271,7 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
   return {
     devices,
     dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
+    storeRetryMs: file.storeRetryMs ?? DEFAULTS.storeRetryMs,
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
     mqtt: {
       url: flags.mqttUrl ?? (flags.mqttPort === undefined ? file.mqtt?.url : undefined),
@@ -267,6 +279,7 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
       username: file.mqtt?.username,
       passwordFile: file.mqtt?.passwordFile,
       tls: file.mqtt?.tls,
+      outbox: file.mqtt?.outbox,
     },
     api: {
       port: flags.apiPort ?? file.api?.port ?? DEFAULTS.apiPort,

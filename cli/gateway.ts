@@ -1,14 +1,16 @@
 // Composition root of `edgetwin run`: wires the twin, the mapper host, the MQTT event bus and
 // the local API. It owns no logic of its own beyond the order things start and stop in.
 
-import { mkdirSync } from 'node:fs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { redactUrl, urlHasPassword } from '../core/redact.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
+import { lockDataDir } from '../twin/datadir-lock.ts';
 import { MqttEventBus } from '../twin/eventbus.ts';
+import { Health } from '../twin/health.ts';
+import { Outbox } from '../twin/outbox.ts';
 import { TwinStore } from '../twin/store.ts';
 import { DeviceTwin } from '../twin/twin.ts';
 import { loadApiAuth } from './api-auth.ts';
@@ -36,7 +38,6 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   if (config.mqtt.url && urlHasPassword(config.mqtt.url)) {
     log.warn({ mqtt: redactUrl(config.mqtt.url) }, 'the MQTT URL carries a password, which shell history and process lists show: set mqtt.username and mqtt.passwordFile instead');
   }
-  mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -52,21 +53,31 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   };
 
   try {
+    // Before anything else touches the directory or a device: one gateway per data directory.
+    const lock = lockDataDir(config.dataDir);
+    cleanup.push(() => lock.release());
+    if (lock.tookOver) log.warn({ file: lock.file, pid: lock.tookOver.pid }, 'took over the data directory lock of a process that is gone (it did not stop cleanly)');
     const store = TwinStore.open(config.dataDir);
     cleanup.push(() => store.close());
-    const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry });
+    const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry, storeRetryMs: config.storeRetryMs });
     cleanup.push(() => twin.close());
     const host = new MapperHost({ sink: twin, drivers: driverLoaders, log: log.child({ component: 'mapper' }), dataDir: config.dataDir, registry });
     cleanup.push(() => host.close());
     twin.setWriter(host);
 
+    const health = new Health().add('store', () => twin.storeProblem);
     let mqttUrl = config.mqtt.url;
     let inProcess: EmbeddedBroker['aedes'] | undefined;
+    let outbox: Outbox | undefined;
     if (!mqttUrl) {
       const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: config.mqtt.port, log });
       cleanup.push(() => broker.close());
       mqttUrl = broker.url;
       inProcess = broker.aedes;
+      health.add('broker', () => (broker.serving ? undefined : `the embedded MQTT broker on ${broker.url} does not accept connections`));
+    } else {
+      // In the gateway's one database file: what waits for the broker survives a restart.
+      outbox = new Outbox({ db: store.database, name: 'mqtt', registry, ...config.mqtt.outbox });
     }
     const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
     // Every listener (the broker above, the API here) is bound before any device starts, and before
@@ -80,7 +91,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       allowedHosts: config.api.allowedHosts,
       log,
       registry,
-      health: () => ({ nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
+      health: () => ({ ...health.report(), nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
     });
     cleanup.push(() => api.close());
 
@@ -94,9 +105,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       nodeName: config.nodeName,
       log,
       registry,
+      outbox,
     });
     await bus.start();
     cleanup.push(() => bus.stop());
+    if (outbox) {
+      const shown = redactUrl(mqttUrl);
+      health.add('mqtt', () => (bus.connected ? undefined : `not connected to the MQTT broker ${shown}; ${bus.waiting} messages wait in the outbox for it`));
+    }
 
     const applyLoad = async (load: CatalogLoad) => {
       for (const d of load.devices) {
@@ -109,8 +125,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       for (const e of applied.errors) log.error({ code: e.code, device: e.where.device }, e.format());
       return applied;
     };
-    const firstLoad = await catalog.load();
+    let lastLoad = await catalog.load();
+    const firstLoad = lastLoad;
     await applyLoad(firstLoad);
+    health.add('devices', () => devicesProblem(config.devices, lastLoad));
 
     return {
       config,
@@ -122,6 +140,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       firstLoad,
       async reload() {
         const load = await catalog.load();
+        lastLoad = load;
         await applyLoad(load);
         return load;
       },
@@ -134,4 +153,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     await closeAll();
     throw err;
   }
+}
+
+/** A device file that failed to load (or was emptied) is a reason: its devices are not what the files say. */
+function devicesProblem(paths: string[], load: CatalogLoad): string | undefined {
+  if (load.errors.length > 0) {
+    const first = load.errors[0]!.format();
+    return `${load.errors.length} error${load.errors.length > 1 ? 's' : ''} loading the device files (${first}); run \`edgetwin validate\` on them`;
+  }
+  if (paths.length > 0 && load.devices.length === 0) return `the device files (${paths.join(', ')}) hold no Device`;
+  return undefined;
 }

@@ -32,7 +32,7 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   if (live) {
     logFile = join(config.dataDir, 'edgetwin.log');
     try {
-      mkdirSync(config.dataDir, { recursive: true });
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     } catch (err) {
       fail(configError(`cannot create the data directory: ${(err as Error).message}`, { flag: '--data-dir' }, 'pick a directory this user may write, with --data-dir or dataDir'));
       return;

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   BAD_REQUEST: 'ET_BAD_REQUEST',
   CONFLICT: 'ET_CONFLICT',
   CONFIG: 'ET_CONFIG',
+  /** The store (SQLite, the data directory) refused: disk full, corrupted, read-only, locked. */
+  STORAGE: 'ET_STORAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -18,16 +18,27 @@ function redactUserinfo(userinfo: string): string {
   return `${userinfo.slice(0, colon)}:${REDACTED}`;
 }
 
-/** The URL with its password (if any) replaced by `***`; the user name stays, so logs still say who. */
-export function redactUrl(url: string): string {
-  return url.replace(URL_AUTHORITY, (m, scheme: string, authority: string) => {
+/** Any text (an error message, a log line) with the passwords of the URLs in it replaced. */
+export function redactText(text: string): string {
+  return text.replace(URL_AUTHORITY, (m, scheme: string, authority: string) => {
     const at = authority.lastIndexOf('@');
     return at === -1 ? m : `${scheme}${redactUserinfo(authority.slice(0, at))}${authority.slice(at)}`;
   });
 }
 
-/** Any text (an error message, a log line) with the passwords of the URLs in it replaced. */
-export const redactText = redactUrl;
+/**
+ * The URL with its password (if any) replaced by `***`; the user name stays, so logs still say who.
+ * A value that is not a valid URL may still hold a password anywhere before its last `@` (a space
+ * in it ends the scan of free text), so everything between `://` and that `@` is hidden.
+ */
+export function redactUrl(url: string): string {
+  if (!URL.canParse(url)) {
+    const start = url.indexOf('://');
+    const at = url.lastIndexOf('@');
+    if (start !== -1 && at > start) return `${url.slice(0, start + 3)}${REDACTED}${url.slice(at)}`;
+  }
+  return redactText(url);
+}
 
 /** A JSON-like value with every string in it passed through redactText (for /healthz bodies). */
 export function redactDeep<T>(value: T): T {

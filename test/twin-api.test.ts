@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../core/log.ts';
 import { startApi } from '../twin/api.ts';
+import { Health } from '../twin/health.ts';
 import { TwinStore } from '../twin/store.ts';
 import { device, property, RecordingWriter, tempDir, waitFor } from '../twin/testing.ts';
 import { DeviceTwin } from '../twin/twin.ts';
@@ -13,6 +14,7 @@ describe('local API', () => {
   let store: TwinStore;
   let twin: DeviceTwin;
   let api: Awaited<ReturnType<typeof startApi>>;
+  let setMqttProblem: (m: string | undefined) => void = () => {};
   const writer = new RecordingWriter();
   writer.served.add('line/packer');
 
@@ -35,7 +37,10 @@ describe('local API', () => {
       ], { namespace: 'line', id: 'line/packer', methods: [{ name: 'setup', propertyNames: ['speed', 'label'] }] }),
     ]);
     twin.state('line/packer', 'online');
-    api = await startApi({ twin, port: 0, log: silentLogger, registry, health: () => ({ mqtt: 'connected' }) });
+    let mqttProblem: string | undefined;
+    setMqttProblem = (m) => (mqttProblem = m);
+    const health = new Health().add('store', () => twin.storeProblem).add('mqtt', () => mqttProblem).add('cloud', () => 'offline', { degrades: false });
+    api = await startApi({ twin, port: 0, log: silentLogger, registry, health: () => ({ ...health.report(), mqtt: 'mqtt://127.0.0.1:1' }) });
   });
   after(async () => {
     await api.close();
@@ -103,7 +108,21 @@ describe('local API', () => {
 
   it('serves /healthz and Prometheus /metrics', async () => {
     const h = await call('GET', '/healthz');
-    assert.deepEqual(h.json, { status: 'ok', devices: 1, mqtt: 'connected' });
+    assert.equal(h.status, 200);
+    assert.deepEqual(h.json, {
+      status: 'ok', reasons: [], devices: 1, mqtt: 'mqtt://127.0.0.1:1',
+      components: {
+        store: { status: 'ok', degrades: true },
+        mqtt: { status: 'ok', degrades: true },
+        cloud: { status: 'problem', message: 'offline', degrades: false },
+      },
+    });
+    setMqttProblem('not connected to the MQTT broker');
+    const d = await call('GET', '/healthz');
+    setMqttProblem(undefined);
+    assert.equal(d.status, 503);
+    assert.equal(d.json.status, 'degraded');
+    assert.deepEqual(d.json.reasons, [{ component: 'mqtt', message: 'not connected to the MQTT broker' }]);
     const m = await call('GET', '/metrics');
     assert.equal(m.status, 200);
     assert.match(m.type, /text\/plain/);

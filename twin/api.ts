@@ -11,6 +11,7 @@ import { redactDeep, redactText } from '../core/redact.ts';
 import { formatValue, type PropertyValue } from '../core/values.ts';
 import { exposureProblem, isLoopback, methodNotAllowed, RequestGuard, type Refusal } from './http-guard.ts';
 import { PROPERTY_KEY_MAX_BYTES, PROPERTY_VALUE_MAX_BYTES } from './kubeedge.ts';
+import type { HealthReport } from './health.ts';
 import { counter, type Registry } from './metrics.ts';
 import type { DeviceTwin } from './twin.ts';
 import type { DesiredResult, TwinView } from './types.ts';
@@ -29,7 +30,8 @@ export interface ApiOptions {
   port: number;
   log: Logger;
   registry: Registry;
-  health?: () => Record<string, unknown>;
+  /** What /healthz reports; without it, the API alone is "ok". */
+  health?: () => HealthReport & Record<string, unknown>;
   /** Bearer token every request but a loopback /healthz must carry. */
   token?: string;
   tls?: ApiTls;
@@ -111,10 +113,12 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
       path: ['healthz'],
       methods: {
         GET: async (req) => {
-          const full = { status: 'ok', devices: twin.list().length, ...opts.health?.() };
+          const { status, reasons, ...rest } = opts.health?.() ?? { status: 'ok' as const, reasons: [] };
+          const full = { status, reasons, devices: twin.list().length, ...rest };
           // Without the token, only this machine sees the details; anyone else learns ok or not.
           const trusted = guard!.authenticated(req) || isLoopback(req.socket.remoteAddress ?? '');
-          return [200, trusted ? full : { status: full.status }];
+          // 503 when degraded, so a plain HTTP probe (systemd, Kubernetes, a load balancer) sees it too.
+          return [status === 'ok' ? 200 : 503, trusted ? full : { status }];
         },
       },
     },
@@ -262,7 +266,8 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof URIError) return new HttpError(400, ErrorCodes.BAD_REQUEST, `malformed percent-encoding in the request: ${err.message}`);
   if (err instanceof EdgetwinError) {
-    const status = err.code === ErrorCodes.NOT_FOUND ? 404 : err.code === ErrorCodes.READ_ONLY || err.code === ErrorCodes.CONFLICT ? 409 : 400;
+    // A store that refused the write is the gateway's trouble, not the request's: 503, try again later.
+    const status = err.code === ErrorCodes.NOT_FOUND ? 404 : err.code === ErrorCodes.READ_ONLY || err.code === ErrorCodes.CONFLICT ? 409 : err.code === ErrorCodes.STORAGE ? 503 : 400;
     return new HttpError(status, err.code, err.format());
   }
   return new HttpError(500, 'ET_INTERNAL', err instanceof Error ? err.message : String(err));

@@ -10,6 +10,8 @@ export interface EmbeddedBroker {
   port: number;
   /** The broker itself, for the gateway's own event bus to use in-process. */
   aedes: Aedes;
+  /** True while it accepts connections (for /healthz). */
+  readonly serving: boolean;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,9 @@ export async function startEmbeddedBroker(opts: { host?: string; port: number; l
     url,
     port,
     aedes,
+    get serving() {
+      return server.listening && !aedes.closed;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -8,12 +8,19 @@ import type { Aedes } from 'aedes';
 import type { Logger } from '../core/log.ts';
 import { redactText, redactUrl } from '../core/redact.ts';
 
+/** `retained`: the broker delivered a stored retained message, not one published just now. */
+export type OnMessage = (topic: string, payload: Buffer, retained: boolean) => void;
+
 export interface BusTransport {
   readonly connected: boolean;
   /** QoS 0: results, deltas and data updates are superseded by the next ones. */
   publish(topic: string, payload: string): void;
+  /** QoS 1: resolves when the broker acknowledged it (PUBACK), for what must not be lost. */
+  publishConfirmed(topic: string, payload: string): Promise<void>;
+  /** Called with true on every (re)connection and false on every loss of the broker. */
+  onLink(fn: (connected: boolean) => void): void;
   /** Resolves once subscribed, or after `patienceMs` while it keeps trying in the background. */
-  start(topics: string[], onMessage: (topic: string, payload: Buffer) => void, patienceMs: number): Promise<void>;
+  start(topics: string[], onMessage: OnMessage, patienceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,7 +48,16 @@ export class AedesTransport implements BusTransport {
     this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, () => {});
   }
 
-  async start(topics: string[], onMessage: (topic: string, payload: Buffer) => void): Promise<void> {
+  publishConfirmed(topic: string, payload: string): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /** In-process: the link is the broker itself, up for as long as the gateway runs. */
+  onLink(): void {}
+
+  async start(topics: string[], onMessage: OnMessage): Promise<void> {
     await Promise.all(
       topics.map(
         (topic) =>
@@ -49,7 +65,9 @@ export class AedesTransport implements BusTransport {
             this.aedes.subscribe(
               topic,
               (packet, done) => {
-                onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+                // An in-process subscription gets live messages only (the broker replays retained
+                // ones to subscribing clients, not to this handler), whatever flag the publisher set.
+                onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), false);
                 done();
               },
               () => resolve(),
@@ -68,6 +86,7 @@ export class AedesTransport implements BusTransport {
 export class ClientTransport implements BusTransport {
   private client: import('mqtt').MqttClient | undefined;
   private wasConnected = false;
+  private readonly linkListeners: ((connected: boolean) => void)[] = [];
 
   constructor(private readonly opts: ClientOptions) {}
 
@@ -79,7 +98,21 @@ export class ClientTransport implements BusTransport {
     this.client?.publish(topic, payload, { qos: 0 });
   }
 
-  async start(topics: string[], onMessage: (topic: string, payload: Buffer) => void, patienceMs: number): Promise<void> {
+  publishConfirmed(topic: string, payload: string): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('the MQTT client is closed'));
+    return new Promise((resolve, reject) => client.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+  }
+
+  onLink(fn: (connected: boolean) => void): void {
+    this.linkListeners.push(fn);
+  }
+
+  private link(connected: boolean): void {
+    for (const fn of this.linkListeners) fn(connected);
+  }
+
+  async start(topics: string[], onMessage: OnMessage, patienceMs: number): Promise<void> {
     const { default: mqtt } = await import('mqtt');
     const { tls, username, password, log } = this.opts;
     const url = this.opts.url;
@@ -99,12 +132,14 @@ export class ClientTransport implements BusTransport {
       ...(tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
     });
     this.client = client;
-    client.on('message', onMessage);
+    client.on('message', (topic, payload, packet) => onMessage(topic, payload, packet.retain));
     client.on('error', (err) => log.warn({ url: shown, err: redactText(err.message) }, 'eventbus: MQTT error'));
     client.on('offline', () => {
       if (this.wasConnected) log.warn({ url: shown }, 'eventbus: lost the MQTT broker, reconnecting');
       this.wasConnected = false;
+      this.link(false);
     });
+    client.on('close', () => this.link(false));
     const subscribed = new Promise<void>((resolve) => {
       client.on('connect', () => {
         // Results and data/update are small packets: send them now, not after Nagle's delay.
@@ -112,7 +147,10 @@ export class ClientTransport implements BusTransport {
         this.wasConnected = true;
         log.info({ url: shown }, 'eventbus: connected to the MQTT broker');
         client.subscribeAsync(topics, { qos: 1 }).then(
-          () => resolve(),
+          () => {
+            resolve();
+            this.link(true);
+          },
           (err: Error) => log.error({ err: redactText(err.message) }, 'eventbus: subscribe failed'),
         );
       });

@@ -4,7 +4,7 @@
 import type { DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { DeviceState, Quality, ReadingError } from '../core/reading.ts';
 import { parseValue, sameAtWirePrecision, type PropertyType, type PropertyValue } from '../core/values.ts';
-import type { PropertyRow } from './store.ts';
+import type { PropertyRow, PropertyValues } from './store.ts';
 import type { DesiredOrigin, ReconcileState, ReportedUpdate, TwinPropertyView, TwinView } from './types.ts';
 
 /** The per-reading record handed to listeners; mutated in place on every flush. */
@@ -26,6 +26,9 @@ export class PropState {
   spec: PropertySpec;
   readonly rid: number;
   desired: PropertyValue | undefined;
+  /** The KubeEdge string form of desired and reported, kept so a store write formats nothing. */
+  desiredText: string | null = null;
+  reportedText: string | null = null;
   desiredTime = 0;
   desiredOrigin: DesiredOrigin = 'api';
   expCloud = 0;
@@ -68,12 +71,14 @@ export class PropState {
   load(row: PropertyRow): void {
     const t = this.spec.type;
     this.desired = row.desired === null ? undefined : tryParse(t, row.desired);
+    this.desiredText = this.desired === undefined ? null : row.desired;
     this.desiredTime = row.desired_time ?? 0;
     this.desiredOrigin = (row.desired_origin as DesiredOrigin | null) ?? 'api';
     this.expCloud = row.exp_cloud;
     this.expEdge = row.exp_edge;
     this.yamlDesired = row.yaml_desired;
     this.reported = row.reported === null ? undefined : tryParse(t, row.reported);
+    this.reportedText = this.reported === undefined ? null : row.reported;
     this.reportedTime = row.reported_time ?? 0;
     this.quality = (row.quality as Quality | null) ?? undefined;
     this.error = row.error_code !== null ? { code: row.error_code, message: row.error_message ?? '' } : undefined;
@@ -82,6 +87,26 @@ export class PropState {
     this.rec = row.rec_state as ReconcileState;
     this.attempts = row.rec_attempts;
     this.reason = row.rec_reason ?? undefined;
+  }
+
+  /** The row the store keeps for this property: the memory state, column by column. */
+  values(): PropertyValues {
+    return {
+      desired: this.desiredText,
+      desiredTime: this.desired === undefined ? null : this.desiredTime,
+      desiredOrigin: this.desired === undefined ? null : this.desiredOrigin,
+      expCloud: this.expCloud,
+      expEdge: this.expEdge,
+      reported: this.reportedText,
+      reportedTime: this.quality === undefined ? null : this.reportedTime,
+      quality: this.quality ?? null,
+      errorCode: this.error?.code ?? null,
+      errorMessage: this.error?.message ?? null,
+      actEdge: this.actEdge,
+      recState: this.rec,
+      recAttempts: this.attempts,
+      recReason: this.reason ?? null,
+    };
   }
 
   view(): TwinPropertyView {

@@ -1,6 +1,12 @@
 // The KubeEdge EventBus on MQTT: serves twin update/get, state update and membership get, and
 // publishes results, deltas, documents, membership, connected/disconnected and data/update.
 // A bad message gets an error result and changes nothing; the bus reconnects on its own.
+//
+// With an external broker and an outbox, nothing is dropped while the broker is away: messages
+// wait in the outbox (data/update coalesced to the last value per property, delta and device state
+// to the last per device, everything else kept in order) and are replayed with QoS 1 when it
+// returns, each removed only once the broker acknowledged it. While the outbox holds anything,
+// new messages queue behind it, so a replayed value never overtakes a newer one.
 
 import type { Aedes } from 'aedes';
 import { EdgetwinError } from '../core/errors.ts';
@@ -13,6 +19,7 @@ import {
 } from './kubeedge.ts';
 import { counter, Registry } from './metrics.ts';
 import { AedesTransport, ClientTransport, type BusTransport } from './bus-transport.ts';
+import type { Outbox } from './outbox.ts';
 import type { DeviceTwin } from './twin.ts';
 import type { TwinChange, TwinView } from './types.ts';
 
@@ -28,6 +35,10 @@ export interface EventBusOptions {
   nodeName: string;
   log: Logger;
   registry?: Registry;
+  /** Keeps outgoing messages while an external broker is unreachable; unused with the embedded one. */
+  outbox?: Outbox;
+  /** Delay before replaying again after a replay failed; default 1 s. */
+  replayRetryMs?: number;
 }
 
 const DEV = '$hw/events/device/';
@@ -50,6 +61,11 @@ export class MqttEventBus {
   private readonly transport: BusTransport;
   private stateEventId: string | undefined;
   private readonly onChange = (c: TwinChange) => this.publishChange(c);
+  private readonly outbox: Outbox | undefined;
+  private replaying = false;
+  private replayTimer: NodeJS.Timeout | undefined;
+  private outboxFailing = false;
+  private stopped = false;
   private readonly m;
 
   constructor(opts: EventBusOptions) {
@@ -59,12 +75,19 @@ export class MqttEventBus {
     this.transport = opts.inProcess
       ? new AedesTransport(opts.inProcess)
       : new ClientTransport({ url: opts.url, clientIdPrefix: `edgetwin-${opts.nodeName}`, username: opts.username, password: opts.password, tls: opts.tls, log: this.log });
+    this.outbox = opts.inProcess ? undefined : opts.outbox;
     const registry = opts.registry ?? new Registry();
     this.m = {
       published: counter(registry, 'edgetwin_mqtt_published_total', 'Messages the event bus published'),
-      dropped: counter(registry, 'edgetwin_mqtt_dropped_total', 'Messages not published because the broker was not connected'),
+      dropped: counter(registry, 'edgetwin_mqtt_dropped_total', 'Messages not published because the broker was not connected (and no outbox could keep them)'),
+      kept: counter(registry, 'edgetwin_mqtt_outbox_kept_total', 'Messages kept in the outbox while the broker was unreachable'),
+      replayed: counter(registry, 'edgetwin_mqtt_outbox_replayed_total', 'Messages replayed from the outbox and acknowledged by the broker'),
       requests: counter(registry, 'edgetwin_mqtt_requests_total', 'Requests served on the event bus, by result code', ['code']),
+      retained: counter(registry, 'edgetwin_mqtt_retained_requests_ignored_total', 'Retained request messages ignored (stale by nature)'),
     };
+    this.transport.onLink((up) => {
+      if (up) this.replay();
+    });
   }
 
   get connected(): boolean {
@@ -77,7 +100,14 @@ export class MqttEventBus {
     this.twin.on('change', this.onChange);
     await this.transport.start(
       topics,
-      (topic, payload) => {
+      (topic, payload, retained) => {
+        if (retained && !topic.endsWith('/twin/get') && !topic.endsWith('/membership/get')) {
+          // A retained request is redelivered on every (re)connect: applying it again would undo
+          // every newer change. Stale by nature, so it is no request at all.
+          this.m.retained.inc();
+          this.log.warn({ topic }, 'eventbus: ignored a retained request (retained requests are replayed on every connect and would undo newer changes); publish requests without the retain flag, and clear this one with an empty retained message');
+          return;
+        }
         this.handle(topic, payload).catch((err: unknown) => this.log.error({ err, topic }, 'eventbus: request failed'));
       },
       10_000,
@@ -85,11 +115,26 @@ export class MqttEventBus {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.replayTimer) clearTimeout(this.replayTimer);
     this.twin.off('change', this.onChange);
     await this.transport.close();
   }
 
-  private pub(topic: string, payload: string): void {
+  /** Messages waiting for the broker, when there is an outbox. */
+  get waiting(): number {
+    return this.outbox?.size ?? 0;
+  }
+
+  /**
+   * Publishes now, or keeps the message in the outbox while the broker is away or older
+   * messages still wait. `key` names what a later message replaces (the last value wins).
+   */
+  private pub(topic: string, payload: string, key?: string): void {
+    if (this.outbox && (!this.transport.connected || this.outbox.size > 0)) {
+      this.keep(topic, payload, key);
+      return;
+    }
     if (!this.transport.connected) {
       this.m.dropped.inc();
       return;
@@ -98,14 +143,69 @@ export class MqttEventBus {
     this.m.published.inc();
   }
 
+  private keep(topic: string, payload: string, key: string | undefined): void {
+    const outbox = this.outbox!;
+    const entry = JSON.stringify([topic, payload]);
+    try {
+      if (key === undefined) outbox.append(entry);
+      else outbox.put(key, entry);
+      this.m.kept.inc();
+      this.outboxFailing = false;
+    } catch (err) {
+      this.m.dropped.inc();
+      if (!this.outboxFailing) this.log.error({ err: (err as Error).message }, 'eventbus: the outbox cannot store a message for the unreachable broker (disk full?); messages are dropped and counted until it can');
+      this.outboxFailing = true;
+    }
+    this.replay();
+  }
+
+  /** Sends what the outbox holds, oldest first, in batches; each entry leaves once acknowledged. */
+  private replay(): void {
+    const outbox = this.outbox;
+    if (!outbox || this.replaying || this.stopped || !this.transport.connected || outbox.size === 0) return;
+    this.replaying = true;
+    void (async () => {
+      let failed = false;
+      try {
+        while (!this.stopped && this.transport.connected && outbox.size > 0) {
+          const batch = outbox.peek(100);
+          await Promise.all(batch.map((e) => {
+            const [topic, payload] = JSON.parse(e.payload.toString('utf8')) as [string, string];
+            return this.transport.publishConfirmed(topic, payload);
+          }));
+          outbox.remove(batch);
+          this.m.replayed.inc(batch.length);
+          this.m.published.inc(batch.length);
+        }
+      } catch (err) {
+        failed = true;
+        this.log.warn({ err: (err as Error).message, waiting: outbox.size }, 'eventbus: replaying the outbox failed; retrying');
+      } finally {
+        this.replaying = false;
+      }
+      if (outbox.size === 0) this.log.info('eventbus: outbox replayed: the broker has every message kept while it was away');
+      else if (failed && !this.stopped && !this.replayTimer) {
+        this.replayTimer = setTimeout(() => {
+          this.replayTimer = undefined;
+          this.replay();
+        }, this.opts.replayRetryMs ?? 1000);
+      }
+    })();
+  }
+
   private publishChange(c: TwinChange): void {
     switch (c.kind) {
       case 'reported': {
-        if (!this.transport.connected) {
+        const topic = `$ke/events/device/${c.device}/data/update`;
+        if (this.outbox && (!this.transport.connected || this.outbox.size > 0)) {
+          // One message per property, so each coalesces to its own last value.
+          for (const u of c.updates) this.keep(topic, dataUpdate([u], c.persisted), `data/${c.device}/${u.property}`);
+        } else if (!this.transport.connected) {
           this.m.dropped.inc();
           return;
+        } else {
+          this.pub(topic, dataUpdate(c.updates, c.persisted));
         }
-        this.pub(`$ke/events/device/${c.device}/data/update`, dataUpdate(c.updates));
         if (c.updates.some((u) => u.deltaChanged)) this.publishDelta(this.twin.get(c.device));
         return;
       }
@@ -118,7 +218,7 @@ export class MqttEventBus {
       case 'state': {
         const view = this.twin.get(c.device);
         if (!view) return;
-        this.pub(`${DEV}${c.device}/state/update/result`, deviceStatePayload(this.stateEventId, view));
+        this.pub(`${DEV}${c.device}/state/update/result`, deviceStatePayload(this.stateEventId, view), `state/${c.device}`);
         if (c.state === 'online' && c.previous !== 'online') this.pub(`$hw/events/connected/${c.device}`, deviceStatePayload(undefined, view, { event_type: 'connected' }));
         if (c.state === 'offline' && c.previous !== 'offline') this.pub(`$hw/events/disconnected/${c.device}`, deviceStatePayload(undefined, view, { event_type: 'disconnected' }));
         return;
@@ -135,7 +235,7 @@ export class MqttEventBus {
 
   private publishDelta(view: TwinView | undefined): void {
     const payload = view && deltaPayload(view);
-    if (payload) this.pub(`${DEV}${view.device}/twin/update/delta`, payload);
+    if (payload) this.pub(`${DEV}${view.device}/twin/update/delta`, payload, `delta/${view.device}`);
   }
 
   private async handle(topic: string, payload: Buffer): Promise<void> {
@@ -254,6 +354,6 @@ function eventIdOf(msg: Obj | undefined): string {
 
 function toBadRequest(err: unknown): BadRequest {
   if (err instanceof BadRequest) return err;
-  if (err instanceof EdgetwinError) return new BadRequest(err.code === 'ET_NOT_FOUND' ? 404 : 400, err.format());
+  if (err instanceof EdgetwinError) return new BadRequest(err.code === 'ET_NOT_FOUND' ? 404 : err.code === 'ET_STORAGE' ? 500 : 400, err.format());
   return new BadRequest(500, `internal error: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -76,13 +76,18 @@ export function deltaPayload(view: TwinView): string | undefined {
   return JSON.stringify({ ...base(), twin, delta });
 }
 
-/** $ke/events/device/{id}/data/update: one message for all properties a flush touched. */
-export function dataUpdate(updates: readonly ReportedUpdate[]): string {
+/**
+ * $ke/events/device/{id}/data/update: one message for all properties a flush touched. A value the
+ * store could not write (a full disk) carries `"persisted": "false"` in its metadata: it is live,
+ * but a restart now would lose it. (KubeEdge's metadata is an open map of strings.)
+ */
+export function dataUpdate(updates: readonly ReportedUpdate[], persisted = true): string {
   let s = `{"event_id":"${randomUUID()}","timestamp":${Date.now()},"data":{`;
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i]!;
     if (i > 0) s += ',';
     s += `${JSON.stringify(u.property)}:{"value":${JSON.stringify(u.text ?? '')},"metadata":{"timestamp":${u.time},"type":"${u.type}","quality":"${u.quality}"`;
+    if (!persisted) s += ',"persisted":"false"';
     if (u.error) s += `,"error":{"code":${JSON.stringify(u.error.code)},"message":${JSON.stringify(u.error.message)}}`;
     s += '}}';
   }

@@ -7,7 +7,6 @@ import type { Logger } from '../core/log.ts';
 import type { PropertyWriter, WriteOutcome } from '../core/reading.ts';
 import { formatValue, sameAtWirePrecision, type PropertyValue } from '../core/values.ts';
 import type { DeviceEntry, PropState } from './entry.ts';
-import type { TwinStore } from './store.ts';
 import type { ReconcileState, TwinChange } from './types.ts';
 
 export interface RetryPolicy {
@@ -17,8 +16,9 @@ export interface RetryPolicy {
 }
 
 export interface ReconcileHost {
-  readonly store: TwinStore;
   readonly log: Logger;
+  /** The property's reconcile state changed: persist it now (`commit`), or with the enclosing transaction. */
+  changed(d: DeviceEntry, p: PropState, commit: boolean): void;
   writer(): PropertyWriter | undefined;
   emit(change: TwinChange): void;
   /** Feeds a value read back after a write into the reported path. */
@@ -36,11 +36,11 @@ export class Reconciler {
     this.retry = retry;
   }
 
-  /** Persists a state change; the change event goes to `defer` when inside a transaction. */
+  /** Persists a state change; the change event goes to `defer` when inside a flush or a request. */
   transition(d: DeviceEntry, p: PropState, state: ReconcileState, reason: string | undefined, defer?: TwinChange[]): void {
     p.rec = state;
     p.reason = reason;
-    this.host.store.setReconcile(p.rid, state, p.attempts, reason ?? null);
+    this.host.changed(d, p, !defer);
     const change: TwinChange = { kind: 'reconcile', device: d.spec.id, property: p.spec.name, state, attempts: p.attempts, ...(reason !== undefined ? { reason } : {}) };
     if (defer) defer.push(change);
     else this.host.emit(change);

@@ -4,9 +4,10 @@
 // the process (a committed transaction is in the WAL file); only a power loss can drop the last
 // commits, which is the trade every embedded gateway store makes for throughput.
 
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { DeviceState } from '../core/reading.ts';
 
 export interface DeviceRow {
@@ -58,7 +59,26 @@ CREATE TABLE IF NOT EXISTS properties (
   rec_state TEXT NOT NULL DEFAULT 'none', rec_attempts INTEGER NOT NULL DEFAULT 0, rec_reason TEXT,
   PRIMARY KEY (device, name)
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 `;
+
+/** Every mutable column of a property row except yaml_desired: what the twin holds in memory. */
+export interface PropertyValues {
+  desired: string | null;
+  desiredTime: number | null;
+  desiredOrigin: string | null;
+  expCloud: number;
+  expEdge: number;
+  reported: string | null;
+  reportedTime: number | null;
+  quality: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  actEdge: number;
+  recState: string;
+  recAttempts: number;
+  recReason: string | null;
+}
 
 export class TwinStore {
   readonly file: string;
@@ -68,11 +88,19 @@ export class TwinStore {
 
   private constructor(file: string) {
     this.file = file;
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
-    const db = this.db;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+      // A read-only file or mount passes every read above; only a write tells.
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)").run(String(Date.now()));
+    } catch (err) {
+      if (db?.open) db.close();
+      throw storageError(file, err, 'open');
+    }
+    this.db = db;
     this.stmts = {
       deviceIds: db.prepare<[], { id: string }>('SELECT id FROM devices ORDER BY id'),
       device: db.prepare<[string], DeviceRow>('SELECT id, state, reason, last_online FROM devices WHERE id = ?'),
@@ -98,15 +126,44 @@ export class TwinStore {
       reconcile: db.prepare<[string, number, string | null, number]>(
         'UPDATE properties SET rec_state = ?, rec_attempts = ?, rec_reason = ? WHERE rowid = ?',
       ),
+      save: db.prepare<[string | null, number | null, string | null, number, number, string | null, number | null, string | null, string | null, string | null, number, string, number, string | null, number]>(
+        `UPDATE properties SET desired = ?, desired_time = ?, desired_origin = ?, exp_cloud = ?, exp_edge = ?,
+         reported = ?, reported_time = ?, quality = ?, error_code = ?, error_message = ?, act_edge = ?,
+         rec_state = ?, rec_attempts = ?, rec_reason = ? WHERE rowid = ?`,
+      ),
+      heartbeat: db.prepare<[string]>("INSERT OR REPLACE INTO meta (key, value) VALUES ('committed', ?)"),
     };
     const runner = db.transaction((fn: () => void) => fn());
     this.tx = (fn) => runner(fn);
   }
 
-  /** Opens (creating when needed) `<dataDir>/edgetwin.db`. */
+  /**
+   * Opens (creating when needed) `<dataDir>/edgetwin.db`. The directory is created 0700 and the
+   * file 0600 (SQLite gives its -wal and -shm files the database file's mode): desired values,
+   * device names and addresses are nobody else's business on a shared machine. A file that is
+   * not a database, or cannot be written, is an EdgetwinError naming the file and what to do.
+   */
   static open(dataDir: string): TwinStore {
-    mkdirSync(dataDir, { recursive: true });
-    return new TwinStore(join(dataDir, 'edgetwin.db'));
+    const file = join(dataDir, 'edgetwin.db');
+    try {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      if (!existsSync(file)) closeSync(openSync(file, 'wx', 0o600));
+    } catch (err) {
+      throw storageError(file, err, 'open');
+    }
+    // A store created world-readable by an earlier version is tightened; one we may not change
+    // (a read-only mount) is left for SQLite to report.
+    try {
+      if (statSync(file).mode & 0o077) chmodSync(file, 0o600);
+    } catch {
+      // SQLite's own open below names the problem.
+    }
+    return new TwinStore(file);
+  }
+
+  /** The open database, for modules that keep their tables in the gateway's one file (the outbox). */
+  get database(): Database.Database {
+    return this.db;
   }
 
   close(): void {
@@ -172,4 +229,58 @@ export class TwinStore {
   setReconcile(rid: number, state: string, attempts: number, reason: string | null): void {
     this.stmts.reconcile.run(state, attempts, reason, rid);
   }
+
+  /** Writes a property's whole mutable state, as the twin holds it in memory. */
+  saveProperty(rid: number, v: PropertyValues): void {
+    this.stmts.save.run(
+      v.desired, v.desiredTime, v.desiredOrigin, v.expCloud, v.expEdge,
+      v.reported, v.reportedTime, v.quality, v.errorCode, v.errorMessage, v.actEdge,
+      v.recState, v.recAttempts, v.recReason, rid,
+    );
+  }
+
+  /**
+   * Copies the WAL into the database and truncates it: after a full disk this gives back the
+   * space the WAL holds (up to ~4 MB before the automatic checkpoint). Best effort: false when
+   * SQLite could not do it now.
+   */
+  checkpoint(): boolean {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A write that always has something to write: proves the store commits again after a failure. */
+  heartbeat(): void {
+    this.stmts.heartbeat.run(String(Date.now()));
+  }
+}
+
+const HINTS: Record<string, string> = {
+  SQLITE_FULL: 'the disk is full: free space on that file system',
+  SQLITE_NOTADB: 'the file is not an edgetwin database, or is corrupted: stop the gateway and move the file aside (a new, empty store is created at the next start; runtime desired values in the old file are lost) or restore it from a backup',
+  SQLITE_CORRUPT: 'the database is corrupted: stop the gateway and move the file aside (a new, empty store is created at the next start; runtime desired values in the old file are lost) or restore it from a backup',
+  SQLITE_READONLY: 'the file or its file system is read-only: make the data directory writable, or point --data-dir elsewhere',
+  SQLITE_CANTOPEN: 'the file cannot be opened: check that the data directory exists and is writable, or point --data-dir elsewhere',
+  SQLITE_IOERR: 'the disk reported an I/O error: check the device and the file system',
+  EACCES: 'permission denied: make the data directory writable by this user, or point --data-dir elsewhere',
+  EROFS: 'the file or its file system is read-only: make the data directory writable, or point --data-dir elsewhere',
+  ENOSPC: 'the disk is full: free space on that file system',
+};
+
+/** The storage failure as a user sees it: which file, what SQLite or the OS said, what to do. */
+export function storageError(file: string, err: unknown, doing: 'open' | 'write'): EdgetwinError {
+  const code = (err as { code?: string }).code ?? '';
+  const family = Object.keys(HINTS).find((k) => code === k || code.startsWith(`${k}_`));
+  const message = err instanceof Error ? err.message : String(err);
+  return new EdgetwinError(
+    ErrorCodes.STORAGE,
+    `cannot ${doing} the twin store: ${message}${code ? ` (${code})` : ''}`,
+    { file },
+    family ? HINTS[family] : 'check the data directory (permissions, free space) and the file',
+    { cause: err },
+  );
 }

@@ -1,7 +1,13 @@
 // The DeviceTwin: per device and property, desired, reported, delta, versions and reconcile
 // state, durable in the store. Readings are only enqueued by report(); one flush per tick
-// writes them in one transaction and tells listeners after the commit, so nothing published
-// can be lost by a crash.
+// applies them and writes every changed row in one transaction, and tells listeners after the
+// commit, so nothing published as persisted can be lost by a crash.
+//
+// When the store refuses writes (a full disk, an I/O error) the twin keeps running from memory:
+// readings are still applied and published, marked `persisted: false`; the rows that could not be
+// written stay dirty and a timer retries them every `storeRetryMs` until the store commits again.
+// A request (a desired value) is different: its caller is told whether it was stored, so a refused
+// write is undone in memory and answered with an error: the twin never shows what the store lost.
 
 import { EventEmitter } from 'node:events';
 import type { DeviceId, DeviceSpecResolved } from '../core/device.ts';
@@ -10,6 +16,7 @@ import type { Logger } from '../core/log.ts';
 import type { DeviceState, PropertyWriter, Reading, ReadingSink } from '../core/reading.ts';
 import { formatValue, type PropertyValue } from '../core/values.ts';
 import { writableProperty, typedDesired } from './desired.ts';
+import { storageError } from './store.ts';
 import type { DeviceEntry, PropState } from './entry.ts';
 import { loadDevice, syncProperties } from './membership.ts';
 import { counter, histogram, Registry } from './metrics.ts';
@@ -29,6 +36,8 @@ export interface DeviceTwinOptions {
   registry?: Registry;
   /** Backoff for failed writes; default 1 s doubling up to 60 s. */
   retry?: RetryPolicy;
+  /** How often to retry the store after it refused a write; default 5 s. */
+  storeRetryMs?: number;
 }
 
 export class DeviceTwin extends EventEmitter implements ReadingSink {
@@ -47,6 +56,12 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   private readonly reconciler: Reconciler;
   private readonly push: PushForwarder;
   private readonly flushCb = () => this.flushNow();
+  /** Rows changed in memory and not yet committed (all of them while the store refuses writes). */
+  private readonly dirtyProps = new Map<PropState, DeviceEntry>();
+  private readonly dirtyDevices = new Set<DeviceEntry>();
+  private storeFailure: string | undefined;
+  private storeRetry: NodeJS.Timeout | undefined;
+  private readonly storeRetryMs: number;
   private readonly m;
 
   constructor(opts: DeviceTwinOptions) {
@@ -55,11 +70,12 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.log = opts.log;
     this.nodeName = opts.nodeName;
     this.writerRef = opts.writer;
+    this.storeRetryMs = opts.storeRetryMs ?? 5000;
     const registry = opts.registry ?? new Registry();
     this.m = {
       updates: counter(registry, 'edgetwin_twin_updates_total', 'Readings committed to the twin store'),
       unknown: counter(registry, 'edgetwin_twin_unknown_readings_total', 'Readings dropped because the device or property is not in the twin'),
-      flushErrors: counter(registry, 'edgetwin_twin_flush_errors_total', 'Flush transactions that failed'),
+      flushErrors: counter(registry, 'edgetwin_twin_flush_errors_total', 'Store transactions that failed (the twin then runs from memory and retries)'),
       flush: histogram(registry, 'edgetwin_twin_flush_seconds', 'Duration of one flush transaction', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]),
       desired: counter(registry, 'edgetwin_twin_desired_total', 'Desired values accepted, by origin', ['origin']),
       reconcile: counter(registry, 'edgetwin_twin_reconcile_total', 'Reconcile outcomes', ['result']),
@@ -67,8 +83,11 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.push = new PushForwarder({ log: this.log, registry });
     this.reconciler = new Reconciler(
       {
-        store: this.store,
         log: this.log,
+        changed: (d, p, commit) => {
+          this.dirtyProps.set(p, d);
+          if (commit) this.persist();
+        },
         writer: () => this.writerRef,
         emit: (c) => this.tell(c),
         readBack: (device, property, value) => this.report([{ device, property, value, time: Date.now(), quality: 'good' }]),
@@ -81,6 +100,11 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
 
   override on(event: 'change', fn: (e: TwinChange) => void): this {
     return super.on(event, fn);
+  }
+
+  /** Why the store does not commit (what, where, what to do), or undefined while it does. */
+  get storeProblem(): string | undefined {
+    return this.storeFailure;
   }
 
   /** True when a local driver serves the device: MQTT apps may then not publish its actual values. */
@@ -102,41 +126,56 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     const yaml: [DeviceEntry, PropState, ReturnType<PropState['view']>][] = [];
     const defer: TwinChange[] = [];
     const now = Date.now();
-    this.store.transaction(() => {
-      for (const [id, e] of this.devices) {
-        if (next.has(id)) continue;
-        removed.push(e.view());
-        for (const p of e.props.values()) this.reconciler.cancel(p);
-        this.store.removeDevice(id);
-        this.devices.delete(id);
-      }
-      for (const spec of devices) {
-        let e = this.devices.get(spec.id);
-        if (!e) {
-          e = loadDevice(this.store, spec);
-          this.devices.set(spec.id, e);
-          added.push(e);
-        }
-        e.spec = spec;
-        syncProperties(this.store, this.reconciler, e);
-        for (const p of e.props.values()) {
-          const text = p.spec.desired === undefined ? null : formatValue(p.spec.type, p.spec.desired);
-          if (text === p.yamlDesired) continue;
-          p.yamlDesired = text;
-          this.store.setYamlDesired(p.rid, text);
-          if (p.spec.desired === undefined) continue;
-          if (p.spec.accessMode === 'ReadOnly') {
-            this.log.warn({ device: spec.id, property: p.spec.name }, 'twin: desired value in YAML ignored: the property is ReadOnly');
-            continue;
-          }
-          yaml.push([e, p, this.applyDesired(e, p, p.spec.desired, 'yaml', now, defer)]);
-        }
-      }
-    });
+    try {
+      this.store.transaction(() => {
+        this.setDevicesInTransaction(devices, next, added, removed, yaml, defer, now);
+        this.writeDirty(this.dirtyProps, this.dirtyDevices);
+      });
+    } catch (err) {
+      if (err instanceof EdgetwinError) throw err;
+      this.storeFailed(err);
+      throw storageError(this.store.file, err, 'write');
+    }
+    this.committed();
     for (const c of defer) this.tell(c);
     if (added.length || removed.length) this.tell({ kind: 'membership', added: added.map((e) => e.view()), removed });
     for (const [e, p, last] of yaml) this.emitDesired(e, p, 'yaml', last);
     for (const e of this.devices.values()) this.reconciler.resume(e);
+  }
+
+  private setDevicesInTransaction(
+    devices: DeviceSpecResolved[], next: Set<DeviceId>, added: DeviceEntry[], removed: TwinView[],
+    yaml: [DeviceEntry, PropState, ReturnType<PropState['view']>][], defer: TwinChange[], now: number,
+  ): void {
+    for (const [id, e] of this.devices) {
+      if (next.has(id)) continue;
+      removed.push(e.view());
+      for (const p of e.props.values()) this.reconciler.cancel(p);
+      this.store.removeDevice(id);
+      this.devices.delete(id);
+    }
+    for (const spec of devices) {
+      let e = this.devices.get(spec.id);
+      if (!e) {
+        e = loadDevice(this.store, spec);
+        this.devices.set(spec.id, e);
+        added.push(e);
+      }
+      e.spec = spec;
+      syncProperties(this.store, this.reconciler, e);
+      for (const p of e.props.values()) {
+        const text = p.spec.desired === undefined ? null : formatValue(p.spec.type, p.spec.desired);
+        if (text === p.yamlDesired) continue;
+        p.yamlDesired = text;
+        this.store.setYamlDesired(p.rid, text);
+        if (p.spec.desired === undefined) continue;
+        if (p.spec.accessMode === 'ReadOnly') {
+          this.log.warn({ device: spec.id, property: p.spec.name }, 'twin: desired value in YAML ignored: the property is ReadOnly');
+          continue;
+        }
+        yaml.push([e, p, this.applyDesired(e, p, p.spec.desired, 'yaml', now, defer)]);
+      }
+    }
   }
 
   report(readings: readonly Reading[]): void {
@@ -155,7 +194,8 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     e.state = state;
     e.reason = reason;
     if (state === 'online' && previous !== 'online') e.lastOnline = Date.now();
-    this.store.setState(device, state, reason ?? null, e.lastOnline ?? null);
+    this.dirtyDevices.add(e);
+    this.persist();
     // One info line per change of state; a new reason within the same state is detail.
     this.log[state === previous ? 'debug' : 'info']({ device, state, previous, ...(reason !== undefined ? { reason } : {}) }, 'twin: device state changed');
     this.tell({ kind: 'state', device, state, previous, ...(reason !== undefined ? { reason } : {}), ...(e.lastOnline !== undefined ? { lastOnline: e.lastOnline } : {}) });
@@ -178,9 +218,18 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     const now = Date.now();
     const defer: TwinChange[] = [];
     const lasts: ReturnType<PropState['view']>[] = [];
-    this.store.transaction(() => {
-      for (const [p, v] of typed) lasts.push(this.applyDesired(e, p, v, origin, now, defer));
-    });
+    const before = typed.map(([p]) => desiredSnapshot(p));
+    for (const [p, v] of typed) lasts.push(this.applyDesired(e, p, v, origin, now, defer));
+    const rows = new Map(typed.map(([p]) => [p, e]));
+    try {
+      this.store.transaction(() => this.writeDirty(rows, []));
+    } catch (err) {
+      // The caller hears "not stored", so the twin must not show it either.
+      typed.forEach(([p], i) => Object.assign(p, before[i]));
+      this.storeFailed(err);
+      throw storageError(this.store.file, err, 'write');
+    }
+    for (const p of rows.keys()) this.dirtyProps.delete(p);
     for (const c of defer) this.tell(c);
     typed.forEach(([p], i) => this.emitDesired(e, p, origin, lasts[i]!));
     return typed.map(([p]) => ({ device, property: p.spec.name, value: p.desired!, version: p.version, reconcile: p.rec }));
@@ -228,6 +277,9 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   async close(): Promise<void> {
     this.flushNow();
     this.closed = true;
+    if (this.storeRetry) clearTimeout(this.storeRetry);
+    this.storeRetry = undefined;
+    if (this.storeFailure !== undefined) this.retryStore();
     for (const e of this.devices.values()) for (const p of e.props.values()) this.reconciler.cancel(p);
     await this.push.close();
   }
@@ -243,86 +295,155 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     const defer: TwinChange[] = [];
     const enforce: [DeviceEntry, PropState][] = [];
     const now = Date.now();
-    let stored = 0;
-    const end = this.m.flush.startTimer();
-    try {
-      this.store.transaction(() => {
-        for (let i = 0; i < q.length; i++) {
-          const r = q[i]!;
-          const e = this.devices.get(r.device);
-          const p = e?.props.get(r.property);
-          if (!e || !p) {
-            this.unknownReading(r);
-            continue;
-          }
-          const hadDelta = p.desired !== undefined && p.hasDelta();
-          const text = r.value === undefined ? null : formatValue(p.spec.type, r.value);
-          if (r.value !== undefined) p.reported = r.value;
-          p.reportedTime = r.time;
-          p.quality = r.quality;
-          p.error = r.error;
-          p.actEdge++;
-          this.store.setReported(p.rid, text, r.time, r.quality, r.error?.code ?? null, r.error?.message ?? null, p.actEdge);
-          stored++;
-          const slot = p.slot;
-          slot.text = text;
-          slot.time = r.time;
-          slot.quality = r.quality;
-          slot.error = r.error;
-          if (p.flushMark !== seq) {
-            p.flushMark = seq;
-            slot.deltaChanged = false;
-            if (e.flushMark !== seq) {
-              e.flushMark = seq;
-              e.touched.length = 0;
-              touched.push(e);
-            }
-            e.touched.push(slot);
-          }
-          if (p.desired !== undefined) {
-            if (hadDelta !== p.hasDelta()) slot.deltaChanged = true;
-            if (this.reconciler.onReading(e, p, defer, now)) enforce.push([e, p]);
-          }
+    let applied = 0;
+    for (let i = 0; i < q.length; i++) {
+      const r = q[i]!;
+      const e = this.devices.get(r.device);
+      const p = e?.props.get(r.property);
+      if (!e || !p) {
+        this.unknownReading(r);
+        continue;
+      }
+      const hadDelta = p.desired !== undefined && p.hasDelta();
+      const text = r.value === undefined ? null : formatValue(p.spec.type, r.value);
+      if (r.value !== undefined) {
+        p.reported = r.value;
+        p.reportedText = text;
+      }
+      p.reportedTime = r.time;
+      p.quality = r.quality;
+      p.error = r.error;
+      p.actEdge++;
+      this.dirtyProps.set(p, e);
+      applied++;
+      const slot = p.slot;
+      slot.text = text;
+      slot.time = r.time;
+      slot.quality = r.quality;
+      slot.error = r.error;
+      if (p.flushMark !== seq) {
+        p.flushMark = seq;
+        slot.deltaChanged = false;
+        if (e.flushMark !== seq) {
+          e.flushMark = seq;
+          e.touched.length = 0;
+          touched.push(e);
         }
-      });
-    } catch (err) {
-      this.m.flushErrors.inc();
-      this.log.error({ err, readings: q.length }, 'twin: store transaction failed, readings of this flush are lost; check the data directory (disk full? permissions?)');
-      q.length = 0;
-      this.spare = q;
-      return;
+        e.touched.push(slot);
+      }
+      if (p.desired !== undefined) {
+        if (hadDelta !== p.hasDelta()) slot.deltaChanged = true;
+        if (this.reconciler.onReading(e, p, defer, now)) enforce.push([e, p]);
+      }
     }
-    end();
     q.length = 0;
     this.spare = q;
-    this.m.updates.inc(stored);
+    const end = this.m.flush.startTimer();
+    const persisted = this.persist();
+    if (persisted) {
+      end();
+      this.m.updates.inc(applied);
+    }
     for (let i = 0; i < touched.length; i++) {
       const e = touched[i]!;
-      this.tell({ kind: 'reported', device: e.spec.id, updates: e.touched });
+      this.tell({ kind: 'reported', device: e.spec.id, updates: e.touched, persisted });
       if (e.hasPush) for (const u of e.touched) this.push.push(e.spec, e.props.get(u.property)!.spec, u);
     }
     for (const c of defer) this.tell(c);
     for (const [e, p] of enforce) this.reconciler.enforce(e, p);
   }
 
-  /** Inside a transaction: stores a desired value and resets reconcile. Returns the view before. */
+  /** Inside a transaction: writes the given rows from memory, skipping those no longer in the twin. */
+  private writeDirty(props: ReadonlyMap<PropState, DeviceEntry>, devices: Iterable<DeviceEntry>): void {
+    for (const [p, e] of props) {
+      if (this.devices.get(e.spec.id) === e && e.props.get(p.spec.name) === p) this.store.saveProperty(p.rid, p.values());
+    }
+    for (const e of devices) {
+      if (this.devices.get(e.spec.id) === e) this.store.setState(e.spec.id, e.state, e.reason ?? null, e.lastOnline ?? null);
+    }
+  }
+
+  /**
+   * Commits every dirty row in one transaction. While the store refuses writes this does nothing
+   * and returns false: the retry timer owns the store then, so a full disk costs one failed
+   * transaction per retry interval, not one per reading.
+   */
+  private persist(): boolean {
+    if (this.storeFailure !== undefined) return false;
+    if (this.dirtyProps.size === 0 && this.dirtyDevices.size === 0) return true;
+    try {
+      this.store.transaction(() => this.writeDirty(this.dirtyProps, this.dirtyDevices));
+    } catch (err) {
+      this.storeFailed(err);
+      return false;
+    }
+    this.committed();
+    return true;
+  }
+
+  private committed(): void {
+    this.dirtyProps.clear();
+    this.dirtyDevices.clear();
+  }
+
+  private storeFailed(err: unknown): void {
+    this.m.flushErrors.inc();
+    const failure = storageError(this.store.file, err, 'write').format();
+    if (this.storeFailure === undefined) {
+      this.log.error(
+        { file: this.store.file, reason: failure, retryInMs: this.storeRetryMs },
+        'twin: the store refuses writes; the twin runs on from memory, publishes values with persisted "false", and retries',
+      );
+    }
+    this.storeFailure = failure;
+    if (!this.storeRetry && !this.closed) {
+      this.storeRetry = setTimeout(() => {
+        this.storeRetry = undefined;
+        this.retryStore();
+      }, this.storeRetryMs);
+    }
+  }
+
+  /** Writes everything the store missed, plus a heartbeat so a retry always proves a real commit. */
+  private retryStore(): void {
+    this.store.checkpoint();
+    try {
+      this.store.transaction(() => {
+        this.writeDirty(this.dirtyProps, this.dirtyDevices);
+        this.store.heartbeat();
+      });
+    } catch (err) {
+      this.storeFailed(err);
+      return;
+    }
+    const rows = this.dirtyProps.size + this.dirtyDevices.size;
+    this.committed();
+    this.storeFailure = undefined;
+    this.log.info({ file: this.store.file, rows }, 'twin: the store commits again; everything held in memory is stored');
+  }
+
+  /**
+   * Sets a desired value in memory and resets reconcile; the caller commits the row and undoes
+   * this (desiredSnapshot) when the commit fails. Returns the view before.
+   */
   private applyDesired(e: DeviceEntry, p: PropState, v: PropertyValue, origin: DesiredOrigin, now: number, defer: TwinChange[]) {
     const last = p.view();
     p.desired = v;
+    p.desiredText = formatValue(p.spec.type, v);
     p.desiredTime = now;
     p.desiredOrigin = origin;
     if (origin === 'cloud') p.expCloud++;
     else p.expEdge++;
-    this.store.setDesired(p.rid, formatValue(p.spec.type, v), now, origin, p.expCloud, p.expEdge);
-    this.reconciler.cancel(p);
     p.attempts = 0;
     p.lastEnforce = 0;
     this.reconciler.transition(e, p, 'pending', undefined, defer);
-    this.m.desired.inc({ origin });
     return last;
   }
 
+  /** After the commit: a retry timer of the previous value stops, and the new one is written. */
   private emitDesired(e: DeviceEntry, p: PropState, origin: DesiredOrigin, last: ReturnType<PropState['view']>): void {
+    this.m.desired.inc({ origin });
+    this.reconciler.cancel(p);
     this.log.info({ device: e.spec.id, property: p.spec.name, value: formatValue(p.spec.type, p.desired!), origin, version: p.version }, 'twin: desired value set');
     this.tell({ kind: 'desired', device: e.spec.id, property: p.spec.name, origin, last, current: p.view() });
     this.reconciler.attempt(e, p);
@@ -346,4 +467,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.warnedUnknown.add(key);
     this.log.warn({ device: r.device, property: r.property }, 'twin: reading for a device or property the twin does not know, dropped');
   }
+}
+
+/** What applyDesired changes, to undo it when the store refused the request. */
+function desiredSnapshot(p: PropState): Partial<PropState> {
+  const { desired, desiredText, desiredTime, desiredOrigin, expCloud, expEdge, attempts, lastEnforce, rec, reason } = p;
+  return { desired, desiredText, desiredTime, desiredOrigin, expCloud, expEdge, attempts, lastEnforce, rec, reason };
 }

@@ -95,7 +95,8 @@ export interface ReportedUpdate {
 }
 
 export type TwinChange =
-  | { kind: 'reported'; device: DeviceId; updates: readonly ReportedUpdate[] }
+  /** persisted: false when the store refused the write: the values are live but not yet durable. */
+  | { kind: 'reported'; device: DeviceId; updates: readonly ReportedUpdate[]; persisted: boolean }
   | { kind: 'desired'; device: DeviceId; property: string; origin: DesiredOrigin; last: TwinPropertyView; current: TwinPropertyView }
   | { kind: 'reconcile'; device: DeviceId; property: string; state: ReconcileState; attempts: number; reason?: string }
   | { kind: 'state'; device: DeviceId; state: DeviceState; previous: DeviceState; reason?: string; lastOnline?: number }
