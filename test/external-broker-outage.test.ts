@@ -116,6 +116,7 @@ describe('external broker outage', () => {
     const gw = await startGatewayProcess({ devices: [devices], dataDir: join(work, 'retained'), extra: ['--mqtt-url', broker.url] });
     stops.push(() => gw.stop());
     await waitFor('the warning about the retained request', () => /ignored a retained request/.test(gw.log()));
+    await waitFor('the device in the twin', async () => (await twinOf(gw)).properties.setpoint !== undefined);
     assert.equal((await twinOf(gw)).properties.setpoint!.desired, undefined);
     // The same request, live, is applied.
     await app.publishAsync(`$hw/events/device/${OVEN}/twin/update`, request, { qos: 1 });

@@ -59,7 +59,7 @@ describe('/healthz of a running gateway', () => {
       const text = await res.text();
       assert.equal(res.status, 200, text);
       assert.doesNotMatch(text, /s3cr3t-pw/);
-      assert.match(text, new RegExp(`"mqtt":"mqtt://127\\.0\\.0\\.1:${broker.port}"`));
+      assert.match(text, new RegExp(`"mqtt":"mqtt://gateway:\\*\\*\\*@127\\.0\\.0\\.1:${broker.port}"`));
     } finally {
       await gw.stop();
       await broker.stop();
