@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
+import { BROKER_DEFAULTS, type BrokerSettings } from '../twin/broker/settings.ts';
 
 export interface GatewayConfig {
   devices: string[];
@@ -21,6 +22,8 @@ export interface GatewayConfig {
     tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
   };
   api: { port: number; host: string };
+  /** The embedded broker (used when mqtt.url is absent); see docs/configuration.md. */
+  broker: BrokerSettings;
   log: { level: string };
 }
 
@@ -32,6 +35,7 @@ export interface ConfigFlags {
   mqttPort?: number;
   mqttUrl?: string;
   apiPort?: number;
+  brokerHost?: string;
   logLevel?: string;
 }
 
@@ -74,13 +78,34 @@ const fileSchema = {
       additionalProperties: false,
       properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' } },
     },
+    broker: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        maxPacketBytes: { type: 'integer', minimum: 64, maximum: 268435455 },
+        maxQueueBytes: { type: 'integer', minimum: 1024 },
+        maxQueueMessages: { type: 'integer', minimum: 1 },
+        maxRetained: { type: 'integer', minimum: 0 },
+        maxRetainedBytes: { type: 'integer', minimum: 0 },
+        passwordFile: { type: 'string' },
+        aclFile: { type: 'string' },
+        mapperUsers: { type: 'array', items: { type: 'string', minLength: 1 } },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { cert: { type: 'string' }, key: { type: 'string' }, ca: { type: 'string' }, requireClientCert: { type: 'boolean' } },
+        },
+      },
+    },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
   },
 } as const;
 
 const validateFile = new Ajv({ allErrors: true }).compile(fileSchema);
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log'>> & {
+  broker?: Partial<BrokerSettings>;
   mqtt?: Partial<GatewayConfig['mqtt']>;
   api?: Partial<GatewayConfig['api']>;
   log?: Partial<GatewayConfig['log']>;
@@ -119,6 +144,11 @@ export function readConfigFile(file: string): FileConfig {
   if (data.mqtt?.tls) {
     for (const k of ['ca', 'cert', 'key'] as const) if (data.mqtt.tls[k]) data.mqtt.tls[k] = rel(data.mqtt.tls[k]);
   }
+  if (data.broker) {
+    for (const k of ['passwordFile', 'aclFile'] as const) if (data.broker[k]) data.broker[k] = rel(data.broker[k]);
+    const tls = data.broker.tls;
+    if (tls) for (const k of ['ca', 'cert', 'key'] as const) if (tls[k]) tls[k] = rel(tls[k]);
+  }
   return data;
 }
 
@@ -137,6 +167,7 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
       tls: file.mqtt?.tls,
     },
     api: { port: flags.apiPort ?? file.api?.port ?? DEFAULTS.apiPort, host: file.api?.host ?? DEFAULTS.apiHost },
+    broker: { ...BROKER_DEFAULTS, ...file.broker, ...(flags.brokerHost ? { host: flags.brokerHost } : {}) },
     log: { level: flags.logLevel ?? file.log?.level ?? process.env.EDGETWIN_LOG_LEVEL ?? 'info' },
   };
 }

@@ -40,6 +40,7 @@ program
   .option('--node-name <name>', 'this gateway\'s node name (default: the hostname)')
   .option('--mqtt-port <n>', `port of the embedded MQTT broker (default ${DEFAULTS.mqttPort})`, port)
   .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
+  .option('--broker-host <address>', 'address the embedded MQTT broker listens on (default 127.0.0.1; beyond loopback it needs broker.passwordFile or client certificates)')
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
   .option('--log-level <level>', 'trace | debug | info | warn | error')
   .option('--no-live', 'log a line per change instead of the live table on a terminal')
@@ -61,6 +62,7 @@ program
       nodeName: opts.nodeName,
       mqttPort: opts.mqttPort,
       mqttUrl: opts.mqttUrl,
+      brokerHost: opts.brokerHost,
       apiPort: opts.apiPort,
       logLevel: opts.logLevel,
       live: opts.live === false ? false : undefined,
