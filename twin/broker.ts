@@ -49,6 +49,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const whoIs = (client: Client): Who => who.get(client) ?? { clientId: client.id };
 
   const aedes = await Aedes.createBroker({
+    // No cap on publishes in flight: deliveries are released at once (twin/broker/outgoing.ts), so a cap
+    // would only add mqemitter's queue, which drains recursively and overflows the stack when long.
+    concurrency: 0,
     authenticate(client, username, password, done) {
       const cn = certificateUser(client);
       if (cn !== undefined) {

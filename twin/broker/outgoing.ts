@@ -48,8 +48,9 @@ export function boundOutgoingQueue(client: Client, limits: QueueLimits, events: 
   let overflowed = false;
 
   const enqueue = (write: Deliver, packet: OutgoingPacket, done: () => void) => {
-    // Released now: the emit never waits for this client's socket.
-    setImmediate(done);
+    // Released now: the emit never waits for this client's socket. A tick, not a synchronous call, so
+    // that mqemitter never recurses into its next queued message from inside this one.
+    process.nextTick(done);
     const size = sizeOf(packet);
     if (overflowed || bytes + size > limits.maxBytes || messages + 1 > limits.maxMessages) {
       events.dropped(client);
