@@ -18,7 +18,7 @@ describe('a stalled subscriber does not hurt the other clients of the embedded b
   let publisher: mqtt.MqttClient | undefined;
   before(async () => {
     // A small queue bound, so the test does not wait for 16 MB (the default) to pile up.
-    const config = configFile('broker:\n  maxQueueBytes: 262144\n');
+    const config = configFile('broker:\n  maxQueueBytes: 1048576\n');
     gw = await startGatewayProcess({ devices: [labellerDevices()], extra: ['--config', config] });
   });
   after(async () => {

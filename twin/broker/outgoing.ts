@@ -5,7 +5,9 @@
 // packet is written to the client's socket, or, when the socket's buffer is full, after the socket
 // drains. A client that stopped reading never drains, so each publish that reaches it stays in
 // flight; once `concurrency` (100) emits are in flight, mqemitter queues every further publish,
-// from every client and from the gateway itself, behind them: the whole broker stops.
+// from every client and from the gateway itself, behind them: the whole broker stops. When aedes'
+// drain timeout (60 s) finally drops the client, that queue drains recursively and can overflow the
+// stack, ending the gateway (twin/broker.ts therefore also sets no concurrency cap).
 //
 // Here each delivery is handed to the client's own queue (Node's socket buffer, accounted by
 // bytes and messages until the socket takes them) and the emit is released at once. A client
