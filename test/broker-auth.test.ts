@@ -206,6 +206,13 @@ describe('secure by default', () => {
     });
   });
 
+  it('takes a tls block without a certificate as an error, never as a plain listener', async () => {
+    await assert.rejects(
+      startEmbeddedBroker({ port: await freePort(), log: silentLogger, settings: { host: '0.0.0.0', tls: { requireClientCert: true } } }),
+      /broker\.tls needs both cert and key/,
+    );
+  });
+
   it('`edgetwin run --broker-host 0.0.0.0` exits with a message naming what to set, and no stack trace', async () => {
     const r = await cli(['run', '--no-live', '--broker-host', '0.0.0.0', '--mqtt-port', String(await freePort()), '--api-port', String(await freePort()), '--data-dir', join(dir, 'data')]);
     assert.equal(r.code, 1);

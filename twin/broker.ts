@@ -41,10 +41,14 @@ export interface EmbeddedBrokerOptions {
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const s: BrokerSettings = { ...BROKER_DEFAULTS, ...opts.settings, ...(opts.host ? { host: opts.host } : {}) };
   checkExposure(s);
-  const tls = s.tls && (s.tls.cert || s.tls.key || s.tls.ca) ? readTls(s.tls) : undefined;
+  // Any tls block means TLS: `requireClientCert` alone must never leave a plain listener open.
+  const tls = s.tls ? readTls(s.tls) : undefined;
   const passwords = s.passwordFile ? PasswordFile.read(s.passwordFile) : undefined;
   const permissions = new Permissions({ acl: s.aclFile ? AclFile.read(s.aclFile) : undefined, mapperUsers: s.mapperUsers, servedLocally: opts.servedLocally });
   const log = opts.log.child({ component: 'broker' });
+  if (s.mapperUsers.length > 0 && !passwords && !tls?.ca) {
+    log.warn({ mapperUsers: s.mapperUsers }, 'broker.mapperUsers is set, but with no broker.passwordFile or broker.tls.ca no client can authenticate as one');
+  }
   const who = new WeakMap<Client, Who>();
   const whoIs = (client: Client): Who => who.get(client) ?? { clientId: client.id };
 
