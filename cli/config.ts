@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { EdgetwinError, ErrorCodes, type Where } from '../core/errors.ts';
+import { BROKER_DEFAULTS, type BrokerSettings } from '../twin/broker/settings.ts';
 import { configError } from './failure.ts';
 import { DEFAULT_SUMMARY_INTERVAL_MS } from './log-summary.ts';
 
@@ -35,6 +36,8 @@ export interface GatewayConfig {
     allowedHosts?: string[];
     tls?: { cert?: string; key?: string; clientCa?: string };
   };
+  /** The embedded broker (used when mqtt.url is absent); see docs/configuration.md. */
+  broker: BrokerSettings;
   /** summaryIntervalMs: the info line with reads and errors per protocol; 0 turns it off. */
   log: { level: string; summaryIntervalMs: number };
 }
@@ -49,6 +52,7 @@ export interface ConfigFlags {
   apiPort?: number;
   apiHost?: string;
   apiTokenFile?: string;
+  brokerHost?: string;
   logLevel?: string;
 }
 
@@ -113,13 +117,34 @@ const fileSchema = {
         },
       },
     },
+    broker: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        maxPacketBytes: { type: 'integer', minimum: 64, maximum: 268435455 },
+        maxQueueBytes: { type: 'integer', minimum: 1024 },
+        maxQueueMessages: { type: 'integer', minimum: 1 },
+        maxRetained: { type: 'integer', minimum: 0 },
+        maxRetainedBytes: { type: 'integer', minimum: 0 },
+        passwordFile: { type: 'string' },
+        aclFile: { type: 'string' },
+        mapperUsers: { type: 'array', items: { type: 'string', minLength: 1 } },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { cert: { type: 'string' }, key: { type: 'string' }, ca: { type: 'string' }, requireClientCert: { type: 'boolean' } },
+        },
+      },
+    },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: LOG_LEVELS }, summaryIntervalMs: { type: 'integer', minimum: 0 } } },
   },
 } as const;
 
 const validateFile = new Ajv({ allErrors: true }).compile(fileSchema);
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log'>> & {
+  broker?: Partial<BrokerSettings>;
   mqtt?: Partial<GatewayConfig['mqtt']>;
   api?: Partial<GatewayConfig['api']>;
   log?: Partial<GatewayConfig['log']>;
@@ -197,6 +222,11 @@ function parseConfigFile(file: string): ParsedFile {
   if (data.api?.tokenFile) data.api.tokenFile = rel(data.api.tokenFile);
   if (data.api?.tls) {
     for (const k of ['cert', 'key', 'clientCa'] as const) if (data.api.tls[k]) data.api.tls[k] = rel(data.api.tls[k]);
+  }
+  if (data.broker) {
+    for (const k of ['passwordFile', 'aclFile'] as const) if (data.broker[k]) data.broker[k] = rel(data.broker[k]);
+    const tls = data.broker.tls;
+    if (tls) for (const k of ['ca', 'cert', 'key'] as const) if (tls[k]) tls[k] = rel(tls[k]);
   }
   return { data, lineOf };
 }
@@ -288,6 +318,7 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
       allowedHosts: file.api?.allowedHosts,
       tls: file.api?.tls,
     },
+    broker: { ...BROKER_DEFAULTS, ...file.broker, ...(flags.brokerHost ? { host: flags.brokerHost } : {}) },
     log: { level: logLevel(flags.logLevel, file.log?.level), summaryIntervalMs: file.log?.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS },
   };
 }

@@ -70,7 +70,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     let inProcess: EmbeddedBroker['aedes'] | undefined;
     let outbox: Outbox | undefined;
     if (!mqttUrl) {
-      const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: config.mqtt.port, log });
+      const broker = await startEmbeddedBroker({ port: config.mqtt.port, settings: config.broker, log, registry, servedLocally: (id) => twin.servedLocally(id) });
       cleanup.push(() => broker.close());
       mqttUrl = broker.url;
       inProcess = broker.aedes;

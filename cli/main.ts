@@ -87,6 +87,7 @@ program
   .option('--node-name <name>', 'this gateway\'s node name (default: the hostname)')
   .option('--mqtt-port <n>', `port of the embedded MQTT broker (default ${DEFAULTS.mqttPort})`, port)
   .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
+  .option('--broker-host <address>', 'address the embedded MQTT broker listens on (default 127.0.0.1; beyond loopback it needs broker.passwordFile or client certificates)')
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
   .option('--api-host <address>', `address the local API listens on (default ${DEFAULTS.apiHost}); beyond loopback it needs --api-token-file or api.tls.clientCa`)
   .option('--api-token-file <file>', 'file holding the bearer token every API request must carry')
@@ -112,6 +113,7 @@ program
       nodeName: opts.nodeName,
       mqttPort: opts.mqttPort,
       mqttUrl: opts.mqttUrl,
+      brokerHost: opts.brokerHost,
       apiPort: opts.apiPort,
       apiHost: opts.apiHost,
       apiTokenFile: opts.apiTokenFile,
