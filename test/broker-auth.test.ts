@@ -215,7 +215,7 @@ describe('secure by default', () => {
 
   it('`edgetwin run --broker-host 0.0.0.0` exits with a message naming what to set, and no stack trace', async () => {
     const r = await cli(['run', '--no-live', '--broker-host', '0.0.0.0', '--mqtt-port', String(await freePort()), '--api-port', String(await freePort()), '--data-dir', join(dir, 'data')]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr + r.stdout, /broker\.passwordFile/);
     assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at /);
   });
