@@ -146,6 +146,24 @@ describe('CloudHub connections', () => {
     }
   });
 
+  it('refuses a node beyond cloudhub.nodeLimit, and lets a node replace its own session', async () => {
+    const limited = await startCloud({ stateDir: join(dir, 'limited'), listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log, settings: { nodeLimit: 1 } });
+    const opened: RawEdge[] = [];
+    try {
+      const t = await createJoinToken(limited.ca);
+      const one = await joinAsNode(limited.ports.join, t, 'edge-one');
+      const two = await joinAsNode(limited.ports.join, t, 'edge-two');
+      opened.push(await RawEdge.connect(limited.ports.cloudhub, one));
+      await assert.rejects(RawEdge.connect(limited.ports.cloudhub, two), /503: this cloud serves at most 1 nodes \(cloudhub.nodeLimit\)/);
+      opened.push(await RawEdge.connect(limited.ports.cloudhub, one));
+      await opened[0]!.waitClosed();
+      assert.equal(opened[1]!.closed, false);
+    } finally {
+      for (const e of opened) e.close();
+      await limited.close();
+    }
+  });
+
   it('drops a session that goes silent, and keeps one that sends keepalives', async () => {
     const quiet = await connect('edge-c');
     const talking = await connect('edge-d');
