@@ -388,6 +388,8 @@ describe('revocation', () => {
     assert.equal(rotation.status, 401);
     assert.match(rotation.body.toString(), /revoked/);
     await new Promise((r) => setTimeout(r, 1100)); // a certificate's notBefore has whole seconds
+    const rejoin = await joinRequest(cloud.ports.join, '/edge.crt', { headers: { NodeName: 'edge-b', Authorization: `Bearer ${splitJoinToken(token).jwt}` }, body: csrDer, ca: b.caPem, cert: b.certPem, key: b.keyPem });
+    assert.equal(rejoin.status, 200, 'a new token beside the revoked certificate is a re-join');
     creds['edge-b'] = await joinAsNode(cloud.ports.join, token, 'edge-b');
     const again = await connect('edge-b');
     again.close();
