@@ -1,5 +1,5 @@
 // `npm run bench -- cloudhub` or `node --import tsx bench/cloudhub/index.ts` (BENCH_QUICK=1 for a
-// short run with few nodes). N simulated edge nodes (load generators in separate processes, each
+// short run with few nodes; BENCH_NODES=n,... for chosen sizes). N simulated edge nodes (load generators in separate processes, each
 // node a TLS WebSocket with its own certificate, keepalive every 15 s, one twin report a second)
 // against `edgetwin cloud` (the built CLI), and in the same run against a bare `ws` server that
 // accepts the same TLS connections and answers each report with the same response frame. For each
@@ -19,7 +19,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const BIN = join(root, 'cli', 'bin', 'edgetwin.js');
 const quick = process.env.BENCH_QUICK === '1';
-const SIZES = quick ? [100, 500] : [1000, 10_000];
+// BENCH_NODES=1000 (or 500,2000) runs other sizes, e.g. to try one size without the 10,000 run.
+const SIZES = process.env.BENCH_NODES ? process.env.BENCH_NODES.split(',').map(Number) : quick ? [100, 500] : [1000, 10_000];
 const MEASURE_MS = quick ? 5000 : 20_000;
 const WARMUP_MS = quick ? 1000 : 3000;
 const GOALS = { p99Ms: 1000, memRatio: 1.5, ratio: 0.5, lost: 0 };

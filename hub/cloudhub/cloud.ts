@@ -76,8 +76,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const ackStore = new SqliteAckRecordStore(opts.stateDir);
   const reports = new ReportLog(opts.stateDir);
   const hub = new CloudHub({ ca, credentials, revocations, ackStore, registry, log, settings: opts.settings });
-  hub.onUpstream((node, msg) => {
-    reports.store(node, msg);
+  hub.onUpstream(async (node, msg) => {
+    await reports.store(node, msg);
   });
   const join = createJoinServer({ ca, credentials, revocations, issued, log, connected: (n) => hub.isConnected(n) });
   const http = createHttpServer((req, res) => {

@@ -18,11 +18,20 @@ export interface StoredReport {
   at: number;
 }
 
+interface Pending {
+  node: string;
+  msg: Message;
+  resolve: (stored: boolean) => void;
+  reject: (err: Error) => void;
+}
+
 export class ReportLog {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement<[string, string, string, string, string, number]>;
   private readonly prune: Database.Statement<[number]>;
   private inserted = 0;
+  private batch: Pending[] = [];
+  private readonly commit: (batch: Pending[]) => boolean[];
 
   /** Keeps the newest `maxRows` messages. */
   constructor(stateDirOrFile: string, private readonly maxRows = 100_000) {
@@ -35,13 +44,38 @@ export class ReportLog {
       resource TEXT NOT NULL, content TEXT, at INTEGER NOT NULL, UNIQUE (node, msg_id))`);
     this.insert = this.db.prepare('INSERT OR IGNORE INTO reports (node, msg_id, operation, resource, content, at) VALUES (?, ?, ?, ?, ?, ?)');
     this.prune = this.db.prepare('DELETE FROM reports WHERE seq <= (SELECT MAX(seq) FROM reports) - ?');
+    this.commit = this.db.transaction((batch: Pending[]) => {
+      const out = batch.map(({ node, msg }) => this.insert.run(node, msg.header.msg_id, msg.route.operation, msg.route.resource, JSON.stringify(msg.content ?? null), Date.now()).changes > 0);
+      const before = this.inserted;
+      this.inserted += out.filter(Boolean).length;
+      if (Math.floor(this.inserted / 1000) !== Math.floor(before / 1000)) this.prune.run(this.maxRows);
+      return out;
+    });
   }
 
-  /** Stores a message whose resource the cloud already prefixed with its node; false for a repeat. */
-  store(node: string, msg: Message): boolean {
-    const r = this.insert.run(node, msg.header.msg_id, msg.route.operation, msg.route.resource, JSON.stringify(msg.content ?? null), Date.now());
-    if (r.changes > 0 && ++this.inserted % 1000 === 0) this.prune.run(this.maxRows);
-    return r.changes > 0;
+  /**
+   * Stores a message whose resource the cloud already prefixed with its node; resolves false for
+   * a repeat. Messages arriving in the same turn of the event loop are committed in one
+   * transaction (one WAL append for many reports), and each resolves only after that commit.
+   */
+  store(node: string, msg: Message): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ node, msg, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = [];
+    let results: boolean[];
+    try {
+      results = this.commit(batch);
+    } catch (err) {
+      for (const b of batch) b.reject(err as Error);
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(results[i]!));
   }
 
   list(node?: string): StoredReport[] {
@@ -52,6 +86,7 @@ export class ReportLog {
   }
 
   close(): void {
+    if (this.batch.length > 0) this.flush();
     this.db.close();
   }
 }
