@@ -175,6 +175,7 @@ describe('CloudHub connections', () => {
       assert.equal(cloud.hub.isConnected('edge-d'), true);
       assert.match(await metric('edgetwin_cloudhub_edge_outbox_depth'), /node="edge-d"} 3/);
       assert.match(await metric('edgetwin_cloudhub_last_keepalive_seconds'), /node="edge-d"}/);
+      assert.equal(cloud.hub.nodeStatus().find((s) => s.node === 'edge-d')?.outbox, 3);
     } finally {
       clearInterval(timer);
       talking.close();

@@ -172,6 +172,14 @@ export class CloudHub {
     return this.sessions.has(node);
   }
 
+  /** What the cloud knows of each connected node (for the fleet view): keepalive, outbox, pending. */
+  nodeStatus(): Array<{ node: string; project: string; remote: string; lastKeepalive: Date; outbox?: number; pending: number }> {
+    return [...this.sessions.values()].map((s) => ({
+      node: s.node, project: s.project, remote: s.remote, lastKeepalive: new Date(s.lastKeepaliveMs),
+      ...(s.outbox === undefined ? {} : { outbox: s.outbox }), pending: this.pending(s.node),
+    }));
+  }
+
   /** Messages waiting for `node`'s ACK. */
   pending(node: string): number {
     return this.queues.get(node)?.depth ?? 0;
