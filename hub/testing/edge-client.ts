@@ -2,6 +2,7 @@
 // opens a CloudHub session with plain `ws`, with nothing of the edge engineer's EdgeHub in it,
 // so these tests check the wire itself and can misbehave on purpose (wrong node_id, bad frames,
 // silence, ACKs of another node's messages).
+import { createHash } from 'node:crypto';
 import { request } from 'node:https';
 import { WebSocket } from 'ws';
 import { toPem } from '../join/ca.ts';
@@ -45,7 +46,6 @@ export async function joinAsNode(port: number, token: string, node: string, opts
   const { caHash, jwt } = splitJoinToken(token);
   const caRes = await joinRequest(port, '/ca.crt');
   if (caRes.status !== 200) throw new Error(`GET /ca.crt: ${caRes.status} ${caRes.body}`);
-  const { createHash } = await import('node:crypto');
   if (createHash('sha256').update(caRes.body).digest('hex') !== caHash) throw new Error('the CA does not match the token\'s hash');
   const caPem = toPem('CERTIFICATE', caRes.body);
   const { csrDer, keyPem } = await makeNodeCsr({ cn: opts.cn ?? `system:node:${node}`, o: opts.o ?? 'system:nodes' });
