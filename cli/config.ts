@@ -7,11 +7,16 @@ import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
+import type { CloudLinkConfig } from '../hub/edge.ts';
 
 export interface GatewayConfig {
   devices: string[];
   dataDir: string;
   nodeName: string;
+  /** True when --node-name or the file named the node (with a cloud link it must match the certificate). */
+  nodeNameGiven: boolean;
+  /** The cloud link (`run --cloud`); absent for a standalone gateway. */
+  cloud?: CloudLinkConfig;
   mqtt: {
     /** External broker URL; absent means the embedded broker on 127.0.0.1:port. */
     url?: string;
@@ -33,6 +38,7 @@ export interface ConfigFlags {
   mqttUrl?: string;
   apiPort?: number;
   logLevel?: string;
+  cloud?: string;
 }
 
 export const DEFAULTS = {
@@ -40,7 +46,10 @@ export const DEFAULTS = {
   mqttPort: 1883,
   apiPort: 7180,
   apiHost: '127.0.0.1',
+  cloud: { projectId: 'e632aba927ea4ac2b575ec1603d56f10', qps: 100, burst: 200, heartbeat: 15, reconnectFirst: 1, reconnectMax: 30, resend: 30 },
 } as const;
+
+const seconds = { type: 'number', exclusiveMinimum: 0 } as const;
 
 const fileSchema = {
   type: 'object',
@@ -74,13 +83,43 @@ const fileSchema = {
       additionalProperties: false,
       properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' } },
     },
+    cloud: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^wss://' },
+        projectId: { type: 'string', minLength: 1 },
+        qps: { type: 'number', exclusiveMinimum: 0 },
+        burst: { type: 'integer', minimum: 1 },
+        heartbeat: seconds,
+        resend: seconds,
+        reconnect: { type: 'object', additionalProperties: false, properties: { first: seconds, max: seconds } },
+        serviceBus: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { allowedPorts: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 } } },
+        },
+      },
+    },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
   },
 } as const;
 
 const validateFile = new Ajv({ allErrors: true }).compile(fileSchema);
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log'>> & {
+interface CloudFileConfig {
+  url?: string;
+  projectId?: string;
+  qps?: number;
+  burst?: number;
+  heartbeat?: number;
+  resend?: number;
+  reconnect?: { first?: number; max?: number };
+  serviceBus?: { allowedPorts?: number[] };
+}
+
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log' | 'cloud' | 'nodeNameGiven'>> & {
+  cloud?: CloudFileConfig;
   mqtt?: Partial<GatewayConfig['mqtt']>;
   api?: Partial<GatewayConfig['api']>;
   log?: Partial<GatewayConfig['log']>;
@@ -129,6 +168,8 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
     devices,
     dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
+    nodeNameGiven: (flags.nodeName ?? file.nodeName) !== undefined,
+    cloud: cloudConfig(flags.cloud, file.cloud),
     mqtt: {
       url: flags.mqttUrl ?? (flags.mqttPort === undefined ? file.mqtt?.url : undefined),
       port: flags.mqttPort ?? file.mqtt?.port ?? DEFAULTS.mqttPort,
@@ -138,6 +179,27 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
     },
     api: { port: flags.apiPort ?? file.api?.port ?? DEFAULTS.apiPort, host: file.api?.host ?? DEFAULTS.apiHost },
     log: { level: flags.logLevel ?? file.log?.level ?? process.env.EDGETWIN_LOG_LEVEL ?? 'info' },
+  };
+}
+
+/** The cloud link, when --cloud or cloud.url names CloudHub. Intervals are seconds in the file, ms inside. */
+function cloudConfig(flag: string | undefined, file: CloudFileConfig | undefined): CloudLinkConfig | undefined {
+  const url = flag ?? file?.url;
+  if (!url) return undefined;
+  if (!/^wss:\/\/[^/]+/.test(url)) {
+    throw new EdgetwinError(ErrorCodes.CONFIG, `--cloud "${url}" is not a wss:// URL`, { path: 'cloud.url' }, 'for example --cloud wss://cloud.example.com:10000');
+  }
+  const d = DEFAULTS.cloud;
+  const ms = (s: number) => Math.round(s * 1000);
+  return {
+    url,
+    projectId: file?.projectId ?? d.projectId,
+    qps: file?.qps ?? d.qps,
+    burst: file?.burst ?? d.burst,
+    heartbeatMs: ms(file?.heartbeat ?? d.heartbeat),
+    resendMs: ms(file?.resend ?? d.resend),
+    reconnect: { firstMs: ms(file?.reconnect?.first ?? d.reconnectFirst), maxMs: ms(file?.reconnect?.max ?? d.reconnectMax) },
+    serviceBus: { allowedPorts: file?.serviceBus?.allowedPorts ?? [] },
   };
 }
 

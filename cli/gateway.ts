@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
+import type { EdgeLink } from '../hub/edge.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
@@ -21,6 +22,8 @@ export interface Gateway {
   readonly apiUrl: string;
   readonly mqttUrl: string;
   readonly firstLoad: CatalogLoad;
+  /** The cloud link, when `--cloud` configured one. */
+  readonly cloud?: EdgeLink;
   reload(): Promise<CatalogLoad>;
   close(): Promise<void>;
 }
@@ -42,6 +45,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   };
 
   try {
+    // The cloud link's code (ws, X.509) loads only when configured: a standalone gateway never pays for it.
+    const edge = config.cloud ? await import('../hub/edge.ts') : undefined;
+    const identity = edge?.nodeIdentity(config.dataDir, config.nodeNameGiven ? config.nodeName : undefined);
+    if (identity) config = { ...config, nodeName: identity.nodeName };
     const store = TwinStore.open(config.dataDir);
     cleanup.push(() => store.close());
     const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry });
@@ -49,6 +56,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const host = new MapperHost({ sink: twin, drivers: driverLoaders, log: log.child({ component: 'mapper' }), dataDir: config.dataDir, registry });
     cleanup.push(() => host.close());
     twin.setWriter(host);
+    const cloud = edge && identity && config.cloud ? edge.startEdgeLink({ config: config.cloud, dataDir: config.dataDir, twin, log, registry, ...identity }) : undefined;
+    if (cloud) cleanup.push(() => cloud.close());
 
     let mqttUrl = config.mqtt.url;
     let inProcess: EmbeddedBroker['aedes'] | undefined;
@@ -93,7 +102,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       port: config.api.port,
       log,
       registry,
-      health: () => ({ nodeName: config.nodeName, mqtt: mqttUrl, devices: catalog.devices.length }),
+      health: () => ({ nodeName: config.nodeName, mqtt: mqttUrl, devices: catalog.devices.length, ...(cloud ? { cloud: cloud.status() } : {}) }),
     });
     cleanup.push(() => api.close());
 
@@ -104,6 +113,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       apiUrl: api.url,
       mqttUrl,
       firstLoad,
+      cloud,
       async reload() {
         const load = await catalog.load();
         await applyLoad(load);

@@ -42,6 +42,7 @@ program
   .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
   .option('--log-level <level>', 'trace | debug | info | warn | error')
+  .option('--cloud <url>', 'connect to `edgetwin cloud` (or KubeEdge cloudcore) at wss://host:10000; run `edgetwin join` first')
   .option('--no-live', 'log a line per change instead of the live table on a terminal')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
@@ -63,8 +64,21 @@ program
       mqttUrl: opts.mqttUrl,
       apiPort: opts.apiPort,
       logLevel: opts.logLevel,
+      cloud: opts.cloud,
       live: opts.live === false ? false : undefined,
     });
+  });
+
+program
+  .command('join')
+  .description('get this gateway\'s node certificate from `edgetwin cloud` (once, before `run --cloud`)')
+  .requiredOption('--cloud <host[:port]>', 'the cloud\'s join server (port default 10002)')
+  .option('--token <token>', 'join token printed by `edgetwin cloud token`')
+  .option('--token-file <file>', 'read the join token from a file (keeps it out of the shell history)')
+  .option('--node-name <name>', 'this gateway\'s node name (default: the hostname)')
+  .option('--data-dir <dir>', `where the certificate and key are written (default ${DEFAULTS.dataDir})`)
+  .action(async (opts: { cloud: string; token?: string; tokenFile?: string; nodeName?: string; dataDir?: string }) => {
+    process.exitCode = await (await import('./join-command.ts')).joinCommand(opts);
   });
 
 program
