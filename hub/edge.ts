@@ -136,8 +136,8 @@ export class EdgeLink extends EventEmitter {
   }
 
   /** What /healthz shows of the link. */
-  status(): { connected: boolean; endpoint: string; outbox: number } {
-    return { connected: this.hub.connected, endpoint: this.hub.endpoint, outbox: this.upstream.depth };
+  status(): { connected: boolean; endpoint: string; outbox: number; objects: Record<string, number> } {
+    return { connected: this.hub.connected, endpoint: this.hub.endpoint, outbox: this.upstream.depth, objects: this.meta.counts() };
   }
 
   async close(): Promise<void> {

@@ -61,6 +61,7 @@ export class MetaManager extends EventEmitter {
         'INSERT INTO meta (key, type, value, resource_version) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET type = excluded.type, value = excluded.value, resource_version = excluded.resource_version',
       ),
       delete: db.prepare<[string]>('DELETE FROM meta WHERE key = ?'),
+      counts: db.prepare<[], { type: string; n: number }>('SELECT type, count(*) AS n FROM meta GROUP BY type ORDER BY type'),
     };
   }
 
@@ -104,6 +105,11 @@ export class MetaManager extends EventEmitter {
   /** Every stored object of a type (`pod`, `device`, `devicemodel`, ...), by key. */
   list(type?: string): MetaObject[] {
     return (type === undefined ? this.stmts.all.all() : this.stmts.byType.all(type)).map(toObject);
+  }
+
+  /** How many objects of each type are stored. */
+  counts(): Record<string, number> {
+    return Object.fromEntries(this.stmts.counts.all().map((r) => [r.type, r.n]));
   }
 }
 
