@@ -1,0 +1,167 @@
+// Reliable delivery to one node. A message that needs an ACK (KubeEdge's classification) is kept
+// per object until the node answers it, resent every resendInterval for the first tries and then
+// with exponential backoff, and recorded in the AckRecordStore once answered. An object has at
+// most one message in flight: a newer version replaces an older pending one, so the node sees
+// each object's versions in order and never an older after a newer. Deletes are always delivered.
+import {
+  isDelete, isNewer, needsAck, objectKey, trimNode, type Message,
+} from '../message/index.ts';
+import type { AckRecordStore } from './ack-store.ts';
+
+export interface QueueOptions {
+  /** Time between the first resends (KubeEdge: 5 s). */
+  resendIntervalMs: number;
+  /** Resends at resendInterval before the backoff starts doubling it (KubeEdge retries 4 times). */
+  retriesAtInterval: number;
+  /** The longest wait between two resends. */
+  maxResendIntervalMs: number;
+}
+
+export const DEFAULT_QUEUE_OPTIONS: QueueOptions = { resendIntervalMs: 5000, retriesAtInterval: 4, maxResendIntervalMs: 60_000 };
+
+export type Offer =
+  | 'queued' // kept until ACKed (sent now if the node is connected)
+  | 'sent' // a NO-ACK message, written once
+  | 'not-connected' // a NO-ACK message for a node that has no session: dropped, as KubeEdge does
+  | 'stale' // the node already acknowledged this version or a newer one
+  | 'older-than-pending' // a newer version of the object is already on its way
+  | 'no-version'; // an ACK message without a resourceVersion that is not a delete (KubeEdge drops these too)
+
+export interface QueueHooks {
+  /** Writes a frame to the node's session; false when there is none. */
+  write(frame: string, operation: string): boolean;
+  onResend?(): void;
+  /** The time from the first send of a message to its ACK. */
+  onAcked?(latencyMs: number): void;
+  onDepthChange?(delta: number): void;
+}
+
+interface Pending {
+  key: string;
+  id: string;
+  operation: string;
+  rv?: string;
+  delete: boolean;
+  frame: string;
+  sends: number;
+  firstSentAt?: number;
+  nextAt: number;
+}
+
+export class NodeQueue {
+  private readonly byKey = new Map<string, Pending>();
+  private readonly byId = new Map<string, Pending>();
+  /** Offers and ACKs run one at a time, so a version check and its effect are never interleaved. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly node: string,
+    private readonly store: AckRecordStore,
+    private readonly opts: QueueOptions,
+    private readonly hooks: QueueHooks,
+  ) {}
+
+  get depth(): number {
+    return this.byKey.size;
+  }
+
+  /** True when `id` is a message of this node still waiting for its ACK. */
+  isPending(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  offer(msg: Message): Promise<Offer> {
+    return this.serial(() => this.doOffer(msg));
+  }
+
+  /** Applies the node's ACK of message `parentId`; false when it is not one of this node's pending messages. */
+  ack(parentId: string): Promise<boolean> {
+    return this.serial(() => this.doAck(parentId));
+  }
+
+  /** Sends what is due: everything unsent on a new session, and resends whose time has come. */
+  flush(now = Date.now(), everything = false): void {
+    for (const p of this.byKey.values()) {
+      if (everything || p.nextAt <= now) this.transmit(p, now);
+    }
+  }
+
+  private async doOffer(msg: Message): Promise<Offer> {
+    const wire = toWire(this.node, msg);
+    if (!needsAck(msg)) return this.hooks.write(JSON.stringify(wire), wire.route.operation) ? 'sent' : 'not-connected';
+    const del = isDelete(msg);
+    const rv = resourceVersionOf(msg);
+    if (!del && rv === undefined) return 'no-version';
+    if (rv !== undefined) wire.header.resourceversion = rv;
+    const key = objectKey(msg);
+    const pending = this.byKey.get(key);
+    if (pending) {
+      if (pending.delete && !del) return 'older-than-pending';
+      if (!del && !isNewer(rv, pending.rv)) return 'older-than-pending';
+    } else if (!del) {
+      const acked = await this.store.get(this.node, key);
+      if (acked && !isNewer(rv, acked.resourceVersion)) return 'stale';
+    }
+    if (pending) this.remove(pending);
+    const entry: Pending = { key, id: wire.header.msg_id, operation: wire.route.operation, delete: del, frame: JSON.stringify(wire), sends: 0, nextAt: 0 };
+    if (rv !== undefined) entry.rv = rv;
+    this.byKey.set(key, entry);
+    this.byId.set(entry.id, entry);
+    this.hooks.onDepthChange?.(1);
+    this.transmit(entry, Date.now());
+    return 'queued';
+  }
+
+  private async doAck(parentId: string): Promise<boolean> {
+    const entry = this.byId.get(parentId);
+    if (!entry) return false;
+    // Recorded before the message leaves the queue: a crash in between resends, never forgets.
+    await this.store.put(this.node, entry.key, entry.rv === undefined ? { deleted: entry.delete } : { resourceVersion: entry.rv, deleted: entry.delete });
+    if (this.byKey.get(entry.key) === entry) this.remove(entry);
+    if (entry.firstSentAt !== undefined) this.hooks.onAcked?.(Date.now() - entry.firstSentAt);
+    return true;
+  }
+
+  private transmit(p: Pending, now: number): void {
+    if (!this.hooks.write(p.frame, p.operation)) return;
+    if (p.sends > 0) this.hooks.onResend?.();
+    p.sends++;
+    p.firstSentAt ??= now;
+    p.nextAt = now + this.delayAfter(p.sends);
+  }
+
+  private delayAfter(sends: number): number {
+    const { resendIntervalMs, retriesAtInterval, maxResendIntervalMs } = this.opts;
+    if (sends <= retriesAtInterval) return resendIntervalMs;
+    return Math.min(maxResendIntervalMs, resendIntervalMs * 2 ** Math.min(30, sends - retriesAtInterval));
+  }
+
+  private remove(p: Pending): void {
+    this.byKey.delete(p.key);
+    this.byId.delete(p.id);
+    this.hooks.onDepthChange?.(-1);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** The version a message carries: its header's, else its object's metadata.resourceVersion. */
+export function resourceVersionOf(msg: Message): string | undefined {
+  if (msg.header.resourceversion) return msg.header.resourceversion;
+  const content = msg.content as { metadata?: { resourceVersion?: unknown } } | null;
+  const rv = content && typeof content === 'object' ? content.metadata?.resourceVersion : undefined;
+  return typeof rv === 'string' && rv ? rv : undefined;
+}
+
+/** The frame as the node sees it: a copy whose resource has `node/{node}/` trimmed. */
+function toWire(node: string, msg: Message): Message {
+  const trimmed = trimNode(msg.route.resource);
+  if (!trimmed || trimmed.node !== node) {
+    throw new Error(`message ${msg.header.msg_id} addresses "${msg.route.resource}", not node/${node}/...: a message for a node names it in its resource`);
+  }
+  return { header: { ...msg.header }, route: { ...msg.route, resource: trimmed.resource }, content: msg.content };
+}

@@ -1,0 +1,57 @@
+// The consumer of edge -> cloud messages until the controllers exist (next issue): a SQLite log in
+// the state directory. The cloud answers an edge message only after this stored it, so a cloud
+// killed with -9 never loses a report it answered. A message the edge sends again (its answer was
+// lost) is stored once, by (node, msg_id).
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { Message } from '../message/index.ts';
+
+export const REPORT_DB_FILE = 'reports.db';
+
+export interface StoredReport {
+  seq: number;
+  node: string;
+  msgId: string;
+  operation: string;
+  resource: string;
+  content: unknown;
+  at: number;
+}
+
+export class ReportLog {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement<[string, string, string, string, string, number]>;
+  private readonly prune: Database.Statement<[number]>;
+  private inserted = 0;
+
+  /** Keeps the newest `maxRows` messages. */
+  constructor(stateDirOrFile: string, private readonly maxRows = 100_000) {
+    const file = stateDirOrFile.endsWith('.db') ? stateDirOrFile : join(stateDirOrFile, REPORT_DB_FILE);
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS reports (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, msg_id TEXT NOT NULL, operation TEXT NOT NULL,
+      resource TEXT NOT NULL, content TEXT, at INTEGER NOT NULL, UNIQUE (node, msg_id))`);
+    this.insert = this.db.prepare('INSERT OR IGNORE INTO reports (node, msg_id, operation, resource, content, at) VALUES (?, ?, ?, ?, ?, ?)');
+    this.prune = this.db.prepare('DELETE FROM reports WHERE seq <= (SELECT MAX(seq) FROM reports) - ?');
+  }
+
+  /** Stores a message whose resource the cloud already prefixed with its node; false for a repeat. */
+  store(node: string, msg: Message): boolean {
+    const r = this.insert.run(node, msg.header.msg_id, msg.route.operation, msg.route.resource, JSON.stringify(msg.content ?? null), Date.now());
+    if (r.changes > 0 && ++this.inserted % 1000 === 0) this.prune.run(this.maxRows);
+    return r.changes > 0;
+  }
+
+  list(node?: string): StoredReport[] {
+    const rows = (node === undefined
+      ? this.db.prepare('SELECT * FROM reports ORDER BY seq').all()
+      : this.db.prepare('SELECT * FROM reports WHERE node = ? ORDER BY seq').all(node)) as Array<{ seq: number; node: string; msg_id: string; operation: string; resource: string; content: string | null; at: number }>;
+    return rows.map((r) => ({ seq: r.seq, node: r.node, msgId: r.msg_id, operation: r.operation, resource: r.resource, content: r.content === null ? null : JSON.parse(r.content), at: r.at }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
