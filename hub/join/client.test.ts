@@ -54,7 +54,7 @@ describe('edgetwin join against the cloud', () => {
     assert.deepEqual(JSON.parse(readFileSync(files.info, 'utf8')), { joinServer: server });
   });
 
-  it('refuses the served CA when its hash is not the token's', async () => {
+  it("refuses the served CA when its hash is not the token's", async () => {
     const token = await createJoinToken(cloud.ca);
     const wrong = `${'0'.repeat(64)}.${parseToken(token).jwt}`;
     const other = tempDir('edgetwin-edge-');
