@@ -29,7 +29,9 @@ function client<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
 
 const program = new Command('edgetwin')
   .description('Device-centric IoT gateway: DeviceTwin, protocol mappers, KubeEdge-compatible MQTT')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Lets `cloud` take positional options, so its subcommands own their --state-dir.
+  .enablePositionalOptions();
 
 program
   .command('run')
@@ -109,6 +111,44 @@ twin
   .argument('<assignments...>', '<property>=<value> ...')
   .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
   .action(client(async (ref: string, assignments: string[], opts: { apiUrl: string }) => (await twinCommands()).twinSetCommand(opts.apiUrl, ref, assignments)));
+
+const cloudCommands = () => import('./cloud-command.ts');
+
+const cloud = program
+  .command('cloud')
+  // `cloud token --state-dir x`: the subcommand's own --state-dir, not the parent's.
+  .enablePositionalOptions()
+  .description('run the cloud side of the cloud-edge link: CloudHub (:10000), the join server (:10002), /metrics and /healthz (127.0.0.1:10080)')
+  .option('--listen <addr>', 'address CloudHub and the join server listen on (default: all interfaces)')
+  .option('--port <n>', 'CloudHub WebSocket port (default 10000)', port)
+  .option('--join-port <n>', 'join server HTTPS port (default 10002)', port)
+  .option('--http-port <n>', '/metrics and /healthz port on 127.0.0.1 (default 10080)', port)
+  .option('--advertise <hosts>', 'comma-separated names and addresses for the server certificate (default: hostname, 127.0.0.1, this machine\'s addresses)')
+  .option('--state-dir <dir>', 'where the CA, the ACK record and the report log live (default ./edgetwin-cloud)')
+  .option('--kubeconfig <file>', 'Kubernetes config (default: KUBECONFIG, then in-cluster)')
+  .option('--config <file>', 'YAML config file with cloudhub.* settings')
+  .option('--log-level <level>', 'trace | debug | info | warn | error')
+  .action(async (opts) => {
+    await (await cloudCommands()).cloudCommand(opts);
+  });
+
+cloud
+  .command('token')
+  .description('print a join token for `edgetwin join` (creates the CA if there is none yet)')
+  .option('--ttl <duration>', 'how long the token is valid, e.g. 24h, 30m (default 24h)')
+  .option('--state-dir <dir>', 'the cloud\'s state directory (default ./edgetwin-cloud)')
+  .action(client(async (opts: { ttl?: string; stateDir?: string }) => {
+    await (await cloudCommands()).tokenCommand(opts);
+  }));
+
+cloud
+  .command('revoke')
+  .description('refuse a node\'s certificates from now on (a stolen gateway); the running cloud ends its session')
+  .argument('<node>', 'the node name')
+  .option('--state-dir <dir>', 'the cloud\'s state directory (default ./edgetwin-cloud)')
+  .action(client(async (node: string, opts: { stateDir?: string }) => {
+    await (await cloudCommands()).revokeCommand(node, opts);
+  }));
 
 registerProtocolCommands(program);
 

@@ -1,0 +1,67 @@
+// The per-node queue on its own, with a clock the test moves: the resend schedule, backoff, and
+// what an ACK record does to later offers.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { newMessage } from '../message/index.ts';
+import { SqliteAckRecordStore } from './ack-store.ts';
+import { NodeQueue } from './queue.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'edgetwin-queue-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const device = (rv: string | undefined, op = 'update') => newMessage(
+  { source: 'devicecontroller', group: 'resource', operation: op, resource: 'node/n1/default/device/thermo' },
+  { metadata: { name: 'thermo', uid: 'dev-1', ...(rv === undefined ? {} : { resourceVersion: rv }) } },
+);
+
+describe('node queue', () => {
+  it('resends at the interval for the first retries, then doubles up to the cap', async () => {
+    const store = new SqliteAckRecordStore(join(dir, 'a.db'));
+    const sends: number[] = [];
+    let clock = 0;
+    const q = new NodeQueue('n1', store, { resendIntervalMs: 100, retriesAtInterval: 2, maxResendIntervalMs: 500 }, {
+      write: () => { sends.push(clock); return true; },
+    });
+    await q.offer(device('1'));
+    // transmit() stamps Date.now(); drive the schedule by flushing at the times it set.
+    sends.length = 0;
+    const start = Date.now();
+    for (clock = start; clock < start + 3000; clock += 10) q.flush(clock);
+    const gaps = sends.slice(1).map((t, i) => t - sends[i]!);
+    assert.deepEqual(gaps.slice(0, 5), [100, 200, 400, 500, 500]);
+    store.close();
+  });
+
+  it('takes the version from the object when the header has none, and refuses an ACK message with no version', async () => {
+    const store = new SqliteAckRecordStore(join(dir, 'b.db'));
+    const frames: string[] = [];
+    const q = new NodeQueue('n1', store, { resendIntervalMs: 100, retriesAtInterval: 4, maxResendIntervalMs: 1000 }, { write: (f) => { frames.push(f); return true; } });
+    const m = device('41');
+    assert.equal(await q.offer(m), 'queued');
+    assert.equal(JSON.parse(frames[0]!).header.resourceversion, '41');
+    assert.equal(JSON.parse(frames[0]!).route.resource, 'default/device/thermo');
+    assert.equal(await q.offer(device(undefined)), 'no-version');
+    assert.equal(await q.ack('not-a-pending-id'), false);
+    assert.equal(await q.ack(m.header.msg_id), true);
+    assert.deepEqual(await store.get('n1', 'dev-1'), { resourceVersion: '41', deleted: false });
+    assert.equal(await q.offer(device('41')), 'stale');
+    assert.equal(await q.offer(device(undefined, 'delete')), 'queued');
+    await assert.rejects(q.offer(newMessage({ source: 's', group: 'resource', operation: 'update', resource: 'node/n2/default/pod/x' }, {}, { resourceVersion: '1' })), /not node\/n1/);
+    store.close();
+  });
+
+  it('a NO-ACK message is written once, or dropped when the node has no session', async () => {
+    const store = new SqliteAckRecordStore(join(dir, 'c.db'));
+    let connected = false;
+    const q = new NodeQueue('n1', store, { resendIntervalMs: 100, retriesAtInterval: 4, maxResendIntervalMs: 1000 }, { write: () => connected });
+    const membership = newMessage({ source: 'devicecontroller', group: 'twin', operation: 'update', resource: 'node/n1/membership' }, {});
+    assert.equal(await q.offer(membership), 'not-connected');
+    connected = true;
+    assert.equal(await q.offer(membership), 'sent');
+    assert.equal(q.depth, 0);
+    store.close();
+  });
+});
