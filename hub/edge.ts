@@ -98,6 +98,7 @@ export class EdgeLink extends EventEmitter {
       reconnect: opts.config.reconnect,
       credentials: () => ({ ca: readFileSync(files.ca, 'utf8'), cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') }),
       onMessage: (m) => this.route(m),
+      keepaliveContent: () => ({ outbox: this.upstream.depth }),
       log,
       registry: opts.registry,
     });

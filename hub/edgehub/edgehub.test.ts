@@ -87,7 +87,7 @@ describe('EdgeHub on the wire', () => {
     assert.equal(c.cn, `system:node:${NODE}`);
     const ka = await waitFor('a keepalive', () => c.frames.find((f) => f.route.operation === 'keepalive'));
     assert.deepEqual(ka.route, { source: 'websocket', group: 'resource', operation: 'keepalive', resource: 'node' });
-    assert.equal(ka.content, 'ping');
+    assert.deepEqual(ka.content, { outbox: r.link.upstream.depth }, 'the keepalive tells the cloud the outbox depth');
   });
 
   it('stores a cloud object before it ACKs it; a resend is ACKed but not re-applied; a delete removes it', async () => {

@@ -41,6 +41,11 @@ export interface EdgeHubOptions {
   maxFrameBytes?: number;
   /** Every valid frame from the cloud. */
   onMessage: (msg: Message) => void;
+  /**
+   * The keepalive's content; KubeEdge's edge sends "ping". edgetwin's gateway sends
+   * `{"outbox": n}`, so the cloud knows each node's backlog (KubeEdge's cloud ignores the content).
+   */
+  keepaliveContent?: () => unknown;
   log: Logger;
   registry?: Registry;
 }
@@ -198,7 +203,7 @@ export class EdgeHub extends EventEmitter {
       ws.terminate();
       return;
     }
-    this.send(newMessage({ source: Sources.EDGEHUB, group: Groups.RESOURCE, operation: Operations.KEEPALIVE, resource: 'node' }, 'ping'));
+    this.send(newMessage({ source: Sources.EDGEHUB, group: Groups.RESOURCE, operation: Operations.KEEPALIVE, resource: 'node' }, this.opts.keepaliveContent?.() ?? 'ping'));
     try {
       ws.ping();
     } catch {
