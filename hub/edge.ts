@@ -3,6 +3,7 @@
 // node certificate's rotation. `edgetwin run --cloud` imports this module only when the link is
 // configured, so a standalone gateway never loads ws, the X.509 library or this code.
 
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -87,7 +88,7 @@ export class EdgeLink extends EventEmitter {
     this.db.pragma('synchronous = NORMAL');
     this.meta = new MetaManager(this.db, log);
     this.outbox = new Outbox({ db: this.db, name: 'cloud', registry: opts.registry });
-    this.upstream = new Upstream({ outbox: this.outbox, bucket: new TokenBucket(opts.config.qps, opts.config.burst), log, resendMs: opts.config.resendMs });
+    this.upstream = new Upstream({ outbox: this.outbox, bucket: new TokenBucket(opts.config.qps, opts.config.burst), log, resendMs: opts.config.resendMs, idSalt: outboxSalt(this.db) });
     this.servicebus = new ServiceBus({ allowedPorts: opts.config.serviceBus.allowedPorts, log });
     const files = opts.files;
     this.hub = new EdgeHub({
@@ -172,6 +173,13 @@ export class EdgeLink extends EventEmitter {
       this.hub.send(errorTo(msg, `edgetwin ${Sources.METAMANAGER} does not handle operation "${msg.route.operation}" on "${msg.route.resource}"`, Sources.METAMANAGER));
     }
   }
+}
+
+/** The outbox's id salt, made once per database (see Upstream's idSalt). */
+function outboxSalt(db: Database.Database): string {
+  db.exec('CREATE TABLE IF NOT EXISTS edgehub (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  db.prepare("INSERT OR IGNORE INTO edgehub (key, value) VALUES ('outbox-salt', ?)").run(randomUUID());
+  return db.prepare<[], { value: string }>("SELECT value FROM edgehub WHERE key = 'outbox-salt'").get()!.value;
 }
 
 /** Creates the link and starts dialling; reports flow into the outbox from now on. */

@@ -25,7 +25,7 @@ describe('Upstream', () => {
   };
   let made: Upstream[] = [];
   const make = (qps = 1000, burst = 1000) => {
-    const up = new Upstream({ outbox, bucket: new TokenBucket(qps, burst), log: silentLogger });
+    const up = new Upstream({ outbox, bucket: new TokenBucket(qps, burst), log: silentLogger, idSalt: 'test-salt' });
     made.push(up);
     return up;
   };
@@ -69,11 +69,13 @@ describe('Upstream', () => {
     assert.equal(up.answer(errorTo(sent[1]!, 'refused')), true);
     assert.equal(up.answer(responseTo(sent[0]!, OK)), false, 'an answer to nothing waiting');
     assert.equal(up.depth, 1);
+    const firstId = sent[2]!.header.msg_id;
     up.offline();
     sent = [];
     up.online(send);
     await waitFor('the unanswered one again', () => sent.length === 1);
     assert.equal(sent[0]!.route.resource, 'device/default/c/twin/edge_updated');
+    assert.equal(sent[0]!.header.msg_id, firstId, 'a resend has the id of the first send, so the cloud stores it once');
   });
 
   it('a value that changed while its older value was in flight goes again, and the older answer does not remove it', async () => {
@@ -84,6 +86,7 @@ describe('Upstream', () => {
     up.twin('default/a', 'x', twinOf('2'));
     await waitFor('the newer value', () => sent.length === 2);
     assert.equal(valueOf(sent[1]!, 'x'), '2');
+    assert.notEqual(sent[1]!.header.msg_id, sent[0]!.header.msg_id, 'a new value is a new message');
     up.answer(responseTo(sent[0]!, OK));
     assert.equal(up.depth, 1, 'the newer value stays until its own answer');
     up.answer(responseTo(sent[1]!, OK));

@@ -9,6 +9,7 @@
 // Draining builds KubeEdge's messages: one `twin/edge_updated` per device carrying every property
 // waiting for it in the window, one `state/update` per device, events as they are.
 
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
 import type { Outbox, OutboxEntry } from '../../twin/outbox.ts';
 import type { MsgTwin } from '../../twin/kubeedge.ts';
@@ -33,6 +34,12 @@ export interface UpstreamOptions {
   window?: number;
   /** An unanswered message is sent again after this long on the same connection. */
   resendMs?: number;
+  /**
+   * Random and kept with the outbox: message ids are derived from it and the entries a message
+   * carries, so a resend (after a reconnect or a restart) has the id of the first send and the
+   * cloud stores it once. A new data directory gets a new salt, so ids never repeat across one.
+   */
+  idSalt: string;
 }
 
 const KEY_SEP = '\u0000';
@@ -43,6 +50,7 @@ export class Upstream {
   private readonly log: Logger;
   private readonly window: number;
   private readonly resendMs: number;
+  private readonly idSalt: string;
   private readonly inFlight = new Map<string, InFlight>();
   /** `${id}:${rev}` of every outbox entry riding in an unanswered message. */
   private readonly riding = new Set<string>();
@@ -61,6 +69,7 @@ export class Upstream {
     this.log = opts.log;
     this.window = opts.window ?? 256;
     this.resendMs = opts.resendMs ?? 30_000;
+    this.idSalt = opts.idSalt;
   }
 
   /** Entries waiting in the outbox (sent or not). */
@@ -152,6 +161,7 @@ export class Upstream {
           return;
         }
         const msg = batch.message;
+        msg.header.msg_id = this.idOf(batch.entries);
         if (!this.sender(msg)) break;
         this.sent++;
         this.inFlight.set(msg.header.msg_id, { entries: batch.entries, sentAt: Date.now() });
@@ -161,6 +171,14 @@ export class Upstream {
     } finally {
       this.draining = false;
     }
+  }
+
+  /** The same entries at the same revisions always make the same id. */
+  private idOf(entries: Pick<OutboxEntry, 'id' | 'rev'>[]): string {
+    const h = createHash('sha256').update(this.idSalt);
+    for (const e of entries) h.update(`:${e.id}.${e.rev}`);
+    const x = h.digest('hex');
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
   }
 
   /** Unanswered for too long on a live link: let those entries go again. */
