@@ -76,6 +76,13 @@ export class ServiceBus {
 
   private forward(port: number, path: string, method: string, header: Record<string, string | string[]>, body: Buffer | undefined): Promise<HttpResponseContent> {
     return new Promise((resolve, reject) => {
+      // Settles once: a cut-off or timed-out call also ends in socket errors nobody needs to see.
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      };
       const headers: Record<string, string | string[]> = { ...header };
       if (body) headers['content-length'] = String(body.length);
       const req = request({ host: '127.0.0.1', port, path, method, headers, timeout: this.timeoutMs }, (res) => {
@@ -84,20 +91,26 @@ export class ServiceBus {
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > this.maxBodyBytes) {
-            req.destroy(new Error(`the response body is over ${this.maxBodyBytes} bytes`));
+            fail(new Error(`the response body is over ${this.maxBodyBytes} bytes`));
+            req.destroy();
             return;
           }
           chunks.push(c);
         });
         res.on('end', () => {
+          if (settled) return;
+          settled = true;
           const out: Record<string, string | string[]> = {};
           for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = v;
           resolve({ header: out, status_code: res.statusCode ?? 500, body: Buffer.concat(chunks).toString('base64') });
         });
-        res.on('error', reject);
+        res.on('error', fail);
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('timeout', () => {
+        fail(new Error(`no answer within ${this.timeoutMs} ms`));
+        req.destroy();
+      });
+      req.on('error', fail);
       req.end(body);
     });
   }
