@@ -146,6 +146,24 @@ describe('CloudHub connections', () => {
     }
   });
 
+  it('refuses a node beyond cloudhub.nodeLimit, and lets a node replace its own session', async () => {
+    const limited = await startCloud({ stateDir: join(dir, 'limited'), listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log, settings: { nodeLimit: 1 } });
+    const opened: RawEdge[] = [];
+    try {
+      const t = await createJoinToken(limited.ca);
+      const one = await joinAsNode(limited.ports.join, t, 'edge-one');
+      const two = await joinAsNode(limited.ports.join, t, 'edge-two');
+      opened.push(await RawEdge.connect(limited.ports.cloudhub, one));
+      await assert.rejects(RawEdge.connect(limited.ports.cloudhub, two), /503: this cloud serves at most 1 nodes \(cloudhub.nodeLimit\)/);
+      opened.push(await RawEdge.connect(limited.ports.cloudhub, one));
+      await opened[0]!.waitClosed();
+      assert.equal(opened[1]!.closed, false);
+    } finally {
+      for (const e of opened) e.close();
+      await limited.close();
+    }
+  });
+
   it('drops a session that goes silent, and keeps one that sends keepalives', async () => {
     const quiet = await connect('edge-c');
     const talking = await connect('edge-d');
@@ -370,6 +388,8 @@ describe('revocation', () => {
     assert.equal(rotation.status, 401);
     assert.match(rotation.body.toString(), /revoked/);
     await new Promise((r) => setTimeout(r, 1100)); // a certificate's notBefore has whole seconds
+    const rejoin = await joinRequest(cloud.ports.join, '/edge.crt', { headers: { NodeName: 'edge-b', Authorization: `Bearer ${splitJoinToken(token).jwt}` }, body: csrDer, ca: b.caPem, cert: b.certPem, key: b.keyPem });
+    assert.equal(rejoin.status, 200, 'a new token beside the revoked certificate is a re-join');
     creds['edge-b'] = await joinAsNode(cloud.ports.join, token, 'edge-b');
     const again = await connect('edge-b');
     again.close();

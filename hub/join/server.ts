@@ -98,21 +98,25 @@ export function createJoinServer(opts: JoinServerOptions): Server {
     res.end(issued.der);
   }
 
-  /** A valid certificate of this very node (rotation), else a join token (first join). */
+  /**
+   * A valid certificate of this very node (rotation), else a join token (first join). A token
+   * sent beside a certificate that is refused (expired, revoked) still counts: that is a re-join.
+   */
   async function authenticate(req: IncomingMessage, node: string): Promise<'token' | 'certificate'> {
     const peer = (req.socket as TLSSocket).getPeerCertificate();
-    if (peer && peer.raw) {
-      let who;
-      try {
-        who = ca.verifyNodeCert(peer.raw);
-      } catch (err) {
-        throw new HttpError(401, `the client certificate is refused: ${(err as Error).message}`);
-      }
-      if (who.node !== node) throw new HttpError(401, `the client certificate is node ${who.node}'s, not NodeName ${node}'s`);
-      if (opts.revocations.refuses(node, who.notBefore)) throw new HttpError(401, `node ${node}'s certificate was revoked: join again with a new token`);
-      return 'certificate';
-    }
     const auth = headerOf(req, 'authorization');
+    if (peer && peer.raw) {
+      let refusal: string;
+      try {
+        const who = ca.verifyNodeCert(peer.raw);
+        if (who.node !== node) refusal = `the client certificate is node ${who.node}'s, not NodeName ${node}'s`;
+        else if (opts.revocations.refuses(node, who.notBefore)) refusal = `node ${node}'s certificate was revoked: join again with a new token`;
+        else return 'certificate';
+      } catch (err) {
+        refusal = `the client certificate is refused: ${(err as Error).message}`;
+      }
+      if (!auth) throw new HttpError(401, refusal);
+    }
     const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
     if (!m) throw new HttpError(401, 'no credentials: send Authorization: Bearer <join token> (from `edgetwin cloud token`), or present the node\'s current certificate to renew it');
     const check = await verifyJoinToken(m[1]!, ca);
