@@ -1,12 +1,12 @@
 // `npm run bench -- twin` or `node --import tsx bench/twin/index.ts`: the twin pipeline against
 // its bare baseline, then the resident memory of `edgetwin run` on the quick start (which runs
 // the bundle in dist/: `npm run build` first), alone and with `--cloud` (edged off: no pods), linked to
-// a TLS WebSocket peer that answers its reports. Prints a table, then one JSON line.
+// `edgetwin cloud` (joined with a real token, reports answered). Prints a table, then one JSON line.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OK, responseTo } from '../../hub/message/index.ts';
-import { RawCloud } from '../../hub/testing/raw-cloud.ts';
+import { join as joinCloud } from '../../hub/join/client.ts';
+import { CloudProcess } from '../../hub/testing/cloud-process.ts';
 import { measureGatewayMemory, MEMORY_GOAL_MB } from '../memory/gateway-memory.ts';
 import { formatTable, runTwinBench } from './pipeline.ts';
 
@@ -17,17 +17,19 @@ const memoryMet = memory.maxMb < MEMORY_GOAL_MB;
 console.log(`  edgetwin run RSS (max)  ${String(memory.maxMb).padStart(6)} MB  < ${MEMORY_GOAL_MB} MB ${memoryMet ? '' : 'MISSED'}`);
 
 const cloudState = mkdtempSync(join(tmpdir(), 'edgetwin-mem-cloud-'));
-const cloud = await RawCloud.start(cloudState);
-cloud.answer = (m) => (m.route.source === 'twin' ? responseTo(m, OK) : undefined);
+const cloud = await CloudProcess.start({ stateDir: cloudState, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'] });
 let memoryCloud;
 try {
+  const token = await cloud.token();
   memoryCloud = await measureGatewayMemory({
-    args: ['--cloud', cloud.url],
-    prepare: (dataDir) => cloud.enrol(dataDir, 'bench-node'),
+    args: ['--cloud', `wss://127.0.0.1:${cloud.ports.cloudhub}`],
+    prepare: async (dataDir) => {
+      await joinCloud({ cloud: `127.0.0.1:${cloud.ports.join}`, token, nodeName: 'bench-node', dataDir });
+    },
     ready: (health) => (health.cloud as { connected?: boolean } | undefined)?.connected === true,
   });
 } finally {
-  await cloud.close();
+  await cloud.stop();
   rmSync(cloudState, { recursive: true, force: true });
 }
 const cloudMet = memoryCloud.maxMb < MEMORY_GOAL_MB;
