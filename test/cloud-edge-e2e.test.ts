@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { freePort, waitFor } from '../core/testing.ts';
 import { newMessage } from '../hub/message/index.ts';
 import { CloudProcess } from '../hub/testing/cloud-process.ts';
@@ -123,6 +124,65 @@ describe('cloud and edge on one machine', () => {
       ));
       assert.equal(again, 'stale');
       assert.equal((await health())?.cloud?.objects.configmap, 20);
+    } finally {
+      await cloud.kill9();
+    }
+  });
+
+  it('kill -9 of the edge while the cloud sends: what the cloud recorded as acknowledged is in MetaManager; the restarted edge gets the rest', async () => {
+    const state = tempDir('edgetwin-cloud-');
+    const data = tempDir('edgetwin-edge-');
+    dirs.push(state, data);
+    const settings = { keepaliveTimeoutMs: 2000, resend: { resendIntervalMs: 300, retriesAtInterval: 4, maxResendIntervalMs: 2000 } };
+    const cloud = await CloudProcess.start({ stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], settings });
+    try {
+      const joined = start(BIN, ['join', '--cloud', `127.0.0.1:${cloud.ports.join}`, '--token', await cloud.token(), '--node-name', 'gw-s', '--data-dir', data.dir], ROOT);
+      await new Promise((r) => joined.child.once('exit', r));
+      assert.equal(joined.child.exitCode, 0, joined.log());
+      const config = join(data.dir, 'edgetwin.yaml');
+      writeFileSync(config, 'cloud:\n  heartbeat: 0.3\n  reconnect: { first: 0.1, max: 0.5 }\n');
+      const apiPort = await freePort();
+      const args = ['run', '--config', config, '--cloud', `wss://127.0.0.1:${cloud.ports.cloudhub}`, '--data-dir', data.dir, '--api-port', String(apiPort), '--mqtt-port', String(await freePort()), '--no-live', '--log-level', 'warn'];
+      const health = () => json<EdgeHealth>(`http://127.0.0.1:${apiPort}/healthz`);
+      let edge = start(BIN, args, ROOT);
+      await waitFor('the edge linked', async () => (await health())?.cloud?.connected, 60_000, 50);
+
+      const COUNT = 150;
+      const msg = (i: number) => newMessage(
+        { source: 'edgecontroller', group: 'resource', operation: 'insert', resource: `node/gw-s/default/secret/s${i}` },
+        { metadata: { name: `s${i}`, namespace: 'default', uid: `s${i}`, resourceVersion: '4' } },
+        { resourceVersion: '4' },
+      );
+      const sending = (async () => {
+        for (let i = 0; i < COUNT; i++) await cloud.send('gw-s', msg(i));
+      })();
+      await waitFor('some objects at the edge', async () => ((await health())?.cloud?.objects.secret ?? 0) >= 10, 60_000, 5);
+      const gone = new Promise((r) => edge.child.once('exit', r));
+      edge.child.kill('SIGKILL');
+      await gone;
+      await sending;
+
+      // 'stale' = the cloud holds the edge's ACK for this version, which the edge sends only after its commit.
+      const db = new Database(join(data.dir, 'cloud.db'));
+      let acknowledged = 0;
+      try {
+        const row = db.prepare<[string], { resource_version: string }>('SELECT resource_version FROM meta WHERE key = ?');
+        for (let i = 0; i < COUNT; i++) {
+          if ((await cloud.send('gw-s', msg(i))) !== 'stale') continue;
+          acknowledged++;
+          assert.equal(row.get(`default/secret/s${i}`)?.resource_version, '4', `s${i} was acknowledged but is not in MetaManager`);
+        }
+      } finally {
+        db.close();
+      }
+      assert.ok(acknowledged >= 10);
+
+      edge = start(BIN, args, ROOT);
+      await waitFor('every object at the restarted edge', async () => (await health())?.cloud?.objects.secret === COUNT, 60_000, 50);
+      await waitFor('nothing left to resend', async () => {
+        for (const i of [0, COUNT - 1]) if ((await cloud.send('gw-s', msg(i))) !== 'stale') return false;
+        return true;
+      }, 30_000, 100);
     } finally {
       await cloud.kill9();
     }
