@@ -116,4 +116,23 @@ describe('gateway configuration', () => {
     const bad = file('api-bad.yaml', 'api:\n  tls:\n    ca: x.pem\n');
     assert.throws(() => resolveConfig({ config: bad }), (e: EdgetwinError) => /api-bad\.yaml:\d+/.test(e.format()) && /unknown config key "api\.tls\.ca"/.test(e.format()));
   });
+
+  it('the cloud link: --cloud or cloud.url, KubeEdge-shaped defaults, seconds in the file, a bad URL named', () => {
+    assert.equal(resolveConfig({}).cloud, undefined, 'no cloud: a standalone gateway');
+    const d = resolveConfig({ cloud: 'wss://cloud.example:10000' }).cloud!;
+    assert.deepEqual(d, {
+      url: 'wss://cloud.example:10000', projectId: 'e632aba927ea4ac2b575ec1603d56f10', qps: 100, burst: 200, heartbeatMs: 15_000,
+      resendMs: 30_000, reconnect: { firstMs: 1000, maxMs: 30_000 }, serviceBus: { allowedPorts: [] },
+    });
+    const config = file('cloud.yaml', 'cloud:\n  url: wss://10.0.0.5:10000\n  qps: 30\n  burst: 60\n  heartbeat: 0.5\n  reconnect: { first: 0.1, max: 2 }\n  serviceBus: { allowedPorts: [8080] }\n');
+    const c = resolveConfig({ config });
+    assert.equal(c.cloud?.url, 'wss://10.0.0.5:10000');
+    assert.equal(c.cloud?.heartbeatMs, 500);
+    assert.deepEqual(c.cloud?.reconnect, { firstMs: 100, maxMs: 2000 });
+    assert.deepEqual(c.cloud?.serviceBus.allowedPorts, [8080]);
+    assert.equal(c.nodeNameGiven, false);
+    assert.equal(resolveConfig({ config, cloud: 'wss://other:10000' }).cloud?.url, 'wss://other:10000', 'the flag wins');
+    assert.throws(() => resolveConfig({ cloud: 'http://cloud:10000' }), (e: EdgetwinError) => /not a wss:\/\/ URL/.test(e.message) && e.where.path === 'cloud.url');
+    assert.throws(() => resolveConfig({ config: file('bad-cloud.yaml', 'cloud:\n  heartbeat: -1\n') }), (e: EdgetwinError) => e.where.path === 'cloud.heartbeat');
+  });
 });

@@ -10,6 +10,7 @@ import { EdgetwinError, ErrorCodes, type Where } from '../core/errors.ts';
 import { BROKER_DEFAULTS, type BrokerSettings } from '../twin/broker/settings.ts';
 import { configError } from './failure.ts';
 import { DEFAULT_SUMMARY_INTERVAL_MS } from './log-summary.ts';
+import type { CloudLinkConfig } from '../hub/edge.ts';
 
 export interface GatewayConfig {
   devices: string[];
@@ -17,6 +18,10 @@ export interface GatewayConfig {
   /** How often to retry the store after it refused a write (a full disk), in ms. */
   storeRetryMs: number;
   nodeName: string;
+  /** True when --node-name or the file named the node (with a cloud link it must match the certificate). */
+  nodeNameGiven: boolean;
+  /** The cloud link (`run --cloud`); absent for a standalone gateway. */
+  cloud?: CloudLinkConfig;
   mqtt: {
     /** External broker URL; absent means the embedded broker on 127.0.0.1:port. */
     url?: string;
@@ -54,6 +59,7 @@ export interface ConfigFlags {
   apiTokenFile?: string;
   brokerHost?: string;
   logLevel?: string;
+  cloud?: string;
 }
 
 export const DEFAULTS = {
@@ -62,7 +68,10 @@ export const DEFAULTS = {
   apiPort: 7180,
   apiHost: '127.0.0.1',
   storeRetryMs: 5000,
+  cloud: { projectId: 'e632aba927ea4ac2b575ec1603d56f10', qps: 100, burst: 200, heartbeat: 15, reconnectFirst: 1, reconnectMax: 30, resend: 30 },
 } as const;
+
+const seconds = { type: 'number', exclusiveMinimum: 0 } as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 /** What the MQTT client (mqtt.js) connects with; anything else would be retried forever. */
@@ -137,14 +146,44 @@ const fileSchema = {
         },
       },
     },
+    cloud: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^wss://' },
+        projectId: { type: 'string', minLength: 1 },
+        qps: { type: 'number', exclusiveMinimum: 0 },
+        burst: { type: 'integer', minimum: 1 },
+        heartbeat: seconds,
+        resend: seconds,
+        reconnect: { type: 'object', additionalProperties: false, properties: { first: seconds, max: seconds } },
+        serviceBus: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { allowedPorts: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 } } },
+        },
+      },
+    },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: LOG_LEVELS }, summaryIntervalMs: { type: 'integer', minimum: 0 } } },
   },
 } as const;
 
 const validateFile = new Ajv({ allErrors: true }).compile(fileSchema);
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log'>> & {
+interface CloudFileConfig {
+  url?: string;
+  projectId?: string;
+  qps?: number;
+  burst?: number;
+  heartbeat?: number;
+  resend?: number;
+  reconnect?: { first?: number; max?: number };
+  serviceBus?: { allowedPorts?: number[] };
+}
+
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven'>> & {
   broker?: Partial<BrokerSettings>;
+  cloud?: CloudFileConfig;
   mqtt?: Partial<GatewayConfig['mqtt']>;
   api?: Partial<GatewayConfig['api']>;
   log?: Partial<GatewayConfig['log']>;
@@ -303,6 +342,8 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
     dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
     storeRetryMs: file.storeRetryMs ?? DEFAULTS.storeRetryMs,
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
+    nodeNameGiven: (flags.nodeName ?? file.nodeName) !== undefined,
+    cloud: cloudConfig(flags.cloud, file.cloud),
     mqtt: {
       url: flags.mqttUrl ?? (flags.mqttPort === undefined ? file.mqtt?.url : undefined),
       port: flags.mqttPort ?? file.mqtt?.port ?? DEFAULTS.mqttPort,
@@ -338,6 +379,27 @@ function logLevel(flag: string | undefined, fromFile: string | undefined): strin
     return env;
   }
   return 'info';
+}
+
+/** The cloud link, when --cloud or cloud.url names CloudHub. Intervals are seconds in the file, ms inside. */
+function cloudConfig(flag: string | undefined, file: CloudFileConfig | undefined): CloudLinkConfig | undefined {
+  const url = flag ?? file?.url;
+  if (!url) return undefined;
+  if (!/^wss:\/\/[^/]+/.test(url)) {
+    throw new EdgetwinError(ErrorCodes.CONFIG, `--cloud "${url}" is not a wss:// URL`, { path: 'cloud.url' }, 'for example --cloud wss://cloud.example.com:10000');
+  }
+  const d = DEFAULTS.cloud;
+  const ms = (s: number) => Math.round(s * 1000);
+  return {
+    url,
+    projectId: file?.projectId ?? d.projectId,
+    qps: file?.qps ?? d.qps,
+    burst: file?.burst ?? d.burst,
+    heartbeatMs: ms(file?.heartbeat ?? d.heartbeat),
+    resendMs: ms(file?.resend ?? d.resend),
+    reconnect: { firstMs: ms(file?.reconnect?.first ?? d.reconnectFirst), maxMs: ms(file?.reconnect?.max ?? d.reconnectMax) },
+    serviceBus: { allowedPorts: file?.serviceBus?.allowedPorts ?? [] },
+  };
 }
 
 /** The broker password, read from its file at start so it never sits in a config or a log. */

@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { redactUrl, urlHasPassword } from '../core/redact.ts';
+import type { EdgeLink } from '../hub/edge.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
@@ -28,6 +29,8 @@ export interface Gateway {
   /** The broker's URL for display: a password in it is redacted. */
   readonly mqttUrl: string;
   readonly firstLoad: CatalogLoad;
+  /** The cloud link, when `--cloud` configured one. */
+  readonly cloud?: EdgeLink;
   reload(): Promise<CatalogLoad>;
   close(): Promise<void>;
 }
@@ -57,6 +60,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const lock = lockDataDir(config.dataDir);
     cleanup.push(() => lock.release());
     if (lock.tookOver) log.warn({ file: lock.file, pid: lock.tookOver.pid }, 'took over the data directory lock of a process that is gone (it did not stop cleanly)');
+    // The cloud link's code (ws, X.509) loads only when configured: a standalone gateway never pays for it.
+    const edge = config.cloud ? await import('../hub/edge.ts') : undefined;
+    const identity = edge?.nodeIdentity(config.dataDir, config.nodeNameGiven ? config.nodeName : undefined);
+    if (identity) config = { ...config, nodeName: identity.nodeName };
     const store = TwinStore.open(config.dataDir);
     cleanup.push(() => store.close());
     const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry, storeRetryMs: config.storeRetryMs });
@@ -91,9 +98,17 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       allowedHosts: config.api.allowedHosts,
       log,
       registry,
-      health: () => ({ ...health.report(), nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
+      health: () => ({ ...health.report(), nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length, ...(cloud ? { cloud: cloud.status() } : {}) }),
     });
     cleanup.push(() => api.close());
+
+    // After the listeners: a gateway that cannot serve locally never talks to the cloud either.
+    const cloud = edge && identity && config.cloud ? edge.startEdgeLink({ config: config.cloud, dataDir: config.dataDir, twin, log, registry, ...identity }) : undefined;
+    if (cloud) {
+      cleanup.push(() => cloud.close());
+      // Running offline is normal for a gateway: the link shows in /healthz but never degrades it.
+      health.add('cloud', () => (cloud.status().connected ? undefined : `not connected to ${cloud.status().endpoint}; working offline`), { degrades: false });
+    }
 
     const bus = new MqttEventBus({
       twin,
@@ -138,6 +153,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       apiUrl: api.url,
       mqttUrl: redactUrl(mqttUrl),
       firstLoad,
+      cloud,
       async reload() {
         const load = await catalog.load();
         lastLoad = load;

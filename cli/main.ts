@@ -94,6 +94,7 @@ program
   .option('--api-host <address>', `address the local API listens on (default ${DEFAULTS.apiHost}); beyond loopback it needs --api-token-file or api.tls.clientCa`)
   .option('--api-token-file <file>', 'file holding the bearer token every API request must carry')
   .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
+  .option('--cloud <url>', 'connect to `edgetwin cloud` (or KubeEdge cloudcore) at wss://host:10000; run `edgetwin join` first')
   .option('--no-live', 'write the log to stderr instead of the live table on a terminal')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
@@ -120,8 +121,21 @@ program
       apiHost: opts.apiHost,
       apiTokenFile: opts.apiTokenFile,
       logLevel: opts.logLevel,
+      cloud: opts.cloud,
       live: opts.live === false ? false : undefined,
     });
+  });
+
+program
+  .command('join')
+  .description('get this gateway\'s node certificate from `edgetwin cloud` (once, before `run --cloud`)')
+  .requiredOption('--cloud <host[:port]>', 'the cloud\'s join server (port default 10002)')
+  .option('--token <token>', 'join token printed by `edgetwin cloud token`')
+  .option('--token-file <file>', 'read the join token from a file (keeps it out of the shell history)')
+  .option('--node-name <name>', 'this gateway\'s node name (default: the hostname)')
+  .option('--data-dir <dir>', `where the certificate and key are written (default ${DEFAULTS.dataDir})`)
+  .action(async (opts: { cloud: string; token?: string; tokenFile?: string; nodeName?: string; dataDir?: string }) => {
+    process.exitCode = await (await import('./join-command.ts')).joinCommand(opts);
   });
 
 program

@@ -39,14 +39,29 @@ function tree(root: number): number[] {
   return out;
 }
 
-export async function measureGatewayMemory(opts: { seconds?: number } = {}): Promise<{ medianMb: number; maxMb: number; processes: number; samples: number }> {
+export interface MemoryOptions {
+  seconds?: number;
+  /** Extra `run` flags, e.g. --cloud. */
+  args?: string[];
+  /** Prepares the data directory before the start (e.g. writes the node certificate). */
+  prepare?: (dataDir: string) => Promise<void>;
+  /** Waits, after the start, until what is measured is really running (e.g. the cloud link is up). */
+  ready?: (health: Record<string, unknown>) => boolean;
+}
+
+export async function measureGatewayMemory(opts: MemoryOptions = {}): Promise<{ medianMb: number; maxMb: number; processes: number; samples: number }> {
   const seconds = opts.seconds ?? 20;
   const apiPort = await freePort();
   const mqttPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'edgetwin-mem-'));
-  const child = spawn(join(ROOT, 'cli', 'bin', 'edgetwin.js'), ['run', '--devices', 'examples/quickstart', '--data-dir', dataDir, '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--no-live', '--log-level', 'warn'], { cwd: ROOT, stdio: 'ignore' });
+  await opts.prepare?.(dataDir);
+  const child = spawn(join(ROOT, 'cli', 'bin', 'edgetwin.js'), ['run', '--devices', 'examples/quickstart', '--data-dir', dataDir, '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--no-live', '--log-level', 'warn', ...(opts.args ?? [])], { cwd: ROOT, stdio: 'ignore' });
   try {
-    await waitFor('the gateway to start', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.ok, 30_000, 100);
+    await waitFor('the gateway to start', async () => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined);
+      if (!res?.ok) return false;
+      return opts.ready ? opts.ready((await res.json()) as Record<string, unknown>) : true;
+    }, 30_000, 100);
     // Let devices connect, desired values reconcile and the heap settle before sampling.
     await new Promise((r) => setTimeout(r, 3000));
     const samples: number[] = [];
