@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { EdgetwinError, ErrorCodes, type Where } from '../core/errors.ts';
+import { redactUrl } from '../core/redact.ts';
 import { BROKER_DEFAULTS, type BrokerSettings } from '../twin/broker/settings.ts';
 import { configError } from './failure.ts';
 import { DEFAULT_SUMMARY_INTERVAL_MS } from './log-summary.ts';
@@ -343,7 +344,7 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
     storeRetryMs: file.storeRetryMs ?? DEFAULTS.storeRetryMs,
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
     nodeNameGiven: (flags.nodeName ?? file.nodeName) !== undefined,
-    cloud: cloudConfig(flags.cloud, file.cloud),
+    cloud: cloudConfig(flags.cloud, file.cloud, { file: flags.config, line: parsed?.lineOf(['cloud', 'url']) }),
     mqtt: {
       url: flags.mqttUrl ?? (flags.mqttPort === undefined ? file.mqtt?.url : undefined),
       port: flags.mqttPort ?? file.mqtt?.port ?? DEFAULTS.mqttPort,
@@ -382,11 +383,12 @@ function logLevel(flag: string | undefined, fromFile: string | undefined): strin
 }
 
 /** The cloud link, when --cloud or cloud.url names CloudHub. Intervals are seconds in the file, ms inside. */
-function cloudConfig(flag: string | undefined, file: CloudFileConfig | undefined): CloudLinkConfig | undefined {
+function cloudConfig(flag: string | undefined, file: CloudFileConfig | undefined, fileWhere: Where): CloudLinkConfig | undefined {
   const url = flag ?? file?.url;
   if (!url) return undefined;
   if (!/^wss:\/\/[^/]+/.test(url)) {
-    throw new EdgetwinError(ErrorCodes.CONFIG, `--cloud "${url}" is not a wss:// URL`, { path: 'cloud.url' }, 'for example --cloud wss://cloud.example.com:10000');
+    const where: Where = flag !== undefined ? { flag: '--cloud' } : { ...fileWhere, path: 'cloud.url' };
+    throw configError(`"${redactUrl(url)}" is not a wss:// URL`, where, 'for example --cloud wss://cloud.example.com:10000');
   }
   const d = DEFAULTS.cloud;
   const ms = (s: number) => Math.round(s * 1000);
