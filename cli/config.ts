@@ -7,9 +7,12 @@ import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
+import type { DriverRef } from './drivers.ts';
 
 export interface GatewayConfig {
   devices: string[];
+  /** Driver packages or paths beyond the built-in drivers: the config file's, then --driver's. */
+  drivers: DriverRef[];
   dataDir: string;
   nodeName: string;
   mqtt: {
@@ -26,6 +29,8 @@ export interface GatewayConfig {
 
 export interface ConfigFlags {
   devices?: string[];
+  /** --driver, repeatable: adds to the config file's `drivers:`. */
+  drivers?: string[];
   config?: string;
   dataDir?: string;
   nodeName?: string;
@@ -47,6 +52,7 @@ const fileSchema = {
   additionalProperties: false,
   properties: {
     devices: { type: 'array', items: { type: 'string' } },
+    drivers: { type: 'array', items: { type: 'string', minLength: 1 } },
     dataDir: { type: 'string' },
     nodeName: { type: 'string', minLength: 1 },
     mqtt: {
@@ -80,14 +86,15 @@ const fileSchema = {
 
 const validateFile = new Ajv({ allErrors: true }).compile(fileSchema);
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log' | 'drivers'>> & {
+  drivers?: string[];
   mqtt?: Partial<GatewayConfig['mqtt']>;
   api?: Partial<GatewayConfig['api']>;
   log?: Partial<GatewayConfig['log']>;
 };
 
 /** Read and validate a config file; paths inside it are relative to the file. */
-export function readConfigFile(file: string): FileConfig {
+export function readConfigFile(file: string): FileConfig & { file: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -119,14 +126,20 @@ export function readConfigFile(file: string): FileConfig {
   if (data.mqtt?.tls) {
     for (const k of ['ca', 'cert', 'key'] as const) if (data.mqtt.tls[k]) data.mqtt.tls[k] = rel(data.mqtt.tls[k]);
   }
-  return data;
+  return { ...data, file: resolve(file) };
 }
 
 export function resolveConfig(flags: ConfigFlags): GatewayConfig {
-  const file: FileConfig = flags.config ? readConfigFile(flags.config) : {};
+  const file: FileConfig & { file?: string } = flags.config ? readConfigFile(flags.config) : {};
   const devices = flags.devices && flags.devices.length > 0 ? flags.devices : file.devices ?? [];
+  // A package name in the file resolves from the file's folder, as its paths do; a flag's from here.
+  const drivers: DriverRef[] = [
+    ...(file.drivers ?? []).map((spec) => ({ spec, base: dirname(file.file!), via: file.file! })),
+    ...(flags.drivers ?? []).map((spec) => ({ spec, base: process.cwd(), via: '--driver' })),
+  ];
   return {
     devices,
+    drivers,
     dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
     mqtt: {
