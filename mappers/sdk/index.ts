@@ -10,7 +10,7 @@ export { applyScale, BYTE_ORDERS, CODEC_TYPES, checkCodecSpec, CodecError, codec
 export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';
 export { checkSerialClaims, LinkRegistry, normaliseSerial, serialKey } from './links.ts';
 export type { SerialLink, SerialSettings } from './links.ts';
-export { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
+export { codedError, errorCode, errorMessage, isPermanent, permanentError, raceAbort } from './async.ts';
 export { MapperHost } from './host.ts';
 export { proposalYaml } from './proposal.ts';
 export type { Proposal, ProposedProperty } from './proposal.ts';

@@ -5,7 +5,7 @@
 import { ErrorCodes } from '../../core/errors.ts';
 import type { Reading, WriteOutcome } from '../../core/reading.ts';
 import { parseValue, type PropertyValue } from '../../core/values.ts';
-import { errorCode, errorMessage, raceAbort } from './async.ts';
+import { errorCode, errorMessage, isPermanent, raceAbort } from './async.ts';
 import { encode } from './codec.ts';
 import { toDriverValue, toReading } from './convert.ts';
 import { readingsOf, type Connection } from './driver.ts';
@@ -57,7 +57,7 @@ export async function writeProperty(req: WriteRequest, property: string, input: 
   try {
     await req.submit((signal) => raceAbort(conn.write(binding, { value: toDriverValue(binding, value), raw }, signal), signal));
   } catch (err) {
-    return fail(errorCode(err, 'EWRITE'), `writing ${property} of ${id} failed: ${errorMessage(err)}`);
+    return { ...fail(errorCode(err, 'EWRITE'), `writing ${property} of ${id} failed: ${errorMessage(err)}`), ...(isPermanent(err) ? { permanent: true } : {}) };
   }
 
   const request = prepared.plan.find((r) => r.properties.some((p) => p.name === property)) ?? { properties: [binding] };
