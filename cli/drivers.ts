@@ -4,10 +4,11 @@
 // when a device of that protocol exists.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import { loadersOf, type DriverLoader } from '../mappers/sdk/plugin.ts';
+import { packageRoot, runningBundle } from './package-root.ts';
 
 /** A driver package or path the configuration names, and what its relative path is relative to. */
 export interface DriverRef {
@@ -36,10 +37,8 @@ export interface ListedDriver {
   location: string;
 }
 
-const here = fileURLToPath(import.meta.url);
-/** The checkout or installed package root: cli/.. from source, dist/.. from the bundle. */
-const root = dirname(dirname(here));
-const bundled = basename(dirname(here)) === 'dist';
+const root = packageRoot;
+const bundled = runningBundle;
 
 const builtin = (folder: string, load: () => Promise<{ default?: unknown }>): DriverModule => ({
   source: 'built-in',

@@ -115,6 +115,16 @@ twin
   .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
   .action(client(async (ref: string, assignments: string[], opts: { apiUrl: string }) => (await twinCommands()).twinSetCommand(opts.apiUrl, ref, assignments)));
 
+const mapper = program.command('mapper').description('write and run mapper drivers');
+mapper
+  .command('new')
+  .description('write a driver package (driver, schemas, simulator, conformance test, example Device) into a new folder')
+  .argument('<dir>', 'the new folder; its name is the npm package name')
+  .option('--protocol <name>', 'protocolName in Device YAML (default: the folder name without edgetwin-driver-)')
+  .action(async (dir: string, opts: { protocol?: string }) => {
+    process.exitCode = (await import('./mapper-new.ts')).mapperNewCommand(dir, opts);
+  });
+
 registerProtocolCommands(program);
 
 // `edgetwin twin get ... | head`: a reader that hangs up early is not an error.

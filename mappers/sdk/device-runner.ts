@@ -158,7 +158,7 @@ export class DeviceRunner {
     // Online only once the scheduler knows the device: the twin writes pending desired values
     // the moment it hears "online", and those writes go through the scheduler.
     this.#setState('online');
-    log.info({ device: this.#id }, 'device connected');
+    log.info('device connected');
     if (conn.subscribe && pushed.length > 0) {
       try {
         // Looked up once: a stream can push thousands of readings a second through this callback.
@@ -310,7 +310,7 @@ export class DeviceRunner {
   #lost(gen: number, err: Error): void {
     if (gen !== this.#generation || !this.#conn) return;
     this.#generation++;
-    this.#d.log.warn({ device: this.#id, err: errorMessage(err) }, 'device connection lost');
+    this.#d.log.warn({ err: errorMessage(err) }, 'device connection lost');
     void this.#disconnect();
     this.#offline(`connection lost: ${errorMessage(err)}`);
     this.#retry();
@@ -323,7 +323,7 @@ export class DeviceRunner {
     this.#conn = undefined;
     this.#unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
-    await conn?.close().catch((err: unknown) => this.#d.log.warn({ device: this.#id, err: errorMessage(err) }, 'closing the connection failed'));
+    await conn?.close().catch((err: unknown) => this.#d.log.warn({ err: errorMessage(err) }, 'closing the connection failed'));
   }
 
   /** Offline: the state says why, and every property turns bad so no stale value looks current. */
@@ -337,7 +337,7 @@ export class DeviceRunner {
   #retry(): void {
     if (this.#stop.signal.aborted) return;
     const delay = this.#backoff.next();
-    this.#d.log.info({ device: this.#id, attempt: this.#backoff.attempts, delayMs: delay }, 'reconnecting after backoff');
+    this.#d.log.info({ attempt: this.#backoff.attempts, delayMs: delay }, 'reconnecting after backoff');
     this.#retryTimer = this.#d.clock.setTimer(() => {
       this.#retryTimer = undefined;
       void this.#connect();
