@@ -10,6 +10,7 @@ import type { ConfigData } from '../../../core/model/types.ts';
 import { sameValue, type PropertyType, type PropertyValue } from '../../../core/values.ts';
 import { MapperHost, type DriverLoader } from '../host.ts';
 import { activeResources, leakedResources, makeDevice, RecordingSink, waitFor } from './harness.ts';
+import { DriverTrail } from './trail.ts';
 
 /** One property the simulator serves. */
 export interface SimulatedProperty {
@@ -99,11 +100,20 @@ export function runConformance(opts: ConformanceOptions): void {
       });
     };
 
+    const trail = new DriverTrail();
+    const driver = trail.wrap(opts.driver);
     const withHost = async <T>(fn: (host: MapperHost, sink: RecordingSink) => Promise<T>): Promise<T> => {
       const sink = new RecordingSink();
-      const host = new MapperHost({ sink, drivers: [opts.driver], log: silentLogger, dataDir: opts.dataDir ?? '.', backoff: { initialMs: 50, maxMs: 500 } });
+      const host = new MapperHost({ sink, drivers: [driver], log: silentLogger, dataDir: opts.dataDir ?? '.', backoff: { initialMs: 50, maxMs: 500 } });
+      trail.clear();
       try {
         return await fn(host, sink);
+      } catch (err) {
+        // The kit's own assertion says what was expected; the trail says what the driver did, and where.
+        const state = sink.states.at(-1);
+        const context = `${state ? `\nlast device state: ${state.state}${state.reason ? ` (${state.reason})` : ''}` : ''}${trail.describe()}`;
+        if (err instanceof Error && context) err.message += context;
+        throw err;
       } finally {
         await host.close();
       }
