@@ -15,6 +15,7 @@ import { DriverTrail } from './trail.ts';
 /** One property the simulator serves. */
 export interface SimulatedProperty {
   name: string;
+  /** The twin's lower-case type (int, float, double, string, boolean, bytes), not the DeviceModel's INT/DOUBLE. */
   type: PropertyType;
   accessMode?: 'ReadWrite' | 'ReadOnly';
   visitor: ConfigData;
@@ -28,7 +29,11 @@ export interface SimulatedProperty {
 export interface SimulatedDevice {
   protocol: ConfigData;
   properties: SimulatedProperty[];
-  /** A property whose reads the simulator makes fail (an unmapped register, a missing node). */
+  /**
+   * A property whose every read the simulator makes fail (an unmapped register, a missing node, a
+   * key the instrument answers ERR for). The kit expects quality bad with an upper-case code while
+   * the other properties keep reading good. Leave it out only when the protocol cannot fail one value.
+   */
   failing?: SimulatedProperty;
 }
 

@@ -1,11 +1,62 @@
+// docs/mapper-guide.md checked against the code it describes: each quoted file is that file
+// byte for byte, each repository path it names exists, and its lines-of-code table is current.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-test('docs/mapper-guide.md shows the example driver exactly as it is tested', async () => {
-  const guide = await readFile(new URL('../../../../docs/mapper-guide.md', import.meta.url), 'utf8');
-  const driver = await readFile(new URL('./line-driver.ts', import.meta.url), 'utf8');
-  const block = /<!-- line-driver:start -->\n```ts\n([\s\S]*?)```\n<!-- line-driver:end -->/.exec(guide);
-  assert.ok(block, 'the guide has the marked example block');
-  assert.equal(block[1], driver);
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const guide = readFileSync(join(root, 'docs', 'mapper-guide.md'), 'utf8');
+
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').length - 1;
+
+/** A protocol folder's non-test code: no *.test.ts, no simulators or fixtures (sim/, testing/). */
+function protocolCode(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return name === 'sim' || name === 'testing' ? [] : protocolCode(path);
+    return name.endsWith('.ts') && !name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+/** The table the guide must show. */
+export function locTable(): string {
+  const rows = ['virtual', 'modbus', 'opcua', 'ble', 'serial'].map((p) => {
+    const dir = join(root, 'mappers', p);
+    const total = protocolCode(dir).reduce((n, f) => n + lines(f), 0);
+    return `| ${p} | ${lines(join(dir, 'driver.ts'))} | ${total} |`;
+  });
+  rows.push(`| the scaffold's (examples/custom-mapper) | ${lines(join(root, 'examples', 'custom-mapper', 'src', 'driver.ts'))} | ${lines(join(root, 'examples', 'custom-mapper', 'src', 'driver.ts')) + lines(join(root, 'examples', 'custom-mapper', 'src', 'index.ts'))} |`);
+  return ['| Protocol | driver.ts | whole folder |', '|---|---|---|', ...rows].join('\n');
+}
+
+test('every file the guide quotes is quoted exactly', () => {
+  const blocks = [...guide.matchAll(/<!-- file:(\S+) -->\n```\w+\n([\s\S]*?)```\n<!-- end -->/g)];
+  assert.ok(blocks.length >= 4, 'the guide quotes the driver, its loader, the example YAML and the conformance test');
+  for (const [, file, text] of blocks) assert.equal(text, readFileSync(join(root, file!), 'utf8'), `${file} as quoted in docs/mapper-guide.md`);
+});
+
+test('every Device the guide shows comes with the DeviceModel it refers to', () => {
+  const yaml = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((y) => /kind: Device\n/.test(y));
+  assert.ok(yaml.length > 0);
+  for (const doc of yaml) {
+    const ref = /deviceModelRef:\s*\n\s+name: (\S+)/.exec(doc)?.[1];
+    assert.ok(ref, 'the Device names its model');
+    assert.match(doc, new RegExp(`kind: DeviceModel\\nmetadata:\\n  name: ${ref}\\n`), `the model ${ref} is shown beside its Device`);
+  }
+});
+
+test('every repository path the guide names exists', () => {
+  const named = new Set([...guide.matchAll(/(?:`|\(|\s)((?:\.\.\/)?(?:mappers|examples|cli|docs|core|twin)\/[\w./-]+?)[`),\s]/g)].map((m) => m[1]!.replace(/^\.\.\//, '').replace(/[.]$/, '')));
+  assert.ok(named.size > 5);
+  // The scaffold's file list names files inside the package it writes: examples/custom-mapper.
+  const missing = [...named].filter((p) => !p.includes('<') && !existsSync(join(root, p)) && !existsSync(join(root, 'examples', 'custom-mapper', p)));
+  assert.deepEqual(missing, []);
+  assert.doesNotMatch(guide, /mappers\/line\//, 'no invented driver folder');
+});
+
+test('the lines-of-code table is current', () => {
+  const table = /<!-- loc:start -->\n([\s\S]*?)\n<!-- loc:end -->/.exec(guide)?.[1];
+  assert.equal(table, locTable(), 'update the table in docs/mapper-guide.md with the lines above');
 });
