@@ -37,6 +37,13 @@ test('every file the guide quotes is quoted exactly', () => {
   for (const [, file, text] of blocks) assert.equal(text, readFileSync(join(root, file!), 'utf8'), `${file} as quoted in docs/mapper-guide.md`);
 });
 
+test('the quoted driver removes each abort listener it adds (signals are reused)', () => {
+  const driver = /<!-- file:examples\/custom-mapper\/src\/driver.ts -->\n```ts\n([\s\S]*?)```/.exec(guide)?.[1] ?? '';
+  const added = driver.match(/addEventListener\('abort'/g)?.length ?? 0;
+  assert.ok(added > 0);
+  assert.equal(driver.match(/removeEventListener\('abort'/g)?.length ?? 0, added);
+});
+
 test('every Device the guide shows comes with the DeviceModel it refers to', () => {
   const yaml = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((y) => /kind: Device\n/.test(y));
   assert.ok(yaml.length > 0);
