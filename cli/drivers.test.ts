@@ -109,7 +109,7 @@ test('a protocol folder the running bundle lacks says to rebuild dist/', () => {
   }
 });
 
-test('`drivers:` in a config file resolves from the file\'s folder, --driver from the working directory, and `edgetwin drivers` lists both', async () => {
+test('`drivers:` in a config file resolves from the file\'s folder, --driver from the working directory; `edgetwin drivers` lists both and `validate --driver` uses them', async () => {
   const dir = project();
   try {
     const config = join(dir, 'gateway.yaml');
@@ -124,6 +124,16 @@ test('`drivers:` in a config file resolves from the file\'s folder, --driver fro
     assert.match(stdout, /^echo\s+-\s+edgetwin-driver-echo@1\.2\.3\s+\S+main\.js$/m);
     assert.match(stdout, /^local\s+-\s+local-driver@1\.2\.3\s/m);
     assert.match(stdout, /^modbus\s+-\s+built-in\s/m);
+    const device = join(dir, 'device.yaml');
+    writeFileSync(device, [
+      'apiVersion: devices.kubeedge.io/v1beta1', 'kind: DeviceModel', 'metadata: { name: m }', 'spec:', '  properties: [{ name: v, type: STRING, accessMode: ReadOnly }]', '---',
+      'apiVersion: devices.kubeedge.io/v1beta1', 'kind: Device', 'metadata: { name: d }', 'spec:', '  deviceModelRef: { name: m }', '  protocol: { protocolName: local }',
+      '  properties: [{ name: v, visitors: { protocolName: local, configData: { value: x } } }]', '',
+    ].join('\n'));
+    const validated = await run(process.execPath, [cli, 'validate', device, '--driver', './local-driver'], { cwd: dir });
+    assert.match(validated.stdout, /^1 device\(s\) valid/m);
+    const unknown = await run(process.execPath, [cli, 'validate', device], { cwd: dir }).catch((e: { code: number; stderr: string }) => e);
+    assert.match((unknown as { stderr: string }).stderr, /no driver for protocol "local".*--driver <package or path>/);
     const failed = await run(process.execPath, [cli, 'drivers', '--config', config, '--driver', 'edgetwin-driver-missing'], { cwd: dir }).catch((e: { code: number; stderr: string }) => e);
     assert.equal((failed as { code: number }).code, 1);
     assert.match((failed as { stderr: string }).stderr, /--driver: driver package edgetwin-driver-missing is not installed/);

@@ -18,8 +18,17 @@ import { scaffoldFiles } from '../cli/scaffold/templates.ts';
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'cli', 'bin', 'edgetwin.js');
-// npm reaches the registry only for what its cache lacks; the tarballs themselves come from the cache.
-const npmFlags = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
+const npmFlags = ['--no-audit', '--no-fund', '--loglevel=error'];
+
+/** npm from its cache alone; only when the cache lacks something does it ask the registry. */
+async function npm(args: string[], cwd: string) {
+  try {
+    return await exec('npm', [...args, '--offline', ...npmFlags], { cwd });
+  } catch (err) {
+    if (!/ENOTCACHED/.test(String((err as { stderr?: string }).stderr))) throw err;
+    return exec('npm', [...args, '--prefer-offline', ...npmFlags], { cwd });
+  }
+}
 // Without this, the package's own `node --test` would report to this runner instead of printing.
 const { NODE_TEST_CONTEXT: _runner, ...childEnv } = process.env;
 
@@ -85,7 +94,7 @@ test('a scaffolded driver package: npm install && npm test pass, and it runs fro
     const pkgDir = join(dir, 'edgetwin-driver-e2e');
     await exec(process.execPath, [cli, 'mapper', 'new', 'edgetwin-driver-e2e'], { cwd: dir });
     const names = scaffoldNames(pkgDir);
-    await exec('npm', ['install', ...npmFlags], { cwd: pkgDir });
+    await npm(['install'], pkgDir);
     const tested = await exec('npm', ['test'], { cwd: pkgDir, env: childEnv });
     assert.match(tested.stdout, /# fail 0/);
     assert.match(tested.stdout, /# pass \d+/);
@@ -101,15 +110,15 @@ test('a scaffolded driver package: npm install && npm test pass, and it runs fro
     await stop(dev.child);
 
     // Packed: the driver package (prepare compiles it) and edgetwin itself, into a fresh project.
-    await exec('npm', ['pack', '--pack-destination', dir, ...npmFlags], { cwd: pkgDir });
+    await npm(['pack', '--pack-destination', dir], pkgDir);
     // dist/ is built above; install scripts of edgetwin's dependencies are skipped below (compiling
     // SQLite takes minutes on a shared 2-core machine), so better-sqlite3 gets the addon this checkout built.
-    const packed = await exec('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, ...npmFlags], { cwd: root });
+    const packed = await npm(['pack', '--ignore-scripts', '--pack-destination', dir], root);
     const edgetwinTgz = join(dir, packed.stdout.trim().split('\n').at(-1)!);
     const app = join(dir, 'app');
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-    await exec('npm', ['install', '--ignore-scripts', ...npmFlags, edgetwinTgz, join(dir, 'edgetwin-driver-e2e-0.1.0.tgz')], { cwd: app });
+    await npm(['install', '--ignore-scripts', edgetwinTgz, join(dir, 'edgetwin-driver-e2e-0.1.0.tgz')], app);
     const addon = join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
     mkdirSync(dirname(join(app, addon)), { recursive: true });
     copyFileSync(join(root, addon), join(app, addon));

@@ -2,11 +2,13 @@
 // byte for byte, each repository path it names exists, and its lines-of-code table is current.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveConfig } from '../cli/config.ts';
 
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
 const guide = readFileSync(join(root, 'docs', 'mapper-guide.md'), 'utf8');
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').length - 1;
@@ -61,6 +63,19 @@ test('every repository path the guide names exists', () => {
   const missing = [...named].filter((p) => !p.includes('<') && !existsSync(join(root, p)) && !existsSync(join(root, 'examples', 'custom-mapper', p)));
   assert.deepEqual(missing, []);
   assert.doesNotMatch(guide, /mappers\/line\//, 'no invented driver folder');
+});
+
+test('the gateway config the guide shows is valid, its drivers: relative to the file', () => {
+  const yaml = /```yaml\n(# gateway\.yaml\n[\s\S]*?)```/.exec(guide)?.[1];
+  assert.ok(yaml, 'the guide shows a gateway.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'edgetwin-guide-'));
+  try {
+    writeFileSync(join(dir, 'gateway.yaml'), yaml);
+    const config = resolveConfig({ config: join(dir, 'gateway.yaml') });
+    assert.deepEqual(config.drivers.map((d) => [d.spec, d.base]), [['edgetwin-driver-acme', dir], ['./drivers/edgetwin-driver-b', dir]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the lines-of-code table is current', () => {
