@@ -33,6 +33,8 @@ export interface MapperHostOptions {
   links?: LinkRegistry;
   /** What to tell a user whose device names a protocol no loader serves (how this gateway adds drivers). */
   unknownProtocolHint?: (protocol: string) => string;
+  /** A driver hook holding the event loop this long is logged (each new longest per protocol and hook); default 50 ms. */
+  blockingWarnMs?: number;
 }
 
 interface SchedulerSlot {
@@ -198,6 +200,7 @@ export class MapperHost implements PropertyWriter {
       scheduler: slot.scheduler,
       backoff: this.#opts.backoff,
       clock: this.#clock,
+      blockingWarnMs: this.#opts.blockingWarnMs ?? 50,
     });
     this.#runners.set(prepared.spec.id, runner);
     runner.start();
