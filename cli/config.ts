@@ -11,8 +11,8 @@ import type { DriverRef } from './drivers.ts';
 
 export interface GatewayConfig {
   devices: string[];
-  /** Driver packages or paths beyond the built-in drivers: the config file's, then --driver's. */
-  drivers: DriverRef[];
+  /** Driver packages or paths beyond the built-in drivers: the config file's, then --driver's (none when absent). */
+  drivers?: DriverRef[];
   dataDir: string;
   nodeName: string;
   mqtt: {

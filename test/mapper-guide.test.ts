@@ -72,7 +72,7 @@ test('the gateway config the guide shows is valid, its drivers: relative to the 
   try {
     writeFileSync(join(dir, 'gateway.yaml'), yaml);
     const config = resolveConfig({ config: join(dir, 'gateway.yaml') });
-    assert.deepEqual(config.drivers.map((d) => [d.spec, d.base]), [['edgetwin-driver-acme', dir], ['./drivers/edgetwin-driver-b', dir]]);
+    assert.deepEqual(config.drivers!.map((d) => [d.spec, d.base]), [['edgetwin-driver-acme', dir], ['./drivers/edgetwin-driver-b', dir]]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
