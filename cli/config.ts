@@ -12,9 +12,12 @@ import { BROKER_DEFAULTS, type BrokerSettings } from '../twin/broker/settings.ts
 import { configError } from './failure.ts';
 import { DEFAULT_SUMMARY_INTERVAL_MS } from './log-summary.ts';
 import type { CloudLinkConfig } from '../hub/edge.ts';
+import type { DriverRef } from './drivers.ts';
 
 export interface GatewayConfig {
   devices: string[];
+  /** Driver packages or paths beyond the built-in drivers: the config file's, then --driver's (none when absent). */
+  drivers?: DriverRef[];
   dataDir: string;
   /** How often to retry the store after it refused a write (a full disk), in ms. */
   storeRetryMs: number;
@@ -50,6 +53,8 @@ export interface GatewayConfig {
 
 export interface ConfigFlags {
   devices?: string[];
+  /** --driver, repeatable: adds to the config file's `drivers:`. */
+  drivers?: string[];
   config?: string;
   dataDir?: string;
   nodeName?: string;
@@ -84,6 +89,7 @@ const fileSchema = {
   additionalProperties: false,
   properties: {
     devices: { type: 'array', items: { type: 'string' } },
+    drivers: { type: 'array', items: { type: 'string', minLength: 1 } },
     dataDir: { type: 'string' },
     storeRetryMs: { type: 'integer', minimum: 10 },
     nodeName: { type: 'string', minLength: 1 },
@@ -182,7 +188,8 @@ interface CloudFileConfig {
   serviceBus?: { allowedPorts?: number[] };
 }
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven' | 'drivers'>> & {
+  drivers?: string[];
   broker?: Partial<BrokerSettings>;
   cloud?: CloudFileConfig;
   mqtt?: Partial<GatewayConfig['mqtt']>;
@@ -197,8 +204,8 @@ interface ParsedFile {
 }
 
 /** Read and validate a config file; paths inside it are relative to the file. */
-export function readConfigFile(file: string): FileConfig {
-  return parseConfigFile(file).data;
+export function readConfigFile(file: string): FileConfig & { file: string } {
+  return { ...parseConfigFile(file).data, file: resolve(file) };
 }
 
 function parseConfigFile(file: string): ParsedFile {
@@ -338,8 +345,15 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
     const problem = mqttUrlProblem(flags.mqttUrl);
     if (problem) throw configError(`the MQTT URL ${problem.what}`, { flag: '--mqtt-url' }, problem.hint);
   }
+  // A package name in the file resolves from the file's folder, as its paths do; a flag's from here.
+  const configFile = flags.config ? resolve(flags.config) : undefined;
+  const drivers: DriverRef[] = [
+    ...(file.drivers ?? []).map((spec) => ({ spec, base: dirname(configFile!), via: configFile! })),
+    ...(flags.drivers ?? []).map((spec) => ({ spec, base: process.cwd(), via: '--driver' })),
+  ];
   return {
     devices,
+    drivers,
     dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
     storeRetryMs: file.storeRetryMs ?? DEFAULTS.storeRetryMs,
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),

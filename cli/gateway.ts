@@ -17,7 +17,7 @@ import { DeviceTwin } from '../twin/twin.ts';
 import { loadApiAuth } from './api-auth.ts';
 import { DeviceCatalog, type CatalogLoad } from './catalog.ts';
 import { readPassword, type GatewayConfig } from './config.ts';
-import { driverLoaders } from './drivers.ts';
+import { loadDrivers, unknownProtocolHint } from './drivers.ts';
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -68,7 +68,13 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     cleanup.push(() => store.close());
     const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry, storeRetryMs: config.storeRetryMs });
     cleanup.push(() => twin.close());
-    const host = new MapperHost({ sink: twin, drivers: driverLoaders, log: log.child({ component: 'mapper' }), dataDir: config.dataDir, registry });
+    // A driver package that fails to load is logged and left out; devices of other protocols run.
+    const drivers = await loadDrivers(config.drivers);
+    for (const e of drivers.errors) log.error({ code: e.code }, e.format());
+    const host = new MapperHost({
+      sink: twin, drivers: drivers.loaders, log: log.child({ component: 'mapper' }), dataDir: config.dataDir, registry,
+      unknownProtocolHint: unknownProtocolHint(drivers.loaders),
+    });
     cleanup.push(() => host.close());
     twin.setWriter(host);
 

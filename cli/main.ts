@@ -32,6 +32,8 @@ function commandPath(): string[] {
   }
   return path;
 }
+/** Commander's collector for a repeatable option. */
+const repeat = (value: string, previous: string[] = []) => [...previous, value];
 
 function port(value: string): number {
   // Decimal digits only: Number() would also take 0x1f90 or 1e3.
@@ -85,6 +87,7 @@ program
   .description('run the gateway on the given Device and DeviceModel files or folders')
   .option('--devices <path...>', 'Device/DeviceModel YAML or JSON files or folders (repeatable)', undefined)
   .option('--config <file>', 'YAML config file (keys mirror the flags)')
+  .option('--driver <package or path>', 'load a driver package besides the built-in drivers (repeatable; adds to the config file\'s drivers:)', repeat)
   .option('--data-dir <dir>', `data directory (default ${DEFAULTS.dataDir})`)
   .option('--node-name <name>', 'this gateway\'s node name (default: the hostname)')
   .option('--mqtt-port <n>', `port of the embedded MQTT broker (default ${DEFAULTS.mqttPort})`, port)
@@ -111,6 +114,7 @@ program
     }
     await (await import('./run.ts')).runCommand({
       devices: opts.devices,
+      drivers: opts.driver,
       config: opts.config,
       dataDir: opts.dataDir,
       nodeName: opts.nodeName,
@@ -142,8 +146,22 @@ program
   .command('validate')
   .description('check Device and DeviceModel files as `run` would; exit 1 with every error listed')
   .argument('<paths...>', 'files or folders')
-  .action(async (paths: string[]) => {
-    process.exitCode = await (await import('./validate.ts')).validateCommand(paths);
+  .option('--config <file>', 'YAML config file whose drivers: to load')
+  .option('--driver <package or path>', 'load a driver package besides the built-in drivers (repeatable)', repeat)
+  .action(async (paths: string[], opts: { config?: string; driver?: string[] }) => {
+    const { resolveConfig } = await import('./config.ts');
+    const { drivers } = resolveConfig({ config: opts.config, drivers: opts.driver });
+    process.exitCode = await (await import('./validate.ts')).validateCommand(paths, process.stdout, process.stderr, drivers);
+  });
+
+program
+  .command('drivers')
+  .description('list the drivers a configuration loads (built-in and packages) and where each comes from')
+  .option('--config <file>', 'YAML config file whose drivers: to load')
+  .option('--driver <package or path>', 'a driver package or path (repeatable)', repeat)
+  .option('--json', 'print JSON')
+  .action(async (opts: { config?: string; driver?: string[]; json?: boolean }) => {
+    process.exitCode = await (await import('./drivers-command.ts')).driversCommand({ config: opts.config, drivers: opts.driver, json: opts.json });
   });
 
 apiFlags(program.command('devices').description('list the devices of a running gateway'))
@@ -194,6 +212,16 @@ cloud
   .action(client(async (node: string, opts: { stateDir?: string }) => {
     await (await cloudCommands()).revokeCommand(node, opts);
   }));
+
+const mapper = program.command('mapper').description('write and run mapper drivers');
+mapper
+  .command('new')
+  .description('write a driver package (driver, schemas, simulator, conformance test, example Device) into a new folder')
+  .argument('<dir>', 'the new folder; its name is the npm package name')
+  .option('--protocol <name>', 'protocolName in Device YAML (default: the folder name without edgetwin-driver-)')
+  .action(async (dir: string, opts: { protocol?: string }) => {
+    process.exitCode = (await import('./mapper-new.ts')).mapperNewCommand(dir, opts);
+  });
 
 registerProtocolCommands(program);
 

@@ -4,14 +4,15 @@
 import { loadDevices } from '../core/model/load.ts';
 import { silentLogger } from '../core/log.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
-import { driverLoaders } from './drivers.ts';
+import { loadDrivers, unknownProtocolHint, type DriverRef } from './drivers.ts';
 
-export async function validateCommand(paths: string[], out = process.stdout, err = process.stderr): Promise<number> {
+export async function validateCommand(paths: string[], out = process.stdout, err = process.stderr, driverRefs: DriverRef[] = []): Promise<number> {
   const model = await loadDevices(paths);
-  const host = new MapperHost({ sink: { report() {}, state() {} }, drivers: driverLoaders, log: silentLogger, dataDir: '.' });
+  const drivers = await loadDrivers(driverRefs);
+  const host = new MapperHost({ sink: { report() {}, state() {} }, drivers: drivers.loaders, log: silentLogger, dataDir: '.', unknownProtocolHint: unknownProtocolHint(drivers.loaders) });
   try {
     const checked = await host.check(model.devices);
-    const errors = [...model.errors, ...checked.errors];
+    const errors = [...drivers.errors, ...model.errors, ...checked.errors];
     for (const w of model.warnings) err.write(`warning: ${w.format()}\n`);
     for (const e of errors) err.write(`error: ${e.format()}\n`);
     const ok = checked.accepted.length;

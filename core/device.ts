@@ -16,6 +16,14 @@ export function deviceId(namespace: string | undefined, name: string): DeviceId 
 export interface SourceRef {
   file: string;
   line: number;
+  /** The field's path in that document, for messages (set in `fields` entries). */
+  path?: string;
+  /**
+   * Where each configData key (and, for a property, each model field such as type or
+   * accessMode) was written: the Device or its DeviceModel. A driver's check() and schema errors
+   * use it to point at the document the mistake is in.
+   */
+  fields?: Record<string, SourceRef>;
 }
 
 export type ReconcilePolicy = 'once' | 'enforce';

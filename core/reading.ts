@@ -37,6 +37,8 @@ export interface WriteOutcome {
   /** The value read back after the write, when the property can be read. */
   readBack?: PropertyValue;
   error?: ReadingError;
+  /** The device refused the value for good (the driver threw a permanentError): retrying the same value cannot help. */
+  permanent?: boolean;
 }
 
 /**

@@ -12,7 +12,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../core/log.ts';
 import type { ConfigData } from '../core/model/types.ts';
-import { makeDevice, MapperHost, RecordingSink, waitFor } from '../mappers/sdk/index.ts';
+import { MapperHost } from '../mappers/sdk/index.ts';
+import { makeDevice, RecordingSink, waitFor } from '../mappers/sdk/testing.ts';
 import { modbusLoader } from '../mappers/modbus/index.ts';
 import { probe } from '../mappers/modbus/probe.ts';
 

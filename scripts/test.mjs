@@ -11,6 +11,9 @@ const skip = new Set(['node_modules', 'edgetwin-data', '.git']);
 function collect(dir, out) {
   let entries;
   try { entries = readdirSync(dir); } catch { return out; }
+  // A nested package (examples/custom-mapper, a driver package) runs its own `npm test` against
+  // its own dependencies; test/mapper-scaffold.test.ts runs that one.
+  if (entries.includes('package.json')) return out;
   for (const name of entries) {
     if (skip.has(name)) continue;
     const path = join(dir, name);

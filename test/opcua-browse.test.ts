@@ -11,7 +11,8 @@ import { parseAllDocuments } from 'yaml';
 import { loadDevices } from '../core/model/load.ts';
 import { silentLogger } from '../core/log.ts';
 import { validateCommand } from '../cli/validate.ts';
-import { MapperHost, RecordingSink, waitFor } from '../mappers/sdk/index.ts';
+import { MapperHost } from '../mappers/sdk/index.ts';
+import { RecordingSink, waitFor } from '../mappers/sdk/testing.ts';
 import { opcuaLoader } from '../mappers/opcua/index.ts';
 import { startTestServer, type TestServer } from '../mappers/opcua/testing/spawn.ts';
 

@@ -4,7 +4,7 @@ import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runConformance, type ConformanceSimulator, type SimulatedDevice } from '../mappers/sdk/index.ts';
+import { runConformance, type ConformanceSimulator, type SimulatedDevice } from '../mappers/sdk/testing.ts';
 import { opcuaLoader } from '../mappers/opcua/index.ts';
 import { startTestServer, type TestServer } from '../mappers/opcua/testing/spawn.ts';
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../core/log.ts';
-import { MapperHost, makeDevice, RecordingSink, waitFor } from '../mappers/sdk/index.ts';
+import { MapperHost } from '../mappers/sdk/index.ts';
+import { makeDevice, RecordingSink, waitFor } from '../mappers/sdk/testing.ts';
 import { opcuaLoader } from '../mappers/opcua/index.ts';
 import { startTestServer, type TestServer } from '../mappers/opcua/testing/spawn.ts';
 

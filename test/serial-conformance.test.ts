@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runConformance, type ConformanceSimulator, type SimulatedDevice } from '../mappers/sdk/index.ts';
+import { runConformance, type ConformanceSimulator, type SimulatedDevice } from '../mappers/sdk/testing.ts';
 import { serialLoader } from '../mappers/serial/index.ts';
 import { PtyPair } from '../examples/serial-instruments/pty.ts';
 import { ScpiMeter } from '../examples/serial-instruments/instruments.ts';

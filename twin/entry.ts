@@ -49,6 +49,8 @@ export class PropState {
   again = false;
   retryTimer: NodeJS.Timeout | undefined;
   lastEnforce = 0;
+  /** The desired version whose write the device refused for good: not retried until the version changes. */
+  refusedVersion: number | undefined;
   /** When the latest write started: readings taken before it cannot show drift from it. */
   writeStartedAt = 0;
   readonly slot: UpdateSlot;

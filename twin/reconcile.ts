@@ -1,6 +1,7 @@
 // Reconcile: bring a device to its desired value and keep watching it.
 // pending -> writer.write() -> applied when the read-back matches, else failed and retried with
-// exponential backoff. A later reading that differs from an applied value marks it drifted;
+// exponential backoff, unless the driver marked the refusal permanent: then it stays failed until
+// the desired value changes. A later reading that differs from an applied value marks it drifted;
 // `enforce` rewrites a drifted value at most once per collectCycle.
 
 import type { Logger } from '../core/log.ts';
@@ -63,7 +64,7 @@ export class Reconciler {
   /** Retries at once every property of the device that has not reached its desired value. */
   resume(d: DeviceEntry): void {
     for (const p of d.props.values()) {
-      if (p.desired !== undefined && (p.rec === 'pending' || p.rec === 'failed')) this.attempt(d, p);
+      if (p.desired !== undefined && (p.rec === 'pending' || p.rec === 'failed') && p.refusedVersion !== p.version) this.attempt(d, p);
     }
   }
 
@@ -149,6 +150,13 @@ export class Reconciler {
     const reason = outcome.ok
       ? `read back ${this.fmt(p, outcome.readBack)} after writing ${this.fmt(p, value)}`
       : `write failed: ${outcome.error?.code ?? 'ERROR'}: ${outcome.error?.message ?? 'no reason given'}`;
+    if (outcome.permanent) {
+      p.refusedVersion = version;
+      this.transition(d, p, 'failed', `${reason} (permanent: not retried until the desired value changes)`);
+      this.host.count('failed');
+      log.warn({ reason, attempts: p.attempts }, 'twin: desired value refused by the device; not retrying until it changes');
+      return;
+    }
     this.transition(d, p, 'failed', reason);
     this.host.count('failed');
     const delay = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** Math.min(30, p.attempts - 1));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DeviceSpecResolved } from '../../core/device.ts';
 import type { ConfigData } from '../../core/model/types.ts';
 import type { PropertyType } from '../../core/values.ts';
-import { makeDevice } from '../../mappers/sdk/index.ts';
+import { makeDevice } from '../../mappers/sdk/testing.ts';
 
 export interface MapProperty {
   name: string;

@@ -3,7 +3,7 @@
 // configData overrides the model's key by key.
 
 import { EdgetwinError, ErrorCodes, type Where } from '../errors.ts';
-import { deviceId, type DeviceSpecResolved, type PropertySpec, type ReconcilePolicy } from '../device.ts';
+import { deviceId, type DeviceSpecResolved, type PropertySpec, type ReconcilePolicy, type SourceRef } from '../device.ts';
 import { parseValue, typeFromKubeEdge, ValueError, type PropertyType, type PropertyValue } from '../values.ts';
 import type { ConfigData, Device, DeviceModel, DeviceProperty, ModelProperty, ModelVisitor, PushMethod } from './types.ts';
 import { whereIn, type ParsedDoc, type PathSegment } from './parse.ts';
@@ -90,6 +90,8 @@ export function resolveDevice(device: Device, doc: ParsedDoc, model: DeviceModel
   }
   const modelProps = new Map((model.spec.properties ?? []).map((p, i) => [p.name, { p, i }] as const));
   const modelVisitors = new Map((model.spec.visitors ?? []).map((v) => [v.propertyName, v] as const));
+  const modelVisitorAt = new Map((model.spec.visitors ?? []).map((v, i) => [v.propertyName, i] as const));
+  const modelOf = (name: string, i: number): ModelOrigin => ({ doc: modelDoc, path: ['spec', 'properties', i], visitorPath: modelVisitorAt.has(name) ? ['spec', 'visitors', modelVisitorAt.get(name)!] : undefined });
   const properties: PropertySpec[] = [];
   const listed = new Map<string, number>();
   (spec.properties ?? []).forEach((dp, i) => {
@@ -109,14 +111,14 @@ export function resolveDevice(device: Device, doc: ParsedDoc, model: DeviceModel
       return;
     }
     const ctx = { doc, path, id, errors, warnings };
-    properties.push(resolveProperty(ctx, mp.p, modelVisitors.get(dp.name), dp));
+    properties.push(resolveProperty(ctx, mp.p, modelVisitors.get(dp.name), dp, modelOf(dp.name, mp.i)));
   });
   // A model visitor fully describes how to read a property, so devices need not repeat it.
   for (const [name, { p, i }] of modelProps) {
     const mv = modelVisitors.get(name);
     if (listed.has(name) || !mv) continue;
     const ctx = { doc: modelDoc, path: ['spec', 'properties', i], id, errors, warnings };
-    properties.push(resolveProperty(ctx, p, mv, undefined));
+    properties.push(resolveProperty(ctx, p, mv, undefined, modelOf(name, i)));
   }
   checkMethods(device, doc, id, new Set(properties.map((p) => p.name)), errors);
   if (errors.length > 0) return { errors, warnings };
@@ -130,9 +132,34 @@ export function resolveDevice(device: Device, doc: ParsedDoc, model: DeviceModel
     protocolConfig: { ...model.spec.protocolConfigData, ...spec.protocol.configData },
     properties,
     methods: spec.methods ?? [],
-    source: { file: doc.file, line: doc.lineAt([]) },
+    source: {
+      file: doc.file,
+      line: doc.lineAt([]),
+      fields: {
+        ...fieldSources(modelDoc, ['spec', 'protocolConfigData'], model.spec.protocolConfigData),
+        ...fieldSources(doc, ['spec', 'protocol', 'configData'], spec.protocol.configData),
+      },
+    },
   };
   return { errors, warnings, device: { ...resolved, fingerprint: fingerprint(resolved) } };
+}
+
+/** Where a property's DeviceModel entry and its model-level visitor are. */
+interface ModelOrigin {
+  doc: ParsedDoc;
+  path: PathSegment[];
+  visitorPath?: PathSegment[];
+}
+
+/** file:line and path of each key of a configData (or of the named keys of an object) in `doc`. */
+function fieldSources(doc: ParsedDoc, path: PathSegment[], data: object | undefined, keys = Object.keys(data ?? {})): Record<string, SourceRef> {
+  const out: Record<string, SourceRef> = {};
+  for (const key of keys) {
+    if ((data as Record<string, unknown> | undefined)?.[key] === undefined) continue;
+    const where = whereIn(doc, [...path, key]);
+    out[key] = { file: where.file!, line: where.line!, path: where.path! };
+  }
+  return out;
 }
 
 interface PropertyContext {
@@ -144,7 +171,7 @@ interface PropertyContext {
   warnings: EdgetwinError[];
 }
 
-function resolveProperty(ctx: PropertyContext, mp: ModelProperty, mv: ModelVisitor | undefined, dp: DeviceProperty | undefined): PropertySpec {
+function resolveProperty(ctx: PropertyContext, mp: ModelProperty, mv: ModelVisitor | undefined, dp: DeviceProperty | undefined, model: ModelOrigin): PropertySpec {
   const at = (...rest: PathSegment[]): Where => whereIn(ctx.doc, [...ctx.path, ...rest], { device: ctx.id, property: mp.name });
   const type = typeFromKubeEdge(mp.type) ?? 'bytes';
   const visitor: ConfigData = { ...mv?.configData, ...dp?.visitors?.configData };
@@ -162,7 +189,15 @@ function resolveProperty(ctx: PropertyContext, mp: ModelProperty, mv: ModelVisit
     ...(typeof visitor.deadband === 'number' ? { deadband: visitor.deadband } : {}),
     reconcile: (visitor.reconcile as ReconcilePolicy | undefined) ?? 'once',
     visitor,
-    source: { file: ctx.doc.file, line: ctx.doc.lineAt(ctx.path) },
+    source: {
+      file: ctx.doc.file,
+      line: ctx.doc.lineAt(ctx.path),
+      fields: {
+        ...fieldSources(model.doc, model.path, mp, ['type', 'accessMode', 'minimum', 'maximum', 'unit']),
+        ...(model.visitorPath ? fieldSources(model.doc, [...model.visitorPath, 'configData'], mv?.configData) : {}),
+        ...(dp ? fieldSources(ctx.doc, [...ctx.path, 'visitors', 'configData'], dp.visitors?.configData) : {}),
+      },
+    },
   };
   if (mp.type === 'STREAM') {
     spec.unsupported = 'type STREAM is not supported yet: the property loads but is not polled';

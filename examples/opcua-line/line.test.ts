@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadFromTexts } from '../../core/model/load.ts';
 import { silentLogger } from '../../core/log.ts';
-import { MapperHost, RecordingSink, waitFor } from '../../mappers/sdk/index.ts';
+import { MapperHost } from '../../mappers/sdk/index.ts';
+import { RecordingSink, waitFor } from '../../mappers/sdk/testing.ts';
 import { opcuaLoader } from '../../mappers/opcua/index.ts';
 import { freePort } from '../../core/testing.ts';
 

@@ -1,7 +1,7 @@
 // The mapper conformance kit against the BLE driver, with a simulated environmental sensor
 // behind noble's binding seam as the peer. restart() drops the link as a sensor going out of range would.
 
-import { runConformance } from '../sdk/index.ts';
+import { runConformance } from '../sdk/testing.ts';
 import { createBleLoader } from './index.ts';
 import { CONTROL_CHAR, ENV_ADDRESS, testWorld } from './sim/sensors.ts';
 import { SimWorld } from './sim/world.ts';

@@ -19,7 +19,6 @@ export function openAdapter(binding: BleBinding, name: string, maxConnections: n
 export function createBleDriver(binding: BleBinding): Driver<BleProtocol, BleVisitor> {
   return defineDriver<BleProtocol, BleVisitor>({
     name: 'bluetooth',
-    aliases: ['ble'],
     sdkVersion: `^${SDK_VERSION}`,
     protocolSchema,
     visitorSchema,

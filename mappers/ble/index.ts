@@ -26,3 +26,6 @@ export function createBleLoader(initial: BleBinding = { kind: 'hci' }): BleLoade
 export const bleLoader = createBleLoader();
 export { parseBinding } from './noble-loader.ts';
 export type { BleBinding } from './noble-loader.ts';
+
+// A driver package's default export: the gateway loads built-in drivers the way it loads npm ones.
+export default bleLoader;

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../core/log.ts';
 import type { ConfigData } from '../../core/model/types.ts';
-import { makeDevice, MapperHost, RecordingSink } from '../sdk/index.ts';
+import { MapperHost } from '../sdk/index.ts';
+import { makeDevice, RecordingSink } from '../sdk/testing.ts';
 import { modbusLoader } from './index.ts';
 
 const TCP = { ip: '127.0.0.1', port: '502', slaveID: 1, communicateMode: 'TCP' };

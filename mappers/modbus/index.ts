@@ -6,3 +6,6 @@ export const modbusLoader: DriverLoader = {
   name: 'modbus',
   load: async () => (await import('./driver.ts')).modbusDriver,
 };
+
+// A driver package's default export: the gateway loads built-in drivers the way it loads npm ones.
+export default modbusLoader;

@@ -4,7 +4,8 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../core/log.ts';
-import { makeDevice, MapperHost, RecordingSink, waitFor } from '../sdk/index.ts';
+import { MapperHost } from '../sdk/index.ts';
+import { makeDevice, RecordingSink, waitFor } from '../sdk/testing.ts';
 import { modbusLoader } from './index.ts';
 import { ScriptedServer } from './testing/scripted-server.ts';
 

@@ -1,4 +1,4 @@
-import { runConformance } from '../sdk/index.ts';
+import { runConformance } from '../sdk/testing.ts';
 import { modbusLoader } from './index.ts';
 import { modbusSimulator } from './testing/conformance-simulator.ts';
 

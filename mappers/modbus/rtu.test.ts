@@ -4,7 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../core/log.ts';
-import { LinkRegistry, makeDevice, MapperHost, RecordingSink, waitFor } from '../sdk/index.ts';
+import { LinkRegistry, MapperHost } from '../sdk/index.ts';
+import { makeDevice, RecordingSink, waitFor } from '../sdk/testing.ts';
 import { modbusLoader } from './index.ts';
 import { RtuTransport } from './rtu.ts';
 import { fixtureImage } from './testing/fixture.ts';

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../core/log.ts';
-import { MapperHost, makeDevice, RecordingSink } from '../sdk/index.ts';
+import { MapperHost } from '../sdk/index.ts';
+import { makeDevice, RecordingSink } from '../sdk/testing.ts';
 import { opcuaLoader } from './index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgetwin-opcua-config-'));

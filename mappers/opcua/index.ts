@@ -6,3 +6,6 @@ export const opcuaLoader: DriverLoader = {
   name: 'opcua',
   load: async () => (await import('./driver.ts')).opcuaDriver,
 };
+
+// A driver package's default export: the gateway loads built-in drivers the way it loads npm ones.
+export default opcuaLoader;

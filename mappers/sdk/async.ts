@@ -6,6 +6,20 @@ export function codedError(code: string, message: string, cause?: unknown): Erro
 }
 
 /** The stable code of anything thrown: its `code` when it has a string one, else the fallback. */
+/**
+ * An error a retry cannot fix: the device refused this value (out of range, read-only on the
+ * device, a locked setting). Thrown from write(), the twin marks the property `failed` with the
+ * reason and does not retry until the desired value changes.
+ */
+export function permanentError(code: string, message: string, cause?: unknown): Error & { code: string; permanent: true } {
+  return Object.assign(codedError(code, message, cause), { permanent: true as const });
+}
+
+/** Whether a thrown value is marked permanent (checked by shape: it may come from another SDK copy). */
+export function isPermanent(err: unknown): boolean {
+  return (err as { permanent?: unknown } | null)?.permanent === true;
+}
+
 export function errorCode(err: unknown, fallback: string): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code ? code : fallback;

@@ -38,6 +38,8 @@ export interface RunnerDeps {
   scheduler: LinkScheduler;
   backoff?: BackoffOptions;
   clock: Clock;
+  /** A hook call holding the event loop this long is logged as a warning (each new longest one). */
+  blockingWarnMs: number;
 }
 
 export class DeviceRunner {
@@ -59,6 +61,8 @@ export class DeviceRunner {
   #sentReason?: string;
   #unsubscribe?: () => Promise<void>;
   readonly #health = new Map<number, boolean>();
+  /** This device's longest synchronous call per hook, so only a new record reaches the metrics. */
+  readonly #longestHold = new Map<string, number>();
 
   constructor(deps: RunnerDeps) {
     this.#d = deps;
@@ -99,12 +103,40 @@ export class DeviceRunner {
       notConnected: `device ${this.#id} is ${this.#state} (${this.#reason}); the write was not sent`,
       submit: (run) => this.#d.scheduler.submit(this.#id, (s) => run(signal ? AbortSignal.any([s, signal]) : s)),
       deliver: (readings) => this.#deliver(readings),
+      call: (hook, fn) => this.#call(hook, fn),
       now: () => this.#d.clock.now(),
     };
     return writeProperty(req, property, value).then((outcome) => {
       this.#d.metrics.writes.inc({ device: this.#id, protocol: this.#protocol, result: outcome.ok ? 'ok' : outcome.error?.code ?? 'error' });
       return outcome;
     });
+  }
+
+  /**
+   * Called right after a driver hook returned its promise, with the time before the call: the
+   * synchronous part is what the event loop, and so every other device, waited for.
+   */
+  #held(hook: string, started: number): void {
+    const ms = performance.now() - started;
+    // Most calls set no record: this check costs no allocation on the poll path.
+    if (ms <= (this.#longestHold.get(hook) ?? 0)) return;
+    this.#longestHold.set(hook, ms);
+    if (this.#d.metrics.noteBlocking(this.#protocol, hook, ms, this.#d.blockingWarnMs)) {
+      this.#d.log.warn({ hook, ms: Math.round(ms) }, `the ${this.#protocol} driver's ${hook}() held the event loop for ${Math.round(ms)} ms before returning; every device waited (move the work out of the hook or make it asynchronous)`);
+    }
+  }
+
+  /** Calls a driver hook, timing its synchronous part; a hook that throws instead of rejecting rejects here. */
+  #call<T>(hook: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let pending: Promise<T>;
+    try {
+      pending = fn();
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    this.#held(hook, started);
+    return pending;
   }
 
   async #connect(): Promise<void> {
@@ -119,7 +151,7 @@ export class DeviceRunner {
       count: (event, n = 1) => this.#d.metrics.countEvent(this.#id, this.#protocol, event, n),
     };
     let conn: Connection;
-    const attempt = prepared.driver.connect(prepared.binding, ctx);
+    const attempt = this.#call('connect', () => prepared.driver.connect(prepared.binding, ctx));
     const timeout = new AbortController();
     const timer = this.#d.clock.setTimer(() => timeout.abort(codedError('ETIMEDOUT', 'connect timed out')), prepared.timeoutMs);
     try {
@@ -136,7 +168,7 @@ export class DeviceRunner {
       this.#d.clock.clearTimer(timer);
     }
     if (gen !== this.#generation) {
-      await conn.close().catch(() => undefined);
+      await this.#call('close', () => conn.close()).catch(() => undefined);
       return;
     }
     this.#conn = conn;
@@ -159,12 +191,12 @@ export class DeviceRunner {
     // the moment it hears "online", and those writes go through the scheduler.
     this.#setState('online');
     // Debug: the twin logs the state change to online at info, one line per change.
-    log.debug({ device: this.#id }, 'device connected');
+    log.debug('device connected');
     if (conn.subscribe && pushed.length > 0) {
       try {
         // Looked up once: a stream can push thousands of readings a second through this callback.
         const byName = new Map(pushed.map((p) => [p.name, { p, codec: prepared.codecs.get(p.name) }]));
-        const unsubscribe = await conn.subscribe(pushed, (raws) => {
+        const unsubscribe = await this.#call('subscribe', () => conn.subscribe!(pushed, (raws) => {
           if (gen !== this.#generation) return;
           const now = this.#d.clock.now();
           const readings: Reading[] = [];
@@ -173,7 +205,7 @@ export class DeviceRunner {
             if (bound) readings.push(toReading(this.#id, bound.p, bound.codec, raw, now));
           }
           this.#deliver(readings, true, 0, now);
-        });
+        }));
         // Stopped or lost while subscribing: nobody else will call this unsubscribe.
         if (gen !== this.#generation) {
           await unsubscribe().catch(() => undefined);
@@ -191,7 +223,11 @@ export class DeviceRunner {
     const { clock } = this.#d;
     let result: RawReading[] | RawBlock;
     try {
-      result = await conn.read(req, signal);
+      // Inline rather than #call: this runs on every poll of every device.
+      const started = performance.now();
+      const pending = conn.read(req, signal);
+      this.#held('read', started);
+      result = await pending;
     } catch (err) {
       // Aborted: the scheduler cut the poll off and cutOff() has reported why.
       if (!signal.aborted) this.#pollFailed(gen, req, index, err);
@@ -311,7 +347,7 @@ export class DeviceRunner {
   #lost(gen: number, err: Error): void {
     if (gen !== this.#generation || !this.#conn) return;
     this.#generation++;
-    this.#d.log.warn({ device: this.#id, err: errorMessage(err) }, 'device connection lost');
+    this.#d.log.warn({ err: errorMessage(err) }, 'device connection lost');
     void this.#disconnect();
     this.#offline(`connection lost: ${errorMessage(err)}`);
     this.#retry();
@@ -324,7 +360,7 @@ export class DeviceRunner {
     this.#conn = undefined;
     this.#unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
-    await conn?.close().catch((err: unknown) => this.#d.log.warn({ device: this.#id, err: errorMessage(err) }, 'closing the connection failed'));
+    if (conn) await this.#call('close', () => conn.close()).catch((err: unknown) => this.#d.log.warn({ err: errorMessage(err) }, 'closing the connection failed'));
   }
 
   /** Offline: the state says why, and every property turns bad so no stale value looks current. */
@@ -338,7 +374,7 @@ export class DeviceRunner {
   #retry(): void {
     if (this.#stop.signal.aborted) return;
     const delay = this.#backoff.next();
-    this.#d.log.info({ device: this.#id, attempt: this.#backoff.attempts, delayMs: delay }, 'reconnecting after backoff');
+    this.#d.log.info({ attempt: this.#backoff.attempts, delayMs: delay }, 'reconnecting after backoff');
     this.#retryTimer = this.#d.clock.setTimer(() => {
       this.#retryTimer = undefined;
       void this.#connect();

@@ -106,7 +106,6 @@ export interface DiscoveredDevice {
 export interface Driver<P = ConfigData, V = ConfigData> {
   /** protocolName as it appears in Device YAML. */
   readonly name: string;
-  readonly aliases?: readonly string[];
   /** semver range of SDK_VERSION this driver was written for. */
   readonly sdkVersion: string;
   readonly protocolSchema: JsonSchema;

@@ -13,17 +13,13 @@ import type { BackoffOptions } from './backoff.ts';
 import { realClock, type Clock } from './clock.ts';
 import { DeviceRunner } from './device-runner.ts';
 import { SDK_VERSION, type Driver } from './driver.ts';
+import { driverProblems, sdkCompatible, type DriverLoader } from './plugin.ts';
 import { checkSerialClaims, LinkRegistry, type SerialClaim } from './links.ts';
 import { MapperMetrics } from './metrics.ts';
 import { DevicePreparer, type PreparedDevice } from './prepare.ts';
 import { LinkScheduler } from './scheduler.ts';
 
-export interface DriverLoader {
-  name: string;
-  aliases?: string[];
-  /** Lazy: heavy protocol libraries load only when a device needs them. */
-  load(): Promise<Driver<any, any>>;
-}
+export type { DriverLoader } from './plugin.ts';
 
 export interface MapperHostOptions {
   sink: ReadingSink;
@@ -35,16 +31,15 @@ export interface MapperHostOptions {
   backoff?: BackoffOptions;
   clock?: Clock;
   links?: LinkRegistry;
+  /** What to tell a user whose device names a protocol no loader serves (how this gateway adds drivers). */
+  unknownProtocolHint?: (protocol: string) => string;
+  /** A driver hook holding the event loop this long is logged (each new longest per protocol and hook); default 50 ms. */
+  blockingWarnMs?: number;
 }
 
 interface SchedulerSlot {
   scheduler: LinkScheduler;
   users: number;
-}
-
-function sdkCompatible(range: string): boolean {
-  const major = /(\d+)/.exec(range)?.[1];
-  return major === SDK_VERSION.split('.')[0];
 }
 
 export class MapperHost implements PropertyWriter {
@@ -128,23 +123,33 @@ export class MapperHost implements PropertyWriter {
     const loader = this.#loaders.get(device.protocol.toLowerCase());
     if (!loader) {
       const known = [...new Set(this.#opts.drivers.map((l) => l.name))].join(', ') || 'none';
-      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `no driver for protocol "${device.protocol}" (installed: ${known})`, where, 'install the driver package and list it in the gateway configuration');
+      const hint = this.#opts.unknownProtocolHint?.(device.protocol) ?? 'give the MapperHost a driver loader for it';
+      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `no driver for protocol "${device.protocol}" (installed: ${known})`, where, hint);
     }
+    const from = loader.source ? ` (from ${loader.source})` : '';
     let loading = this.#loaded.get(loader);
     if (!loading) {
       loading = loader.load();
       this.#loaded.set(loader, loading);
     }
+    let driver: Driver;
     try {
-      const driver = await loading;
-      if (!sdkCompatible(driver.sdkVersion)) {
-        return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `the ${driver.name} driver was written for mapper SDK ${driver.sdkVersion}, this gateway runs ${SDK_VERSION}`, where, 'install a driver version built for this SDK');
-      }
-      return driver;
+      driver = await loading;
     } catch (err) {
       this.#loaded.delete(loader);
-      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `the ${loader.name} driver failed to load: ${errorMessage(err)}`, where, 'check that its package and native dependencies are installed', { cause: err });
+      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `the ${loader.name} driver${from} failed to load: ${errorMessage(err)}`, where, 'check that its package and native dependencies are installed (npm ls), or remove it from --driver / drivers:', { cause: err });
     }
+    const problems = driverProblems(driver);
+    if (problems.length > 0) {
+      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `the ${loader.name} driver${from} is not a driver: ${problems.join('; ')}`, where, 'its load() must return the object defineDriver() builds from edgetwin/sdk');
+    }
+    if (driver.name.toLowerCase() !== loader.name.toLowerCase()) {
+      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `the ${loader.name} driver loader${from} returned a driver named "${driver.name}"`, where, 'give the loader and its driver the same name');
+    }
+    if (!sdkCompatible(driver.sdkVersion)) {
+      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `the ${driver.name} driver${from} was written for mapper SDK ${driver.sdkVersion}, this gateway runs ${SDK_VERSION}`, where, 'install a driver version built for this SDK');
+    }
+    return driver;
   }
 
   async #prepareAll(devices: DeviceSpecResolved[]): Promise<{ prepared: Map<DeviceId, PreparedDevice>; errors: EdgetwinError[] }> {
@@ -195,6 +200,7 @@ export class MapperHost implements PropertyWriter {
       scheduler: slot.scheduler,
       backoff: this.#opts.backoff,
       clock: this.#clock,
+      blockingWarnMs: this.#opts.blockingWarnMs ?? 50,
     });
     this.#runners.set(prepared.spec.id, runner);
     runner.start();

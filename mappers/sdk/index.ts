@@ -1,5 +1,6 @@
-// The public SDK surface for driver authors: the contract, the codec, links, coded errors, and the
-// conformance kit. A driver package imports from here only.
+// `edgetwin/sdk`: what a driver package imports. The contract, the codec, links, coded errors and
+// the runtime that drives a driver. Nothing here loads node:test: the conformance kit and its
+// harness are `edgetwin/sdk/testing` (testing.ts), so a driver's chunk stays free of test code.
 
 export { SDK_VERSION, defineDriver, readingsOf } from './driver.ts';
 export type {
@@ -9,11 +10,8 @@ export { applyScale, BYTE_ORDERS, CODEC_TYPES, checkCodecSpec, CodecError, codec
 export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';
 export { checkSerialClaims, LinkRegistry, normaliseSerial, serialKey } from './links.ts';
 export type { SerialLink, SerialSettings } from './links.ts';
-export { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
+export { codedError, errorCode, errorMessage, isPermanent, permanentError, raceAbort } from './async.ts';
 export { MapperHost } from './host.ts';
 export { proposalYaml } from './proposal.ts';
 export type { Proposal, ProposedProperty } from './proposal.ts';
 export type { DriverLoader, MapperHostOptions } from './host.ts';
-export { runConformance } from './conformance/kit.ts';
-export type { BadConfig, ConformanceOptions, ConformanceSimulator, SimulatedDevice, SimulatedProperty } from './conformance/kit.ts';
-export { activeResources, leakedResources, makeDevice, RecordingSink, waitFor } from './conformance/harness.ts';

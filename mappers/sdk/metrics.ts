@@ -21,6 +21,9 @@ export class MapperMetrics {
   readonly lateness: DeviceHistogram;
   readonly driverEvents: SummedCounter<'device' | 'protocol' | 'event'>;
   readonly state: Gauge<'device' | 'protocol' | 'state'>;
+  /** The longest synchronous stretch of each driver hook: time the event loop (every device) waited on it. */
+  readonly blocking: Gauge<'protocol' | 'hook'>;
+  readonly #longest = new Map<string, number>();
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -43,9 +46,27 @@ export class MapperMetrics {
       name: 'edgetwin_mapper_driver_events_total', help: 'What a driver saw that no reading shows (a serial frame dropped for its checksum or shape), by event',
       labelNames: ['device', 'protocol', 'event'],
     });
+    this.blocking = metric(registry, 'edgetwin_mapper_driver_blocking_seconds', () => new Gauge({
+      name: 'edgetwin_mapper_driver_blocking_seconds', help: 'Longest synchronous part of one driver hook call (connect, read, write, subscribe, close): how long every other device waited',
+      labelNames: ['protocol', 'hook'], registers,
+    }));
     this.state = metric(registry, 'edgetwin_mapper_device_state', () => new Gauge({
       name: 'edgetwin_mapper_device_state', help: '1 for the state a device is in, 0 for the others', labelNames: ['device', 'protocol', 'state'], registers,
     }));
+  }
+
+  /**
+   * Records how long one driver hook call held the event loop before returning its promise.
+   * Returns true when it is the longest seen for that protocol and hook and at least `warnMs`:
+   * the caller warns once per new record, not once per slow call.
+   */
+  noteBlocking(protocol: string, hook: string, ms: number, warnMs: number): boolean {
+    const key = `${protocol}\u0000${hook}`;
+    const longest = this.#longest.get(key) ?? 0;
+    if (ms <= longest) return false;
+    this.#longest.set(key, ms);
+    this.blocking.set({ protocol, hook }, ms / 1000);
+    return ms >= warnMs;
   }
 
   /** Count reads; they reach the counter when it is next collected. */

@@ -5,7 +5,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { DeviceSpecResolved, PropertySpec } from '../../core/device.ts';
-import { EdgetwinError, ErrorCodes, type ErrorCode } from '../../core/errors.ts';
+import { EdgetwinError, ErrorCodes, type ErrorCode, type Where } from '../../core/errors.ts';
 import type { ConfigData } from '../../core/model/types.ts';
 import { checkCodecSpec, type CodecSpec } from './codec.ts';
 import type { DeviceBinding, Driver, PropertyBinding, ReadRequest } from './driver.ts';
@@ -56,6 +56,25 @@ function describe(err: ErrorObject): string {
   return err.message ?? 'is invalid';
 }
 
+/**
+ * Where a field a driver names was written: the Device or its DeviceModel, at the key's own line
+ * (core/model records each configData key's and model field's position). Falls back to the
+ * property's or the device's line.
+ */
+function locate(spec: DeviceSpecResolved, prop: PropertySpec | undefined, base: string, field: string | undefined): Where {
+  const key = field?.split(/[.[]/)[0];
+  const origin = key ? (prop ? prop.source?.fields?.[key] : spec.source?.fields?.[key]) : undefined;
+  const rest = field && key ? field.slice(key.length) : '';
+  const fallback = prop?.source ?? spec.source;
+  return {
+    file: origin?.file ?? fallback?.file,
+    line: origin?.line ?? fallback?.line,
+    device: spec.id,
+    ...(prop ? { property: prop.name } : {}),
+    path: origin?.path ? `${origin.path}${rest}` : field ? `${base}.${field}` : base,
+  };
+}
+
 /** Compiles each driver's schemas once and turns Devices into PreparedDevices. */
 export class DevicePreparer {
   readonly #ajv = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: false }));
@@ -73,13 +92,10 @@ export class DevicePreparer {
   prepare(spec: DeviceSpecResolved, driver: Driver): { prepared?: PreparedDevice; errors: EdgetwinError[] } {
     const errors: EdgetwinError[] = [];
     const v = this.#compile(driver);
-    const deviceWhere = { file: spec.source?.file, line: spec.source?.line, device: spec.id };
     const schemaErrors = (code: ErrorCode, base: string, what: string, validate: ValidateFunction, prop?: PropertySpec) => {
       for (const err of validate.errors ?? []) {
         const field = fieldPath(err);
-        const path = field ? `${base}.${field}` : base;
-        const where = prop ? { file: prop.source?.file ?? spec.source?.file, line: prop.source?.line ?? spec.source?.line, device: spec.id, property: prop.name, path } : { ...deviceWhere, path };
-        errors.push(new EdgetwinError(code, `${what} ${field || 'configData'}: ${describe(err)}`, where, `see the ${driver.name} driver's configuration reference`));
+        errors.push(new EdgetwinError(code, `${what} ${field || 'configData'}: ${describe(err)}`, locate(spec, prop, base, field || undefined), `see the ${driver.name} driver's configuration reference`));
       }
     };
 
@@ -103,10 +119,7 @@ export class DevicePreparer {
     for (const problem of driver.check?.(binding) ?? []) {
       const prop = problem.property ? spec.properties.find((p) => p.name === problem.property) : undefined;
       const base = prop ? `spec.properties[name=${prop.name}].visitors.configData` : 'spec.protocol.configData';
-      errors.push(new EdgetwinError(prop ? ErrorCodes.VISITOR_CONFIG : ErrorCodes.PROTOCOL_CONFIG, problem.message, {
-        file: prop?.source?.file ?? spec.source?.file, line: prop?.source?.line ?? spec.source?.line, device: spec.id, property: problem.property,
-        path: problem.path ? `${base}.${problem.path}` : base,
-      }));
+      errors.push(new EdgetwinError(prop ? ErrorCodes.VISITOR_CONFIG : ErrorCodes.PROTOCOL_CONFIG, problem.message, locate(spec, prop, base, problem.path || undefined)));
     }
 
     const codecs = new Map<string, CodecSpec>();

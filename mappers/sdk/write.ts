@@ -5,7 +5,7 @@
 import { ErrorCodes } from '../../core/errors.ts';
 import type { Reading, WriteOutcome } from '../../core/reading.ts';
 import { parseValue, type PropertyValue } from '../../core/values.ts';
-import { errorCode, errorMessage, raceAbort } from './async.ts';
+import { errorCode, errorMessage, isPermanent, raceAbort } from './async.ts';
 import { encode } from './codec.ts';
 import { toDriverValue, toReading } from './convert.ts';
 import { readingsOf, type Connection } from './driver.ts';
@@ -18,6 +18,8 @@ export interface WriteRequest {
   notConnected: string;
   /** Run one request in the device's turn on its link. */
   submit<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** Call a driver hook, timing how long it holds the event loop. */
+  call<T>(hook: string, fn: () => Promise<T>): Promise<T>;
   /** Report the read-back readings like any other reading. */
   deliver(readings: Reading[]): void;
   now(): number;
@@ -55,15 +57,15 @@ export async function writeProperty(req: WriteRequest, property: string, input: 
   }
 
   try {
-    await req.submit((signal) => raceAbort(conn.write(binding, { value: toDriverValue(binding, value), raw }, signal), signal));
+    await req.submit((signal) => raceAbort(req.call('write', () => conn.write(binding, { value: toDriverValue(binding, value), raw }, signal)), signal));
   } catch (err) {
-    return fail(errorCode(err, 'EWRITE'), `writing ${property} of ${id} failed: ${errorMessage(err)}`);
+    return { ...fail(errorCode(err, 'EWRITE'), `writing ${property} of ${id} failed: ${errorMessage(err)}`), ...(isPermanent(err) ? { permanent: true } : {}) };
   }
 
   const request = prepared.plan.find((r) => r.properties.some((p) => p.name === property)) ?? { properties: [binding] };
   let readings: Reading[];
   try {
-    const raws = readingsOf(await req.submit((signal) => raceAbort(conn.read(request, signal), signal)));
+    const raws = readingsOf(await req.submit((signal) => raceAbort(req.call('read', () => conn.read(request, signal)), signal)));
     const now = req.now();
     const byName = new Map(raws.map((r) => [r.property, r]));
     readings = request.properties.map((p) => toReading(id, p, prepared.codecs.get(p.name), byName.get(p.name), now));

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../core/log.ts';
 import type { ConfigData } from '../../core/model/types.ts';
-import { MapperHost, makeDevice, RecordingSink } from '../sdk/index.ts';
+import { MapperHost } from '../sdk/index.ts';
+import { makeDevice, RecordingSink } from '../sdk/testing.ts';
 import type { PropertyInput } from '../sdk/conformance/harness.ts';
 import { serialLoader } from './index.ts';
 

@@ -8,3 +8,6 @@ export const virtualLoader: DriverLoader = {
 };
 
 export { virtualSwitch, VirtualSwitch } from './switch.ts';
+
+// A driver package's default export: the gateway loads built-in drivers the way it loads npm ones.
+export default virtualLoader;

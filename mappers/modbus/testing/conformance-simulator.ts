@@ -1,7 +1,7 @@
 // The conformance kit's peer: modbus-serial's ServerTCP on a fixed port across restarts, holding
 // a small PLC's registers.
 
-import type { ConformanceSimulator, SimulatedDevice } from '../../sdk/index.ts';
+import type { ConformanceSimulator, SimulatedDevice } from '../../sdk/testing.ts';
 import { startModbusSerialServer } from './peers.ts';
 import type { RegisterImage } from './fixture.ts';
 

@@ -4,7 +4,7 @@
 
 import type { DeviceSpecResolved } from '../../../core/device.ts';
 import type { ConfigData } from '../../../core/model/types.ts';
-import { makeDevice } from '../../sdk/index.ts';
+import { makeDevice } from '../../sdk/testing.ts';
 import type { PropertyType, PropertyValue } from '../../../core/values.ts';
 
 export type Table = 'hr' | 'ir' | 'co' | 'di';

@@ -10,10 +10,12 @@ import type { ConfigData } from '../../../core/model/types.ts';
 import { sameAtWirePrecision, type PropertyType, type PropertyValue } from '../../../core/values.ts';
 import { MapperHost, type DriverLoader } from '../host.ts';
 import { activeResources, leakedResources, makeDevice, RecordingSink, waitFor } from './harness.ts';
+import { DriverTrail } from './trail.ts';
 
 /** One property the simulator serves. */
 export interface SimulatedProperty {
   name: string;
+  /** The twin's lower-case type (int, float, double, string, boolean, bytes), not the DeviceModel's INT/DOUBLE. */
   type: PropertyType;
   accessMode?: 'ReadWrite' | 'ReadOnly';
   visitor: ConfigData;
@@ -27,7 +29,11 @@ export interface SimulatedProperty {
 export interface SimulatedDevice {
   protocol: ConfigData;
   properties: SimulatedProperty[];
-  /** A property whose reads the simulator makes fail (an unmapped register, a missing node). */
+  /**
+   * A property whose every read the simulator makes fail (an unmapped register, a missing node, a
+   * key the instrument answers ERR for). The kit expects quality bad with an upper-case code while
+   * the other properties keep reading good. Leave it out only when the protocol cannot fail one value.
+   */
   failing?: SimulatedProperty;
 }
 
@@ -99,11 +105,20 @@ export function runConformance(opts: ConformanceOptions): void {
       });
     };
 
+    const trail = new DriverTrail();
+    const driver = trail.wrap(opts.driver);
     const withHost = async <T>(fn: (host: MapperHost, sink: RecordingSink) => Promise<T>): Promise<T> => {
       const sink = new RecordingSink();
-      const host = new MapperHost({ sink, drivers: [opts.driver], log: silentLogger, dataDir: opts.dataDir ?? '.', backoff: { initialMs: 50, maxMs: 500 } });
+      const host = new MapperHost({ sink, drivers: [driver], log: silentLogger, dataDir: opts.dataDir ?? '.', backoff: { initialMs: 50, maxMs: 500 } });
+      trail.clear();
       try {
         return await fn(host, sink);
+      } catch (err) {
+        // The kit's own assertion says what was expected; the trail says what the driver did, and where.
+        const state = sink.states.at(-1);
+        const context = `${state ? `\nlast device state: ${state.state}${state.reason ? ` (${state.reason})` : ''}` : ''}${trail.describe()}`;
+        if (err instanceof Error && context) err.message += context;
+        throw err;
       } finally {
         await host.close();
       }
