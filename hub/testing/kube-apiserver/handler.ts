@@ -52,6 +52,9 @@ export class WatchGate {
   }
 }
 
+/** Go's strconv.ParseBool, which the real server uses: python-kubernetes sends "True". */
+const truthy = (v: string | null) => v !== null && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v);
+
 function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.end();
@@ -178,13 +181,13 @@ export function createHandler(registry: Registry, cfg: HandlerConfig, gate: Watc
 
     if (r.name === undefined) {
       if (method === 'GET') {
-        const watching = q.get('watch') === '1' || q.get('watch') === 'true';
+        const watching = truthy(q.get('watch'));
         if (watching) {
           const matches = selectors(t, q);
           await gate.pass();
           serveWatch(registry, {
             type: t, namespace: r.namespace, matches, resourceVersion: q.get('resourceVersion') ?? undefined,
-            sendInitialEvents: q.get('sendInitialEvents') === 'true', bookmarks: q.get('allowWatchBookmarks') === 'true',
+            sendInitialEvents: truthy(q.get('sendInitialEvents')), bookmarks: truthy(q.get('allowWatchBookmarks')),
             bookmarkIntervalMs: cfg.bookmarkIntervalMs,
             timeoutMs: (Number(q.get('timeoutSeconds') ?? 0) || 1800) * 1000,
             render: (o) => (asTable ? toTable(t, [o], { resourceVersion: o.metadata?.resourceVersion }, include) : o),
