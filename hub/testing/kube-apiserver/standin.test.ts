@@ -273,6 +273,6 @@ describe('kube-apiserver stand-in', () => {
     assert.equal(t.kind, 'Table');
     assert.deepEqual(t.columnDefinitions.filter((c: Obj) => c.priority === 0).map((c: Obj) => c.name), ['Name', 'Status', 'Roles', 'Age', 'Version']);
     const row = t.rows.find((r: Obj) => r.cells[0] === 'gw-lease');
-    assert.equal(row.cells[1], 'Unknown');
+    assert.equal(row.cells[1], 'NotReady', 'a Ready condition of Unknown prints NotReady');
   });
 });

@@ -41,7 +41,8 @@ const wide = { priority: 1 };
 
 function nodeStatus(o: Obj): string {
   const ready = (o.status?.conditions ?? []).find((c: Obj) => c.type === 'Ready');
-  const state = ready?.status === 'True' ? 'Ready' : ready?.status === 'False' ? 'NotReady' : 'Unknown';
+  // As kubectl's node printer: any Ready status but True (False or Unknown) prints NotReady.
+  const state = ready === undefined ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady';
   return o.spec?.unschedulable ? `${state},SchedulingDisabled` : state;
 }
 
