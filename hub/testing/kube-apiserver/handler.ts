@@ -185,6 +185,7 @@ export function createHandler(registry: Registry, cfg: HandlerConfig, gate: Watc
         if (watching) {
           const matches = selectors(t, q);
           await gate.pass();
+          if (res.destroyed) return;
           serveWatch(registry, {
             type: t, namespace: r.namespace, matches, resourceVersion: q.get('resourceVersion') ?? undefined,
             sendInitialEvents: truthy(q.get('sendInitialEvents')), bookmarks: truthy(q.get('allowWatchBookmarks')),
