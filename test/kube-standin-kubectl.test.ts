@@ -135,6 +135,22 @@ describe('kubectl against the kube-apiserver stand-in', { skip }, () => {
     assert.match(gone.stderr, /NotFound.*"thermo-1" not found/);
   });
 
+  it('creates a namespace, secret, configmap and service account with kubectl create (protobuf request bodies), labels one, deletes the namespace', async () => {
+    await ok('create', 'namespace', 'scratch');
+    await ok('create', 'secret', 'generic', 'ca', '-n', 'scratch', '--from-literal=ca.crt=PEM', '--type=example.com/ca');
+    await ok('create', 'configmap', 'settings', '-n', 'scratch', '--from-literal=mode=edge');
+    await ok('create', 'serviceaccount', 'robot', '-n', 'scratch');
+    await ok('label', 'configmap', 'settings', '-n', 'scratch', 'tier=edge');
+    const secret = JSON.parse(await ok('get', 'secret', 'ca', '-n', 'scratch', '-o', 'json'));
+    assert.equal(secret.type, 'example.com/ca');
+    assert.equal(Buffer.from(secret.data['ca.crt'], 'base64').toString(), 'PEM');
+    assert.equal(await ok('get', 'cm', '-n', 'scratch', '-l', 'tier=edge', '-o', 'jsonpath={.items[*].data.mode}'), 'edge');
+    assert.match(await ok('get', 'sa', '-n', 'scratch'), /robot/);
+    await ok('delete', 'namespace', 'scratch');
+    const gone = await kubectl('get', 'namespace', 'scratch');
+    assert.notEqual(gone.code, 0, 'kubectl delete waits until the namespace and its content are gone');
+  });
+
   it('applies built-in manifests of the kinds deploy/ will hold, client-side and --server-side', async () => {
     const manifests = [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'edgetwin' } },

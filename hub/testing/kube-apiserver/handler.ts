@@ -11,6 +11,7 @@ import { groupVersionDocument, openApiIndex } from './openapi.ts';
 import { PATCH_TYPES, type DeleteOptions, type Registry, type WriteOptions } from './registry.ts';
 import { apiVersionOf, type ResourceType } from './resources.ts';
 import type { FieldValidation } from './schema.ts';
+import { decodeProtobufObject, PROTOBUF } from './protobuf.ts';
 import { parseFieldSelector, parseLabelSelector, type Predicate } from './selectors.ts';
 import { ApiError, badRequest, gone, methodNotAllowed, pathNotFound, unauthorized } from './status.ts';
 import { toTable, type IncludeObject } from './table.ts';
@@ -64,13 +65,17 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<{ raw: string; contentType: string }> {
+async function readBody(req: IncomingMessage): Promise<{ raw: string; contentType: string; decoded?: Obj }> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  return { raw: Buffer.concat(chunks).toString('utf8'), contentType: String(req.headers['content-type'] ?? '').split(';')[0].trim() };
+  const body = Buffer.concat(chunks);
+  const contentType = String(req.headers['content-type'] ?? '').split(';')[0].trim();
+  if (contentType === PROTOBUF) return { raw: '', contentType, decoded: decodeProtobufObject(body) };
+  return { raw: body.toString('utf8'), contentType };
 }
 
-function parseBody(raw: string, contentType: string): any {
+function parseBody(raw: string, contentType: string, decoded?: Obj): any {
+  if (decoded) return decoded;
   if (raw.trim() === '') return undefined;
   try {
     return contentType.includes('yaml') ? parseYaml(raw) : JSON.parse(raw);
@@ -201,8 +206,8 @@ export function createHandler(registry: Registry, cfg: HandlerConfig, gate: Watc
       }
       if (method === 'POST') {
         if (t.namespaced && r.namespace === undefined) throw methodNotAllowed('create', t.plural);
-        const { raw, contentType } = await readBody(req);
-        const w = registry.create(t, ns, parseBody(raw, contentType) ?? {}, writeOptions(q));
+        const { raw, contentType, decoded } = await readBody(req);
+        const w = registry.create(t, ns, parseBody(raw, contentType, decoded) ?? {}, writeOptions(q));
         return send(res, 201, one(w.object), warned(w.warnings));
       }
       if (method === 'DELETE') {
@@ -216,8 +221,8 @@ export function createHandler(registry: Registry, cfg: HandlerConfig, gate: Watc
     switch (method) {
       case 'GET': return send(res, 200, one(registry.get(t, ns, r.name)));
       case 'PUT': {
-        const { raw, contentType } = await readBody(req);
-        const w = registry.update(t, ns, r.name, parseBody(raw, contentType) ?? {}, writeOptions(q), r.subresource);
+        const { raw, contentType, decoded } = await readBody(req);
+        const w = registry.update(t, ns, r.name, parseBody(raw, contentType, decoded) ?? {}, writeOptions(q), r.subresource);
         return send(res, 200, one(w.object), warned(w.warnings));
       }
       case 'PATCH': {
