@@ -126,7 +126,7 @@ export class Registry {
     if (storageKey(t) === CRD_KEY) this.establish(o);
     if (opts.dryRun) return { object: this.view(t, o), warnings };
     const stored = this.store.put(storageKey(t), o);
-    if (o.metadata.ownerReferences) this.queueSweep();
+    if (o.metadata.ownerReferences) this.queueSweep({ dependent: [storageKey(t), stored.metadata.namespace ?? '', stored.metadata.name] });
     return { object: this.view(t, stored), warnings };
   }
 
@@ -203,7 +203,9 @@ export class Registry {
       return { object: this.view(t, this.removeNow(t, o)), warnings };
     }
     const stored = this.store.put(storageKey(t), o);
-    if (o.metadata.ownerReferences) this.queueSweep();
+    if (JSON.stringify(o.metadata.ownerReferences) !== JSON.stringify(current.metadata.ownerReferences)) {
+      this.queueSweep({ dependent: [storageKey(t), stored.metadata.namespace ?? '', stored.metadata.name] });
+    }
     return { object: this.view(t, stored), warnings };
   }
 
@@ -255,7 +257,7 @@ export class Registry {
       o.metadata.deletionTimestamp ??= now();
       o.status = { ...o.status, phase: 'Terminating' };
       const stored = this.store.put(NS_KEY, o);
-      this.queueSweep();
+      this.queueSweep({ namespace: o.metadata.name });
       return this.view(t, stored);
     }
     if (storageKey(t) === '/pods' && o.spec?.nodeName && this.store.get('/nodes', '', o.spec.nodeName)) {
@@ -290,7 +292,7 @@ export class Registry {
       }
     }
     const gone = this.store.remove(key, ns, o.metadata.name, o) ?? o;
-    this.queueSweep();
+    this.queueSweep({ owner: gone.metadata.uid, ...(ns ? { namespace: ns } : {}) });
     return gone;
   }
 
@@ -332,7 +334,17 @@ export class Registry {
     return owner !== undefined && owner.metadata.uid === ref.uid;
   }
 
-  private queueSweep(): void {
+  /**
+   * Work for the background controllers, gathered between sweeps so a burst of writes costs one
+   * pass: owners that went away, dependents written with ownerReferences, namespaces that may
+   * have finished terminating.
+   */
+  private pending = { owners: new Set<string>(), dependents: [] as Array<[string, string, string]>, namespaces: new Set<string>() };
+
+  private queueSweep(work: { owner?: string; dependent?: [string, string, string]; namespace?: string }): void {
+    if (work.owner) this.pending.owners.add(work.owner);
+    if (work.dependent) this.pending.dependents.push(work.dependent);
+    if (work.namespace) this.pending.namespaces.add(work.namespace);
     if (this.sweepQueued) return;
     this.sweepQueued = true;
     setImmediate(() => {
@@ -342,35 +354,47 @@ export class Registry {
   }
 
   /**
-   * kube-controller-manager's share, run after writes that can leave work: the garbage
-   * collector deletes (in the background) objects none of whose owners exist any more, and
-   * the namespace controller empties a terminating namespace, then removes it.
+   * kube-controller-manager's share: the garbage collector deletes (in the background) objects
+   * none of whose owners exist any more, and the namespace controller empties a terminating
+   * namespace, then removes it.
    */
-  sweep(): void {
-    for (const key of this.store.keys()) {
+  private sweep(): void {
+    const { owners, dependents, namespaces } = this.pending;
+    this.pending = { owners: new Set(), dependents: [], namespaces: new Set() };
+    const orphans: Array<{ type: ResourceType; obj: Obj }> = [];
+    const collectIfOrphan = (key: string, obj: Obj) => {
+      const refs: Obj[] = obj.metadata.ownerReferences ?? [];
+      if (refs.length === 0 || refs.some((r) => this.ownerExists(obj, r))) return;
       const [group, plural] = key.split('/');
       const type = this.catalog.anyVersion(group, plural);
-      if (!type) continue;
-      for (const obj of this.store.list(key)) {
-        const refs: Obj[] = obj.metadata.ownerReferences ?? [];
-        if (refs.length > 0 && !refs.some((r) => this.ownerExists(obj, r))) {
-          this.tryDelete(type, obj);
-        }
+      if (type) orphans.push({ type, obj });
+    };
+    if (owners.size > 0) {
+      for (const key of this.store.keys()) {
+        this.store.scan(key, (obj) => {
+          if ((obj.metadata.ownerReferences ?? []).some((r: Obj) => owners.has(r.uid))) collectIfOrphan(key, obj);
+        });
       }
     }
-    for (const ns of this.store.list(NS_KEY)) {
-      if (!ns.metadata.deletionTimestamp) continue;
+    for (const [key, ns, name] of dependents) {
+      const obj = this.store.get(key, ns, name);
+      if (obj) collectIfOrphan(key, obj);
+    }
+    for (const { type, obj } of orphans) this.tryDelete(type, obj);
+    for (const name of namespaces) {
+      const ns = this.store.get(NS_KEY, '', name);
+      if (!ns?.metadata.deletionTimestamp) continue;
       let remaining = 0;
       for (const key of this.store.keys()) {
         const [group, plural] = key.split('/');
         const type = this.catalog.anyVersion(group, plural);
         if (!type?.namespaced) continue;
-        for (const obj of this.store.list(key, ns.metadata.name)) {
+        for (const obj of this.store.list(key, name)) {
           remaining++;
           if (!obj.metadata.deletionTimestamp) this.tryDelete(type, obj);
         }
       }
-      if (remaining === 0) this.store.remove(NS_KEY, '', ns.metadata.name);
+      if (remaining === 0) this.store.remove(NS_KEY, '', name);
     }
   }
 

@@ -21,7 +21,8 @@ function call(s: KubeApiServer, method: string, path: string, body?: unknown, he
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const req = request(`${s.url}${path}`, {
       method, ca: s.caPem,
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers },
+      // Content-Length, because node sends no body framing for DELETE without it.
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...(data !== undefined ? { 'Content-Length': String(Buffer.byteLength(data)) } : {}), ...headers },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
@@ -245,6 +246,60 @@ describe('kube-apiserver stand-in', () => {
     assert.equal(released.status, 200);
     assert.equal((await call(s, 'GET', `${WIDGETS}/owner`)).status, 404);
     await waitFor('the garbage collector to delete the owned ConfigMap', async () => (await call(s, 'GET', '/api/v1/namespaces/default/configmaps/owned')).status === 404);
+  });
+
+  it('orphans dependents with propagationPolicy Orphan and deletes them first with Foreground', async () => {
+    const owner = async (name: string) => (await call(s, 'POST', WIDGETS, { apiVersion: 'example.edgetwin.io/v1beta1', kind: 'Widget', metadata: { name }, spec: { nodeName: 'n' } })).body;
+    const dependent = (name: string, o: Obj) => call(s, 'POST', '/api/v1/namespaces/default/configmaps', {
+      metadata: { name, ownerReferences: [{ apiVersion: 'example.edgetwin.io/v1beta1', kind: 'Widget', name: o.metadata.name, uid: o.metadata.uid }] },
+    });
+    const kept = await owner('orphaner');
+    await dependent('orphaned', kept);
+    await call(s, 'DELETE', `${WIDGETS}/orphaner`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' });
+    const orphan = await call(s, 'GET', '/api/v1/namespaces/default/configmaps/orphaned');
+    assert.equal(orphan.status, 200);
+    assert.equal(orphan.body.metadata.ownerReferences, undefined, 'the owner reference is removed, the object kept');
+    const first = await owner('foreground');
+    await dependent('fg-dependent', first);
+    await call(s, 'DELETE', `${WIDGETS}/foreground?propagationPolicy=Foreground`);
+    assert.equal((await call(s, 'GET', '/api/v1/namespaces/default/configmaps/fg-dependent')).status, 404);
+    assert.equal((await call(s, 'GET', `${WIDGETS}/foreground`)).status, 404);
+  });
+
+  it('deletes a pod bound to a node gracefully: Terminating until a delete with grace period 0, as from its kubelet', async () => {
+    await call(s, 'POST', '/api/v1/nodes', { metadata: { name: 'gw-pods' } });
+    await call(s, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'graceful' }, spec: { nodeName: 'gw-pods', containers: [{ name: 'c', image: 'i' }] } });
+    const first = await call(s, 'DELETE', '/api/v1/namespaces/default/pods/graceful');
+    assert.equal(first.body.metadata.deletionGracePeriodSeconds, 30);
+    assert.ok(first.body.metadata.deletionTimestamp);
+    assert.equal((await call(s, 'GET', '/api/v1/namespaces/default/pods/graceful')).status, 200);
+    await call(s, 'DELETE', '/api/v1/namespaces/default/pods/graceful', { gracePeriodSeconds: 0 });
+    assert.equal((await call(s, 'GET', '/api/v1/namespaces/default/pods/graceful')).status, 404);
+    await call(s, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'unbound' }, spec: { containers: [{ name: 'c', image: 'i' }] } });
+    await call(s, 'DELETE', '/api/v1/namespaces/default/pods/unbound');
+    assert.equal((await call(s, 'GET', '/api/v1/namespaces/default/pods/unbound')).status, 404, 'a pod on no node goes at once');
+  });
+
+  it('streams the current objects then an initial-events-end bookmark with sendInitialEvents', async () => {
+    await call(s, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'initial' } });
+    const events = await watchEvents(s, '/api/v1/namespaces/default/serviceaccounts?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan', 2);
+    assert.equal(events[0].type, 'ADDED');
+    assert.equal(events[0].object.metadata.name, 'initial');
+    assert.equal(events[1].type, 'BOOKMARK');
+    assert.equal(events[1].object.metadata.annotations['k8s.io/initial-events-end'], 'true');
+  });
+
+  it('stops serving a CRD\'s resource, and deletes its objects, when the CRD is deleted', async () => {
+    const crd = structuredClone(WIDGET_CRD);
+    crd.metadata.name = 'gadgets.example.edgetwin.io';
+    Object.assign(crd.spec.names, { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', shortNames: [] });
+    await call(s, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+    const gadgets = '/apis/example.edgetwin.io/v1beta1/namespaces/default/gadgets';
+    assert.equal((await call(s, 'POST', gadgets, { apiVersion: 'example.edgetwin.io/v1beta1', kind: 'Gadget', metadata: { name: 'g' }, spec: { nodeName: 'n' } })).status, 201);
+    await call(s, 'DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.edgetwin.io');
+    assert.equal((await call(s, 'GET', gadgets)).status, 404);
+    assert.deepEqual(s.store.list('example.edgetwin.io/gadgets'), []);
+    assert.equal((await call(s, 'GET', WIDGETS)).status, 200, 'the other CRD of the group is still served');
   });
 
   it('marks a node whose lease lapses Unknown (NotReady), as the node lifecycle controller does', async () => {

@@ -58,6 +58,11 @@ export class Store {
       .map(([, o]) => structuredClone(o));
   }
 
+  /** Visits the stored objects of key without copying them; fn must not change them. */
+  scan(key: string, fn: (obj: Readonly<Obj>) => void): void {
+    for (const o of this.data.get(key)?.values() ?? []) fn(o);
+  }
+
   keys(): string[] {
     return [...this.data.keys()];
   }
