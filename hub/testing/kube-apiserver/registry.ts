@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.ts';
 import { apiVersionOf, Catalog, storageKey, typesFromCrd, type ResourceType } from './resources.ts';
-import { admitCustomResource, type FieldValidation } from './schema.ts';
+import { admitCustomResource, schemaProblem, type FieldValidation } from './schema.ts';
 import { alreadyExists, ApiError, badRequest, conflict, invalid, notFound, unsupportedMediaType } from './status.ts';
 import type { Store } from './store.ts';
 
@@ -123,9 +123,10 @@ export class Registry {
     this.withMeta(o);
     if (t.generation) o.metadata.generation = 1;
     this.defaults(t, o);
-    if (storageKey(t) === CRD_KEY) this.establish(o);
+    const served = storageKey(t) === CRD_KEY ? this.establish(o) : undefined;
     if (opts.dryRun) return { object: this.view(t, o), warnings };
     const stored = this.store.put(storageKey(t), o);
+    if (served) this.catalog.serveCrd(o.metadata.name, served);
     if (o.metadata.ownerReferences) this.queueSweep({ dependent: [storageKey(t), stored.metadata.namespace ?? '', stored.metadata.name] });
     return { object: this.view(t, stored), warnings };
   }
@@ -139,10 +140,22 @@ export class Registry {
     }
   }
 
-  /** A CRD is served as soon as it is stored; its status says so, as the CRD controllers would. */
-  private establish(crd: Obj): void {
+  /**
+   * What a CRD will serve, checked (names free, schemas compile), with its status set as the CRD
+   * controllers would: it is served as soon as it is stored.
+   */
+  private establish(crd: Obj): ResourceType[] {
     const types = typesFromCrd(crd);
-    this.catalog.serveCrd(crd.metadata.name, types);
+    types.forEach((t) => {
+      const problem = schemaProblem(t);
+      if (problem) {
+        const i = (crd.spec.versions as Obj[]).findIndex((v) => v.name === t.version);
+        throw invalid('apiextensions.k8s.io', 'CustomResourceDefinition', crd.metadata.name, [
+          { reason: 'FieldValueInvalid', field: `spec.versions[${i}].schema.openAPIV3Schema`, message: `Invalid value: the schema does not compile: ${problem}` },
+        ]);
+      }
+    });
+    this.catalog.checkServable(crd.metadata.name, types);
     const at = now();
     const storage = (crd.spec.versions ?? []).find((v: Obj) => v.storage)?.name;
     crd.status = {
@@ -153,6 +166,7 @@ export class Registry {
       ],
       storedVersions: [...new Set([...(crd.status?.storedVersions ?? []), storage].filter(Boolean))],
     };
+    return types;
   }
 
   update(t: ResourceType, namespace: string, name: string, body: Obj, opts: WriteOptions = {}, subresource?: string): Written {
@@ -197,12 +211,13 @@ export class Registry {
       const specOf = (x: Obj) => { const { metadata: _m, status: _s, ...rest } = x; return JSON.stringify(rest); };
       o.metadata.generation = (current.metadata.generation ?? 1) + (specOf(o) !== specOf(current) ? 1 : 0);
     }
-    if (storageKey(t) === CRD_KEY && subresource !== 'status') this.establish(o);
+    const served = storageKey(t) === CRD_KEY && subresource !== 'status' ? this.establish(o) : undefined;
     if (opts.dryRun) return { object: this.view(t, o), warnings };
     if (o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).length === 0 && !this.gracefulPending(t, o)) {
       return { object: this.view(t, this.removeNow(t, o)), warnings };
     }
     const stored = this.store.put(storageKey(t), o);
+    if (served) this.catalog.serveCrd(o.metadata.name, served);
     if (JSON.stringify(o.metadata.ownerReferences) !== JSON.stringify(current.metadata.ownerReferences)) {
       this.queueSweep({ dependent: [storageKey(t), stored.metadata.namespace ?? '', stored.metadata.name] });
     }
@@ -224,7 +239,9 @@ export class Registry {
     switch (contentType) {
       case PATCH_TYPES.json: patched = jsonPatch(base, patch); break;
       case PATCH_TYPES.merge: patched = mergePatch(base, patch); break;
-      default: patched = strategicMergePatch(base, patch); break;
+      case PATCH_TYPES.strategic: patched = strategicMergePatch(base, patch); break;
+      // Server-side apply without field ownership: the configuration merged into the live object.
+      default: patched = t.custom ? mergePatch(base, patch) : strategicMergePatch(base, patch); break;
     }
     if (patched === null || typeof patched !== 'object' || Array.isArray(patched)) throw badRequest('the patch did not leave an object');
     patched.metadata ??= {};
@@ -289,6 +306,7 @@ export class Registry {
     if (key === CRD_KEY) {
       for (const served of this.catalog.unserveCrd(o.metadata.name).slice(0, 1)) {
         for (const cr of this.store.list(storageKey(served))) this.store.remove(storageKey(served), cr.metadata.namespace ?? '', cr.metadata.name);
+        this.store.endWatches(storageKey(served));
       }
     }
     const gone = this.store.remove(key, ns, o.metadata.name, o) ?? o;

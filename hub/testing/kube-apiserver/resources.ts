@@ -158,14 +158,19 @@ export class Catalog {
     return out;
   }
 
-  /** Serves what a CRD declares; refuses names another CRD or a built-in already serves. */
-  serveCrd(crdName: string, types: ResourceType[]): void {
+  /** Refuses names another CRD or a built-in already serves. */
+  checkServable(crdName: string, types: ResourceType[]): void {
     for (const t of types) {
       const existing = this.byGvr.get(`${t.group}/${t.version}/${t.plural}`);
       if (existing && !(this.fromCrd.get(crdName) ?? []).includes(existing)) {
         throw new ApiError(409, 'Conflict', `${t.plural}.${t.group} is already served`);
       }
     }
+  }
+
+  /** Serves what a CRD declares (checked with checkServable first), replacing what it served before. */
+  serveCrd(crdName: string, types: ResourceType[]): void {
+    this.checkServable(crdName, types);
     this.unserveCrd(crdName);
     for (const t of types) this.byGvr.set(`${t.group}/${t.version}/${t.plural}`, t);
     this.fromCrd.set(crdName, types);

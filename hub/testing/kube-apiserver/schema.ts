@@ -81,6 +81,17 @@ function prune(value: Json, schema: Json, path: string, dropped: string[]): void
   }
 }
 
+/** Why a CRD version's schema cannot validate anything, or undefined when it can. */
+export function schemaProblem(t: ResourceType): string | undefined {
+  if (!t.openAPIV3Schema) return undefined;
+  try {
+    validatorFor(t.openAPIV3Schema);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
 /** Prunes, defaults and validates a custom resource in place; returns warnings for pruned fields. */

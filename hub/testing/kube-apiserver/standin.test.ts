@@ -156,6 +156,25 @@ describe('kube-apiserver stand-in', () => {
     assert.match(strict.body.message, /unknown field "spec.color"/);
   });
 
+  it('server-side applies a custom resource (merged into the live object), and refuses a CRD whose schema cannot compile', async () => {
+    const apply = (body: Obj) => call(s, 'PATCH', `${WIDGETS}/applied?fieldManager=test`, JSON.stringify(body), { 'Content-Type': 'application/apply-patch+yaml' });
+    const created = await apply({ apiVersion: 'example.edgetwin.io/v1beta1', kind: 'Widget', metadata: { name: 'applied' }, spec: { nodeName: 'n', configData: { a: 1 } } });
+    assert.equal(created.status, 201);
+    const merged = await apply({ apiVersion: 'example.edgetwin.io/v1beta1', kind: 'Widget', metadata: { name: 'applied' }, spec: { configData: { b: 2 } } });
+    assert.equal(merged.status, 200);
+    assert.deepEqual(merged.body.spec, { nodeName: 'n', configData: { a: 1, b: 2 } });
+    const noManager = await call(s, 'PATCH', `${WIDGETS}/applied`, '{}', { 'Content-Type': 'application/apply-patch+yaml' });
+    assert.equal(noManager.status, 400);
+    const broken = structuredClone(WIDGET_CRD) as Obj;
+    broken.metadata.name = 'brokens.example.edgetwin.io';
+    Object.assign(broken.spec.names, { plural: 'brokens', singular: 'broken', kind: 'Broken', shortNames: [] });
+    broken.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.nodeName = { type: 'no-such-type' };
+    const refused = await call(s, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', broken);
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.details.causes[0].field, 'spec.versions[0].schema.openAPIV3Schema');
+    assert.equal((await call(s, 'GET', '/apis/example.edgetwin.io/v1beta1/namespaces/default/brokens')).status, 404, 'a refused CRD serves nothing');
+  });
+
   it('keeps status and spec apart when the CRD has a status subresource', async () => {
     const created = await call(s, 'POST', WIDGETS, { apiVersion: 'example.edgetwin.io/v1beta1', kind: 'Widget', metadata: { name: 'st' }, spec: { nodeName: 'n' }, status: { state: 'dropped' } });
     assert.equal(created.body.status, undefined, 'status on create is dropped');
@@ -296,7 +315,10 @@ describe('kube-apiserver stand-in', () => {
     await call(s, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
     const gadgets = '/apis/example.edgetwin.io/v1beta1/namespaces/default/gadgets';
     assert.equal((await call(s, 'POST', gadgets, { apiVersion: 'example.edgetwin.io/v1beta1', kind: 'Gadget', metadata: { name: 'g' }, spec: { nodeName: 'n' } })).status, 201);
+    const watching = watchEvents(s, `${gadgets}?watch=1&resourceVersion=${s.store.resourceVersion}`, 10);
+    await waitFor('the watch to be open', () => (s.store as unknown as { subscribers: Set<unknown> }).subscribers.size > 0);
     await call(s, 'DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.edgetwin.io');
+    assert.deepEqual((await watching).map((e) => `${e.type} ${e.object.metadata.name}`), ['DELETED g'], 'the watch sees the object go, then ends');
     assert.equal((await call(s, 'GET', gadgets)).status, 404);
     assert.deepEqual(s.store.list('example.edgetwin.io/gadgets'), []);
     assert.equal((await call(s, 'GET', WIDGETS)).status, 200, 'the other CRD of the group is still served');

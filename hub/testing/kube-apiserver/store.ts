@@ -19,6 +19,8 @@ export interface StoreEvent {
 export interface Subscriber {
   key: string;
   deliver(event: StoreEvent): void;
+  /** The resource stopped being served (its CRD was deleted): the watch must end. */
+  end(): void;
 }
 
 const itemKey = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -105,6 +107,10 @@ export class Store {
   subscribe(s: Subscriber): () => void {
     this.subscribers.add(s);
     return () => this.subscribers.delete(s);
+  }
+
+  endWatches(key: string): void {
+    for (const s of [...this.subscribers]) if (s.key === key) s.end();
   }
 
   /** What a restart of kube-apiserver loses: the watch cache. Objects stay (they live in etcd). */

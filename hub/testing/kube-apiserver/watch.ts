@@ -66,7 +66,7 @@ export function serveWatch(registry: Registry, w: WatchRequest, res: ServerRespo
     }
     events.forEach(deliver);
   }
-  const unsubscribe = store.subscribe({ key: storageKey(t), deliver });
+  const unsubscribe = store.subscribe({ key: storageKey(t), deliver, end: () => res.end() });
   const ticker = w.bookmarks ? setInterval(() => bookmark(), w.bookmarkIntervalMs) : undefined;
   const timeout = setTimeout(() => res.end(), w.timeoutMs);
   const finish = () => {
