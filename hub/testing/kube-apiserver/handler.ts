@@ -9,7 +9,7 @@ import type { Logger } from '../../../core/log.ts';
 import { apiGroupList, apiGroupOf, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
 import { groupVersionDocument, openApiIndex } from './openapi.ts';
 import { PATCH_TYPES, type DeleteOptions, type Registry, type WriteOptions } from './registry.ts';
-import { apiVersionOf, type ResourceType } from './resources.ts';
+import { apiVersionOf, storageKey, type ResourceType } from './resources.ts';
 import type { FieldValidation } from './schema.ts';
 import { decodeProtobufObject, PROTOBUF } from './protobuf.ts';
 import { parseFieldSelector, parseLabelSelector, type Predicate } from './selectors.ts';
@@ -229,7 +229,7 @@ export function createHandler(registry: Registry, cfg: HandlerConfig, gate: Watc
         const { raw, contentType } = await readBody(req);
         const accepted = Object.values(PATCH_TYPES) as string[];
         const body = accepted.includes(contentType) ? parseBody(raw, contentType === PATCH_TYPES.apply ? 'yaml' : 'json') : undefined;
-        const existed = contentType === PATCH_TYPES.apply ? registry.store.get(`${t.group}/${t.plural}`, t.namespaced ? ns : '', r.name) : true;
+        const existed = contentType === PATCH_TYPES.apply ? registry.store.get(storageKey(t), t.namespaced ? ns : '', r.name) : true;
         const w = registry.patch(t, ns, r.name, contentType, body ?? {}, writeOptions(q), r.subresource);
         return send(res, existed ? 200 : 201, one(w.object), warned(w.warnings));
       }

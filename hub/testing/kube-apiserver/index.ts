@@ -18,7 +18,7 @@ import { Catalog } from './resources.ts';
 import { Store } from './store.ts';
 
 export interface KubeApiServerOptions {
-  /** Port on 127.0.0.1; 0 (default) lets the system choose one. */
+  /** Port on 127.0.0.1; default: a free one below 32768, so no outgoing connection takes it during restart(). */
   port?: number;
   token?: string;
   /** How many events the watch history keeps; older resourceVersions get 410 Gone. Default 10,000. */
@@ -65,19 +65,32 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   const registry = new Registry(store, new Catalog());
   const gate = new WatchGate();
   let port = opts.port ?? 0;
+  const chosen = opts.port !== undefined;
   const handler = createHandler(registry, {
     token, log, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000, serverAddress: () => `127.0.0.1:${port}`,
   }, gate);
   let server: Server | undefined;
 
-  const listen = async () => {
+  const listenOn = async (p: number) => {
     const s = createServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => void handler(req, res));
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
+      s.listen(p, '127.0.0.1', () => resolve());
     });
     port = (s.address() as { port: number }).port;
     server = s;
+  };
+  // Ports from 32768 up are the kernel's for outgoing connections: one of those could take the
+  // stand-in's port while restart() has it closed. So an unchosen port comes from below.
+  const listen = async () => {
+    if (chosen || server !== undefined || port !== 0) return listenOn(port);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await listenOn(20_000 + Math.floor(Math.random() * 12_768));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 50) throw err;
+      }
+    }
   };
   const close = async () => {
     const s = server;

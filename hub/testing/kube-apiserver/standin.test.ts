@@ -112,7 +112,9 @@ describe('kube-apiserver stand-in', () => {
     assert.equal(dup.body.reason, 'AlreadyExists');
     assert.equal((await call(s, 'GET', '/api/v1/namespaces/default/configmaps/none')).body.reason, 'NotFound');
     const rv = created.body.metadata.resourceVersion;
+    const writesBefore = s.store.writesByResource.get('/configmaps') ?? 0;
     const first = await call(s, 'PUT', '/api/v1/namespaces/default/configmaps/occ', { ...created.body, data: { a: '2' } });
+    assert.equal(s.store.writesByResource.get('/configmaps'), writesBefore + 1, 'writes are counted per resource');
     assert.equal(first.status, 200);
     assert.ok(Number(first.body.metadata.resourceVersion) > Number(rv), 'resourceVersions increase');
     const stale = await call(s, 'PUT', '/api/v1/namespaces/default/configmaps/occ', { ...created.body, data: { a: '3' } });

@@ -32,8 +32,9 @@ export class Store {
   /** Highest resourceVersion whose event has left the history: watches must start at or after it. */
   private compacted = 0;
   private subscribers = new Set<Subscriber>();
-  /** Every write, counted per verb, for tests and benchmarks that count API writes. */
+  /** Every write, counted per verb and per group/plural, for tests and benchmarks that count API writes. */
   readonly writes = { create: 0, update: 0, delete: 0 };
+  readonly writesByResource = new Map<string, number>();
 
   constructor(private historyLimit: number) {}
 
@@ -81,6 +82,7 @@ export class Store {
     m.set(itemKey(namespace, name), stored);
     if (previous) this.writes.update++;
     else this.writes.create++;
+    this.writesByResource.set(key, (this.writesByResource.get(key) ?? 0) + 1);
     this.emit({ type: previous ? 'MODIFIED' : 'ADDED', key, namespace, rv: this.rv, object: stored, previous });
     return structuredClone(stored);
   }
@@ -94,6 +96,7 @@ export class Store {
     const gone = structuredClone(finalState ?? previous);
     gone.metadata.resourceVersion = String(++this.rv);
     this.writes.delete++;
+    this.writesByResource.set(key, (this.writesByResource.get(key) ?? 0) + 1);
     this.emit({ type: 'DELETED', key, namespace, rv: this.rv, object: gone, previous });
     return structuredClone(gone);
   }
