@@ -62,6 +62,10 @@ describe('kubectl against the kube-apiserver stand-in', { skip }, () => {
     assert.deepEqual(wide[0], ['NAME', 'NODE', 'PROTOCOL', 'MODEL', 'AGE']);
     assert.deepEqual(wide[2].slice(0, 4), ['thermo-2', 'gw-b', 'modbus', 'thermometer']);
     assert.match(await ok('apply', '-f', join(dir, 'dev.yaml')), /thermo-1 unchanged/);
+    await ok('apply', '-f', file('status.yaml', [{ apiVersion: 'fixtures.edgetwin.io/v1beta1', kind: 'TestDeviceStatus', metadata: { name: 'thermo-1', namespace: 'default' } }]));
+    const both = await ok('get', 'testdevices,testdevicestatuses', '-o', 'wide');
+    assert.match(both, /testdevice\.fixtures\.edgetwin\.io\/thermo-1\s+gw-a\s+modbus\s+thermometer/);
+    assert.match(both, /NAME\s+AGE\s+testdevicestatus\.fixtures\.edgetwin\.io\/thermo-1\s/, 'a CRD without printer columns gets NAME and AGE');
   });
 
   it('refuses an invalid custom resource on apply, naming the field', async () => {
