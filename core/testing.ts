@@ -4,17 +4,33 @@
 
 import { createServer } from 'node:net';
 
-/** A free loopback port for a server a test starts itself (listen on 0, read it, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports from 32768 up are the kernel's for outgoing connections (ip_local_port_range): a server a
+// test restarts on a port from there could find it taken by some client's socket meanwhile. So test
+// ports come from below, at random (test files run in parallel processes), never twice in one process.
+const FIRST_TEST_PORT = 10_000;
+const PAST_LAST_TEST_PORT = 32_768;
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** A free loopback port below 32768 for a server a test starts itself. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = FIRST_TEST_PORT + Math.floor(Math.random() * (PAST_LAST_TEST_PORT - FIRST_TEST_PORT));
+    if (handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port between ${FIRST_TEST_PORT} and ${PAST_LAST_TEST_PORT - 1} after 500 tries`);
 }
 
 /** Polls until `probe` returns a value other than undefined or false; fails naming `what`. */
