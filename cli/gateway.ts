@@ -78,7 +78,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     cleanup.push(() => host.close());
     twin.setWriter(host);
 
-    const health = new Health().add('store', () => twin.storeProblem);
+    // Until the device files are loaded and applied, the gateway is up but not ready: the API
+    // answers (degraded) so a probe can tell "starting" from "dead".
+    let lastLoad: CatalogLoad | undefined;
+    const health = new Health()
+      .add('store', () => twin.storeProblem)
+      .add('devices', () => (lastLoad ? devicesProblem(config.devices, lastLoad) : 'loading the device files'));
     let mqttUrl = config.mqtt.url;
     let inProcess: EmbeddedBroker['aedes'] | undefined;
     let outbox: Outbox | undefined;
@@ -146,10 +151,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       for (const e of applied.errors) log.error({ code: e.code, device: e.where.device }, e.format());
       return applied;
     };
-    let lastLoad = await catalog.load();
+    lastLoad = await catalog.load();
     const firstLoad = lastLoad;
     await applyLoad(firstLoad);
-    health.add('devices', () => devicesProblem(config.devices, lastLoad));
 
     return {
       config,

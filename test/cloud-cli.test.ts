@@ -37,7 +37,7 @@ describe('edgetwin cloud', () => {
     let logs = '';
     cloud.stderr!.on('data', (d: Buffer) => { logs += d.toString(); });
     await waitFor('the cloud\'s /healthz', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok);
-    assert.match(logs, /no controller runs/);
+    await waitFor('the log line saying no controller runs', () => /no controller runs/.test(logs));
 
     const creds = await joinAsNode(joinPort, token, 'edge-cli');
     const edge = await RawEdge.connect(port, creds);

@@ -46,6 +46,9 @@ export async function startGatewayProcess(opts: {
   try {
     await waitFor('the gateway to answer /healthz', async () => {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
+      // The API answers while devices still load (degraded, "loading the device files"): the log line
+      // after the first load says the gateway is running.
+      if (!opts.ready && !out.includes('edgetwin gateway running')) return undefined;
       return (await ready(apiUrl).catch(() => false)) || undefined;
     }, 30_000, 100);
   } catch (err) {
