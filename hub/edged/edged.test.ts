@@ -66,7 +66,8 @@ async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backof
   };
   const pod = (name: string, ns = 'default') => edged!.pods().find((p) => p.name === name && p.namespace === ns);
   const exec = async (podName: string, container: string, cmd: string[]) => {
-    const cs = pod(podName)!.status!.containerStatuses.find((c) => c.name === container)!;
+    const [ns, name] = podName.includes('/') ? podName.split('/') as [string, string] : ['default', podName];
+    const cs = pod(name, ns)!.status!.containerStatuses.find((c) => c.name === container)!;
     const r = await cri.runtime.execSync(cs.containerID!.replace('containerd://', ''), cmd, 10);
     return { out: r.stdout.toString(), code: r.exitCode };
   };
@@ -110,5 +111,248 @@ spec:
     const { readFileSync } = await import('node:fs');
     const dir = e.edged().logDirectory('default', 'hello')!;
     await waitFor('log line', () => readFileSync(join(dir, 'main', '0.log'), 'utf8').includes('hello from a pod'), 20_000, 100);
+  });
+
+  test('env from a ConfigMap and a Secret, the downward API, and volumes of each kind are visible inside; a ConfigMap update reaches the mounted file', async (t) => {
+    const e = await setup(t);
+    const hostDir = mkdtempSync(join(tmpdir(), 'edgetwin-edged-host-'));
+    t.after(() => rmSync(hostDir, { recursive: true, force: true }));
+    writeFileSync(join(hostDir, 'from-host.txt'), 'host file\n');
+    const cm = (level: string) => `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: app-config, namespace: plant }
+data:
+  level: "${level}"
+  app.conf: |
+    level=${level}
+`;
+    e.write('cm.yaml', cm('info'));
+    e.write('secret.yaml', `
+apiVersion: v1
+kind: Secret
+metadata: { name: app-secret, namespace: plant }
+data:
+  password: ${Buffer.from('s3cret').toString('base64')}
+`);
+    e.write('app.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: app, namespace: plant }
+spec:
+  containers:
+    - name: main
+      image: ${TEST_IMAGE}
+      command: ["/bin/sleep", "3600"]
+      env:
+        - { name: LITERAL, value: plain }
+        - { name: LEVEL, valueFrom: { configMapKeyRef: { name: app-config, key: level } } }
+        - { name: PASSWORD, valueFrom: { secretKeyRef: { name: app-secret, key: password } } }
+        - { name: POD_NAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }
+        - { name: POD_NS, valueFrom: { fieldRef: { fieldPath: metadata.namespace } } }
+        - { name: NODE, valueFrom: { fieldRef: { fieldPath: spec.nodeName } } }
+        - { name: POD_IP, valueFrom: { fieldRef: { fieldPath: status.podIP } } }
+      volumeMounts:
+        - { name: config, mountPath: /etc/app }
+        - { name: creds, mountPath: /var/run/creds }
+        - { name: scratch, mountPath: /scratch }
+        - { name: host, mountPath: /host }
+  volumes:
+    - { name: config, configMap: { name: app-config } }
+    - { name: creds, secret: { secretName: app-secret, defaultMode: 0400 } }
+    - { name: scratch, emptyDir: {} }
+    - { name: host, hostPath: { path: ${hostDir}, type: Directory } }
+`);
+    const st = await waitFor('pod app Running', () => { const s = e.pod('app', 'plant')?.status; return running(s) && s; }, 60_000, 100);
+    const env = await e.exec('plant/app', 'main', ['/bin/sh', '-c', 'echo "$LITERAL|$LEVEL|$PASSWORD|$POD_NAME|$POD_NS|$NODE|$POD_IP"']);
+    assert.equal(env.out.trim(), `plain|info|s3cret|app|plant|edge-test|${st.podIP}`);
+    assert.equal((await e.exec('plant/app', 'main', ['/bin/cat', '/etc/app/app.conf'])).out, 'level=info\n');
+    assert.equal((await e.exec('plant/app', 'main', ['/bin/cat', '/var/run/creds/password'])).out, 's3cret');
+    assert.equal((await e.exec('plant/app', 'main', ['/bin/stat', '-L', '-c', '%a', '/var/run/creds/password'])).out.trim(), '400');
+    assert.equal((await e.exec('plant/app', 'main', ['/bin/cat', '/host/from-host.txt'])).out, 'host file\n');
+    assert.equal((await e.exec('plant/app', 'main', ['/bin/sh', '-c', 'echo x > /scratch/f && cat /scratch/f'])).out, 'x\n');
+    // ConfigMap volumes are read-only inside, as in Kubernetes.
+    assert.notEqual((await e.exec('plant/app', 'main', ['/bin/sh', '-c', 'echo y > /etc/app/new'])).code, 0);
+
+    e.write('cm.yaml', cm('debug'));
+    await waitFor('updated ConfigMap file inside the container', async () => (await e.exec('plant/app', 'main', ['/bin/cat', '/etc/app/app.conf'])).out === 'level=debug\n', 30_000, 200);
+  });
+
+  test('a crashing container goes to CrashLoopBackOff with growing delays and a growing restartCount', async (t) => {
+    const e = await setup(t, { backoffBaseMs: 300 });
+    e.write('crash.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: crash }
+spec:
+  containers:
+    - { name: main, image: ${TEST_IMAGE}, command: ["/bin/sh", "-c", "echo dying; exit 3"] }
+`);
+    const delays = new Set<string>();
+    await waitFor('three back-off delays', () => {
+      for (const p of e.patches) {
+        const w = p.status.containerStatuses[0]?.state.waiting;
+        if (p.key === 'default/crash' && w?.reason === 'CrashLoopBackOff') delays.add(/back-off (\S+)/.exec(w.message ?? '')![1]!);
+      }
+      return delays.size >= 3;
+    }, 90_000, 100);
+    // Each delay doubles the one before (a slow machine may skip showing one, never shrink one).
+    const ms = [...delays].map((d) => (d.endsWith('ms') ? Number(d.slice(0, -2)) : Number(d.slice(0, -1)) * 1000));
+    for (let i = 1; i < ms.length; i++) assert.ok(ms[i]! > ms[i - 1]! && Math.log2(ms[i]! / 300) % 1 === 0, `delays ${[...delays].join(', ')}`);
+    assert.equal(ms[0], 300, `the first delay is the configured base: ${[...delays].join(', ')}`);
+    const st = e.pod('crash')!.status!;
+    const cs = st.containerStatuses[0]!;
+    assert.ok(cs.restartCount >= 3, `restartCount ${cs.restartCount}`);
+    assert.equal(st.phase, 'Running');
+    const last = (cs.state.terminated ?? cs.lastState.terminated)!;
+    assert.equal(last.exitCode, 3);
+    assert.equal(last.reason, 'Error');
+    const counts = e.patches.filter((p) => p.key === 'default/crash').map((p) => p.status.containerStatuses[0]?.restartCount ?? 0);
+    assert.deepEqual(counts, [...counts].sort((a, b) => a - b), 'restartCount never goes down');
+  });
+
+  test('restartPolicy Never leaves a failed container terminated and the pod Failed; OnFailure leaves a succeeded one alone', async (t) => {
+    const e = await setup(t, { backoffBaseMs: 200 });
+    e.write('never.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: never }
+spec:
+  restartPolicy: Never
+  containers:
+    - { name: main, image: ${TEST_IMAGE}, command: ["/bin/sh", "-c", "exit 1"] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: once }
+spec:
+  restartPolicy: OnFailure
+  containers:
+    - { name: main, image: ${TEST_IMAGE}, command: ["/bin/true"] }
+`);
+    const never = await waitFor('pod never Failed', () => { const s = e.pod('never')?.status; return s?.phase === 'Failed' && s; }, 60_000, 100);
+    assert.equal(never.containerStatuses[0]!.state.terminated?.exitCode, 1);
+    const once = await waitFor('pod once Succeeded', () => { const s = e.pod('once')?.status; return s?.phase === 'Succeeded' && s; }, 60_000, 100);
+    assert.equal(once.containerStatuses[0]!.restartCount, 0);
+    // Given time to misbehave, neither restarts.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(e.pod('never')!.status!.containerStatuses[0]!.restartCount, 0);
+    assert.equal(e.pod('once')!.status!.containerStatuses[0]!.restartCount, 0);
+  });
+
+  test('a failing liveness probe restarts the container; readiness shows in the Ready condition', async (t) => {
+    const e = await setup(t, { backoffBaseMs: 200 });
+    e.write('probed.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: probed }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: web
+      image: ${TEST_IMAGE}
+      command: ["/bin/sh", "-c", "touch /tmp/alive; exec httpd -f -p 8080 -h /www"]
+      ports: [{ name: http, containerPort: 8080 }]
+      readinessProbe: { httpGet: { path: /ready.html, port: http }, periodSeconds: 1, failureThreshold: 1 }
+      livenessProbe: { exec: { command: ["/bin/test", "-f", "/tmp/alive"] }, periodSeconds: 1, failureThreshold: 2 }
+      startupProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1, failureThreshold: 30 }
+`);
+    const st = await waitFor('pod probed Running', () => { const s = e.pod('probed')?.status; return running(s) && s!.containerStatuses[0]!.started && s; }, 60_000, 100);
+    assert.equal(st.conditions.find((c) => c.type === 'Ready')?.status, 'False', 'not ready while /ready.html is missing');
+    assert.equal(st.containerStatuses[0]!.ready, false);
+    await e.exec('probed', 'web', ['/bin/sh', '-c', 'echo ok > /www/ready.html']);
+    await waitFor('Ready True', () => e.pod('probed')?.status?.conditions.find((c) => c.type === 'Ready')?.status === 'True', 30_000, 100);
+    await e.exec('probed', 'web', ['/bin/rm', '/www/ready.html']);
+    await waitFor('Ready False again', () => e.pod('probed')?.status?.conditions.find((c) => c.type === 'Ready')?.status === 'False', 30_000, 100);
+
+    await e.exec('probed', 'web', ['/bin/rm', '/tmp/alive']);
+    const after = await waitFor('restart after liveness failure', () => { const s = e.pod('probed')?.status; return s && s.containerStatuses[0]!.restartCount >= 1 && s.containerStatuses[0]!.state.running && s; }, 60_000, 100);
+    assert.ok(after.containerStatuses[0]!.lastState.terminated, 'lastState keeps the killed container');
+  });
+
+  test('deleting a pod stops it within its grace period (SIGTERM first, SIGKILL after the grace period)', async (t) => {
+    const e = await setup(t);
+    e.write('grace.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: grace }
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - { name: main, image: ${TEST_IMAGE}, command: ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"] }
+`);
+    await waitFor('pod grace Running', () => running(e.pod('grace')?.status), 60_000, 100);
+    const start = Date.now();
+    e.remove('grace.yaml');
+    await waitFor('pod grace removed', () => e.removed.includes('default/grace'), 60_000, 50);
+    const took = Date.now() - start;
+    // It ignores SIGTERM, so it can only be gone once the grace period ran out.
+    assert.ok(took >= 2000, `stopped after ${took} ms, before its 2 s grace period`);
+    assert.equal(e.pod('grace'), undefined);
+    assert.deepEqual(await e.cri.runtime.listContainers(), []);
+    assert.deepEqual(await e.cri.runtime.listPodSandbox(), []);
+  });
+
+  test('a missing image gives ErrImagePull then ImagePullBackOff with the reason, never a hang', async (t) => {
+    const e = await setup(t, { backoffBaseMs: 300 });
+    e.write('missing.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: missing }
+spec:
+  containers:
+    - { name: main, image: ${MISSING_IMAGE} }
+`);
+    const reasons = new Set<string>();
+    await waitFor('ErrImagePull and ImagePullBackOff', () => {
+      for (const p of e.patches) if (p.key === 'default/missing') {
+        const w = p.status.containerStatuses[0]?.state.waiting;
+        if (w) reasons.add(w.reason);
+      }
+      return reasons.has('ErrImagePull') && reasons.has('ImagePullBackOff');
+    }, 60_000, 100);
+    const w = e.pod('missing')!.status!.containerStatuses[0]!.state.waiting!;
+    assert.match(w.message ?? '', /127\.0\.0\.1:1.*(connection refused|connect)/);
+    assert.equal(e.pod('missing')!.status!.phase, 'Pending');
+  });
+
+  test('a restarted gateway adopts running containers; after all containers were killed it brings the pods back', async (t) => {
+    const e = await setup(t);
+    e.write('keep.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: keep }
+spec:
+  containers:
+    - { name: main, image: ${TEST_IMAGE}, command: ["/bin/sleep", "3600"] }
+`);
+    const before = await waitFor('pod keep Running', () => { const s = e.pod('keep')?.status; return running(s) && s; }, 60_000, 100);
+    await e.restart();
+    const adopted = await waitFor('pod keep Running after restart', () => { const s = e.pod('keep')?.status; return running(s) && s; }, 60_000, 100);
+    assert.equal(adopted.containerStatuses[0]!.containerID, before.containerStatuses[0]!.containerID, 'the same container, not a new one');
+    assert.equal(adopted.containerStatuses[0]!.restartCount, 0);
+    assert.equal(adopted.podIP, before.podIP);
+
+    await e.edged().close();
+    for (const c of await e.cri.runtime.listContainers()) await e.cri.runtime.stopContainer(c.id, 0);
+    for (const s of await e.cri.runtime.listPodSandbox()) await e.cri.runtime.stopPodSandbox(s.id);
+    await e.restart();
+    const back = await waitFor('pod keep Running again', () => { const s = e.pod('keep')?.status; return running(s) && s!.containerStatuses[0]!.containerID !== before.containerStatuses[0]!.containerID && s; }, 60_000, 100);
+    assert.equal(back.phase, 'Running');
+  });
+
+  test('an unsupported field is a reason in the status, not a silent difference', async (t) => {
+    const e = await setup(t);
+    e.write('init.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: init }
+spec:
+  initContainers: [{ name: setup, image: ${TEST_IMAGE} }]
+  containers: [{ name: main, image: ${TEST_IMAGE} }]
+`);
+    const st = await waitFor('pod init Failed', () => e.pod('init')?.status?.phase === 'Failed' && e.pod('init')!.status!, 30_000, 100);
+    assert.equal(st.reason, 'Unsupported');
+    assert.match(st.message ?? '', /initContainers/);
   });
 });

@@ -89,7 +89,8 @@ export class DirPodSource implements PodSource {
         continue;
       }
       const lines = new LineCounter();
-      for (const doc of parseAllDocuments(text, { lineCounter: lines })) {
+      // YAML 1.1, as kubectl reads it: `defaultMode: 0400` is octal there.
+      for (const doc of parseAllDocuments(text, { lineCounter: lines, version: '1.1' })) {
         const line = doc.range ? lines.linePos(doc.range[0]).line : undefined;
         if (doc.errors.length > 0) {
           problems.push({ file, line: doc.errors[0]!.linePos?.[0]?.line ?? line, message: `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}` });
