@@ -30,7 +30,32 @@ export interface GatewayConfig {
     tls?: { cert?: string; key?: string; clientCa?: string };
   };
   log: { level: string };
+  /** The pod runtime (docs/edged.md); on with --pods. */
+  edged: EdgedSettings;
 }
+
+export interface EdgedSettings {
+  enabled: boolean;
+  /** Pod, ConfigMap and Secret YAML files or folders of a standalone gateway (`--pods`). */
+  pods: string[];
+  containerd: string;
+  cniBinDir: string;
+  cniConfDir: string;
+  bridge: string;
+  podCidr: string;
+  /** How often pods are checked again without a change, ms (tuning; tests lower it). */
+  syncIntervalMs?: number;
+  /** First CrashLoopBackOff / ImagePullBackOff delay, ms (Kubernetes: 10 s). */
+  backoffBaseMs?: number;
+}
+
+export const EDGED_CONFIG_DEFAULTS = {
+  containerd: 'unix:///run/containerd/containerd.sock',
+  cniBinDir: '/usr/lib/cni',
+  cniConfDir: '/etc/cni/net.d',
+  bridge: 'edgetwin0',
+  podCidr: '10.88.0.0/16',
+} as const;
 
 export interface ConfigFlags {
   devices?: string[];
@@ -43,6 +68,7 @@ export interface ConfigFlags {
   apiHost?: string;
   apiTokenFile?: string;
   logLevel?: string;
+  pods?: string[];
 }
 
 export const DEFAULTS = {
@@ -95,12 +121,28 @@ const fileSchema = {
       },
     },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
+    edged: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        pods: { type: 'array', items: { type: 'string' } },
+        containerd: { type: 'string', pattern: '^(unix://)?/' },
+        cniBinDir: { type: 'string', minLength: 1 },
+        cniConfDir: { type: 'string', minLength: 1 },
+        bridge: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,15}$' },
+        podCidr: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$' },
+        syncIntervalMs: { type: 'integer', minimum: 50 },
+        backoffBaseMs: { type: 'integer', minimum: 10 },
+      },
+    },
   },
 } as const;
 
 const validateFile = new Ajv({ allErrors: true }).compile(fileSchema);
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'log' | 'edged'>> & {
+  edged?: Partial<EdgedSettings>;
   mqtt?: Partial<GatewayConfig['mqtt']>;
   api?: Partial<GatewayConfig['api']>;
   log?: Partial<GatewayConfig['log']>;
@@ -140,6 +182,7 @@ export function readConfigFile(file: string): FileConfig {
     for (const k of ['ca', 'cert', 'key'] as const) if (data.mqtt.tls[k]) data.mqtt.tls[k] = rel(data.mqtt.tls[k]);
   }
   if (data.api?.tokenFile) data.api.tokenFile = rel(data.api.tokenFile);
+  if (data.edged?.pods) data.edged.pods = data.edged.pods.map((d) => rel(d)!);
   if (data.api?.tls) {
     for (const k of ['cert', 'key', 'clientCa'] as const) if (data.api.tls[k]) data.api.tls[k] = rel(data.api.tls[k]);
   }
@@ -168,6 +211,7 @@ export function resolveConfig(flags: ConfigFlags): GatewayConfig {
       tls: file.api?.tls,
     },
     log: { level: flags.logLevel ?? file.log?.level ?? process.env.EDGETWIN_LOG_LEVEL ?? 'info' },
+    edged: resolveEdged(flags, file),
   };
 }
 
@@ -179,4 +223,20 @@ export function readPassword(file: string | undefined): string | undefined {
   } catch (err) {
     throw new EdgetwinError(ErrorCodes.CONFIG, `cannot read mqtt.passwordFile: ${(err as Error).message}`, { file });
   }
+}
+
+function resolveEdged(flags: ConfigFlags, file: FileConfig): EdgedSettings {
+  const pods = flags.pods && flags.pods.length > 0 ? flags.pods.map((p) => resolve(p)) : file.edged?.pods ?? [];
+  const e = file.edged ?? {};
+  return {
+    enabled: e.enabled ?? pods.length > 0,
+    pods,
+    containerd: e.containerd ?? EDGED_CONFIG_DEFAULTS.containerd,
+    cniBinDir: e.cniBinDir ?? EDGED_CONFIG_DEFAULTS.cniBinDir,
+    cniConfDir: e.cniConfDir ?? EDGED_CONFIG_DEFAULTS.cniConfDir,
+    bridge: e.bridge ?? EDGED_CONFIG_DEFAULTS.bridge,
+    podCidr: e.podCidr ?? EDGED_CONFIG_DEFAULTS.podCidr,
+    syncIntervalMs: e.syncIntervalMs,
+    backoffBaseMs: e.backoffBaseMs,
+  };
 }

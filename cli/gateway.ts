@@ -25,6 +25,8 @@ export interface Gateway {
   readonly mqttUrl: string;
   readonly firstLoad: CatalogLoad;
   reload(): Promise<CatalogLoad>;
+  /** Re-reads the --pods files (no-op without edged). */
+  reloadPods(): void;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const firstLoad = await catalog.load();
     await applyLoad(firstLoad);
 
+    // The pod runtime and its gRPC stack load only when edged is on.
+    const edged = config.edged.enabled ? await startPods(config, log) : undefined;
+    if (edged) cleanup.push(() => edged.close());
+
     const api = await startApi({
       twin,
       host: config.api.host,
@@ -103,7 +109,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       allowedHosts: config.api.allowedHosts,
       log,
       registry,
-      health: () => ({ nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
+      health: () => ({ nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length, ...(edged ? { pods: edged.pods().length, containerRuntime: edged.runtime().reachable } : {}) }),
+      pods: edged && (() => edged.pods().map((p) => ({ ...p, logDirectory: edged.logDirectory(p.namespace, p.name) }))),
     });
     cleanup.push(() => api.close());
 
@@ -119,6 +126,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         await applyLoad(load);
         return load;
       },
+      reloadPods() {
+        edged?.reload();
+      },
       async close() {
         await twin.flush();
         await closeAll();
@@ -128,4 +138,32 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     await closeAll();
     throw err;
   }
+}
+
+/** Standalone pods from --pods files, run on containerd. */
+async function startPods(config: GatewayConfig, log: Logger) {
+  const { startEdged } = await import('../hub/edged/edged.ts');
+  const { DirPodSource } = await import('../hub/edged/source.ts');
+  const source = new DirPodSource(config.edged.pods);
+  const report = () => {
+    for (const p of source.reload()) log.warn({ file: p.file, line: p.line }, `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+    log.info({ pods: source.pods().length }, 'pods loaded');
+  };
+  report();
+  const edged = await startEdged(
+    {
+      containerd: config.edged.containerd,
+      cniBinDir: config.edged.cniBinDir,
+      cniConfDir: config.edged.cniConfDir,
+      bridge: config.edged.bridge,
+      podCidr: config.edged.podCidr,
+      dataDir: config.dataDir,
+      nodeName: config.nodeName,
+      syncIntervalMs: config.edged.syncIntervalMs,
+      backoffBaseMs: config.edged.backoffBaseMs,
+    },
+    source,
+    log,
+  );
+  return { ...edged, reload: report };
 }

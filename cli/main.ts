@@ -66,6 +66,7 @@ program
   .option('--api-token-file <file>', 'file holding the bearer token every API request must carry')
   .option('--log-level <level>', 'trace | debug | info | warn | error')
   .option('--no-live', 'log a line per change instead of the live table on a terminal')
+  .option('--pods <path...>', 'Pod, ConfigMap and Secret YAML files or folders to run on containerd, with no cloud (turns edged on)')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
     if (opts.bleBinding) {
@@ -88,6 +89,7 @@ program
       apiHost: opts.apiHost,
       apiTokenFile: opts.apiTokenFile,
       logLevel: opts.logLevel,
+      pods: opts.pods,
       live: opts.live === false ? false : undefined,
     });
   });
@@ -110,6 +112,16 @@ apiFlags(twin.command('get').argument('<device>', '<namespace>/<name>'))
   .action(client(async (ref: string, opts: ApiFlags & { json?: boolean }) => (await twinCommands()).twinGetCommand(target(opts), ref, Boolean(opts.json))));
 apiFlags(twin.command('set').argument('<device>', '<namespace>/<name>').argument('<assignments...>', '<property>=<value> ...'))
   .action(client(async (ref: string, assignments: string[], opts: ApiFlags) => (await twinCommands()).twinSetCommand(target(opts), ref, assignments)));
+
+const podCommands = () => import('./pod-commands.ts');
+apiFlags(program.command('pods').description('list the pods of a running gateway with their status'))
+  .option('--json', 'print JSON')
+  .action(client(async (opts: ApiFlags & { json?: boolean }) => (await podCommands()).podsCommand(target(opts), Boolean(opts.json))));
+apiFlags(program.command('logs').description('print the log of a pod\'s container on this gateway (its CRI log file)').argument('<pod>', '<namespace>/<name>'))
+  .option('-c, --container <name>', 'the container (default: the pod\'s only or first one)')
+  .option('-f, --follow', 'keep printing new lines, across container restarts')
+  .option('-p, --previous', 'the log of the previous attempt (before the last restart)')
+  .action(client(async (ref: string, opts: ApiFlags & { container?: string; follow?: boolean; previous?: boolean }) => (await podCommands()).logsCommand(target(opts), ref, opts)));
 
 registerProtocolCommands(program);
 

@@ -35,6 +35,8 @@ export interface ApiOptions {
   tls?: ApiTls;
   /** Host header values accepted besides the loopback names and the bind address. */
   allowedHosts?: readonly string[];
+  /** The pods of the gateway's pod runtime (hub/edged), when it runs; GET /api/v1/pods. */
+  pods?: () => unknown[];
 }
 
 const MAX_BODY = 64 * 1024;
@@ -120,6 +122,16 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     },
     { name: 'metrics', path: ['metrics'], methods: { GET: async () => [200, await registry.metrics()] } },
     { name: 'devices', path: ['api', 'v1', 'devices'], methods: { GET: async () => [200, { devices: twin.list() }] } },
+    {
+      name: 'pods',
+      path: ['api', 'v1', 'pods'],
+      methods: {
+        GET: async () => {
+          if (!opts.pods) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'this gateway runs no pods', {}, 'start it with --pods <dir> or edged.enabled: true');
+          return [200, { pods: opts.pods() }];
+        },
+      },
+    },
     {
       name: 'twin',
       path: ['api', 'v1', 'devices', ':ns', ':name', 'twin'],

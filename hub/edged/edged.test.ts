@@ -199,7 +199,7 @@ spec:
     // Each delay doubles the one before (a slow machine may skip showing one, never shrink one).
     const ms = [...delays].map((d) => (d.endsWith('ms') ? Number(d.slice(0, -2)) : Number(d.slice(0, -1)) * 1000));
     for (let i = 1; i < ms.length; i++) assert.ok(ms[i]! > ms[i - 1]! && Math.log2(ms[i]! / 300) % 1 === 0, `delays ${[...delays].join(', ')}`);
-    assert.equal(ms[0], 300, `the first delay is the configured base: ${[...delays].join(', ')}`);
+    assert.ok(Math.log2(ms[0]! / 300) % 1 === 0, `the first delay is the base or a doubling of it: ${[...delays].join(", ")}`);
     const st = e.pod('crash')!.status!;
     const cs = st.containerStatuses[0]!;
     assert.ok(cs.restartCount >= 3, `restartCount ${cs.restartCount}`);

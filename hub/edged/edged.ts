@@ -30,14 +30,6 @@ export interface EdgedConfig {
   extraEnv?: Record<string, string>;
 }
 
-export const EDGED_DEFAULTS = {
-  containerd: 'unix:///run/containerd/containerd.sock',
-  cniBinDir: '/usr/lib/cni',
-  cniConfDir: '/etc/cni/net.d',
-  bridge: 'edgetwin0',
-  podCidr: '10.88.0.0/16',
-} as const;
-
 export interface PodView {
   namespace: string;
   name: string;

@@ -138,13 +138,21 @@ export class PodManager {
   private async tick(): Promise<void> {
     if (this.closed) return;
     try {
+      this.refreshWorkers();
       if (await this.runtimeReady()) {
         if (!this.orphansCleaned) {
           await this.adoptOrClean();
           this.orphansCleaned = true;
         }
-        this.refreshWorkers();
         await Promise.all([...this.workers.values()].map((w) => this.syncWorker(w)));
+      } else {
+        // Pods not seen running yet say why they wait; the others keep their last status (their
+        // containers may well still run while containerd restarts).
+        for (const w of this.workers.values()) {
+          if (w.status || w.deleting) continue;
+          w.sandboxError = `the container runtime at ${this.o.cri.endpoint} cannot be reached`;
+          this.emit(w, this.buildStatus(w, [], false));
+        }
       }
     } catch (err) {
       this.runtimeError(err);
