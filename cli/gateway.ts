@@ -98,7 +98,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     await applyLoad(firstLoad);
 
     // The pod runtime and its gRPC stack load only when edged is on.
-    const edged = config.edged.enabled ? await startPods(config, log) : undefined;
+    const edged = config.edged.enabled ? await startPods(config, log, registry) : undefined;
     if (edged) cleanup.push(() => edged.close());
 
     const api = await startApi({
@@ -141,7 +141,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 }
 
 /** Standalone pods from --pods files, run on containerd. */
-async function startPods(config: GatewayConfig, log: Logger) {
+async function startPods(config: GatewayConfig, log: Logger, registry: Registry) {
   const { startEdged } = await import('../hub/edged/edged.ts');
   const { DirPodSource } = await import('../hub/edged/source.ts');
   const source = new DirPodSource(config.edged.pods);
@@ -161,6 +161,7 @@ async function startPods(config: GatewayConfig, log: Logger) {
       nodeName: config.nodeName,
       syncIntervalMs: config.edged.syncIntervalMs,
       backoffBaseMs: config.edged.backoffBaseMs,
+      registry,
     },
     source,
     log,

@@ -100,6 +100,9 @@ describe('edgetwin run --pods', () => {
     await waitFor('three log lines', async () => /line 2\n/.test((await cli(['logs', 'default/web', '--api-url', gw.apiUrl])).stdout), 30_000, 200);
     const logs = await cli(['logs', 'default/web', '-c', 'main', '--api-url', gw.apiUrl]);
     assert.match(logs.stdout, /^line 0\nline 1\nline 2\n/);
+    const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
+    assert.match(metrics, /edgetwin_edged_pods\{phase="Running"\} 1/);
+    assert.match(metrics, /edgetwin_edged_runtime_up 1/);
     const bad = await cli(['logs', 'default/web', '-c', 'nope', '--api-url', gw.apiUrl]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /no container nope; its containers: main/);

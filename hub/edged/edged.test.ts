@@ -355,4 +355,29 @@ spec:
     assert.equal(st.reason, 'Unsupported');
     assert.match(st.message ?? '', /initContainers/);
   });
+
+  test('hostNetwork: the pod shares the host network, its podIP is the host address, probes reach it on loopback', async (t) => {
+    const e = await setup(t);
+    const { freePort } = await import('../../core/testing.ts');
+    const port = await freePort();
+    e.write('hostnet.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: hostnet }
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: web
+      image: ${TEST_IMAGE}
+      command: ["/bin/httpd", "-f", "-p", "127.0.0.1:${port}", "-h", "/www"]
+      readinessProbe: { httpGet: { path: /index.html, port: ${port} }, periodSeconds: 1 }
+`);
+    const st = await waitFor('hostnet Ready', () => { const s = e.pod('hostnet')?.status; return running(s) && s!.containerStatuses[0]!.ready && s; }, 60_000, 100);
+    const { hostAddress } = await import('./edged.ts');
+    assert.equal(st.podIP, hostAddress());
+    // The container's server listens on the host's own loopback.
+    const body = await (await fetch(`http://127.0.0.1:${port}/index.html`)).text();
+    assert.equal(body, 'ok\n');
+  });
 });

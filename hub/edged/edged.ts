@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
 import { connectCri, type Cri } from './cri/client.ts';
 import { validatePodNetwork, writeConflist } from './cni.ts';
@@ -28,6 +29,7 @@ export interface EdgedConfig {
   backoffMaxMs?: number;
   runtimeRetryMs?: number;
   extraEnv?: Record<string, string>;
+  registry?: Registry;
 }
 
 export interface PodView {
@@ -93,6 +95,7 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
     backoffMaxMs: cfg.backoffMaxMs,
     runtimeRetryMs: cfg.runtimeRetryMs,
     extraEnv: cfg.extraEnv,
+    registry: cfg.registry,
   });
   manager.start();
   return {

@@ -9,7 +9,9 @@ import { GrpcCallError } from '../grpc-unix.ts';
 import type { Container, ContainerConfig, ContainerStatus, Cri, PodSandbox, PodSandboxConfig } from './cri/client.ts';
 import { buildEnv } from './env.ts';
 import { containerHash, parseQuantity, podKey, podUid, sandboxHash, unsupported, type ContainerSpec, type ContainerStateView, type ContainerStatusView, type Pod, type PodCondition, type PodStatus } from './pod.ts';
+import { edgedMetrics, type EdgedMetrics } from './metrics.ts';
 import { Prober } from './probes.ts';
+import type { Registry } from 'prom-client';
 import type { PodSource, StatusSink } from './source.ts';
 import { containerMounts, removePodDir, syncVolumes, VolumeError } from './volumes.ts';
 
@@ -42,6 +44,7 @@ export interface PodManagerOptions {
   extraEnv?: Record<string, string>;
   /** How often to try again while containerd cannot be reached. */
   runtimeRetryMs?: number;
+  registry?: Registry;
 }
 
 interface Backoff { until: number; delayMs: number; message: string }
@@ -89,8 +92,17 @@ export class PodManager {
   private readonly maxMs: number;
   private readonly retryMs: number;
   private readonly log: Logger;
+  private readonly metrics: EdgedMetrics;
 
   constructor(private readonly o: PodManagerOptions) {
+    this.metrics = edgedMetrics(o.registry, {
+      phases: () => {
+        const n: Record<string, number> = { Pending: 0, Running: 0, Succeeded: 0, Failed: 0 };
+        for (const w of this.workers.values()) if (w.status) n[w.status.phase] = (n[w.status.phase] ?? 0) + 1;
+        return n;
+      },
+      runtimeUp: () => this.reachable === true,
+    });
     this.syncMs = o.syncIntervalMs ?? 1000;
     this.baseMs = o.backoffBaseMs ?? 10_000;
     this.maxMs = o.backoffMaxMs ?? 300_000;
@@ -144,7 +156,8 @@ export class PodManager {
           await this.adoptOrClean();
           this.orphansCleaned = true;
         }
-        await Promise.all([...this.workers.values()].map((w) => this.syncWorker(w)));
+        // Workers run on their own: a pod in its grace period or pulling an image holds up no other.
+        for (const w of this.workers.values()) void this.syncWorker(w);
       } else {
         // Pods not seen running yet say why they wait; the others keep their last status (their
         // containers may well still run while containerd restarts).
@@ -237,8 +250,8 @@ export class PodManager {
         else await this.syncPod(w);
       } while (w.again && !this.closed && this.workers.has(w.uid));
     } catch (err) {
-      if (err instanceof GrpcCallError && err.unavailable) throw err;
-      this.log.error({ pod: w.key, err }, 'pod sync failed; trying again');
+      if (err instanceof GrpcCallError && err.unavailable) this.runtimeError(err);
+      else this.log.error({ pod: w.key, err }, 'pod sync failed; trying again');
     } finally {
       w.syncing = false;
     }
@@ -272,6 +285,10 @@ export class PodManager {
     const pod = w.pod;
     const problems = unsupported(pod);
     if (problems.length > 0) {
+      // A pod edited into something edged cannot run stops running its old form.
+      const sandboxes = await this.o.cri.runtime.listPodSandbox({ labelSelector: { [LABEL.uid]: w.uid } });
+      if (sandboxes.length > 0) await this.teardown(w.uid, pod.spec.terminationGracePeriodSeconds ?? 30, sandboxes);
+      w.sandboxId = undefined;
       this.emit(w, { phase: 'Failed', reason: 'Unsupported', message: problems.join('; '), conditions: [], containerStatuses: [] });
       return;
     }
@@ -404,6 +421,7 @@ export class PodManager {
       await rt.startContainer(id);
       st.waiting = undefined;
       this.log.info({ pod: w.key, container: spec.name, attempt }, attempt === 0 ? 'container started' : 'container restarted');
+      this.metrics.containerStarts(attempt === 0 ? 'start' : 'restart');
       return await rt.containerStatus(id);
     } catch (err) {
       if (err instanceof GrpcCallError && err.unavailable) throw err;
@@ -443,6 +461,7 @@ export class PodManager {
       const delay = st.image ? Math.min(st.image.delayMs * 2, this.maxMs) : this.baseMs;
       st.image = { until: Date.now() + delay, delayMs: delay, message };
       st.waiting = { reason: 'ErrImagePull', message };
+      this.metrics.pullFailure();
       this.log.warn({ pod: w.key, container: spec.name, image: spec.image, error: message }, 'image pull failed');
       return false;
     }
