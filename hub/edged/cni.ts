@@ -2,8 +2,7 @@
 // bridge + host-local IPAM + loopback), written where containerd's CRI plugin reads CNI configs.
 // containerd picks the conflist up by itself (it watches the directory).
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface PodNetwork {
@@ -37,7 +36,8 @@ export function bridgeAddress(podCidr: string): string {
   return [24, 16, 8, 0].map((s) => (first >>> s) & 255).join('.');
 }
 
-export function conflist(n: PodNetwork, masquerade: boolean): object {
+/** `iptables`: the host has iptables, which masquerading and hostPort mappings need. */
+export function conflist(n: PodNetwork, iptables: boolean): object {
   return {
     cniVersion: '1.0.0',
     name: 'edgetwin',
@@ -46,7 +46,7 @@ export function conflist(n: PodNetwork, masquerade: boolean): object {
         type: 'bridge',
         bridge: n.bridge,
         isGateway: true,
-        ipMasq: masquerade,
+        ipMasq: iptables,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
@@ -55,6 +55,8 @@ export function conflist(n: PodNetwork, masquerade: boolean): object {
           dataDir: n.ipamDir,
         },
       },
+      // hostPort mappings: containerd hands them to the chain's portmap plugin (iptables DNAT).
+      ...(iptables ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
       { type: 'loopback' },
     ],
   };
@@ -65,9 +67,9 @@ export function conflist(n: PodNetwork, masquerade: boolean): object {
  * directory and must never read half a file). Returns true when it wrote.
  */
 export function writeConflist(n: PodNetwork): boolean {
-  // Masquerading needs iptables; without it pods still reach the gateway and each other.
-  const masquerade = existsSync('/usr/sbin/iptables') || existsSync('/sbin/iptables');
-  const text = JSON.stringify(conflist(n, masquerade), null, 2) + '\n';
+  // Without iptables pods still reach the gateway and each other, but not beyond it.
+  const iptables = existsSync('/usr/sbin/iptables') || existsSync('/sbin/iptables');
+  const text = JSON.stringify(conflist(n, iptables), null, 2) + '\n';
   const file = join(n.confDir, CONFLIST_NAME);
   try {
     if (readFileSync(file, 'utf8') === text) return false;

@@ -2,7 +2,7 @@
 // subnet, and removes them). Skipped with the reason printed where the binaries are missing.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -378,6 +378,28 @@ spec:
     assert.equal(st.podIP, hostAddress());
     // The container's server listens on the host's own loopback.
     const body = await (await fetch(`http://127.0.0.1:${port}/index.html`)).text();
+    assert.equal(body, 'ok\n');
+  });
+
+  test('a hostPort reaches the pod through the portmap plugin', { skip: !existsSync('/usr/sbin/iptables') && 'iptables is not installed (hostPort needs it)' }, async (t) => {
+    const e = await setup(t);
+    const { freePort } = await import('../../core/testing.ts');
+    const port = await freePort();
+    e.write('ported.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: ported }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: web
+      image: ${TEST_IMAGE}
+      command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
+      ports: [{ containerPort: 8080, hostPort: ${port} }]
+`);
+    await waitFor('ported Running', () => running(e.pod('ported')?.status), 60_000, 100);
+    const { hostAddress } = await import('./edged.ts');
+    const body = await waitFor('the pod answers on the host port', async () => (await fetch(`http://${hostAddress()}:${port}/index.html`)).text(), 20_000, 200);
     assert.equal(body, 'ok\n');
   });
 });

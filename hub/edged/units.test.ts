@@ -123,6 +123,9 @@ describe('edged units', () => {
     assert.match(validatePodNetwork({ bridge: 'et0', podCidr: '10.0.0.0' })!, /edged\.podCidr/);
     const c = conflist({ bridge: 'et0', podCidr: '10.9.0.0/24', confDir: '/x', ipamDir: '/y' }, false) as { plugins: { type: string; bridge?: string; ipam?: { ranges: { subnet: string; gateway: string }[][]; dataDir: string } }[] };
     assert.deepEqual(c.plugins.map((p) => p.type), ['bridge', 'loopback']);
+    const withIptables = conflist({ bridge: 'et0', podCidr: '10.9.0.0/24', confDir: '/x', ipamDir: '/y' }, true) as { plugins: { type: string; ipMasq?: boolean }[] };
+    assert.deepEqual(withIptables.plugins.map((p) => p.type), ['bridge', 'portmap', 'loopback']);
+    assert.equal(withIptables.plugins[0]!.ipMasq, true);
     assert.deepEqual(c.plugins[0]!.ipam!.ranges, [[{ subnet: '10.9.0.0/24', gateway: '10.9.0.1' }]]);
     const dir = mkdtempSync(join(tmpdir(), 'edgetwin-cni-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
