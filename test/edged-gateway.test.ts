@@ -11,7 +11,7 @@ import { waitFor } from '../core/testing.ts';
 import { connectCri } from '../hub/edged/cri/client.ts';
 import type { PodStatus } from '../hub/edged/pod.ts';
 import { containerdMissing, startContainerd, TEST_IMAGE } from '../hub/edged/testing/containerd.ts';
-import { cli, ROOT, startGatewayProcess } from './helpers/gateway-process.ts';
+import { cli, ROOT, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
 
 interface PodJson { namespace: string; name: string; status?: PodStatus }
 
@@ -71,7 +71,10 @@ describe('edgetwin run --pods', () => {
     const d = tempDirs();
     const ctd = await startContainerd();
     const bridge = `etgw${process.pid % 1000}`;
+    const alive: { gw?: GatewayProcess } = {};
+    // The gateway goes first: a live one would rebuild the pods containerd is being emptied of.
     t.after(async () => {
+      await alive.gw?.stop();
       await ctd.stop({ bridge });
       d.remove();
     });
@@ -86,7 +89,7 @@ describe('edgetwin run --pods', () => {
       '  syncIntervalMs: 200',
       '',
     ].join('\n'));
-    const start = () => startGatewayProcess({ devices: [d.devices], dataDir: d.data, extra: ['--pods', d.pods, '--config', config] });
+    const start = async () => (alive.gw = await startGatewayProcess({ devices: [d.devices], dataDir: d.data, extra: ['--pods', d.pods, '--config', config] }));
     const runningWeb = async (apiUrl: string) => {
       const web = (await podsOf(apiUrl)).find((p) => p.name === 'web');
       return web?.status?.phase === 'Running' && web.status.containerStatuses[0]?.state.running ? web.status : undefined;
@@ -119,7 +122,6 @@ describe('edgetwin run --pods', () => {
     for (const s of await cri.runtime.listPodSandbox()) await cri.runtime.stopPodSandbox(s.id);
     cri.close();
     gw = await start();
-    t.after(() => gw.stop());
     const rebuilt = await waitFor('web Running again', async () => {
       const s = await runningWeb(gw.apiUrl);
       return s && s.containerStatuses[0]!.containerID !== first.containerStatuses[0]!.containerID ? s : undefined;
