@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.ts';
 import { GrpcCallError } from '../grpc-unix.ts';
-import type { Container, ContainerConfig, ContainerStatus, Cri, PodSandbox, PodSandboxConfig } from './cri/client.ts';
+import type { Container, ContainerConfig, ContainerStatus, Cri, Image, PodSandbox, PodSandboxConfig } from './cri/client.ts';
 import { buildEnv } from './env.ts';
 import { containerHash, parseQuantity, podKey, podUid, sandboxHash, unsupported, type ContainerSpec, type ContainerStateView, type ContainerStatusView, type Pod, type PodCondition, type PodStatus } from './pod.ts';
 import { edgedMetrics, type EdgedMetrics } from './metrics.ts';
@@ -76,6 +76,12 @@ interface Worker {
   transitions: Map<string, { status: string; time: string }>;
 }
 
+/** What the runtime held at the start of a tick: one list call each for all pods, not two per pod. */
+interface Snapshot {
+  sandboxes: PodSandbox[];
+  containers: Container[];
+}
+
 const nowIso = () => new Date().toISOString();
 const nsToIso = (ns: number) => (ns > 0 ? new Date(Math.floor(ns / 1e6)).toISOString() : undefined);
 
@@ -87,6 +93,10 @@ export class PodManager {
   private reachable: boolean | undefined;
   private lastRuntimeTry = 0;
   private orphansCleaned = false;
+  /** Container status by id, reused while the list reports the same state (running or exited stays put). */
+  private readonly statusCache = new Map<string, ContainerStatus>();
+  /** One ImageStatus per image per tick, shared by every pod that uses it. */
+  private imageCache = new Map<string, Promise<Image | undefined>>();
   private readonly syncMs: number;
   private readonly baseMs: number;
   private readonly maxMs: number;
@@ -156,8 +166,13 @@ export class PodManager {
           await this.adoptOrClean();
           this.orphansCleaned = true;
         }
+        const rt = this.o.cri.runtime;
+        const [sandboxes, containers] = await Promise.all([rt.listPodSandbox({ labelSelector: { [LABEL.managed]: 'true', [LABEL.node]: this.o.nodeName } }), rt.listContainers({ labelSelector: { [LABEL.managed]: 'true' } })]);
+        const live = new Set(containers.map((c) => `${c.id}/${c.state}`));
+        for (const [id, st] of this.statusCache) if (!live.has(`${id}/${st.state}`)) this.statusCache.delete(id);
+        this.imageCache = new Map();
         // Workers run on their own: a pod in its grace period or pulling an image holds up no other.
-        for (const w of this.workers.values()) void this.syncWorker(w);
+        for (const w of this.workers.values()) void this.syncWorker(w, { sandboxes, containers });
       } else {
         // Pods not seen running yet say why they wait; the others keep their last status (their
         // containers may well still run while containerd restarts).
@@ -237,17 +252,19 @@ export class PodManager {
     for (const w of this.workers.values()) if (!seen.has(w.uid)) w.deleting = true;
   }
 
-  private async syncWorker(w: Worker): Promise<void> {
+  private async syncWorker(w: Worker, snapshot: Snapshot): Promise<void> {
     if (w.syncing) {
       w.again = true;
       return;
     }
     w.syncing = true;
+    let snap: Snapshot | undefined = snapshot;
     try {
       do {
         w.again = false;
         if (w.deleting) await this.deletePod(w);
-        else await this.syncPod(w);
+        else await this.syncPod(w, snap);
+        snap = undefined; // a second round asks the runtime afresh
       } while (w.again && !this.closed && this.workers.has(w.uid));
     } catch (err) {
       if (err instanceof GrpcCallError && err.unavailable) this.runtimeError(err);
@@ -281,7 +298,7 @@ export class PodManager {
     }
   }
 
-  private async syncPod(w: Worker): Promise<void> {
+  private async syncPod(w: Worker, snap: Snapshot | undefined): Promise<void> {
     const pod = w.pod;
     const problems = unsupported(pod);
     if (problems.length > 0) {
@@ -294,12 +311,14 @@ export class PodManager {
     }
     // Say Pending at once: pulling and starting can take a while, and the cloud should know the pod arrived.
     if (!w.status) this.emit(w, this.buildStatus(w, [], false));
-    if (!(await this.ensureSandbox(w))) {
+    if (!(await this.ensureSandbox(w, snap))) {
       this.emit(w, this.buildStatus(w, [], false));
       return;
     }
     const rt = this.o.cri.runtime;
-    const all = await rt.listContainers({ podSandboxId: w.sandboxId!, labelSelector: { [LABEL.uid]: w.uid } });
+    const all = snap
+      ? snap.containers.filter((c) => c.podSandboxId === w.sandboxId && c.labels[LABEL.uid] === w.uid)
+      : await rt.listContainers({ podSandboxId: w.sandboxId!, labelSelector: { [LABEL.uid]: w.uid } });
     const wanted = new Set(pod.spec.containers.map((c) => c.name));
     for (const c of all) {
       const name = c.labels[LABEL.container] ?? c.metadata.name;
@@ -322,8 +341,8 @@ export class PodManager {
     for (const [index, spec] of pod.spec.containers.entries()) {
       const st = this.containerState(w, spec.name);
       const mine = all.filter((c) => (c.labels[LABEL.container] ?? c.metadata.name) === spec.name).sort((a, b) => b.metadata.attempt - a.metadata.attempt || b.createdAt - a.createdAt);
-      const first = mine[0] ? await rt.containerStatus(mine[0].id) : undefined;
-      const second = mine[1] ? await rt.containerStatus(mine[1].id) : undefined;
+      const first = mine[0] ? await this.status(mine[0]) : undefined;
+      const second = mine[1] ? await this.status(mine[1]) : undefined;
       let latest = first;
       let previous = second;
       const hash = containerHash(pod, spec);
@@ -359,6 +378,14 @@ export class PodManager {
       views.push({ spec, latest, previous });
     }
     this.emit(w, this.buildStatus(w, views, true));
+  }
+
+  private async status(c: Container): Promise<ContainerStatus> {
+    const cached = this.statusCache.get(c.id);
+    if (cached && cached.state === c.state) return cached;
+    const st = await this.o.cri.runtime.containerStatus(c.id);
+    this.statusCache.set(c.id, st);
+    return st;
   }
 
   private containerState(w: Worker, name: string): ContainerState {
@@ -436,7 +463,9 @@ export class PodManager {
     const img = this.o.cri.images;
     const tagLatest = !/[:@][^/]*$/.test(spec.image) || spec.image.endsWith(':latest');
     const policy = spec.imagePullPolicy ?? (tagLatest ? 'Always' : 'IfNotPresent');
-    const present = await img.imageStatus(spec.image);
+    let lookup = this.imageCache.get(spec.image);
+    if (!lookup) this.imageCache.set(spec.image, (lookup = img.imageStatus(spec.image)));
+    const present = await lookup;
     if (present && policy !== 'Always') return true;
     if (policy === 'Never') {
       st.waiting = { reason: 'ErrImageNeverPull', message: `container image "${spec.image}" is not present with pull policy of Never (import it with ctr -n k8s.io images import)` };
@@ -448,6 +477,7 @@ export class PodManager {
     }
     try {
       await img.pullImage(spec.image, w.sandboxConfig);
+      this.imageCache.delete(spec.image);
       st.image = undefined;
       return true;
     } catch (err) {
@@ -468,12 +498,12 @@ export class PodManager {
   }
 
   /** A ready sandbox for the pod (adopted, or created now). False with w.sandboxError when not. */
-  private async ensureSandbox(w: Worker): Promise<boolean> {
+  private async ensureSandbox(w: Worker, snap: Snapshot | undefined): Promise<boolean> {
     const rt = this.o.cri.runtime;
     const pod = w.pod;
     const want = sandboxHash(pod);
     const config = this.sandboxConfig(w);
-    const existing = await rt.listPodSandbox({ labelSelector: { [LABEL.uid]: w.uid } });
+    const existing = snap ? snap.sandboxes.filter((s) => s.labels[LABEL.uid] === w.uid) : await rt.listPodSandbox({ labelSelector: { [LABEL.uid]: w.uid } });
     const good = existing.find((s) => s.state === 'SANDBOX_READY' && s.labels[LABEL.sandboxHash] === want);
     const stale = existing.filter((s) => s !== good);
     if (stale.length > 0) {
