@@ -103,6 +103,16 @@ describe('edgetwin run --pods', () => {
     await waitFor('three log lines', async () => /line 2\n/.test((await cli(['logs', 'default/web', '--api-url', gw.apiUrl])).stdout), 30_000, 200);
     const logs = await cli(['logs', 'default/web', '-c', 'main', '--api-url', gw.apiUrl]);
     assert.match(logs.stdout, /^line 0\nline 1\nline 2\n/);
+    // -f keeps printing what the container writes after the command started.
+    const { spawn } = await import('node:child_process');
+    const follow = spawn(process.execPath, [join(ROOT, 'cli', 'bin', 'edgetwin.js'), 'logs', 'default/web', '-f', '--api-url', gw.apiUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let followed = '';
+    follow.stdout.on('data', (c: Buffer) => (followed += c));
+    const seen = (await cli(['logs', 'default/web', '--api-url', gw.apiUrl])).stdout.split('\n').filter(Boolean).length;
+    await waitFor('followed lines beyond the first read', () => followed.includes(`line ${seen + 5}\n`), 30_000, 100);
+    follow.kill('SIGINT');
+    assert.equal(await new Promise((r) => follow.once('exit', r)), 0);
+
     const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
     assert.match(metrics, /edgetwin_edged_pods\{phase="Running"\} 1/);
     assert.match(metrics, /edgetwin_edged_runtime_up 1/);

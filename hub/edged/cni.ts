@@ -2,7 +2,7 @@
 // bridge + host-local IPAM + loopback), written where containerd's CRI plugin reads CNI configs.
 // containerd picks the conflist up by itself (it watches the directory).
 
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface PodNetwork {
@@ -80,4 +80,18 @@ export function writeConflist(n: PodNetwork): boolean {
   writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
   renameSync(`${file}.tmp`, file);
   return true;
+}
+
+/**
+ * CNI configs in `confDir` that containerd would pick instead of edgetwin's: it uses the first
+ * one in name order, so a `05-other.conflist` silently takes the pods elsewhere.
+ */
+export function shadowingConfigs(confDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(confDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /\.(conflist|conf|json)$/.test(n) && n !== CONFLIST_NAME && n < CONFLIST_NAME).sort();
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
 import { connectCri, type Cri } from './cri/client.ts';
-import { validatePodNetwork, writeConflist } from './cni.ts';
+import { CONFLIST_NAME, shadowingConfigs, validatePodNetwork, writeConflist } from './cni.ts';
 import { PodManager } from './manager.ts';
 import type { PodStatus } from './pod.ts';
 import type { PodSource, RuntimeView, StatusSink } from './source.ts';
@@ -67,6 +67,10 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
     writeConflist({ bridge: cfg.bridge, podCidr: cfg.podCidr, confDir: cfg.cniConfDir, ipamDir: join(cfg.dataDir, 'edged', 'ipam') });
   } catch (err) {
     log.warn({ cniConfDir: cfg.cniConfDir, error: (err as Error).message }, 'cannot write the CNI config for the pod bridge: pods without hostNetwork cannot start (check edged.cniConfDir)');
+  }
+  const shadows = shadowingConfigs(cfg.cniConfDir);
+  if (shadows.length > 0) {
+    log.warn({ cniConfDir: cfg.cniConfDir, configs: shadows }, `containerd uses the first CNI config by name, and ${shadows[0]} comes before ${CONFLIST_NAME}: pods join that network, not ${cfg.bridge} (remove it, or rename it after ${CONFLIST_NAME})`);
   }
   const cri: Cri = await connectCri(cfg.containerd);
   let runtime: RuntimeView = { reachable: false, endpoint: cfg.containerd, message: 'not contacted yet' };

@@ -7,7 +7,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { bridgeAddress, conflist, validatePodNetwork, writeConflist } from './cni.ts';
+import { bridgeAddress, conflist, shadowingConfigs, validatePodNetwork, writeConflist } from './cni.ts';
 import { buildEnv } from './env.ts';
 import { CriLogDecoder, logAttempts } from './logs.ts';
 import { linuxResources } from './manager.ts';
@@ -132,6 +132,10 @@ describe('edged units', () => {
     const n = { bridge: 'et0', podCidr: '10.9.0.0/24', confDir: dir, ipamDir: join(dir, 'ipam') };
     assert.equal(writeConflist(n), true);
     assert.equal(writeConflist(n), false, 'unchanged: not rewritten (containerd reloads on every write)');
+    assert.deepEqual(shadowingConfigs(dir), []);
+    writeFileSync(join(dir, '05-other.conflist'), '{}');
+    writeFileSync(join(dir, '99-later.conflist'), '{}');
+    assert.deepEqual(shadowingConfigs(dir), ['05-other.conflist']);
   });
 
   test('CRI log files: partial lines joined, streams merged, attempts newest first', (t) => {
