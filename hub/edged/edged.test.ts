@@ -12,7 +12,7 @@ import { connectCri, type Cri } from './cri/client.ts';
 import { startEdged, type Edged } from './edged.ts';
 import type { PodStatus } from './pod.ts';
 import { DirPodSource, type StatusSink } from './source.ts';
-import { containerdMissing, MISSING_IMAGE, startContainerd, TEST_IMAGE, type TestContainerd } from './testing/containerd.ts';
+import { containerdMissing, MISSING_IMAGE, SANDBOX_IMAGE, startContainerd, TEST_IMAGE } from './testing/containerd.ts';
 
 const missing = containerdMissing();
 if (missing) console.log(`# skipping edged tests: ${missing}`);
@@ -401,5 +401,25 @@ spec:
     const { hostAddress } = await import('./edged.ts');
     const body = await waitFor('the pod answers on the host port', async () => (await fetch(`http://${hostAddress()}:${port}/index.html`)).text(), 20_000, 200);
     assert.equal(body, 'ok\n');
+  });
+
+  test('a changed container spec (a new image) restarts that container with the new spec', async (t) => {
+    const e = await setup(t);
+    const spec = (image: string) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: upgrade }
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - { name: main, image: ${image}, command: ["/bin/sleep", "3600"] }
+`;
+    e.write('upgrade.yaml', spec(TEST_IMAGE));
+    const before = await waitFor('upgrade Running', () => { const s = e.pod('upgrade')?.status; return running(s) && s; }, 60_000, 100);
+    e.write('upgrade.yaml', spec(SANDBOX_IMAGE));
+    const after = await waitFor('upgrade Running the new image', () => { const s = e.pod('upgrade')?.status; return running(s) && s!.containerStatuses[0]!.image === SANDBOX_IMAGE && s; }, 60_000, 100);
+    assert.notEqual(after.containerStatuses[0]!.containerID, before.containerStatuses[0]!.containerID);
+    assert.equal(after.podIP, before.podIP, 'same sandbox');
+    assert.equal((await e.cri.runtime.listContainers({ state: 'CONTAINER_RUNNING' })).length, 1, 'the old container is stopped');
   });
 });

@@ -303,7 +303,7 @@ export class PodManager {
     const problems = unsupported(pod);
     if (problems.length > 0) {
       // A pod edited into something edged cannot run stops running its old form.
-      const sandboxes = await this.o.cri.runtime.listPodSandbox({ labelSelector: { [LABEL.uid]: w.uid } });
+      const sandboxes = snap ? snap.sandboxes.filter((x) => x.labels[LABEL.uid] === w.uid) : await this.o.cri.runtime.listPodSandbox({ labelSelector: { [LABEL.uid]: w.uid } });
       if (sandboxes.length > 0) await this.teardown(w.uid, pod.spec.terminationGracePeriodSeconds ?? 30, sandboxes);
       w.sandboxId = undefined;
       this.emit(w, { phase: 'Failed', reason: 'Unsupported', message: problems.join('; '), conditions: [], containerStatuses: [] });
@@ -353,7 +353,8 @@ export class PodManager {
         if (first.state === 'CONTAINER_RUNNING') await rt.stopContainer(first.id, pod.spec.terminationGracePeriodSeconds ?? 30);
         st.crash = undefined;
         const created = await this.recreate(w, index, spec, first, mine, volumePaths, volumeError);
-        if (created) [latest, previous] = [created, await rt.containerStatus(first.id)];
+        const stopped = await rt.containerStatus(first.id);
+        [latest, previous] = created ? [created, stopped] : [stopped, second];
       } else if (!first || first.state === 'CONTAINER_CREATED') {
         // Never started (a gateway killed between create and start): replace it, same attempt.
         if (first) await rt.removeContainer(first.id);
