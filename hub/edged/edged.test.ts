@@ -12,7 +12,7 @@ import { connectCri, type Cri } from './cri/client.ts';
 import { startEdged, type Edged } from './edged.ts';
 import type { PodStatus } from './pod.ts';
 import { DirPodSource, type StatusSink } from './source.ts';
-import { containerdMissing, MISSING_IMAGE, SANDBOX_IMAGE, startContainerd, TEST_IMAGE } from './testing/containerd.ts';
+import { containerdMissing, MISSING_IMAGE, SANDBOX_IMAGE, startContainerd, TEST_IMAGE, type TestContainerd } from './testing/containerd.ts';
 
 const missing = containerdMissing();
 if (missing) console.log(`# skipping edged tests: ${missing}`);
@@ -421,5 +421,41 @@ spec:
     assert.notEqual(after.containerStatuses[0]!.containerID, before.containerStatuses[0]!.containerID);
     assert.equal(after.podIP, before.podIP, 'same sandbox');
     assert.equal((await e.cri.runtime.listContainers({ state: 'CONTAINER_RUNNING' })).length, 1, 'the old container is stopped');
+  });
+
+  test('a containerd that is not there yet: pods wait and say why, then run once it answers', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgetwin-edged-late-'));
+    const podsDir = join(dir, 'pods');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(podsDir);
+    const socket = join(dir, 'late.sock');
+    const bridge = `etlate${process.pid % 1000}`;
+    const source = new DirPodSource([podsDir]);
+    const runtimes: boolean[] = [];
+    const edged = await startEdged({
+      containerd: `unix://${socket}`, cniBinDir: '/usr/lib/cni', cniConfDir: join(dir, 'cni-not-yet'), bridge, podCidr: `10.${subnet++}.7.0/24`,
+      dataDir: join(dir, 'data'), nodeName: 'edge-test', syncIntervalMs: 200, runtimeRetryMs: 200,
+    }, source, silentLogger, { podStatus: () => undefined, podRemoved: () => undefined, runtime: (v) => runtimes.push(v.reachable) });
+    let ctd: TestContainerd | undefined;
+    t.after(async () => {
+      await edged.close();
+      await ctd?.stop({ bridge });
+      rmSync(dir, { recursive: true, force: true });
+    });
+    writeFileSync(join(podsDir, 'late.yaml'), `
+apiVersion: v1
+kind: Pod
+metadata: { name: late }
+spec:
+  hostNetwork: true
+  containers: [{ name: main, image: ${TEST_IMAGE}, command: ["/bin/sleep", "3600"] }]
+`);
+    source.reload();
+    const waiting = await waitFor('late Pending with the reason', () => edged.pods()[0]?.status?.phase === 'Pending' && edged.pods()[0]!.status!, 20_000, 50);
+    assert.match(waiting.conditions.find((c) => c.type === 'PodReadyToStartContainers')!.message!, /cannot be reached/);
+    assert.equal(edged.runtime().reachable, false);
+    ctd = await startContainerd({ socket });
+    await waitFor('late Running once containerd answers', () => running(edged.pods()[0]?.status), 60_000, 100);
+    assert.deepEqual(runtimes.slice(-1), [true]);
   });
 });

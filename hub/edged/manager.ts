@@ -52,6 +52,8 @@ interface Backoff { until: number; delayMs: number; message: string }
 interface ContainerState {
   crash?: Backoff;
   image?: Backoff;
+  /** After a failed create: the runtime refused the config; asking again every sync only floods the log. */
+  create?: Backoff;
   /** Why the container cannot be created now (ErrImagePull, CreateContainerConfigError...). */
   waiting?: { reason: string; message: string };
   prober?: Prober;
@@ -408,6 +410,7 @@ export class PodManager {
       st.waiting = { reason: volumeError.reason, message: volumeError.message };
       return undefined;
     }
+    if (st.create && Date.now() < st.create.until) return undefined;
     if (!(await this.ensureImage(w, spec, st))) return undefined;
     let envs: { key: string; value: string }[];
     let mounts;
@@ -448,12 +451,15 @@ export class PodManager {
       const id = await rt.createContainer(w.sandboxId!, config, w.sandboxConfig!);
       await rt.startContainer(id);
       st.waiting = undefined;
+      st.create = undefined;
       this.log.info({ pod: w.key, container: spec.name, attempt }, attempt === 0 ? 'container started' : 'container restarted');
       this.metrics.containerStarts(attempt === 0 ? 'start' : 'restart');
       return await rt.containerStatus(id);
     } catch (err) {
       if (err instanceof GrpcCallError && err.unavailable) throw err;
       st.waiting = { reason: 'CreateContainerError', message: (err as Error).message };
+      const delay = st.create ? Math.min(st.create.delayMs * 2, this.maxMs) : this.baseMs;
+      st.create = { until: Date.now() + delay, delayMs: delay, message: st.waiting.message };
       this.log.warn({ pod: w.key, container: spec.name, error: (err as Error).message }, 'cannot start container');
       return undefined;
     }

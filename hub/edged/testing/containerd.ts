@@ -36,9 +36,10 @@ export function containerdMissing(): string | undefined {
   return undefined;
 }
 
-export async function startContainerd(): Promise<TestContainerd> {
+/** `socket`: where to serve, for a test that points a gateway at it before it exists. */
+export async function startContainerd(opts: { socket?: string } = {}): Promise<TestContainerd> {
   const dir = mkdtempSync(join(tmpdir(), 'edgetwin-ctd-'));
-  const sock = join(dir, 'containerd.sock');
+  const sock = opts.socket ?? join(dir, 'containerd.sock');
   const cniConfDir = join(dir, 'cni');
   const config = [
     'version = 2',
