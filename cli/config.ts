@@ -49,7 +49,32 @@ export interface GatewayConfig {
   broker: BrokerSettings;
   /** summaryIntervalMs: the info line with reads and errors per protocol; 0 turns it off. */
   log: { level: string; summaryIntervalMs: number };
+  /** The pod runtime (docs/edged.md); on with --pods. */
+  edged: EdgedSettings;
 }
+
+export interface EdgedSettings {
+  enabled: boolean;
+  /** Pod, ConfigMap and Secret YAML files or folders of a standalone gateway (`--pods`). */
+  pods: string[];
+  containerd: string;
+  cniBinDir: string;
+  cniConfDir: string;
+  bridge: string;
+  podCidr: string;
+  /** How often pods are checked again without a change, ms (tuning; tests lower it). */
+  syncIntervalMs?: number;
+  /** First CrashLoopBackOff / ImagePullBackOff delay, ms (Kubernetes: 10 s). */
+  backoffBaseMs?: number;
+}
+
+export const EDGED_CONFIG_DEFAULTS = {
+  containerd: 'unix:///run/containerd/containerd.sock',
+  cniBinDir: '/usr/lib/cni',
+  cniConfDir: '/etc/cni/net.d',
+  bridge: 'edgetwin0',
+  podCidr: '10.88.0.0/16',
+} as const;
 
 export interface ConfigFlags {
   devices?: string[];
@@ -66,6 +91,7 @@ export interface ConfigFlags {
   brokerHost?: string;
   logLevel?: string;
   cloud?: string;
+  pods?: string[];
 }
 
 export const DEFAULTS = {
@@ -172,6 +198,21 @@ const fileSchema = {
       },
     },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: LOG_LEVELS }, summaryIntervalMs: { type: 'integer', minimum: 0 } } },
+    edged: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        pods: { type: 'array', items: { type: 'string' } },
+        containerd: { type: 'string', pattern: '^(unix://)?/' },
+        cniBinDir: { type: 'string', minLength: 1 },
+        cniConfDir: { type: 'string', minLength: 1 },
+        bridge: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,15}$' },
+        podCidr: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$' },
+        syncIntervalMs: { type: 'integer', minimum: 50 },
+        backoffBaseMs: { type: 'integer', minimum: 10 },
+      },
+    },
   },
 } as const;
 
@@ -188,7 +229,8 @@ interface CloudFileConfig {
   serviceBus?: { allowedPorts?: number[] };
 }
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven' | 'drivers'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven' | 'drivers' | 'edged'>> & {
+  edged?: Partial<EdgedSettings>;
   drivers?: string[];
   broker?: Partial<BrokerSettings>;
   cloud?: CloudFileConfig;
@@ -267,6 +309,7 @@ function parseConfigFile(file: string): ParsedFile {
     for (const k of ['ca', 'cert', 'key'] as const) if (data.mqtt.tls[k]) data.mqtt.tls[k] = rel(data.mqtt.tls[k]);
   }
   if (data.api?.tokenFile) data.api.tokenFile = rel(data.api.tokenFile);
+  if (data.edged?.pods) data.edged.pods = data.edged.pods.map((d) => rel(d)!);
   if (data.api?.tls) {
     for (const k of ['cert', 'key', 'clientCa'] as const) if (data.api.tls[k]) data.api.tls[k] = rel(data.api.tls[k]);
   }
@@ -376,6 +419,7 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
     },
     broker: { ...BROKER_DEFAULTS, ...file.broker, ...(flags.brokerHost ? { host: flags.brokerHost } : {}) },
     log: { level: logLevel(flags.logLevel, file.log?.level), summaryIntervalMs: file.log?.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS },
+    edged: resolveEdged(flags, file),
   };
 }
 
@@ -426,4 +470,20 @@ export function readPassword(file: string | undefined): string | undefined {
   } catch (err) {
     throw new EdgetwinError(ErrorCodes.CONFIG, `cannot read mqtt.passwordFile: ${(err as Error).message}`, { file }, 'check the path of mqtt.passwordFile (relative to the config file) and that this user may read it');
   }
+}
+
+function resolveEdged(flags: ConfigFlags, file: FileConfig): EdgedSettings {
+  const pods = flags.pods && flags.pods.length > 0 ? flags.pods.map((p) => resolve(p)) : file.edged?.pods ?? [];
+  const e = file.edged ?? {};
+  return {
+    enabled: e.enabled ?? pods.length > 0,
+    pods,
+    containerd: e.containerd ?? EDGED_CONFIG_DEFAULTS.containerd,
+    cniBinDir: e.cniBinDir ?? EDGED_CONFIG_DEFAULTS.cniBinDir,
+    cniConfDir: e.cniConfDir ?? EDGED_CONFIG_DEFAULTS.cniConfDir,
+    bridge: e.bridge ?? EDGED_CONFIG_DEFAULTS.bridge,
+    podCidr: e.podCidr ?? EDGED_CONFIG_DEFAULTS.podCidr,
+    syncIntervalMs: e.syncIntervalMs,
+    backoffBaseMs: e.backoffBaseMs,
+  };
 }

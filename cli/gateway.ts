@@ -32,6 +32,8 @@ export interface Gateway {
   /** The cloud link, when `--cloud` configured one. */
   readonly cloud?: EdgeLink;
   reload(): Promise<CatalogLoad>;
+  /** Re-reads the --pods files (no-op without edged). */
+  reloadPods(): void;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     // Every listener (the broker above, the API here) is bound before any device starts, and before
     // waiting on an external broker: a taken port stops the gateway before it touches a device
     // (no YAML setpoint written by a gateway that then exits).
+    let edged: Awaited<ReturnType<typeof startPods>> | undefined;
     const api = await startApi({
       twin,
       host: config.api.host,
@@ -109,9 +112,26 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       allowedHosts: config.api.allowedHosts,
       log,
       registry,
-      health: () => ({ ...health.report(), nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length, ...(cloud ? { cloud: cloud.status() } : {}) }),
+      health: () => ({
+        ...health.report(),
+        nodeName: config.nodeName,
+        mqtt: redactUrl(mqttUrl),
+        devices: catalog.devices.length,
+        ...(cloud ? { cloud: cloud.status() } : {}),
+        ...(edged ? { pods: edged.pods().length, containerRuntime: edged.runtime().reachable } : {}),
+      }),
+      pods: () => (edged ? edged.pods().map((p) => ({ ...p, logDirectory: edged!.logDirectory(p.namespace, p.name) })) : undefined),
     });
     cleanup.push(() => api.close());
+
+    // The pod runtime and its gRPC stack load only when edged is on, after the listeners are bound.
+    edged = config.edged.enabled ? await startPods(config, log, registry) : undefined;
+    if (edged) {
+      const pods = edged;
+      cleanup.push(() => pods.close());
+      // No container runtime is a node condition, not a gateway fault: devices keep running.
+      health.add('pods', () => (pods.runtime().reachable ? undefined : `containerd is not reachable at ${config.edged.containerd}; pods wait for it`), { degrades: false });
+    }
 
     // After the listeners: a gateway that cannot serve locally never talks to the cloud either.
     const cloud = edge && identity && config.cloud ? edge.startEdgeLink({ config: config.cloud, dataDir: config.dataDir, twin, log, registry, ...identity }) : undefined;
@@ -170,6 +190,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         await applyLoad(load);
         return load;
       },
+      reloadPods() {
+        edged?.reload();
+      },
       async close() {
         await twin.flush();
         await closeAll();
@@ -189,4 +212,33 @@ function devicesProblem(paths: string[], load: CatalogLoad): string | undefined 
   }
   if (paths.length > 0 && load.devices.length === 0) return `the device files (${paths.join(', ')}) hold no Device`;
   return undefined;
+}
+
+/** Standalone pods from --pods files, run on containerd. */
+async function startPods(config: GatewayConfig, log: Logger, registry: Registry) {
+  const { startEdged } = await import('../hub/edged/edged.ts');
+  const { DirPodSource } = await import('../hub/edged/source.ts');
+  const source = new DirPodSource(config.edged.pods);
+  const report = () => {
+    for (const p of source.reload()) log.warn({ file: p.file, line: p.line }, `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+    log.info({ pods: source.pods().length }, 'pods loaded');
+  };
+  report();
+  const edged = await startEdged(
+    {
+      containerd: config.edged.containerd,
+      cniBinDir: config.edged.cniBinDir,
+      cniConfDir: config.edged.cniConfDir,
+      bridge: config.edged.bridge,
+      podCidr: config.edged.podCidr,
+      dataDir: config.dataDir,
+      nodeName: config.nodeName,
+      syncIntervalMs: config.edged.syncIntervalMs,
+      backoffBaseMs: config.edged.backoffBaseMs,
+      registry,
+    },
+    source,
+    log,
+  );
+  return { ...edged, reload: report };
 }

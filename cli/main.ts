@@ -99,6 +99,7 @@ program
   .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
   .option('--cloud <url>', 'connect to `edgetwin cloud` (or KubeEdge cloudcore) at wss://host:10000; run `edgetwin join` first')
   .option('--no-live', 'write the log to stderr instead of the live table on a terminal')
+  .option('--pods <path...>', 'Pod, ConfigMap and Secret YAML files or folders to run on containerd, with no cloud (turns edged on)')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
     if (opts.bleBinding) {
@@ -126,6 +127,7 @@ program
       apiTokenFile: opts.apiTokenFile,
       logLevel: opts.logLevel,
       cloud: opts.cloud,
+      pods: opts.pods,
       live: opts.live === false ? false : undefined,
     });
   });
@@ -222,6 +224,15 @@ mapper
   .action(async (dir: string, opts: { protocol?: string }) => {
     process.exitCode = (await import('./mapper-new.ts')).mapperNewCommand(dir, opts);
   });
+const podCommands = () => import('./pod-commands.ts');
+apiFlags(program.command('pods').description('list the pods of a running gateway with their status'))
+  .option('--json', 'print JSON')
+  .action(client(async (opts: ApiFlags & { json?: boolean }) => (await podCommands()).podsCommand(target(opts), Boolean(opts.json))));
+apiFlags(program.command('logs').description('print the log of a pod\'s container on this gateway (its CRI log file)').argument('<pod>', '<namespace>/<name>'))
+  .option('-c, --container <name>', 'the container (default: the pod\'s only or first one)')
+  .option('-f, --follow', 'keep printing new lines, across container restarts')
+  .option('-p, --previous', 'the log of the previous attempt (before the last restart)')
+  .action(client(async (ref: string, opts: ApiFlags & { container?: string; follow?: boolean; previous?: boolean }) => (await podCommands()).logsCommand(target(opts), ref, opts)));
 
 registerProtocolCommands(program);
 

@@ -71,7 +71,11 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
     });
   };
   const unwatch = config.devices.length > 0 ? watchPaths(config.devices, () => reload('file changed')) : () => {};
-  const onHup = () => reload('SIGHUP');
+  const unwatchPods = config.edged.pods.length > 0 ? watchPaths(config.edged.pods, () => gateway.reloadPods()) : () => {};
+  const onHup = () => {
+    reload('SIGHUP');
+    gateway.reloadPods();
+  };
   process.on('SIGHUP', onHup);
 
   const stopView = startLiveView(gateway.twin, log, {
@@ -95,6 +99,7 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   stopView();
   stopSummary();
   unwatch();
+  unwatchPods();
   process.off('SIGHUP', onHup);
   await reloading;
   await gateway.close();

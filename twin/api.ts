@@ -37,6 +37,8 @@ export interface ApiOptions {
   tls?: ApiTls;
   /** Host header values accepted besides the loopback names and the bind address. */
   allowedHosts?: readonly string[];
+  /** The pods of the gateway's pod runtime (hub/edged); undefined when it runs none. GET /api/v1/pods. */
+  pods?: () => unknown[] | undefined;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -124,6 +126,17 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     },
     { name: 'metrics', path: ['metrics'], methods: { GET: async () => [200, await registry.metrics()] } },
     { name: 'devices', path: ['api', 'v1', 'devices'], methods: { GET: async () => [200, { devices: twin.list() }] } },
+    {
+      name: 'pods',
+      path: ['api', 'v1', 'pods'],
+      methods: {
+        GET: async () => {
+          const pods = opts.pods?.();
+          if (!pods) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'this gateway runs no pods', {}, 'start it with --pods <dir> or edged.enabled: true');
+          return [200, { pods }];
+        },
+      },
+    },
     {
       name: 'twin',
       path: ['api', 'v1', 'devices', ':ns', ':name', 'twin'],
