@@ -79,7 +79,7 @@ describe('cloud and edge on one machine', () => {
     const data = tempDir('edgetwin-edge-');
     dirs.push(state, data);
     const settings = { keepaliveTimeoutMs: 2000, resend: { resendIntervalMs: 300, retriesAtInterval: 4, maxResendIntervalMs: 2000 } };
-    let cloud = await CloudProcess.start({ stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], settings });
+    let cloud = await CloudProcess.start({ stateDir: state.dir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], settings });
     const ports = cloud.ports;
     try {
       const token = await cloud.token();
@@ -134,7 +134,7 @@ describe('cloud and edge on one machine', () => {
     const data = tempDir('edgetwin-edge-');
     dirs.push(state, data);
     const settings = { keepaliveTimeoutMs: 2000, resend: { resendIntervalMs: 300, retriesAtInterval: 4, maxResendIntervalMs: 2000 } };
-    const cloud = await CloudProcess.start({ stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], settings });
+    const cloud = await CloudProcess.start({ stateDir: state.dir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], settings });
     try {
       const joined = start(BIN, ['join', '--cloud', `127.0.0.1:${cloud.ports.join}`, '--token', await cloud.token(), '--node-name', 'gw-s', '--data-dir', data.dir], ROOT);
       await new Promise((r) => joined.child.once('exit', r));

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../core/log.ts';
-import { waitFor } from '../core/testing.ts';
+import { waitFor, freePort } from '../core/testing.ts';
 import { startCloud, type Cloud } from '../hub/cloudhub/cloud.ts';
 import { EdgeLink, nodeIdentity } from '../hub/edge.ts';
 import { DEFAULT_PROJECT_ID } from '../hub/edgehub/edgehub.ts';
@@ -37,7 +37,7 @@ describe('CloudHub and EdgeHub through link faults', () => {
 
   before(async () => {
     cloud = await startCloud({
-      stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log: silentLogger,
+      stateDir: state.dir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log: silentLogger,
       settings: { keepaliveTimeoutMs: 1000, resend: { resendIntervalMs: 200, retriesAtInterval: 4, maxResendIntervalMs: 1000 } },
     });
     await join({ cloud: `127.0.0.1:${cloud.ports.join}`, token: await createJoinToken(cloud.ca), nodeName: NODE, dataDir: data.dir });
@@ -45,8 +45,10 @@ describe('CloudHub and EdgeHub through link faults', () => {
     service = createServer((req, res) => res.end(`hello from ${req.url}`));
     other = createServer((_req, res) => res.end('must not be reached'));
     other.on('connection', () => otherConnections++);
-    await new Promise<void>((r) => service.listen(0, '127.0.0.1', () => r()));
-    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    const servicePort = await freePort();
+    await new Promise<void>((r) => service.listen(servicePort, '127.0.0.1', () => r()));
+    const otherPort = await freePort();
+    await new Promise<void>((r) => other.listen(otherPort, '127.0.0.1', () => r()));
     store = TwinStore.open(data.dir);
     twin = new DeviceTwin({ store, log: silentLogger, nodeName: NODE });
     link = new EdgeLink({

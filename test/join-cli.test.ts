@@ -33,7 +33,7 @@ describe('edgetwin join (the binary)', () => {
   let server: string;
 
   before(async () => {
-    cloud = await startCloud({ stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log: silentLogger });
+    cloud = await startCloud({ stateDir: state.dir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log: silentLogger });
     server = `127.0.0.1:${cloud.ports.join}`;
   });
   after(async () => {

@@ -46,15 +46,16 @@ test('edgetwin validate names file:line, device, property and field for each bad
   const r = await cli(['validate', file]);
   assert.equal(r.code, 1);
   const out = r.stdout + r.stderr;
-  for (const [line, property, field, why] of [
-    [21, 'volts', 'limit', /limit 1 does not fit dataType float32/],
-    [23, 'alarm', 'bitIndex', /bitIndex applies to registers/],
-    [25, 'flow', 'order', /order cannot be combined with isSwap\/isRegisterSwap/],
-    [27, 'speed', 'register', /desired value is set but an InputRegister cannot be written/],
+  for (const [line, index, property, field, why] of [
+    // The line of the visitor that holds the field (the property's name is the line above).
+    [22, 0, 'volts', 'limit', /limit 1 does not fit dataType float32/],
+    [24, 1, 'alarm', 'bitIndex', /bitIndex applies to registers/],
+    [26, 2, 'flow', 'order', /order cannot be combined with isSwap\/isRegisterSwap/],
+    [29, 3, 'speed', 'register', /desired value is set but an InputRegister cannot be written/],
   ] as const) {
     const entry = out.split('\n').find((l) => l.includes(`property ${property}:`));
     assert.ok(entry, `an error for ${property}: ${out}`);
-    assert.ok(entry.includes(`${file}:${line}: default/meter property ${property}: spec.properties[name=${property}].visitors.configData.${field}`), entry);
+    assert.ok(entry.includes(`${file}:${line}: default/meter property ${property}: spec.properties[${index}].visitors.configData.${field}`), entry);
     assert.match(entry, why);
   }
 });

@@ -8,6 +8,7 @@ import { Health } from '../twin/health.ts';
 import { TwinStore } from '../twin/store.ts';
 import { device, property, RecordingWriter, tempDir, waitFor } from '../twin/testing.ts';
 import { DeviceTwin } from '../twin/twin.ts';
+import { freePort } from '../core/testing.ts';
 
 describe('local API', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -40,7 +41,7 @@ describe('local API', () => {
     let mqttProblem: string | undefined;
     setMqttProblem = (m) => (mqttProblem = m);
     const health = new Health().add('store', () => twin.storeProblem).add('mqtt', () => mqttProblem).add('cloud', () => 'offline', { degrades: false });
-    api = await startApi({ twin, port: 0, log: silentLogger, registry, health: () => ({ ...health.report(), mqtt: 'mqtt://127.0.0.1:1' }) });
+    api = await startApi({ twin, port: await freePort(), log: silentLogger, registry, health: () => ({ ...health.report(), mqtt: 'mqtt://127.0.0.1:1' }) });
   });
   after(async () => {
     await api.close();

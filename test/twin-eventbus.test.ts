@@ -8,6 +8,7 @@ import { MqttEventBus } from '../twin/eventbus.ts';
 import { TwinStore } from '../twin/store.ts';
 import { AppClient, device, property, RecordingWriter, startMosquitto, tempDir, waitFor } from '../twin/testing.ts';
 import { DeviceTwin } from '../twin/twin.ts';
+import { freePort } from '../core/testing.ts';
 
 const THERMO = 'default/thermo';
 const SENSOR = 'default/sensor'; // no local driver: its mapper is an MQTT app
@@ -30,7 +31,7 @@ for (const kind of ['mosquitto', 'embedded'] as const) {
     writer.served.add(THERMO);
 
     before(async () => {
-      broker = kind === 'mosquitto' ? await startMosquitto() : await startEmbeddedBroker({ port: 0, log: silentLogger });
+      broker = kind === 'mosquitto' ? await startMosquitto() : await startEmbeddedBroker({ port: await freePort(), log: silentLogger });
       tmp = tempDir();
       store = TwinStore.open(tmp.dir);
       twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'edge-1', writer });

@@ -22,15 +22,15 @@ describe('pushMethod', () => {
   let deadPort: number;
 
   before(async () => {
-    broker = await startEmbeddedBroker({ port: 0, log: silentLogger });
+    broker = await startEmbeddedBroker({ port: await freePort(), log: silentLogger });
     http = createServer(async (req: IncomingMessage, res) => {
       let body = '';
       for await (const c of req) body += c;
       posts.push({ url: req.url ?? '', type: req.headers['content-type'] ?? '', body });
       res.end('ok');
     });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
-    httpPort = (http.address() as { port: number }).port;
+    httpPort = await freePort();
+    await new Promise<void>((r) => http.listen(httpPort, '127.0.0.1', () => r()));
     deadPort = await freePort();
     tmp = tempDir();
     store = TwinStore.open(tmp.dir);

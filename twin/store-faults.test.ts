@@ -12,6 +12,7 @@ import { startEmbeddedBroker } from './broker.ts';
 import { MqttEventBus } from './eventbus.ts';
 import { AppClient, device, property, RecordingWriter, tempDir, waitFor } from './testing.ts';
 import { DeviceTwin, type TwinChange } from './twin.ts';
+import { freePort } from '../core/testing.ts';
 
 const ID = 'default/oven';
 const oven = () => device('oven', [
@@ -133,7 +134,7 @@ describe('DeviceTwin on a store that refuses writes', () => {
   });
 
   it('answers an MQTT twin/update it cannot store with code 500 and leaves the twin as it was; readings go out with persisted "false"', async () => {
-    const broker = await startEmbeddedBroker({ port: 0, log: silentLogger });
+    const broker = await startEmbeddedBroker({ port: await freePort(), log: silentLogger });
     const bus = new MqttEventBus({ twin, url: broker.url, inProcess: broker.aedes, nodeName: 'n1', log: silentLogger });
     await bus.start();
     const app = await AppClient.connect(broker.url);

@@ -9,6 +9,7 @@ import { join as joinCloud } from '../../hub/join/client.ts';
 import { CloudProcess } from '../../hub/testing/cloud-process.ts';
 import { measureGatewayMemory, MEMORY_GOAL_MB } from '../memory/gateway-memory.ts';
 import { formatTable, runTwinBench } from './pipeline.ts';
+import { freePort } from '../../core/testing.ts';
 
 const result = await runTwinBench();
 console.log(formatTable(result));
@@ -17,7 +18,7 @@ const memoryMet = memory.maxMb < MEMORY_GOAL_MB;
 console.log(`  edgetwin run RSS (max)  ${String(memory.maxMb).padStart(6)} MB  < ${MEMORY_GOAL_MB} MB ${memoryMet ? '' : 'MISSED'}`);
 
 const cloudState = mkdtempSync(join(tmpdir(), 'edgetwin-mem-cloud-'));
-const cloud = await CloudProcess.start({ stateDir: cloudState, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'] });
+const cloud = await CloudProcess.start({ stateDir: cloudState, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'] });
 let memoryCloud;
 try {
   const token = await cloud.token();

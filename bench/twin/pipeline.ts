@@ -21,6 +21,7 @@ import { MqttEventBus } from '../../twin/eventbus.ts';
 import { Registry } from '../../twin/metrics.ts';
 import { TwinStore } from '../../twin/store.ts';
 import { DeviceTwin } from '../../twin/twin.ts';
+import { freePort } from '../../core/testing.ts';
 
 export interface TwinBenchOptions {
   devices?: number;
@@ -100,7 +101,7 @@ interface Rig {
 
 async function pipelineRig(devs: DeviceSpecResolved[], log: Logger): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'edgetwin-bench-'));
-  const broker = await startEmbeddedBroker({ port: 0, log });
+  const broker = await startEmbeddedBroker({ port: await freePort(), log });
   const store = TwinStore.open(dir);
   const registry = new Registry();
   const twin = new DeviceTwin({ store, log, nodeName: 'bench', registry });
@@ -149,7 +150,8 @@ async function runBaseline(devs: DeviceSpecResolved[], rounds: number): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'edgetwin-bench-base-'));
   const aedes = await Aedes.createBroker();
   const server = createServer({ noDelay: true }, aedes.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const serverPort = await freePort();
+  await new Promise<void>((r) => server.listen(serverPort, '127.0.0.1', () => r()));
   const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
   const db = new Database(join(dir, 'baseline.db'));
   db.pragma('journal_mode = WAL');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../core/log.ts';
-import { waitFor } from '../../core/testing.ts';
+import { waitFor, freePort } from '../../core/testing.ts';
 import { toPem } from '../join/ca.ts';
 import { Revocations } from '../join/revocation.ts';
 import { DirCaStore } from '../join/store.ts';
@@ -53,7 +53,7 @@ async function metric(name: string): Promise<string> {
 
 before(async () => {
   cloud = await startCloud({
-    stateDir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['localhost', '127.0.0.1'], log,
+    stateDir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['localhost', '127.0.0.1'], log,
     revocationPollMs: 100,
     settings: { keepaliveTimeoutMs: 1500, maxFrameBytes: 10_000, resend: { resendIntervalMs: 200, retriesAtInterval: 2, maxResendIntervalMs: 1000 } },
   });
@@ -137,7 +137,7 @@ describe('CloudHub connections', () => {
   it('refuses a client without a certificate and one from another CA', async () => {
     await assert.rejects(RawEdge.connect(cloud.ports.cloudhub, { node: 'edge-a', certPem: '', keyPem: '', caPem: cloud.ca.certPem } as never), /401: no client certificate/);
     const otherDir = join(dir, 'other-cloud');
-    const other = await startCloud({ stateDir: otherDir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log });
+    const other = await startCloud({ stateDir: otherDir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log });
     try {
       const foreign = await joinAsNode(other.ports.join, await createJoinToken(other.ca), 'edge-a');
       await assert.rejects(RawEdge.connect(cloud.ports.cloudhub, { ...foreign, caPem: cloud.ca.certPem }), /401: the client certificate is not trusted/);
@@ -147,7 +147,7 @@ describe('CloudHub connections', () => {
   });
 
   it('refuses a node beyond cloudhub.nodeLimit, and lets a node replace its own session', async () => {
-    const limited = await startCloud({ stateDir: join(dir, 'limited'), listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log, settings: { nodeLimit: 1 } });
+    const limited = await startCloud({ stateDir: join(dir, 'limited'), listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log, settings: { nodeLimit: 1 } });
     const opened: RawEdge[] = [];
     try {
       const t = await createJoinToken(limited.ca);
@@ -352,7 +352,8 @@ describe('ServiceBus', () => {
 
   it('serves a real HTTP call end to end when the raw edge forwards it', async () => {
     const http = createServer((req, res) => { res.writeHead(200); res.end(`you said ${req.method} ${req.url}`); });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    const httpPort = await freePort();
+    await new Promise<void>((r) => http.listen(httpPort, '127.0.0.1', () => r()));
     const port = (http.address() as { port: number }).port;
     const e = await connect('edge-d');
     try {

@@ -15,6 +15,7 @@ import { RawCloud } from '../testing/raw-cloud.ts';
 import { TcpProxy } from '../testing/tcp-proxy.ts';
 import { DEFAULT_PROJECT_ID } from './edgehub.ts';
 import { Backoff, TokenBucket } from './pacing.ts';
+import { freePort } from '../../core/testing.ts';
 
 const NODE = 'edge-1';
 const DEV = 'default/thermo';
@@ -212,7 +213,10 @@ describe('ServiceBus', () => {
   let allowed: Server;
   let other: Server;
   let otherConnections = 0;
-  const listen = (s: Server) => new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as { port: number }).port)));
+  const listen = async (s: Server) => {
+    const port = await freePort();
+    return new Promise<number>((resolve) => s.listen(port, '127.0.0.1', () => resolve(port)));
+  };
   before(async () => {
     allowed = createServer((req, res) => {
       let body = '';

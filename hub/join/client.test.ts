@@ -28,7 +28,7 @@ describe('edgetwin join against the cloud', () => {
   const upstream: [string, Message][] = [];
 
   before(async () => {
-    cloud = await startCloud({ stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log: silentLogger });
+    cloud = await startCloud({ stateDir: state.dir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log: silentLogger });
     cloud.onUpstream((node, msg) => {
       upstream.push([node, msg]);
     });

@@ -22,7 +22,8 @@ describe('ServiceBus limits', () => {
       else res.end('ok');
     });
     server.on('connection', () => connections++);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const serverPort = await freePort();
+    await new Promise<void>((r) => server.listen(serverPort, '127.0.0.1', () => r()));
     port = (server.address() as { port: number }).port;
   });
   after(() => {

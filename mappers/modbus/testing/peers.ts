@@ -141,7 +141,8 @@ export class CableProxy {
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve()));
+    const port = await freePort();
+    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', () => resolve()));
     this.port = (this.#server.address() as { port: number }).port;
     return this.port;
   }

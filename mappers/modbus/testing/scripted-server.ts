@@ -2,6 +2,7 @@
 // codes, silence, malformed frames. It logs every request so a test can see what was asked.
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { freePort } from '../../../core/testing.ts';
 
 export type Answer =
   | { value: number }
@@ -76,7 +77,8 @@ export class ScriptedServer {
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve()));
+    const port = await freePort();
+    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', () => resolve()));
     this.port = (this.#server.address() as { port: number }).port;
     return this.port;
   }
