@@ -1,11 +1,17 @@
 // Composition root of `edgetwin run`: wires the twin, the mapper host, the MQTT event bus and
 // the local API. It owns no logic of its own beyond the order things start and stop in.
 
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
+import type { LogRing } from '../core/log-ring.ts';
 import { redactUrl, urlHasPassword } from '../core/redact.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
+import { dashboardRoutes } from '../twin/dashboard-api.ts';
+import { PropertyHistory } from '../twin/history.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
 import { lockDataDir } from '../twin/datadir-lock.ts';
 import { MqttEventBus } from '../twin/eventbus.ts';
@@ -32,7 +38,17 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+/** The built dashboard (dist/dashboard of the package), found from this module whether bundled or not. */
+function dashboardPage(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'dashboard');
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger, extras: { logs?: LogRing } = {}): Promise<Gateway> {
   // Credentials problems stop the start before the data directory or a device is touched.
   const apiAuth = loadApiAuth(config.api, log);
   if (config.mqtt.url && urlHasPassword(config.mqtt.url)) {
@@ -79,6 +95,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       // In the gateway's one database file: what waits for the broker survives a restart.
       outbox = new Outbox({ db: store.database, name: 'mqtt', registry, ...config.mqtt.outbox });
     }
+    const history = new PropertyHistory(twin);
+    cleanup.push(() => history.close());
     const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
     // Every listener (the broker above, the API here) is bound before any device starts, and before
     // waiting on an external broker: a taken port stops the gateway before it touches a device
@@ -92,6 +110,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       log,
       registry,
       health: () => ({ ...health.report(), nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
+      extend: dashboardRoutes({ twin, history, pageDir: dashboardPage(), logs: extras.logs, links: () => host.linkHealth() }),
     });
     cleanup.push(() => api.close());
 

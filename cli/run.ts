@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../core/log.ts';
+import { LogRing } from '../core/log-ring.ts';
 import { redactText } from '../core/redact.ts';
 import { resolveConfig, type ConfigFlags, type GatewayConfig } from './config.ts';
 import { configError, exitCodeOf, formatFailure } from './failure.ts';
@@ -27,6 +28,8 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   // The live table owns the terminal, so the log goes to a file beside the store; warnings and
   // errors also stay on screen under the table.
   const problems: string[] = [];
+  // The last warnings and errors, for the dashboard.
+  const logs = new LogRing();
   let logFile: string | undefined;
   let log: Logger;
   if (live) {
@@ -37,16 +40,16 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
       fail(configError(`cannot create the data directory: ${(err as Error).message}`, { flag: '--data-dir' }, 'pick a directory this user may write, with --data-dir or dataDir'));
       return;
     }
-    log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems) });
+    log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems), ring: logs });
   } else {
-    log = createLogger({ level: config.log.level });
+    log = createLogger({ level: config.log.level, ring: logs });
   }
   if (config.devices.length === 0) {
     log.warn('no --devices given: the gateway runs with no devices (twin and MQTT only)');
   }
   let gateway: Gateway;
   try {
-    gateway = await startGateway(config, log);
+    gateway = await startGateway(config, log, { logs });
   } catch (err) {
     // The log file (live mode) keeps the reason too; the terminal gets the formatted one.
     if (live) log.fatal({ code: (err as { code?: string }).code }, redactText((err as Error).message));

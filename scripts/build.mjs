@@ -3,7 +3,7 @@
 // Dependencies stay external (native addons, lazily loaded protocol libraries); code splitting
 // keeps each driver in a chunk of its own, loaded only when a device of its protocol exists.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,3 +22,23 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The dashboard: one script and one stylesheet for the browser, served by the gateway itself at
+// `/` (no CDN, nothing fetched at run time). preact renders, uPlot draws the sparklines.
+await build({
+  absWorkingDir: root,
+  entryPoints: { main: 'web/dashboard/main.tsx' },
+  outdir: 'dist/dashboard/assets',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  minify: true,
+  sourcemap: 'linked',
+  tsconfig: 'web/tsconfig.json',
+  logLevel: 'warning',
+});
+mkdirSync(join(root, 'dist', 'dashboard'), { recursive: true });
+copyFileSync(join(root, 'web', 'dashboard', 'index.html'), join(root, 'dist', 'dashboard', 'index.html'));

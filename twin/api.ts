@@ -76,6 +76,8 @@ export interface RouteSpec {
 /** What an extension registers routes with, and what it may need of the server. */
 export interface RouteTable {
   add(route: RouteSpec): void;
+  /** Paths under this prefix are served without the token (a page's scripts and styles: they hold no data). */
+  publicPrefix(prefix: string): void;
   readonly app: FastifyInstance;
   readonly guard: () => RequestGuard;
   readonly log: Logger;
@@ -159,6 +161,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
   });
 
   const answered = new WeakMap<FastifyRequest, string>();
+  const publicPrefixes: string[] = [];
   const answerError = (req: FastifyRequest, reply: FastifyReply, err: unknown) => {
     const e = toHttpError(err);
     if (e.status >= 500) log.error({ err, url: req.url }, 'api: request failed');
@@ -173,7 +176,8 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     if (site) throw refuse(site);
     const config = req.routeOptions.config as Partial<RouteConfig>;
     // Nothing past this line, not even which paths exist, for a caller without the token.
-    if (!config.public && !g.authenticated(req)) throw refuse(g.unauthorized(req));
+    const open = config.public || (req.method === 'GET' && publicPrefixes.some((p) => req.url.startsWith(p)));
+    if (!open && !g.authenticated(req)) throw refuse(g.unauthorized(req));
     // 404 and 405 answer before a write's content type matters, and before a body is read.
     if (config.kind === 'wrong-method') throw refuse(methodNotAllowed(req.method, new URL(req.url, 'http://localhost').pathname, config.allow ?? []));
     if (config.kind !== 'route') return;
@@ -302,7 +306,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
       DELETE: async (req) => [200, { signedIn: false, required: guard!.requiresToken }, undefined, { 'set-cookie': guard!.signOut(req) }],
     },
   });
-  await opts.extend?.({ add, app, guard: () => guard!, log });
+  await opts.extend?.({ add, publicPrefix: (p) => publicPrefixes.push(p), app, guard: () => guard!, log });
 
   await new Promise<void>((resolve, reject) => {
     app.listen({ port: opts.port, host }).then(() => resolve(), (err: Error) => reject(new Error(`local API cannot listen on ${host}:${opts.port}: ${err.message} (pick another port with --api-port)`, { cause: err })));
@@ -339,7 +343,7 @@ export function jsonValue(type: Parameters<typeof formatValue>[0], v: PropertyVa
   return typeof v === 'bigint' || v instanceof Uint8Array ? formatValue(type, v) : v;
 }
 
-function jsonView(view: TwinView): unknown {
+export function jsonView(view: TwinView): unknown {
   const properties: Record<string, unknown> = {};
   for (const [name, p] of Object.entries(view.properties)) {
     properties[name] = {
