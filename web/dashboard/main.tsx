@@ -331,7 +331,12 @@ function App() {
       <div class="body">
         <aside>
           <input class="filter" placeholder="filter devices" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter devices" />
-          <DeviceList devices={list} selected={selected} onSelect={(id) => { location.hash = encodeURIComponent(id); setView(undefined); setSelected(id); }} />
+          <DeviceList devices={list} selected={selected} onSelect={(id) => {
+            if (id === selected) return; // already shown, and its stream already open
+            location.hash = encodeURIComponent(id);
+            setView(undefined);
+            setSelected(id);
+          }} />
         </aside>
         <div class="main">
           {view && view.twin.device === selected ? <DeviceDetail view={view} refresh={() => loadDevice(selected!).catch(() => undefined)} /> : <p class="hint">{selected ? 'loading…' : 'pick a device'}</p>}
