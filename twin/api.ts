@@ -211,7 +211,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
           if (!answer) return reply; // answered (or hijacked) by the handler
           const [status, body, type, headers] = answer;
           void reply.code(status).headers(headers ?? {});
-          if (typeof body === 'string') return reply.type(type ?? 'application/json; charset=utf-8').send(body);
+          if (typeof body === 'string' || Buffer.isBuffer(body)) return reply.type(type ?? 'application/json; charset=utf-8').send(body);
           return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
         },
       });

@@ -5,8 +5,8 @@
 // never queues memory for a page.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { LinkHealth } from '../core/link-health.ts';
@@ -38,6 +38,8 @@ const PAGE_HEADERS = {
   'cache-control': 'no-store',
 };
 
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json; charset=utf-8' };
+
 /** Registers the dashboard's routes on the API; `boot` tells a page that reconnects whether the gateway restarted. */
 export function dashboardRoutes(o: DashboardOptions): (t: RouteTable) => Promise<void> {
   const boot = randomUUID();
@@ -56,9 +58,22 @@ export function dashboardRoutes(o: DashboardOptions): (t: RouteTable) => Promise
       },
     });
     if (index) {
-      const { default: fastifyStatic } = await import('@fastify/static');
+      // The page's few assets (a script, a stylesheet, their source maps), kept in memory.
+      const assets = new Map<string, Buffer>();
+      for (const f of readdirSync(join(o.pageDir!, 'assets'))) assets.set(f, readFileSync(join(o.pageDir!, 'assets', f)));
       t.publicPrefix('/assets/');
-      await t.app.register(fastifyStatic, { root: join(o.pageDir!, 'assets'), prefix: '/assets/', wildcard: false, index: false, decorateReply: false, setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff') });
+      t.add({
+        name: 'assets',
+        url: '/assets/:file',
+        public: true,
+        methods: {
+          GET: async (_req, p) => {
+            const body = assets.get(p.file!);
+            if (!body) throw new EdgetwinError(ErrorCodes.NOT_FOUND, `no asset ${p.file}`, {}, 'reload the page');
+            return [200, body, TYPES[extname(p.file!)] ?? 'application/octet-stream', { 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' }];
+          },
+        },
+      });
     }
 
     t.add({
