@@ -67,7 +67,7 @@ export interface RouteSpec {
   methods: Partial<Record<(typeof METHODS)[number], Handler>>;
   /** Served without the token (still behind the Host and Origin checks). */
   public?: boolean;
-  /** A JSON Schema for the body, checked by ajv before the handler runs. */
+  /** A JSON Schema for the body of a PUT, POST or PATCH, checked by ajv before the handler runs. */
   body?: object;
   /** The message of the 400 for a body the schema refuses. */
   badBody?: string;
@@ -205,7 +205,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
         method,
         url: route.url,
         config: { name: route.name, kind: 'route', public: route.public ?? false, badBody: route.badBody } satisfies RouteConfig,
-        ...(route.body ? { schema: { body: route.body } } : {}),
+        ...(route.body && ['PUT', 'POST', 'PATCH'].includes(method) ? { schema: { body: route.body } } : {}),
         handler: async (req, reply) => {
           const answer = await handler(req, req.params as Params, reply);
           if (!answer) return reply; // answered (or hijacked) by the handler
