@@ -1,7 +1,7 @@
 // Composition root of `edgetwin run`: wires the twin, the mapper host, the MQTT event bus and
 // the local API. It owns no logic of its own beyond the order things start and stop in.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -23,6 +23,7 @@ import { loadApiAuth } from './api-auth.ts';
 import { DeviceCatalog, type CatalogLoad } from './catalog.ts';
 import { readPassword, type GatewayConfig } from './config.ts';
 import { driverLoaders } from './drivers.ts';
+import { onboardingRoutes } from './onboarding-api.ts';
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -34,6 +35,9 @@ export interface Gateway {
   /** The broker's URL for display: a password in it is redacted. */
   readonly mqttUrl: string;
   readonly firstLoad: CatalogLoad;
+  /** `{dataDir}/devices.d`: loaded and watched besides --devices; the dashboard adds files here. */
+  readonly devicesDir: string;
+  /** Loads every device file again; calls queue, never overlap. */
   reload(): Promise<CatalogLoad>;
   close(): Promise<void>;
 }
@@ -48,7 +52,16 @@ function dashboardPage(): string | undefined {
   return undefined;
 }
 
-export async function startGateway(config: GatewayConfig, log: Logger, extras: { logs?: LogRing } = {}): Promise<Gateway> {
+/** True when the folder holds a device file (an empty devices.d is normal, not a load error). */
+function hasDeviceFiles(dir: string): boolean {
+  try {
+    return readdirSync(dir, { recursive: true }).some((f) => /\.(ya?ml|json)$/i.test(String(f)));
+  } catch {
+    return false;
+  }
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger, extras: { logs?: LogRing; bleBinding?: string } = {}): Promise<Gateway> {
   // Credentials problems stop the start before the data directory or a device is touched.
   const apiAuth = loadApiAuth(config.api, log);
   if (config.mqtt.url && urlHasPassword(config.mqtt.url)) {
@@ -73,6 +86,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     const lock = lockDataDir(config.dataDir);
     cleanup.push(() => lock.release());
     if (lock.tookOver) log.warn({ file: lock.file, pid: lock.tookOver.pid }, 'took over the data directory lock of a process that is gone (it did not stop cleanly)');
+    const devicesDir = join(config.dataDir, 'devices.d');
+    mkdirSync(devicesDir, { recursive: true, mode: 0o700 });
     const store = TwinStore.open(config.dataDir);
     cleanup.push(() => store.close());
     const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry, storeRetryMs: config.storeRetryMs });
@@ -97,7 +112,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     }
     const history = new PropertyHistory(twin);
     cleanup.push(() => history.close());
-    const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
+    const catalog = new DeviceCatalog(() => [...config.devices, ...(hasDeviceFiles(devicesDir) ? [devicesDir] : [])], (devices) => host.check(devices));
+    // Set once the devices first loaded; the onboarding routes reload through it.
+    let reload: () => Promise<CatalogLoad> = () => Promise.reject(new Error('the gateway is still starting'));
     // Every listener (the broker above, the API here) is bound before any device starts, and before
     // waiting on an external broker: a taken port stops the gateway before it touches a device
     // (no YAML setpoint written by a gateway that then exits).
@@ -110,7 +127,10 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       log,
       registry,
       health: () => ({ ...health.report(), nodeName: config.nodeName, mqtt: redactUrl(mqttUrl), devices: catalog.devices.length }),
-      extend: dashboardRoutes({ twin, history, pageDir: dashboardPage(), logs: extras.logs, links: () => host.linkHealth() }),
+      extend: async (routes) => {
+        await dashboardRoutes({ twin, history, pageDir: dashboardPage(), logs: extras.logs, links: () => host.linkHealth() })(routes);
+        onboardingRoutes({ dataDir: config.dataDir, devicesDir, bleBinding: extras.bleBinding, log, reload: () => reload() })(routes);
+      },
     });
     cleanup.push(() => api.close());
 
@@ -149,6 +169,17 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     await applyLoad(firstLoad);
     health.add('devices', () => devicesProblem(config.devices, lastLoad));
 
+    let reloading: Promise<unknown> = Promise.resolve();
+    reload = () => {
+      const next = reloading.then(async () => {
+        const load = await catalog.load();
+        lastLoad = load;
+        await applyLoad(load);
+        return load;
+      });
+      reloading = next.catch(() => undefined);
+      return next;
+    };
     return {
       config,
       twin,
@@ -157,12 +188,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       apiUrl: api.url,
       mqttUrl: redactUrl(mqttUrl),
       firstLoad,
-      async reload() {
-        const load = await catalog.load();
-        lastLoad = load;
-        await applyLoad(load);
-        return load;
-      },
+      devicesDir,
+      reload: () => reload(),
       async close() {
         await twin.flush();
         await closeAll();

@@ -117,6 +117,7 @@ program
       apiTokenFile: opts.apiTokenFile,
       logLevel: opts.logLevel,
       live: opts.live === false ? false : undefined,
+      bleBinding: opts.bleBinding,
     });
   });
 

@@ -16,7 +16,7 @@ import { startLiveView } from './live-view.ts';
 import { startLogSummary } from './log-summary.ts';
 import { watchPaths } from './watch.ts';
 
-export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promise<void> {
+export async function runCommand(flags: ConfigFlags & { live?: boolean; bleBinding?: string }): Promise<void> {
   let config: GatewayConfig;
   try {
     config = resolveConfig(flags, { requireDevicePaths: true });
@@ -49,7 +49,7 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   }
   let gateway: Gateway;
   try {
-    gateway = await startGateway(config, log, { logs });
+    gateway = await startGateway(config, log, { logs, bleBinding: flags.bleBinding });
   } catch (err) {
     // The log file (live mode) keeps the reason too; the terminal gets the formatted one.
     if (live) log.fatal({ code: (err as { code?: string }).code }, redactText((err as Error).message));
@@ -73,7 +73,8 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
       }
     });
   };
-  const unwatch = config.devices.length > 0 ? watchPaths(config.devices, () => reload('file changed')) : () => {};
+  // devices.d is always watched: the dashboard adds proposals there, a person may drop files in.
+  const unwatch = watchPaths([...config.devices, gateway.devicesDir], () => reload('file changed'));
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
 

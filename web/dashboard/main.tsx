@@ -254,6 +254,104 @@ function Logs({ lines }: { lines: LogLine[] }) {
   );
 }
 
+
+interface Found {
+  address: string;
+  name?: string;
+  rssi: number;
+}
+
+/** Onboarding: browse an OPC UA server or scan BLE, see the proposed YAML, edit it, add it to devices.d. */
+function Onboarding() {
+  const [open, setOpen] = useState(false);
+  const [url, setUrl] = useState('opc.tcp://');
+  const [filter, setFilter] = useState('');
+  const [yaml, setYaml] = useState('');
+  const [file, setFile] = useState('');
+  const [found, setFound] = useState<Found[]>([]);
+  const [busy, setBusy] = useState('');
+  const [message, setMessage] = useState('');
+  const run = async (what: string, fn: () => Promise<void>) => {
+    setBusy(what);
+    setMessage('');
+    try {
+      await fn();
+    } catch (err) {
+      setMessage((err as Error).message);
+    } finally {
+      setBusy('');
+    }
+  };
+  if (!open) return <button class="onboard-open" onClick={() => setOpen(true)}>Add devices…</button>;
+  return (
+    <section class="onboarding">
+      <h3>Add devices</h3>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run('browsing…', async () => {
+            const r = await api<{ name: string; variables: number; yaml: string }>('/api/v1/onboarding/opcua/browse', { method: 'POST', body: JSON.stringify({ url, ...(filter ? { filter } : {}) }) });
+            if (!r.yaml) throw new Error(`no variables found on ${url}`);
+            setYaml(r.yaml);
+            setFile(r.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
+          });
+        }}
+      >
+        <label>OPC UA server <input name="opcua-url" value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} /></label>
+        <label>filter <input name="opcua-filter" value={filter} placeholder="Line1/*" onInput={(e) => setFilter((e.target as HTMLInputElement).value)} /></label>
+        <button type="submit" disabled={!!busy}>Browse</button>
+        <button
+          type="button"
+          disabled={!!busy}
+          onClick={() => run('scanning…', async () => setFound((await api<{ devices: Found[] }>('/api/v1/onboarding/ble/scan', { method: 'POST', body: JSON.stringify({ seconds: 5 }) })).devices))}
+        >
+          Scan BLE
+        </button>
+      </form>
+      {found.length > 0 && (
+        <ul class="found">
+          {found.map((f) => (
+            <li key={f.address}>
+              {f.address} {f.name ?? ''} {f.rssi} dBm{' '}
+              <button
+                type="button"
+                disabled={!!busy}
+                onClick={() =>
+                  run('reading the sensor…', async () => {
+                    setYaml((await api<{ yaml: string }>('/api/v1/onboarding/ble/onboard', { method: 'POST', body: JSON.stringify({ address: f.address }) })).yaml);
+                    setFile(`ble-${(f.name ?? f.address).toLowerCase().replace(/[^a-z0-9._-]+/g, '-')}`);
+                  })
+                }
+              >
+                Propose
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {busy && <p class="hint">{busy}</p>}
+      {yaml && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run('adding…', async () => {
+              const r = await api<{ file: string; devices: string[] }>('/api/v1/onboarding/devices', { method: 'POST', body: JSON.stringify({ file, yaml }) });
+              setMessage(`added ${r.devices.join(', ')} (${r.file})`);
+              setYaml('');
+            });
+          }}
+        >
+          <textarea name="proposal" rows={14} value={yaml} onInput={(e) => setYaml((e.target as HTMLTextAreaElement).value)} aria-label="proposed Device YAML" />
+          <label>file in devices.d <input name="proposal-file" value={file} onInput={(e) => setFile((e.target as HTMLInputElement).value)} /></label>
+          <button type="submit" disabled={!!busy}>Add</button>
+        </form>
+      )}
+      {message && <p class="onboard-message">{message}</p>}
+    </section>
+  );
+}
+
 function App() {
   const [signIn, setSignIn] = useState(false);
   const [connected, setConnected] = useState(false);
@@ -340,6 +438,7 @@ function App() {
         </aside>
         <div class="main">
           {view && view.twin.device === selected ? <DeviceDetail view={view} refresh={() => loadDevice(selected!).catch(() => undefined)} /> : <p class="hint">{selected ? 'loading…' : 'pick a device'}</p>}
+          <Onboarding />
           <Links links={links} />
           <Logs lines={logs} />
         </div>
