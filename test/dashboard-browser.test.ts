@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { freePort, waitFor } from '../core/testing.ts';
 import { startModbusSerialServer } from '../mappers/modbus/testing/peers.ts';
+import { startTestServer, type TestServer } from '../mappers/opcua/testing/spawn.ts';
 import { browserMissing, launchChromium } from './helpers/browser.ts';
 import { ROOT, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
 
@@ -198,6 +199,58 @@ spec:
     console.log(`# 2,000 devices: a frame after filtering in ${Date.now() - t} ms`);
     await page.click('.device-row[data-device="default/meter-1234"]');
     await waitFor('its power value', async () => /W/.test(await cellText(page, 'power', 'value')), LONG, 50);
+    await page.close();
+  });
+});
+
+describe('dashboard sign-in and onboarding in a browser', { skip: missing }, () => {
+  let gw: GatewayProcess;
+  let dir: string;
+  let server: TestServer;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  const token = 'browser-test-token-0123456789abcdef';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edgetwin-dash-auth-'));
+    writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
+    server = await startTestServer({ trustAll: true });
+    gw = await startGatewayProcess({ devices: [join(ROOT, 'examples', 'quickstart')], dataDir: join(dir, 'data'), extra: ['--api-token-file', join(dir, 'token')] });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('asks for the token, keeps an HttpOnly session cookie, then browses an OPC UA server and adds the proposal', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(gw.apiUrl + '/');
+    await page.waitForSelector('form.signin', { timeout: LONG });
+    await page.fill('input[aria-label="API token"]', 'wrong');
+    await page.click('form.signin button[type="submit"]');
+    await waitFor('a wrong token refused', async () => /token is wrong/.test(await page.innerText('form.signin')), LONG, 50);
+    await page.fill('input[aria-label="API token"]', token);
+    await page.click('form.signin button[type="submit"]');
+    await waitFor('the devices after signing in', async () => /online/.test(await rowText(page, 'default/thermostat')), LONG, 100);
+    const cookies = await browser.context.cookies(gw.apiUrl);
+    const session = cookies.find((c) => c.name === 'edgetwin_session');
+    assert.ok(session, 'a session cookie');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Strict');
+    assert.equal(await page.evaluate(() => document.cookie), '', 'no script can read it');
+
+    await page.click('button.onboard-open');
+    await page.fill('input[name="opcua-url"]', server.url);
+    await page.fill('input[name="opcua-filter"]', 'Test/*');
+    await page.click('.onboarding form.row button[type="submit"]');
+    await waitFor('the proposal', async () => /kind: DeviceModel/.test(await page.inputValue('textarea[name="proposal"]').catch(() => '')), LONG, 100);
+    await page.fill('input[name="proposal-file"]', 'bench');
+    await page.click('.onboarding textarea + label + button[type="submit"]');
+    await waitFor('added', async () => /added default\//.test(await page.innerText('.onboarding')), LONG, 100);
+    const added = (await page.innerText('.onboard-message')).match(/added (default\/\S+)/)![1]!;
+    await waitFor('the new device in the list, online', async () => /online/.test(await rowText(page, added)), LONG, 100);
     await page.close();
   });
 });
