@@ -86,6 +86,16 @@ describe('dashboard API', () => {
     assert.equal((await fetch(api.url + '/api/v1/devices', { headers: { cookie: session } })).status, 401, 'signed out is signed out');
   });
 
+  it('pauses sign-in after 10 wrong tokens in a minute, even for the right one', async () => {
+    const post = (token: string) => fetch(api.url + '/api/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    // One wrong token came from the test before.
+    for (let i = 0; i < 9; i++) assert.equal((await post(`guess-${i}`)).status, 401);
+    const paused = await post(TOKEN);
+    assert.equal(paused.status, 429);
+    assert.equal(paused.headers.get('retry-after'), '60');
+    assert.equal((await fetch(api.url + '/api/v1/devices', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200, 'the bearer token still works');
+  });
+
   it('shows a device with its model limits, units and sparkline history (at most `samples` points)', async () => {
     for (let i = 0; i < 6; i++) {
       twin.report([{ device: 'default/oven', property: 'temp', value: 100 + i, time: 1000 + i, quality: 'good' }]);

@@ -1,7 +1,7 @@
 // The local HTTP API (fastify over node:http or node:https, JSON) that the CLI and the dashboard
 // use. Values come out typed where JSON can carry them; 64-bit integers beyond 2^53 and bytes come
-// out in their KubeEdge string form. Errors are {code, message} with 400, 401, 403, 404, 405, 409
-// or 503. Every request passes the request guard (http-guard.ts) in an onRequest hook, before
+// out in their KubeEdge string form. Errors are {code, message} with 400, 401, 403, 404, 405, 409,
+// 429 (sign-in guessing) or 503. Every request passes the request guard (http-guard.ts) in an onRequest hook, before
 // fastify reads a body or a route runs; the order of its checks is the order of the old server's:
 // Host and Origin, the token, which route (404, 405), then a write's content type.
 
@@ -44,6 +44,8 @@ export interface ApiOptions {
 }
 
 const MAX_BODY = 64 * 1024;
+/** Wrong sign-in tokens a minute before sign-in pauses. */
+const SIGN_IN_FAILURES = 10;
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 export class HttpError extends Error {
@@ -289,6 +291,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     },
   });
   // A browser cannot send a bearer token when it navigates: it trades the token for a session cookie.
+  const failures: number[] = [];
   add({
     name: 'session',
     url: '/api/v1/session',
@@ -299,8 +302,16 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
       POST: async (req) => {
         const g = guard!;
         if (!g.requiresToken) return [200, { signedIn: true, required: false }];
+        // Guessing is slow: after SIGN_IN_FAILURES wrong tokens in a minute, nobody signs in until it passes.
+        const now = Date.now();
+        while (failures.length && failures[0]! < now - 60_000) failures.shift();
+        if (failures.length >= SIGN_IN_FAILURES) throw new HttpError(429, 'ET_TOO_MANY', `${failures.length} wrong tokens in the last minute: try again in a minute`, { 'retry-after': '60' });
         const cookie = g.signIn((req.body as { token: string }).token);
-        if (!cookie) throw new HttpError(401, 'ET_UNAUTHORIZED', 'the token is wrong: it is the content of the file api.tokenFile (or --api-token-file) names');
+        if (!cookie) {
+          failures.push(now);
+          log.warn({ from: req.socket.remoteAddress }, 'api: a sign-in with a wrong token');
+          throw new HttpError(401, 'ET_UNAUTHORIZED', 'the token is wrong: it is the content of the file api.tokenFile (or --api-token-file) names');
+        }
         return [200, { signedIn: true, required: true }, undefined, { 'set-cookie': cookie }];
       },
       DELETE: async (req) => [200, { signedIn: false, required: guard!.requiresToken }, undefined, { 'set-cookie': guard!.signOut(req) }],
