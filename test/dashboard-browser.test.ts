@@ -118,8 +118,16 @@ describe('dashboard in a browser', { skip: missing }, () => {
 
   it('shows a PLC that is switched off go offline, and come back online', async () => {
     await waitFor('the press online', async () => /online/.test(await rowText(page, 'default/press')), LONG, 100);
+    // Its link's health: the PLC is polled every 200 ms, so requests/s shows.
+    const link = `modbus:tcp:127.0.0.1:${plcPort}`;
+    const linkRow = () => page.evaluate((l) => [...document.querySelectorAll('.links tbody tr')].map((r) => (r as HTMLElement).innerText).find((t) => t.startsWith(l)) ?? '', link);
+    await waitFor('the PLC link polled', async () => {
+      const cells = (await linkRow()).split('\t');
+      return Number(cells[3]) > 0 || undefined;
+    }, LONG, 200);
     await plc.stop();
     await waitFor('the press offline', async () => /offline/.test(await rowText(page, 'default/press')), LONG, 100);
+    await waitFor('the lost connection counted on its link', async () => Number((await linkRow()).split('\t')[5]) > 0 || undefined, LONG, 200);
     plc = await startModbusSerialServer(image, plcPort);
     await waitFor('the press online again', async () => /online/.test(await rowText(page, 'default/press')), LONG, 100);
   });
