@@ -14,17 +14,12 @@ function positive(value: string): number {
 
 /** Open the adapter, run, close; a failure is one line on stderr and exit 1, never a stack trace. */
 async function withAdapter(flags: BleFlags, fn: (adapter: import('../mappers/ble/adapter.ts').BleAdapter) => Promise<void>): Promise<void> {
-  let adapter: import('../mappers/ble/adapter.ts').BleAdapter | undefined;
   try {
-    const { parseBinding } = await import('../mappers/ble/index.ts');
-    const { openAdapter } = await import('../mappers/ble/driver.ts');
-    adapter = await openAdapter(parseBinding(flags.bleBinding), flags.adapter, 1);
-    await fn(adapter);
+    const { withBleAdapter } = await import('./proposals.ts');
+    await withBleAdapter(flags.bleBinding, flags.adapter, fn);
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exitCode = 1;
-  } finally {
-    await adapter?.close();
   }
 }
 

@@ -22,14 +22,15 @@ export type DeviceCheck = (devices: DeviceSpecResolved[]) => Promise<{ accepted:
 export class DeviceCatalog {
   private current = new Map<string, DeviceSpecResolved>();
 
-  constructor(private readonly paths: string[], private readonly check: DeviceCheck) {}
+  /** `paths` may be a function: asked at every load (a folder that gains its first file joins then). */
+  constructor(private readonly paths: string[] | (() => string[]), private readonly check: DeviceCheck) {}
 
   get devices(): DeviceSpecResolved[] {
     return [...this.current.values()];
   }
 
   async load(): Promise<CatalogLoad> {
-    const model = await loadDevices(this.paths);
+    const model = await loadDevices(typeof this.paths === 'function' ? this.paths() : this.paths);
     const checked = await this.check(model.devices);
     const errors = [...model.errors, ...checked.errors];
     errors.push(...(await this.emptiedFiles(checked.accepted)));

@@ -1,12 +1,18 @@
 // Composition root of `edgetwin run`: wires the twin, the mapper host, the MQTT event bus and
 // the local API. It owns no logic of its own beyond the order things start and stop in.
 
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
+import type { LogRing } from '../core/log-ring.ts';
 import { redactUrl, urlHasPassword } from '../core/redact.ts';
 import type { EdgeLink } from '../hub/edge.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
+import { dashboardRoutes } from '../twin/dashboard-api.ts';
+import { PropertyHistory } from '../twin/history.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
 import { lockDataDir } from '../twin/datadir-lock.ts';
 import { MqttEventBus } from '../twin/eventbus.ts';
@@ -18,6 +24,7 @@ import { loadApiAuth } from './api-auth.ts';
 import { DeviceCatalog, type CatalogLoad } from './catalog.ts';
 import { readPassword, type GatewayConfig } from './config.ts';
 import { loadDrivers, unknownProtocolHint } from './drivers.ts';
+import { onboardingRoutes } from './onboarding-api.ts';
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -31,13 +38,35 @@ export interface Gateway {
   readonly firstLoad: CatalogLoad;
   /** The cloud link, when `--cloud` configured one. */
   readonly cloud?: EdgeLink;
+  /** `{dataDir}/devices.d`: loaded and watched besides --devices; the dashboard adds files here. */
+  readonly devicesDir: string;
+  /** Loads every device file again; calls queue, never overlap. */
   reload(): Promise<CatalogLoad>;
   /** Re-reads the --pods files (no-op without edged). */
   reloadPods(): void;
   close(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+/** The built dashboard (dist/dashboard of the package), found from this module whether bundled or not. */
+function dashboardPage(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'dashboard');
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** True when the folder holds a device file (an empty devices.d is normal, not a load error). */
+function hasDeviceFiles(dir: string): boolean {
+  try {
+    return readdirSync(dir, { recursive: true }).some((f) => /\.(ya?ml|json)$/i.test(String(f)));
+  } catch {
+    return false;
+  }
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger, extras: { logs?: LogRing; bleBinding?: string } = {}): Promise<Gateway> {
   // Credentials problems stop the start before the data directory or a device is touched.
   const apiAuth = loadApiAuth(config.api, log);
   if (config.mqtt.url && urlHasPassword(config.mqtt.url)) {
@@ -66,6 +95,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const edge = config.cloud ? await import('../hub/edge.ts') : undefined;
     const identity = edge?.nodeIdentity(config.dataDir, config.nodeNameGiven ? config.nodeName : undefined);
     if (identity) config = { ...config, nodeName: identity.nodeName };
+    const devicesDir = join(config.dataDir, 'devices.d');
+    mkdirSync(devicesDir, { recursive: true, mode: 0o700 });
     const store = TwinStore.open(config.dataDir);
     cleanup.push(() => store.close());
     const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry, storeRetryMs: config.storeRetryMs });
@@ -99,7 +130,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       // In the gateway's one database file: what waits for the broker survives a restart.
       outbox = new Outbox({ db: store.database, name: 'mqtt', registry, ...config.mqtt.outbox });
     }
-    const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
+    const history = new PropertyHistory(twin);
+    cleanup.push(() => history.close());
+    const catalog = new DeviceCatalog(() => [...config.devices, ...(hasDeviceFiles(devicesDir) ? [devicesDir] : [])], (devices) => host.check(devices));
+    // Set once the devices first loaded; the onboarding routes reload through it.
+    let reload: () => Promise<CatalogLoad> = () => Promise.reject(new Error('the gateway is still starting'));
     // Every listener (the broker above, the API here) is bound before any device starts, and before
     // waiting on an external broker: a taken port stops the gateway before it touches a device
     // (no YAML setpoint written by a gateway that then exits).
@@ -121,6 +156,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         ...(edged ? { pods: edged.pods().length, containerRuntime: edged.runtime().reachable } : {}),
       }),
       pods: () => (edged ? edged.pods().map((p) => ({ ...p, logDirectory: edged!.logDirectory(p.namespace, p.name) })) : undefined),
+      extend: async (routes) => {
+        await dashboardRoutes({ twin, history, pageDir: dashboardPage(), logs: extras.logs, links: () => host.linkHealth() })(routes);
+        onboardingRoutes({ dataDir: config.dataDir, devicesDir, bleBinding: extras.bleBinding, log, reload: () => reload() })(routes);
+      },
     });
     cleanup.push(() => api.close());
 
@@ -175,6 +214,17 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const firstLoad = lastLoad;
     await applyLoad(firstLoad);
 
+    let reloading: Promise<unknown> = Promise.resolve();
+    reload = () => {
+      const next = reloading.then(async () => {
+        const load = await catalog.load();
+        lastLoad = load;
+        await applyLoad(load);
+        return load;
+      });
+      reloading = next.catch(() => undefined);
+      return next;
+    };
     return {
       config,
       twin,
@@ -184,12 +234,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       mqttUrl: redactUrl(mqttUrl),
       firstLoad,
       cloud,
-      async reload() {
-        const load = await catalog.load();
-        lastLoad = load;
-        await applyLoad(load);
-        return load;
-      },
+      devicesDir,
+      reload: () => reload(),
       reloadPods() {
         edged?.reload();
       },

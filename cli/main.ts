@@ -129,6 +129,7 @@ program
       cloud: opts.cloud,
       pods: opts.pods,
       live: opts.live === false ? false : undefined,
+      bleBinding: opts.bleBinding,
     });
   });
 

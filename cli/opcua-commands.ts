@@ -1,7 +1,6 @@
 // `edgetwin opcua browse <url>`: walk a server's address space and print a DeviceModel + Device
 // proposal. node-opcua loads inside the action, so other commands never pay for it.
 
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { DEFAULTS } from './config.ts';
@@ -51,17 +50,8 @@ export function registerOpcuaCommands(program: Command): void {
     .option('--json', 'print the variables as JSON instead of YAML')
     .action(async (url: string, opts: BrowseFlags) => {
       try {
-        const { browseServer } = await import('../mappers/opcua/browse.ts');
-        const { proposalYaml } = await import('../mappers/opcua/proposal.ts');
-        const protocol = {
-          url,
-          ...(opts.securityPolicy ? { securityPolicy: opts.securityPolicy } : {}),
-          ...(opts.securityMode ? { securityMode: opts.securityMode } : {}),
-          ...(opts.user ? { userName: opts.user } : {}),
-          ...(opts.passwordFile ? { password: resolve(opts.passwordFile) } : {}),
-          timeout: opts.timeout,
-        };
-        const variables = await browseServer(protocol, resolve(opts.dataDir), { depth: opts.depth, filter: opts.filter, includeServer: opts.includeServer, namespaceUris: opts.uris });
+        const { proposeOpcua } = await import('./proposals.ts');
+        const { variables, yaml } = await proposeOpcua({ url, ...opts }, opts.dataDir);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(variables, null, 2)}\n`);
           return;
@@ -72,8 +62,7 @@ export function registerOpcuaCommands(program: Command): void {
           return;
         }
         for (const v of variables) process.stderr.write(`  ${v.path.join('/')}  ${v.nodeId}  ${v.dataType}${v.writable ? '  writable' : ''}\n`);
-        const name = opts.name ?? `opcua-${new URL(url.replace(/^opc\.tcp:/, 'http:')).host}`;
-        process.stdout.write(proposalYaml(variables, { name, namespace: opts.namespace, protocol, collectCycle: opts.collectCycle }));
+        process.stdout.write(yaml);
       } catch (err) {
         process.stderr.write(`error: ${(err as Error).message}\n`);
         process.exitCode = 1;

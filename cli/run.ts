@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../core/log.ts';
+import { LogRing } from '../core/log-ring.ts';
 import { redactText } from '../core/redact.ts';
 import { resolveConfig, type ConfigFlags, type GatewayConfig } from './config.ts';
 import { configError, exitCodeOf, formatFailure } from './failure.ts';
@@ -15,7 +16,7 @@ import { startLiveView } from './live-view.ts';
 import { startLogSummary } from './log-summary.ts';
 import { watchPaths } from './watch.ts';
 
-export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promise<void> {
+export async function runCommand(flags: ConfigFlags & { live?: boolean; bleBinding?: string }): Promise<void> {
   let config: GatewayConfig;
   try {
     config = resolveConfig(flags, { requireDevicePaths: true });
@@ -27,6 +28,8 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
   // The live table owns the terminal, so the log goes to a file beside the store; warnings and
   // errors also stay on screen under the table.
   const problems: string[] = [];
+  // The last warnings and errors, for the dashboard.
+  const logs = new LogRing();
   let logFile: string | undefined;
   let log: Logger;
   if (live) {
@@ -37,16 +40,16 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
       fail(configError(`cannot create the data directory: ${(err as Error).message}`, { flag: '--data-dir' }, 'pick a directory this user may write, with --data-dir or dataDir'));
       return;
     }
-    log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems) });
+    log = createLogger({ level: config.log.level, destination: teeProblems(logFile, problems), ring: logs });
   } else {
-    log = createLogger({ level: config.log.level });
+    log = createLogger({ level: config.log.level, ring: logs });
   }
   if (config.devices.length === 0) {
     log.warn('no --devices given: the gateway runs with no devices (twin and MQTT only)');
   }
   let gateway: Gateway;
   try {
-    gateway = await startGateway(config, log);
+    gateway = await startGateway(config, log, { logs, bleBinding: flags.bleBinding });
   } catch (err) {
     // The log file (live mode) keeps the reason too; the terminal gets the formatted one.
     if (live) log.fatal({ code: (err as { code?: string }).code }, redactText((err as Error).message));
@@ -70,7 +73,8 @@ export async function runCommand(flags: ConfigFlags & { live?: boolean }): Promi
       }
     });
   };
-  const unwatch = config.devices.length > 0 ? watchPaths(config.devices, () => reload('file changed')) : () => {};
+  // devices.d is always watched: the dashboard adds proposals there, a person may drop files in.
+  const unwatch = watchPaths([...config.devices, gateway.devicesDir], () => reload('file changed'));
   const unwatchPods = config.edged.pods.length > 0 ? watchPaths(config.edged.pods, () => gateway.reloadPods()) : () => {};
   const onHup = () => {
     reload('SIGHUP');

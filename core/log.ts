@@ -1,10 +1,16 @@
 // One logger for the whole gateway: structured pino lines, one per event, never secrets.
 import { pino, type Logger } from 'pino';
+import type { LogRing } from './log-ring.ts';
 
 export type { Logger };
 
-export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream; ring?: LogRing } = {}): Logger {
   const level = opts.level ?? process.env.EDGETWIN_LOG_LEVEL ?? 'info';
+  const destination = opts.destination ?? pino.destination({ fd: 2, sync: false });
+  // The dashboard's ring gets the warnings and errors too, as the same lines (redacted alike).
+  const out = opts.ring
+    ? pino.multistream([{ stream: destination, level: level as pino.Level }, { stream: opts.ring.stream, level: 'warn' }])
+    : destination;
   return pino(
     {
       name: opts.name ?? 'edgetwin',
@@ -19,7 +25,7 @@ export function createLogger(opts: { level?: string; name?: string; destination?
         censor: '[redacted]',
       },
     },
-    (opts.destination ?? pino.destination({ fd: 2, sync: false })) as never,
+    out as never,
   );
 }
 

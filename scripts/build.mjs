@@ -9,7 +9,7 @@
 // come from tsc (tsconfig.sdk.json); `--no-types` skips them for a quicker gateway-only build.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,25 @@ await build({
   logLevel: 'warning',
 });
 
+// The dashboard: one script and one stylesheet for the browser, served by the gateway itself at
+// `/` (no CDN, nothing fetched at run time). preact renders, uPlot draws the sparklines.
+await build({
+  absWorkingDir: root,
+  entryPoints: { main: 'web/dashboard/main.tsx' },
+  outdir: 'dist/dashboard/assets',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  minify: true,
+  sourcemap: 'linked',
+  tsconfig: 'web/tsconfig.json',
+  logLevel: 'warning',
+});
+mkdirSync(join(root, 'dist', 'dashboard'), { recursive: true });
+copyFileSync(join(root, 'web', 'dashboard', 'index.html'), join(root, 'dist', 'dashboard', 'index.html'));
 if (!process.argv.includes('--no-types')) {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.sdk.json'], { cwd: root, stdio: 'inherit' });

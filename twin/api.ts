@@ -1,10 +1,12 @@
-// The local HTTP API (node:http or node:https, JSON) that the CLI and dashboards use. Values come
-// out typed where JSON can carry them; 64-bit integers beyond 2^53 and bytes come out in their
-// KubeEdge string form. Errors are {code, message} with 400, 401, 403, 404, 405 or 409.
-// Every request passes the request guard (http-guard.ts) before a route runs.
+// The local HTTP API (fastify over node:http or node:https, JSON) that the CLI and the dashboard
+// use. Values come out typed where JSON can carry them; 64-bit integers beyond 2^53 and bytes come
+// out in their KubeEdge string form. Errors are {code, message} with 400, 401, 403, 404, 405, 409,
+// 429 (sign-in guessing) or 503. Every request passes the request guard (http-guard.ts) in an onRequest hook, before
+// fastify reads a body or a route runs; the order of its checks is the order of the old server's:
+// Host and Origin, the token, which route (404, 405), then a write's content type.
 
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import Ajv from 'ajv';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { redactDeep, redactText } from '../core/redact.ts';
@@ -37,13 +39,18 @@ export interface ApiOptions {
   tls?: ApiTls;
   /** Host header values accepted besides the loopback names and the bind address. */
   allowedHosts?: readonly string[];
+  /** More routes (the dashboard's), registered with the same guard, errors and metrics. */
+  extend?: (routes: RouteTable) => void | Promise<void>;
   /** The pods of the gateway's pod runtime (hub/edged); undefined when it runs none. GET /api/v1/pods. */
   pods?: () => unknown[] | undefined;
 }
 
 const MAX_BODY = 64 * 1024;
+/** Wrong sign-in tokens a minute before sign-in pauses. */
+const SIGN_IN_FAILURES = 10;
+const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly headers?: Record<string, string>) {
     super(message);
   }
@@ -51,36 +58,46 @@ class HttpError extends Error {
 
 const refuse = (r: Refusal) => new HttpError(r.status, r.code, r.message, r.headers);
 
-type Params = Record<string, string>;
-type Handler = (req: IncomingMessage, p: Params) => Promise<[status: number, body: unknown]>;
-interface Route {
+export type Params = Record<string, string>;
+/** A route's answer: a status and a body (a string goes out as it is, with `type`), or nothing when the handler answered itself. */
+export type Answer = [status: number, body: unknown, type?: string, headers?: Record<string, string>] | undefined;
+export type Handler = (req: FastifyRequest, p: Params, reply: FastifyReply) => Promise<Answer>;
+
+export interface RouteSpec {
+  /** The route label of edgetwin_api_requests_total. */
   name: string;
-  /** Path segments; `:x` captures one segment (percent-decoded). */
-  path: string[];
-  methods: Record<string, Handler>;
+  /** fastify's path syntax: `/api/v1/devices/:ns/:name/twin`. */
+  url: string;
+  methods: Partial<Record<(typeof METHODS)[number], Handler>>;
+  /** Served without the token (still behind the Host and Origin checks). */
+  public?: boolean;
+  /** A JSON Schema for the body of a PUT, POST or PATCH, checked by ajv before the handler runs. */
+  body?: object;
+  /** The message of the 400 for a body the schema refuses. */
+  badBody?: string;
 }
 
-/** Splits a path and decodes each segment; a malformed escape is the caller's mistake, not ours. */
-function segments(pathname: string): string[] {
-  return pathname.split('/').filter(Boolean).map((s) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      throw new HttpError(400, ErrorCodes.BAD_REQUEST, `the path segment "${s}" has a malformed percent-encoding (write a literal % as %25)`);
-    }
-  });
+/** What an extension registers routes with, and what it may need of the server. */
+export interface RouteTable {
+  add(route: RouteSpec): void;
+  /** Paths under this prefix are served without the token (a page's scripts and styles: they hold no data). */
+  publicPrefix(prefix: string): void;
+  readonly app: FastifyInstance;
+  readonly guard: () => RequestGuard;
+  readonly log: Logger;
 }
 
-function match(route: Route, seg: string[]): Params | undefined {
-  if (route.path.length !== seg.length) return undefined;
-  const p: Params = {};
-  for (let i = 0; i < seg.length; i++) {
-    const want = route.path[i]!;
-    if (want.startsWith(':')) p[want.slice(1)] = seg[i]!;
-    else if (want !== seg[i]) return undefined;
-  }
-  return p;
+interface RouteConfig {
+  name: string;
+  kind: 'route' | 'wrong-method';
+  public: boolean;
+  /** The methods the path serves, for a 405's Allow. */
+  allow?: string[];
+  badBody?: string;
 }
+
+/** A path segment fastify could not decode is the caller's mistake, not ours. */
+const malformedPath = (path: string) => new HttpError(400, ErrorCodes.BAD_REQUEST, `the path "${path}" has a malformed percent-encoding (write a literal % as %25)`);
 
 /** KubeEdge's limits on a property key and value (as their string form), the same the MQTT bus enforces. */
 function checkLimits(property: string, value: unknown): void {
@@ -108,131 +125,217 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
   checkApiExposure(host, { token: opts.token, clientCa: opts.tls?.clientCa });
   const requests = counter(registry, 'edgetwin_api_requests_total', 'Local API requests, by route and status', ['route', 'status']);
   let guard: RequestGuard | undefined; // built once the port is known (port 0 picks one)
+  const scheme = opts.tls ? 'https' : 'http';
 
-  const routes: Route[] = [
-    {
-      name: 'healthz',
-      path: ['healthz'],
-      methods: {
-        GET: async (req) => {
-          const { status, reasons, ...rest } = opts.health?.() ?? { status: 'ok' as const, reasons: [] };
-          const full = { status, reasons, devices: twin.list().length, ...rest };
-          // Without the token, only this machine sees the details; anyone else learns ok or not.
-          const trusted = guard!.authenticated(req) || isLoopback(req.socket.remoteAddress ?? '');
-          // 503 when degraded, so a plain HTTP probe (systemd, Kubernetes, a load balancer) sees it too.
-          return [status === 'ok' ? 200 : 503, trusted ? full : { status }];
-        },
-      },
+  // Loaded here, not at the top: a library caller that never starts the API does not pay for it.
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({
+    logger: false,
+    // Open event streams (the dashboard's) must not hold a shutdown up.
+    forceCloseConnections: true,
+    // The old server answered HEAD with 405 like any method a path does not serve.
+    exposeHeadRoutes: false,
+    bodyLimit: MAX_BODY,
+    // A long property name is refused by the KubeEdge limit check with its reason, not by the router.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 8192 },
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
+    frameworkErrors: (err, req, reply) => {
+      // A path fastify cannot decode: the guard still speaks first, so a stranger learns nothing.
+      const g = guard!;
+      const refusal = g.checkSite(req) ?? (g.authenticated(req) ? undefined : g.unauthorized(req));
+      answerError(req, reply, refusal ? refuse(refusal) : (err as { code?: string }).code === 'FST_ERR_BAD_URL' ? malformedPath(req.url) : err);
     },
-    { name: 'metrics', path: ['metrics'], methods: { GET: async () => [200, await registry.metrics()] } },
-    { name: 'devices', path: ['api', 'v1', 'devices'], methods: { GET: async () => [200, { devices: twin.list() }] } },
-    {
-      name: 'pods',
-      path: ['api', 'v1', 'pods'],
-      methods: {
-        GET: async () => {
-          const pods = opts.pods?.();
-          if (!pods) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'this gateway runs no pods', {}, 'start it with --pods <dir> or edged.enabled: true');
-          return [200, { pods }];
-        },
-      },
-    },
-    {
-      name: 'twin',
-      path: ['api', 'v1', 'devices', ':ns', ':name', 'twin'],
-      methods: {
-        GET: async (_req, p) => {
-          const id = `${p.ns}/${p.name}`;
-          const view = twin.get(id);
-          if (!view) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'no such device in the twin', { device: id }, 'list the devices with GET /api/v1/devices');
-          return [200, jsonView(view)];
-        },
-      },
-    },
-    {
-      name: 'desired',
-      path: ['api', 'v1', 'devices', ':ns', ':name', 'twin', 'desired', ':property'],
-      methods: {
-        PUT: async (req, p) => {
-          const body = await readJson(req);
-          if (!('value' in body)) throw new HttpError(400, ErrorCodes.BAD_REQUEST, 'the body must be {"value": ...}');
-          checkLimits(p.property!, body.value);
-          // The CLI's `twin set` says so, so the twin can tell its values from other API clients'.
-          const origin = body.origin === 'cli' ? 'cli' : 'api';
-          return [200, jsonResult(twin.setDesired(`${p.ns}/${p.name}`, p.property!, body.value, origin))];
-        },
-      },
-    },
-    {
-      name: 'method',
-      path: ['api', 'v1', 'devices', ':ns', ':name', 'methods', ':method'],
-      methods: {
-        POST: async (req, p) => {
-          const body = await readJson(req);
-          const values = body.values ?? body.properties;
-          if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-            throw new HttpError(400, ErrorCodes.BAD_REQUEST, 'the body must be {"values": {"<property>": <value>, ...}}');
-          }
-          for (const [k, v] of Object.entries(values)) checkLimits(k, v);
-          return [200, { results: twin.invokeMethod(`${p.ns}/${p.name}`, p.method!, values as Record<string, unknown>).map(jsonResult) }];
-        },
-      },
-    },
-  ];
+  }) as unknown as FastifyInstance;
 
-  const handle = async (req: IncomingMessage): Promise<[route: string, status: number, body: unknown]> => {
+  // The project's ajv checks bodies, as it checks Device documents: one validator, one dialect.
+  const ajv = new Ajv.default({ allErrors: false, coerceTypes: false, strict: true });
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  // JSON only, parsed by us: the same messages and limits as before, and nothing but an object.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, text, done) => {
+    let v: unknown;
+    try {
+      v = JSON.parse(text as string);
+    } catch (err) {
+      done(new HttpError(400, ErrorCodes.BAD_REQUEST, `the body is not valid JSON: ${(err as Error).message}`), undefined);
+      return;
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) done(new HttpError(400, ErrorCodes.BAD_REQUEST, 'the body must be a JSON object'), undefined);
+    else done(null, v);
+  });
+
+  const answered = new WeakMap<FastifyRequest, string>();
+  const publicPrefixes: string[] = [];
+  const answerError = (req: FastifyRequest, reply: FastifyReply, err: unknown) => {
+    const e = toHttpError(err);
+    if (e.status >= 500) log.error({ err, url: req.url }, 'api: request failed');
+    else if (e.status === 401 || e.status === 403) log.debug({ status: e.status, code: e.code, url: req.url, origin: req.headers.origin, host: req.headers.host }, 'api: request refused');
+    answered.set(req, e.status === 401 || e.status === 403 ? 'refused' : 'error');
+    void reply.code(e.status).headers(e.headers ?? {}).type('application/json; charset=utf-8').send(JSON.stringify({ code: e.code, message: redactText(e.message) }));
+  };
+
+  app.addHook('onRequest', async (req) => {
     const g = guard!;
     const site = g.checkSite(req);
     if (site) throw refuse(site);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const m = (req.method ?? 'GET').toUpperCase();
-    const isPublic = url.pathname === '/healthz' && m === 'GET';
+    const config = req.routeOptions.config as Partial<RouteConfig>;
     // Nothing past this line, not even which paths exist, for a caller without the token.
-    if (!isPublic && !g.authenticated(req)) throw refuse(g.unauthorized(req));
-    const seg = segments(url.pathname);
-    for (const route of routes) {
-      const params = match(route, seg);
-      if (!params) continue;
-      const handler = route.methods[m];
-      if (!handler) throw refuse(methodNotAllowed(m, url.pathname, Object.keys(route.methods)));
-      const write = g.checkWrite(req);
-      if (write) throw refuse(write);
-      const [status, body] = await handler(req, params);
-      return [route.name, status, body];
+    const open = config.public || (req.method === 'GET' && publicPrefixes.some((p) => req.url.startsWith(p)));
+    if (!open && !g.authenticated(req)) throw refuse(g.unauthorized(req));
+    // 404 and 405 answer before a write's content type matters, and before a body is read.
+    if (config.kind === 'wrong-method') throw refuse(methodNotAllowed(req.method, new URL(req.url, 'http://localhost').pathname, config.allow ?? []));
+    if (config.kind !== 'route') return;
+    const write = g.checkWrite(req);
+    if (write) throw refuse(write);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const config = req.routeOptions.config as Partial<RouteConfig>;
+    requests.inc({ route: answered.get(req) ?? config.name ?? 'error', status: String(reply.statusCode) });
+  });
+  app.setErrorHandler((err, req, reply) => {
+    const config = req.routeOptions.config as Partial<RouteConfig>;
+    if ((err as { validation?: unknown }).validation) return answerError(req, reply, new HttpError(400, ErrorCodes.BAD_REQUEST, config.badBody ?? `the body does not fit: ${(err as Error).message}`));
+    return answerError(req, reply, err);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    answerError(req, reply, new HttpError(404, ErrorCodes.NOT_FOUND, `no route ${req.method} ${new URL(req.url, 'http://localhost').pathname}`));
+  });
+
+  const add = (route: RouteSpec) => {
+    const served = Object.keys(route.methods) as (typeof METHODS)[number][];
+    for (const method of served) {
+      const handler = route.methods[method]!;
+      app.route({
+        method,
+        url: route.url,
+        config: { name: route.name, kind: 'route', public: route.public ?? false, badBody: route.badBody } satisfies RouteConfig,
+        ...(route.body && ['PUT', 'POST', 'PATCH'].includes(method) ? { schema: { body: route.body } } : {}),
+        handler: async (req, reply) => {
+          const answer = await handler(req, req.params as Params, reply);
+          if (!answer) return reply; // answered (or hijacked) by the handler
+          const [status, body, type, headers] = answer;
+          void reply.code(status).headers(headers ?? {});
+          if (typeof body === 'string' || Buffer.isBuffer(body)) return reply.type(type ?? 'application/json; charset=utf-8').send(body);
+          return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
+        },
+      });
     }
-    throw new HttpError(404, ErrorCodes.NOT_FOUND, `no route ${m} ${url.pathname}`);
+    const others = METHODS.filter((m) => !served.includes(m));
+    app.route({
+      method: [...others],
+      url: route.url,
+      config: { name: route.name, kind: 'wrong-method', public: route.public ?? false, allow: served } satisfies RouteConfig,
+      // The onRequest hook answers 405 before this could run.
+      handler: async (req) => {
+        throw refuse(methodNotAllowed(req.method, new URL(req.url, 'http://localhost').pathname, served));
+      },
+    });
   };
 
-  const listener: RequestListener = (req, res) => {
-    handle(req).then(
-      ([name, status, body]) => {
-        requests.inc({ route: name, status: String(status) });
-        // What we return never carries a password, whatever a health probe or a metric label holds.
-        if (typeof body === 'string') send(res, status, redactText(body), registry.contentType);
-        else send(res, status, JSON.stringify(name === 'healthz' ? redactDeep(body) : body));
+  add({
+    name: 'healthz',
+    url: '/healthz',
+    public: true,
+    methods: {
+      GET: async (req) => {
+        const { status, reasons, ...rest } = opts.health?.() ?? { status: 'ok' as const, reasons: [] };
+        const full = { status, reasons, devices: twin.list().length, ...rest };
+        // Without the token, only this machine sees the details; anyone else learns ok or not.
+        const trusted = guard!.authenticated(req) || isLoopback(req.socket.remoteAddress ?? '');
+        // 503 when degraded, so a plain HTTP probe (systemd, Kubernetes, a load balancer) sees it too.
+        // What we return never carries a password, whatever a health probe holds.
+        return [status === 'ok' ? 200 : 503, redactDeep(trusted ? full : { status })];
       },
-      (err: unknown) => {
-        const e = toHttpError(err);
-        if (e.status >= 500) log.error({ err, url: req.url }, 'api: request failed');
-        else if (e.status === 401 || e.status === 403) log.debug({ status: e.status, code: e.code, url: req.url, origin: req.headers.origin, host: req.headers.host }, 'api: request refused');
-        requests.inc({ route: e.status === 401 || e.status === 403 ? 'refused' : 'error', status: String(e.status) });
-        send(res, e.status, JSON.stringify({ code: e.code, message: redactText(e.message) }), undefined, e.headers);
-      },
-    );
-  };
-  const scheme = opts.tls ? 'https' : 'http';
-  const server: Server = opts.tls
-    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, listener)
-    : createServer(listener);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new Error(`local API cannot listen on ${host}:${opts.port}: ${err.message} (pick another port with --api-port)`, { cause: err }));
-    server.once('error', onError);
-    server.listen(opts.port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
+    },
   });
-  const addr = server.address();
+  add({ name: 'metrics', url: '/metrics', methods: { GET: async () => [200, redactText(await registry.metrics()), registry.contentType] } });
+  add({ name: 'devices', url: '/api/v1/devices', methods: { GET: async () => [200, { devices: twin.list() }] } });
+  add({
+    name: 'pods',
+    url: '/api/v1/pods',
+    methods: {
+      GET: async () => {
+        const pods = opts.pods?.();
+        if (!pods) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'this gateway runs no pods', {}, 'start it with --pods <dir> or edged.enabled: true');
+        return [200, { pods }];
+      },
+    },
+  });
+  add({
+    name: 'twin',
+    url: '/api/v1/devices/:ns/:name/twin',
+    methods: {
+      GET: async (_req, p) => {
+        const id = `${p.ns}/${p.name}`;
+        const view = twin.get(id);
+        if (!view) throw new EdgetwinError(ErrorCodes.NOT_FOUND, 'no such device in the twin', { device: id }, 'list the devices with GET /api/v1/devices');
+        return [200, jsonView(view)];
+      },
+    },
+  });
+  add({
+    name: 'desired',
+    url: '/api/v1/devices/:ns/:name/twin/desired/:property',
+    body: { type: 'object', required: ['value'], properties: { value: {} } },
+    badBody: 'the body must be {"value": ...}',
+    methods: {
+      PUT: async (req, p) => {
+        const body = req.body as Record<string, unknown>;
+        checkLimits(p.property!, body.value);
+        // The CLI's `twin set` says so, so the twin can tell its values from other API clients'.
+        const origin = body.origin === 'cli' ? 'cli' : 'api';
+        return [200, jsonResult(twin.setDesired(`${p.ns}/${p.name}`, p.property!, body.value, origin))];
+      },
+    },
+  });
+  add({
+    name: 'method',
+    url: '/api/v1/devices/:ns/:name/methods/:method',
+    methods: {
+      POST: async (req, p) => {
+        const body = req.body as Record<string, unknown>;
+        const values = body.values ?? body.properties;
+        if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+          throw new HttpError(400, ErrorCodes.BAD_REQUEST, 'the body must be {"values": {"<property>": <value>, ...}}');
+        }
+        for (const [k, v] of Object.entries(values)) checkLimits(k, v);
+        return [200, { results: twin.invokeMethod(`${p.ns}/${p.name}`, p.method!, values as Record<string, unknown>).map(jsonResult) }];
+      },
+    },
+  });
+  // A browser cannot send a bearer token when it navigates: it trades the token for a session cookie.
+  const failures: number[] = [];
+  add({
+    name: 'session',
+    url: '/api/v1/session',
+    public: true,
+    body: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } },
+    badBody: 'the body must be {"token": "<the API token>"}',
+    methods: {
+      POST: async (req) => {
+        const g = guard!;
+        if (!g.requiresToken) return [200, { signedIn: true, required: false }];
+        // Guessing is slow: after SIGN_IN_FAILURES wrong tokens in a minute, nobody signs in until it passes.
+        const now = Date.now();
+        while (failures.length && failures[0]! < now - 60_000) failures.shift();
+        if (failures.length >= SIGN_IN_FAILURES) throw new HttpError(429, 'ET_TOO_MANY', `${failures.length} wrong tokens in the last minute: try again in a minute`, { 'retry-after': '60' });
+        const cookie = g.signIn((req.body as { token: string }).token);
+        if (!cookie) {
+          failures.push(now);
+          log.warn({ from: req.socket.remoteAddress }, 'api: a sign-in with a wrong token');
+          throw new HttpError(401, 'ET_UNAUTHORIZED', 'the token is wrong: it is the content of the file api.tokenFile (or --api-token-file) names');
+        }
+        return [200, { signedIn: true, required: true }, undefined, { 'set-cookie': cookie }];
+      },
+      DELETE: async (req) => [200, { signedIn: false, required: guard!.requiresToken }, undefined, { 'set-cookie': guard!.signOut(req) }],
+    },
+  });
+  await opts.extend?.({ add, publicPrefix: (p) => publicPrefixes.push(p), app, guard: () => guard!, log });
+
+  await new Promise<void>((resolve, reject) => {
+    app.listen({ port: opts.port, host }).then(() => resolve(), (err: Error) => reject(new Error(`local API cannot listen on ${host}:${opts.port}: ${err.message} (pick another port with --api-port)`, { cause: err })));
+  });
+  const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   guard = new RequestGuard({ bindHost: host, port, scheme, allowedHosts: opts.allowedHosts, token: opts.token, allowedHostsSetting: 'api.allowedHosts' });
   const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -241,38 +344,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
   }
   const auth = [opts.token ? 'bearer token' : '', opts.tls?.clientCa ? 'client certificate' : ''].filter(Boolean).join(' + ') || 'none (loopback only)';
   log.info({ url, auth }, 'local API listening');
-  return {
-    url,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-function send(res: ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8', headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(400, ErrorCodes.BAD_REQUEST, `the body is larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (err) {
-    throw new HttpError(400, ErrorCodes.BAD_REQUEST, `the body is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, ErrorCodes.BAD_REQUEST, 'the body must be a JSON object');
-  return v as Record<string, unknown>;
+  return { url, port, close: () => app.close() };
 }
 
 function toHttpError(err: unknown): HttpError {
@@ -283,6 +355,10 @@ function toHttpError(err: unknown): HttpError {
     const status = err.code === ErrorCodes.NOT_FOUND ? 404 : err.code === ErrorCodes.READ_ONLY || err.code === ErrorCodes.CONFLICT ? 409 : err.code === ErrorCodes.STORAGE ? 503 : 400;
     return new HttpError(status, err.code, err.format());
   }
+  // fastify's own errors (a body over the limit, a connection cut mid-body) carry their status.
+  const fst = err as { code?: string; statusCode?: number; message?: string };
+  if (fst.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new HttpError(400, ErrorCodes.BAD_REQUEST, `the body is larger than ${MAX_BODY} bytes`);
+  if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) return new HttpError(fst.statusCode, ErrorCodes.BAD_REQUEST, fst.message ?? 'bad request');
   return new HttpError(500, 'ET_INTERNAL', err instanceof Error ? err.message : String(err));
 }
 
@@ -291,7 +367,7 @@ export function jsonValue(type: Parameters<typeof formatValue>[0], v: PropertyVa
   return typeof v === 'bigint' || v instanceof Uint8Array ? formatValue(type, v) : v;
 }
 
-function jsonView(view: TwinView): unknown {
+export function jsonView(view: TwinView): unknown {
   const properties: Record<string, unknown> = {};
   for (const [name, p] of Object.entries(view.properties)) {
     properties[name] = {

@@ -11,8 +11,11 @@
 //   answer; so a foreign Origin, or a write that is not JSON, is refused.
 // - Anyone on the network, when the server listens beyond loopback: a bearer token (compared in
 //   constant time) or TLS client certificates, checked before a route runs.
+// - A browser, which cannot send a bearer token when it navigates: it trades the token once for a
+//   session cookie (HttpOnly so no script reads it, SameSite=Strict so no other site's page sends
+//   it), and the cookie then counts as the token.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
 
@@ -43,6 +46,13 @@ export interface GuardOptions {
   /** The setting a user changes to add a host, named in the refusal (`api.allowedHosts`). */
   allowedHostsSetting?: string;
 }
+
+/** The session cookie's name. */
+export const SESSION_COOKIE = 'edgetwin_session';
+/** A session lasts this long, then the browser signs in again. */
+const SESSION_MS = 12 * 3600_000;
+/** Sessions kept at once; the oldest goes first (a browser that signs in again loses nothing). */
+const MAX_SESSIONS = 64;
 
 const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -107,6 +117,8 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export class RequestGuard {
   private readonly allowed: Set<string>;
   private readonly tokenDigest?: Buffer;
+  /** Session id digest -> expiry (ms since the epoch). */
+  private readonly sessions = new Map<string, number>();
 
   constructor(private readonly opts: GuardOptions) {
     const port = opts.port;
@@ -152,12 +164,46 @@ export class RequestGuard {
     return undefined;
   }
 
-  /** True when the request carries the bearer token, or when none is asked for. */
+  /** True when the request carries the bearer token or a live session cookie, or when no token is asked for. */
   authenticated(req: GuardedRequest): boolean {
     if (!this.tokenDigest) return true;
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
     // Equal-length digests, so the comparison's time says nothing about the token.
-    return m !== null && timingSafeEqual(digest(m[1]!), this.tokenDigest);
+    if (m !== null) return this.isToken(m[1]!);
+    const session = sessionOf(req);
+    if (session === undefined) return false;
+    const key = digest(session).toString('hex');
+    const until = this.sessions.get(key);
+    if (until === undefined) return false;
+    if (until < Date.now()) {
+      this.sessions.delete(key);
+      return false;
+    }
+    return true;
+  }
+
+  private isToken(given: string): boolean {
+    return this.tokenDigest !== undefined && timingSafeEqual(digest(given), this.tokenDigest);
+  }
+
+  /**
+   * Trades the token for a session: the Set-Cookie header value, or undefined when the token is
+   * wrong. Without a token to ask for, there is nothing to sign in to (undefined too).
+   */
+  signIn(token: string): string | undefined {
+    if (!this.isToken(token)) return undefined;
+    const id = randomBytes(32).toString('base64url');
+    // Only a digest is kept: a memory dump does not hand out live sessions.
+    this.sessions.set(digest(id).toString('hex'), Date.now() + SESSION_MS);
+    while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_MS / 1000}${this.opts.scheme === 'https' ? '; Secure' : ''}`;
+  }
+
+  /** Ends the request's session; the Set-Cookie value that clears it in the browser. */
+  signOut(req: GuardedRequest): string {
+    const session = sessionOf(req);
+    if (session !== undefined) this.sessions.delete(digest(session).toString('hex'));
+    return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${this.opts.scheme === 'https' ? '; Secure' : ''}`;
   }
 
   /** The 401 for a request without the right token. */
@@ -183,6 +229,15 @@ export class RequestGuard {
   check(req: GuardedRequest, opts: { public?: boolean } = {}): Refusal | undefined {
     return this.checkSite(req) ?? (opts.public || this.authenticated(req) ? undefined : this.unauthorized(req)) ?? this.checkWrite(req);
   }
+}
+
+/** The session id in the request's Cookie header, if any. */
+function sessionOf(req: GuardedRequest): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim() || undefined;
+  }
+  return undefined;
 }
 
 /** The 405 for a known path asked with a method it does not serve, with the Allow header. */

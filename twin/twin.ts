@@ -256,16 +256,18 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   }
 
   list(): DeviceSummary[] {
-    return [...this.devices.values()].map((e) => {
-      let deltas = 0;
-      let failed = 0;
-      for (const p of e.props.values()) {
-        if (p.hasDelta()) deltas++;
-        if (p.rec === 'failed') failed++;
-      }
-      const s = e.spec;
-      return { device: s.id, namespace: s.namespace, name: s.name, model: s.model, protocol: s.protocol, state: e.state, properties: e.props.size, deltas, failed };
-    });
+    return [...this.devices.values()].map((e) => summaryOf(e));
+  }
+
+  /** One device's line of list(). */
+  summary(device: DeviceId): DeviceSummary | undefined {
+    const e = this.devices.get(device);
+    return e && summaryOf(e);
+  }
+
+  /** The device as loaded (its model's types, units and limits), for a dashboard's form. */
+  spec(device: DeviceId): DeviceSpecResolved | undefined {
+    return this.devices.get(device)?.spec;
   }
 
   flush(): Promise<void> {
@@ -473,4 +475,15 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
 function desiredSnapshot(p: PropState): Partial<PropState> {
   const { desired, desiredText, desiredTime, desiredOrigin, expCloud, expEdge, attempts, lastEnforce, rec, reason } = p;
   return { desired, desiredText, desiredTime, desiredOrigin, expCloud, expEdge, attempts, lastEnforce, rec, reason };
+}
+
+function summaryOf(e: DeviceEntry): DeviceSummary {
+  let deltas = 0;
+  let failed = 0;
+  for (const p of e.props.values()) {
+    if (p.hasDelta()) deltas++;
+    if (p.rec === 'failed') failed++;
+  }
+  const s = e.spec;
+  return { device: s.id, namespace: s.namespace, name: s.name, model: s.model, protocol: s.protocol, state: e.state, properties: e.props.size, deltas, failed };
 }

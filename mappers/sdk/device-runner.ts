@@ -298,6 +298,7 @@ export class DeviceRunner {
   #pollFailed(gen: number, req: ReadRequest, index: number, err: unknown): void {
     const code = errorCode(err, 'EREAD');
     if (gen !== this.#generation || code === 'ECANCELED') return;
+    this.#d.scheduler.countError();
     if (LOST_CODES.has(code)) {
       this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
       return;

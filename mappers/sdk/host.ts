@@ -2,6 +2,7 @@
 // driver, runs one DeviceRunner per device and one LinkScheduler per link, and is the
 // PropertyWriter the twin writes desired values through.
 
+import type { LinkHealth } from '../../core/link-health.ts';
 import type { Registry } from 'prom-client';
 import type { DeviceId, DeviceSpecResolved } from '../../core/device.ts';
 import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
@@ -40,6 +41,9 @@ export interface MapperHostOptions {
 interface SchedulerSlot {
   scheduler: LinkScheduler;
   users: number;
+  protocol: string;
+  /** The totals at the start of the current rate window, and the rates of the last full window. */
+  window?: { at: number; requests: number; errors: number; busyMs: number; rates: { requests: number; errors: number; utilisation: number } };
 }
 
 export class MapperHost implements PropertyWriter {
@@ -92,6 +96,37 @@ export class MapperHost implements PropertyWriter {
     }
     if (started.length || stopped.length || restarted.length) this.#opts.log.info({ started, stopped, restarted, errors: errors.length }, 'devices applied');
     return { started, stopped, restarted, errors };
+  }
+
+  /**
+   * Each link's health: rates over a window of at least `windowMs` (a second by default), so
+   * however often the dashboard asks, the numbers stay steady.
+   */
+  linkHealth(windowMs = 1000): LinkHealth[] {
+    const now = this.#clock.now();
+    const out: LinkHealth[] = [];
+    for (const [link, slot] of this.#schedulers) {
+      const st = slot.scheduler.stats();
+      const w = slot.window;
+      if (!w) slot.window = { at: now, requests: st.requests, errors: st.errors, busyMs: st.busyMs, rates: { requests: 0, errors: 0, utilisation: 0 } };
+      else if (now - w.at >= windowMs) {
+        const span = (now - w.at) / 1000;
+        w.rates = { requests: (st.requests - w.requests) / span, errors: (st.errors - w.errors) / span, utilisation: Math.min(1, (st.busyMs - w.busyMs) / (now - w.at)) };
+        Object.assign(w, { at: now, requests: st.requests, errors: st.errors, busyMs: st.busyMs });
+      }
+      const rates = slot.window!.rates;
+      out.push({
+        link,
+        protocol: slot.protocol,
+        devices: slot.scheduler.devices,
+        requestsPerSecond: rates.requests,
+        errorsPerSecond: rates.errors,
+        errors: st.errors,
+        latenessP99Ms: st.latenessP99Ms,
+        utilisation: rates.utilisation,
+      });
+    }
+    return out;
   }
 
   serves(device: DeviceId): boolean {
@@ -185,7 +220,7 @@ export class MapperHost implements PropertyWriter {
         clock: this.#clock,
         onLateness: (device, ms) => this.metrics.lateness.observe({ device, protocol }, ms / 1000),
       });
-      slot = { scheduler, users: 0 };
+      slot = { scheduler, users: 0, protocol };
       this.#schedulers.set(prepared.link, slot);
     }
     slot.scheduler.limit(prepared.maxInFlight);

@@ -160,3 +160,20 @@ test('polls that fell due together are spread over the cycle, so later cycles st
   assert.ok(late.length >= 14, `polls in 3.5 cycles: ${late.length}`);
   assert.deepEqual(late.slice(4), late.slice(4).map(() => 0), 'later cycles start on time');
 });
+
+test('stats: requests started, failed polls counted, time with a request on the wire, lateness p99', async () => {
+  const clock = new FakeClock();
+  const s = new LinkScheduler({ key: 'tcp:plc:502', clock });
+  // Each poll holds the wire 30 ms of every 100 ms.
+  const job: PollJob = { interval: 100, run: () => new Promise((resolve) => clock.setTimer(() => resolve(undefined), 30)) };
+  s.addDevice('d', [job], 1000);
+  await clock.advance(1000);
+  const st = s.stats();
+  assert.ok(st.requests >= 10 && st.requests <= 11, `requests ${st.requests}`);
+  assert.ok(Math.abs(st.busyMs - st.requests * 30) <= 30, `busy ${st.busyMs} ms for ${st.requests} requests of 30 ms`);
+  assert.equal(st.latenessP99Ms, 0, 'a fake clock is never late');
+  assert.equal(st.errors, 0);
+  s.countError();
+  assert.equal(s.stats().errors, 1);
+  s.close();
+});

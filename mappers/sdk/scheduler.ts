@@ -79,6 +79,8 @@ export class LinkScheduler {
   #timer: unknown;
   #timerAt = Infinity;
   #closed = false;
+  /** What a dashboard shows of the link: counted here, turned into rates by the host. */
+  readonly #stats = { requests: 0, errors: 0, busyMs: 0, busySince: 0, lateness: new Float64Array(256), latenessAt: 0, latenessN: 0 };
 
   constructor(opts: SchedulerOptions) {
     this.key = opts.key;
@@ -93,6 +95,20 @@ export class LinkScheduler {
 
   get inFlight(): number {
     return this.#inFlight.size;
+  }
+
+  /** A poll on this link failed (its device runner says so: the scheduler only times runs). */
+  countError(): void {
+    this.#stats.errors++;
+  }
+
+  /** Totals since the link started: requests, failed polls, ms with a request on the wire; and the lateness p99 (ms). */
+  stats(): { requests: number; errors: number; busyMs: number; latenessP99Ms: number } {
+    const s = this.#stats;
+    const busyMs = s.busyMs + (this.#inFlight.size > 0 ? this.#clock.now() - s.busySince : 0);
+    const late = [...s.lateness.subarray(0, s.latenessN)].sort((a, b) => a - b);
+    const p99 = late.length ? late[Math.min(late.length - 1, Math.ceil(late.length * 0.99) - 1)]! : 0;
+    return { requests: s.requests, errors: s.errors, busyMs, latenessP99Ms: p99 };
   }
 
   /** Lower the in-flight limit (a link runs at the most cautious limit of its devices). */
@@ -179,6 +195,10 @@ export class LinkScheduler {
         const started = job;
         started.running = true;
         this.#onLateness?.(device, now - started.due);
+        const st = this.#stats;
+        st.lateness[st.latenessAt] = now - started.due;
+        st.latenessAt = (st.latenessAt + 1) % st.lateness.length;
+        st.latenessN = Math.min(st.latenessN + 1, st.lateness.length);
         // Every job of every device starts due at once. A job whose first run had to queue gets a
         // phase of its own (golden-ratio points spread any number of jobs evenly over the cycle),
         // so later cycles start on time instead of queueing in the same burst. Its next run comes
@@ -203,6 +223,8 @@ export class LinkScheduler {
 
   #launch(device: string, timeoutMs: number, now: number, run: (signal: AbortSignal) => Promise<unknown>, settle: Flight['settle']): void {
     const flight: Flight = { device, deadline: now + timeoutMs, controller: this.#spare.pop() ?? new AbortController(), done: false, settle };
+    if (this.#inFlight.size === 0) this.#stats.busySince = now;
+    this.#stats.requests++;
     this.#inFlight.add(flight);
     let result: Promise<unknown>;
     try {
@@ -217,6 +239,7 @@ export class LinkScheduler {
     if (flight.done) return;
     flight.done = true;
     this.#inFlight.delete(flight);
+    if (this.#inFlight.size === 0) this.#stats.busyMs += this.#clock.now() - this.#stats.busySince;
     // Abort first, so a driver still waiting on the wire sees why it was cut off.
     const signal = flight.controller.signal;
     if (err !== undefined && !signal.aborted) flight.controller.abort(err);

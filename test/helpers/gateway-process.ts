@@ -27,12 +27,15 @@ export async function startGatewayProcess(opts: {
   env?: NodeJS.ProcessEnv;
   /** `https` when the test gives the API a certificate. */
   apiScheme?: 'http' | 'https';
+  /** Ports to use (a restarted gateway keeps its predecessor's); default: free ones. */
+  apiPort?: number;
+  mqttPort?: number;
   /** Tells when the gateway is up; default: a plain GET /healthz answers 2xx. */
   ready?: (apiUrl: string) => Promise<boolean>;
 }): Promise<GatewayProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'edgetwin-e2e-'));
-  const mqttPort = await freePort();
-  const apiPort = await freePort();
+  const mqttPort = opts.mqttPort ?? await freePort();
+  const apiPort = opts.apiPort ?? await freePort();
   const args = ['run', '--devices', ...opts.devices, '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--node-name', 'test-node', '--no-live', ...(opts.extra ?? [])];
   // The bin itself, as `npx edgetwin` runs it (its shebang carries the gateway's V8 flags).
   const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
