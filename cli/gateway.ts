@@ -4,7 +4,11 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { redactUrl, urlHasPassword } from '../core/redact.ts';
+import type { DmiManager } from '../hub/dmi/manager.ts';
 import type { EdgeLink } from '../hub/edge.ts';
+import type { DeviceSpecResolved } from '../core/device.ts';
+import type { PropertyWriter } from '../core/reading.ts';
+import { formatValue } from '../core/values.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
@@ -31,6 +35,8 @@ export interface Gateway {
   readonly firstLoad: CatalogLoad;
   /** The cloud link, when `--cloud` configured one. */
   readonly cloud?: EdgeLink;
+  /** The KubeEdge DMI device manager, when dmi.enabled. */
+  readonly dmi?: DmiManager;
   reload(): Promise<CatalogLoad>;
   /** Re-reads the --pods files (no-op without edged). */
   reloadPods(): void;
@@ -73,12 +79,35 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     // A driver package that fails to load is logged and left out; devices of other protocols run.
     const drivers = await loadDrivers(config.drivers);
     for (const e of drivers.errors) log.error({ code: e.code }, e.format());
+    const dmiHint = config.dmi.enabled ? (await import('../hub/dmi/manager.ts')).noMapperHint(config.dmi.socket) : undefined;
+    const driverHint = unknownProtocolHint(drivers.loaders);
     const host = new MapperHost({
       sink: twin, drivers: drivers.loaders, log: log.child({ component: 'mapper' }), dataDir: config.dataDir, registry,
-      unknownProtocolHint: unknownProtocolHint(drivers.loaders),
+      unknownProtocolHint: dmiHint ? (p) => `${driverHint(p)}, ${dmiHint(p)}` : driverHint,
     });
     cleanup.push(() => host.close());
-    twin.setWriter(host);
+    // A protocol a local driver serves (by name or alias) is never handed to a DMI mapper.
+    const localDriver = (protocol: string) => drivers.loaders.find((l) => [l.name, ...(l.aliases ?? [])].some((n) => n.toLowerCase() === protocol.toLowerCase()))?.name;
+    // Devices whose protocol a registered KubeEdge DMI mapper serves go to it instead of a driver.
+    let reloadForDmi: () => Promise<unknown> = async () => {};
+    const dmi = config.dmi.enabled
+      ? await (await import('../hub/dmi/manager.ts')).DmiManager.start({
+        socket: config.dmi.socket, db: store.database, sink: twin, log: log.child({ component: 'dmi' }), localDriver,
+        protocolAdded: () => reloadForDmi().then(() => undefined),
+        desired: (device, property) => {
+          const p = twin.get(device)?.properties[property];
+          return p?.desired ? formatValue(p.type, p.desired.value) : undefined;
+        },
+        retryMs: config.dmi.retryMs,
+      })
+      : undefined;
+    if (dmi) cleanup.push(() => dmi.close());
+    const viaDmi = (d: DeviceSpecResolved) => Boolean(dmi && !localDriver(d.protocol) && dmi.handles(d.protocol));
+    const writer: PropertyWriter = {
+      serves: (device) => host.serves(device) || (dmi?.serves(device) ?? false),
+      write: (device, property, value, signal) => (dmi && !host.serves(device) && dmi.serves(device) ? dmi.write(device, property, value) : host.write(device, property, value, signal)),
+    };
+    twin.setWriter(writer);
 
     // Until the device files are loaded and applied, the gateway is up but not ready: the API
     // answers (degraded) so a probe can tell "starting" from "dead".
@@ -99,7 +128,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       // In the gateway's one database file: what waits for the broker survives a restart.
       outbox = new Outbox({ db: store.database, name: 'mqtt', registry, ...config.mqtt.outbox });
     }
-    const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
+    const catalog = new DeviceCatalog(config.devices, async (devices) => {
+      const checked = await host.check(devices.filter((d) => !viaDmi(d)));
+      return { accepted: [...checked.accepted, ...devices.filter(viaDmi)], errors: checked.errors };
+    });
     // Every listener (the broker above, the API here) is bound before any device starts, and before
     // waiting on an external broker: a taken port stops the gateway before it touches a device
     // (no YAML setpoint written by a gateway that then exits).
@@ -119,6 +151,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         devices: catalog.devices.length,
         ...(cloud ? { cloud: cloud.status() } : {}),
         ...(edged ? { pods: edged.pods().length, containerRuntime: edged.runtime().reachable } : {}),
+        ...(dmi ? { dmi: { socket: dmi.socket, mappers: dmi.status() } } : {}),
       }),
       pods: () => (edged ? edged.pods().map((p) => ({ ...p, logDirectory: edged!.logDirectory(p.namespace, p.name) })) : undefined),
     });
@@ -167,13 +200,24 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         }
       }
       twin.setDevices(load.devices);
-      const applied = await host.apply(load.devices);
+      dmi?.apply(load.devices.filter(viaDmi));
+      const applied = await host.apply(load.devices.filter((d) => !viaDmi(d)));
       for (const e of applied.errors) log.error({ code: e.code, device: e.where.device }, e.format());
       return applied;
     };
-    lastLoad = await catalog.load();
-    const firstLoad = lastLoad;
-    await applyLoad(firstLoad);
+    // One load at a time: a file change and a mapper's registration may ask at once.
+    let loading: Promise<CatalogLoad> = Promise.resolve(undefined as unknown as CatalogLoad);
+    const reload = () => {
+      loading = loading.catch(() => undefined).then(async () => {
+        const load = await catalog.load();
+        lastLoad = load;
+        await applyLoad(load);
+        return load;
+      });
+      return loading;
+    };
+    reloadForDmi = reload;
+    const firstLoad = await reload();
 
     return {
       config,
@@ -184,12 +228,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       mqttUrl: redactUrl(mqttUrl),
       firstLoad,
       cloud,
-      async reload() {
-        const load = await catalog.load();
-        lastLoad = load;
-        await applyLoad(load);
-        return load;
-      },
+      dmi,
+      reload,
       reloadPods() {
         edged?.reload();
       },

@@ -100,6 +100,7 @@ program
   .option('--cloud <url>', 'connect to `edgetwin cloud` (or KubeEdge cloudcore) at wss://host:10000; run `edgetwin join` first')
   .option('--no-live', 'write the log to stderr instead of the live table on a terminal')
   .option('--pods <path...>', 'Pod, ConfigMap and Secret YAML files or folders to run on containerd, with no cloud (turns edged on)')
+  .option('--dmi-socket <path>', 'serve KubeEdge DMI (DeviceManagerService) for mappers in other processes on this unix socket (turns dmi on; default socket {dataDir}/dmi.sock with dmi.enabled)')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
     if (opts.bleBinding) {
@@ -128,6 +129,7 @@ program
       logLevel: opts.logLevel,
       cloud: opts.cloud,
       pods: opts.pods,
+      dmiSocket: opts.dmiSocket,
       live: opts.live === false ? false : undefined,
     });
   });
