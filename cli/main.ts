@@ -226,6 +226,25 @@ mapper
   .action(async (dir: string, opts: { protocol?: string }) => {
     process.exitCode = (await import('./mapper-new.ts')).mapperNewCommand(dir, opts);
   });
+mapper
+  .command('serve')
+  .description('run a driver (built-in or a --driver package) as a standalone KubeEdge DMI mapper: register with edgecore\'s (or an edgetwin gateway\'s) DeviceManagerService, serve DeviceMapperService, report twins and states')
+  .requiredOption('--protocol <name>', 'the protocolName this mapper serves; a driver for it must load')
+  .option('--dmi-socket <path>', 'the device manager\'s DMI socket (default /etc/kubeedge/dmi.sock, edgecore\'s)')
+  .option('--socket <path>', 'where this mapper\'s DeviceMapperService listens (default <protocol>.sock beside --dmi-socket)')
+  .option('--driver <package or path>', 'load a driver package besides the built-in drivers (repeatable)', repeat)
+  .option('--config <file>', 'YAML config file whose drivers: and dataDir to use')
+  .option('--data-dir <dir>', 'data directory for drivers that keep state (default ./edgetwin-mapper-data)')
+  .option('--name <name>', 'the mapper name it registers with (default edgetwin-<driver>)')
+  .option('--retry-ms <n>', 'delay between attempts to register, and to write a desired value the device did not take (default 5000)', (v: string) => {
+    const n = /^\d{1,7}$/.test(v) ? Number(v) : NaN;
+    if (!(n >= 10)) throw new InvalidArgumentError('a whole number of milliseconds, at least 10');
+    return n;
+  })
+  .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
+  .action(async (opts) => {
+    process.exitCode = await (await import('./mapper-serve.ts')).mapperServeCommand(opts);
+  });
 const podCommands = () => import('./pod-commands.ts');
 apiFlags(program.command('pods').description('list the pods of a running gateway with their status'))
   .option('--json', 'print JSON')
