@@ -187,6 +187,12 @@ test('a registered mapper that is down is retried until it answers', { skip: mis
     const h = (await (await fetch(`${gateway!.apiUrl}/healthz`)).json()) as { dmi?: { mappers: { protocol: string; reachable: boolean }[] } };
     return h.dmi?.mappers.some((m) => m.protocol === 'pycounter' && !m.reachable);
   });
+  // The twin does not keep showing the state the gone mapper reported last.
+  const down = await waitFor('the device state to say the mapper is gone', async () => {
+    const t = await twinOf(gateway!, 'counter');
+    return t?.state === 'unknown' ? t : undefined;
+  });
+  assert.match(String((down as { stateReason?: string }).stateReason), /DMI mapper py-mapper at .*pycounter\.sock does not answer/);
   const back = startDmiPeer(pyDir, 'mapper', {
     protocol: 'pycounter', socket: join(dir, 'pycounter.sock'), managerSocket: join(dataDir, 'dmi.sock'), register: false, values: { count: 43, label: 'back' },
   });

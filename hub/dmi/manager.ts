@@ -293,6 +293,10 @@ export class DmiManager implements PropertyWriter {
       const message = err instanceof GrpcCallError || err instanceof ConfigDataError ? err.message : String((err as Error)?.message ?? err);
       if (link.lastError !== message) {
         this.#opts.log.warn({ protocol: link.reg.protocol, mapper: link.reg.name, address: link.reg.address, err: message }, 'dmi: cannot hand devices to the mapper; retrying');
+        // Nothing serves these devices now: the twin says so instead of showing the last state the mapper reported.
+        for (const d of this.#devices.values()) {
+          if (d.protocol === link.reg.protocol) this.#opts.sink.state(d.id, 'unknown', `the DMI mapper ${link.reg.name} at ${link.reg.address} does not answer: ${message}`);
+        }
       }
       link.lastError = message;
       // A new client next time: grpc-js would otherwise keep its own backoff on a dead socket.
