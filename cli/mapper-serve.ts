@@ -116,6 +116,8 @@ class DmiDevices {
   /** Per device and property: the desired value last written (or being written). */
   readonly #desired = new Map<string, { value: PropertyValue; done: boolean; timer?: NodeJS.Timeout }>();
   #closed = false;
+  /** One apply at a time: gRPC calls arrive concurrently, the host's apply must not interleave. */
+  #applying: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: { host: MapperHost; sink: DmiReportSink; log: Logger; protocol: string; retryMs: number }) {}
 
@@ -195,7 +197,14 @@ class DmiDevices {
     return undefined;
   }
 
-  async #apply(): Promise<void> {
+  #apply(): Promise<void> {
+    const run = this.#applying.then(() => this.#applyNow());
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applyNow(): Promise<void> {
+    if (this.#closed) return;
     const specs: DeviceSpecResolved[] = [];
     for (const [id, device] of this.#pb) {
       const model = this.#models.get(key(device.namespace, device.spec?.deviceModelReference ?? ''));

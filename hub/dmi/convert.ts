@@ -4,7 +4,7 @@
 // loader and validation as a YAML file, so a device from edgecore is checked like one from disk.
 
 import type { DeviceSpecResolved } from '../../core/device.ts';
-import type { ConfigData } from '../../core/model/types.ts';
+import type { ConfigData, PushMethod } from '../../core/model/types.ts';
 import { formatValue } from '../../core/values.ts';
 import { packConfigData, unpackConfigData, type AnyMessage } from './any.ts';
 
@@ -23,6 +23,13 @@ export interface PbDeviceProperty {
   reportCycle?: number;
   collectCycle?: number;
   reportToCloud?: boolean;
+  pushMethod?: PbPushMethod | null;
+}
+/** The push targets edgetwin forwards to (dbMethod is not supported and does not travel). */
+export interface PbPushMethod {
+  http?: { hostname?: string; port?: number; requestpath?: string; timeout?: number } | null;
+  mqtt?: { address?: string; topic?: string; qos?: number; retained?: boolean } | null;
+  otel?: { endpointURL?: string } | null;
 }
 export interface PbDevice {
   name: string;
@@ -72,11 +79,29 @@ export function toPbDevice(d: DeviceSpecResolved, desired?: (property: string) =
           reportCycle: p.reportCycle,
           collectCycle: p.collectCycle,
           reportToCloud: p.reportToCloud,
+          pushMethod: p.pushMethod ? toPbPush(p.pushMethod) : null,
         };
       }),
       methods: d.methods.map((m) => ({ name: m.name, description: m.description ?? '', propertyNames: m.propertyNames })),
     },
   };
+}
+
+function toPbPush(p: PushMethod): PbPushMethod {
+  return {
+    http: p.http ? { hostname: p.http.hostName, port: p.http.port, requestpath: p.http.requestPath, timeout: p.http.timeout ?? 0 } : null,
+    mqtt: p.mqtt ? { address: p.mqtt.address, topic: p.mqtt.topic, qos: p.mqtt.qos ?? 0, retained: p.mqtt.retained ?? false } : null,
+    otel: p.otel ? { endpointURL: p.otel.endpointURL } : null,
+  };
+}
+
+function fromPbPush(p: PbPushMethod | null | undefined): PushMethod | undefined {
+  if (!p) return undefined;
+  const out: PushMethod = {};
+  if (p.http?.hostname) out.http = { hostName: p.http.hostname, port: Number(p.http.port ?? 0), requestPath: p.http.requestpath ?? '', ...(p.http.timeout ? { timeout: Number(p.http.timeout) } : {}) };
+  if (p.mqtt?.address) out.mqtt = { address: p.mqtt.address, topic: p.mqtt.topic ?? '', ...(p.mqtt.qos ? { qos: p.mqtt.qos } : {}), ...(p.mqtt.retained ? { retained: true } : {}) };
+  if (p.otel?.endpointURL) out.otel = { endpointURL: p.otel.endpointURL };
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** The device's model as the proto's DeviceModel (from the properties merged into the device). */
@@ -150,6 +175,7 @@ export function toKubeEdgeDocuments(device: PbDevice, model: PbDeviceModel, prot
           collectCycle: p.collectCycle ? Number(p.collectCycle) : undefined,
           reportCycle: p.reportCycle ? Number(p.reportCycle) : undefined,
           reportToCloud: p.reportToCloud || undefined,
+          pushMethod: fromPbPush(p.pushMethod),
         }),
       ),
       methods: spec.methods?.length ? spec.methods.map((m) => withoutEmpty({ name: m.name, description: present(m.description), propertyNames: m.propertyNames ?? [] })) : undefined,
