@@ -2,17 +2,19 @@
 // against an edgecore played by Python's grpcio (stubs compiled from the same .proto by
 // grpc_tools in the test). It registers (retrying until edgecore is there), gets its device with
 // configData packed in google.protobuf wrappers by Python, reports twins and states, applies a
-// desired value from UpdateDevice, and refuses a device whose configData its driver rejects.
+// desired value from UpdateDevice, and refuses a device whose configData its driver rejects; the
+// modbus driver does the same against a real Modbus TCP server.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { compileProtoForPython, pythonGrpcMissing, startDmiPeer, type DmiPeer } from './helpers/dmi-peer.ts';
 import { BIN, ROOT } from './helpers/gateway-process.ts';
 import { waitFor } from '../core/testing.ts';
+import { startModbusSerialServer } from '../mappers/modbus/testing/peers.ts';
 
 const missing = pythonGrpcMissing();
 
@@ -42,6 +44,7 @@ let pyDir: string;
 let mapper: ChildProcess | undefined;
 let mapperLog = '';
 let edgecore: DmiPeer | undefined;
+const cleanups: (() => Promise<unknown>)[] = [];
 
 before(() => {
   if (missing) return;
@@ -56,7 +59,22 @@ after(async () => {
     await exited;
   }
   await edgecore?.stop();
+  for (const c of cleanups.reverse()) await c();
 });
+
+/** `edgetwin mapper serve` as a child process; stopped after the tests. */
+function serveMapper(args: string[]): { child: ChildProcess; log(): string } {
+  const child = spawn(process.execPath, [BIN, 'mapper', 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise((r) => child.once('exit', r));
+  cleanups.push(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  return { child, log: () => out };
+}
 
 type Status = { event: string; device: string; twins: Record<string, { value: string; metadata: Record<string, string> }> };
 
@@ -120,4 +138,48 @@ test('RemoveDevice stops the device: no report for it follows', { skip: missing 
   await edgecore!.next('status', (e) => e.device === 'line2' && (e as unknown as Status).twins.packages !== undefined, after);
   const late = edgecore!.events.slice(after).filter((e) => e.event === 'status' && e.device === 'line');
   assert.equal(late.length, 0, 'no report for the removed device');
+});
+
+test('the modbus driver as a DMI mapper: configData from Python reaches a real Modbus server, and a desired value is written to it', { skip: missing }, async () => {
+  const image = { 1: { hr: { 0: 1234, 1: 0 } } };
+  const plc = await startModbusSerialServer(image);
+  cleanups.push(() => plc.stop());
+  const coreSocket = join(dir, 'modbus-core', 'dmi.sock');
+  mkdirSync(dirname(coreSocket), { recursive: true });
+  const core = startDmiPeer(pyDir, 'edgecore', {
+    socket: coreSocket,
+    models: [{ name: 'tank-model', properties: [{ name: 'level', type: 'INT', accessMode: 'ReadOnly' }, { name: 'valve', type: 'INT', accessMode: 'ReadWrite' }] }],
+    devices: [{
+      name: 'tank', model: 'tank-model', protocol: 'modbus',
+      // As edgecore packs them: a string port, an int slave id, each in its google.protobuf wrapper.
+      protocolConfig: { ip: '127.0.0.1', port: String(plc.port), slaveID: 1, communicateMode: 'TCP', timeout: 500 },
+      properties: [
+        { name: 'level', collectCycle: 100, visitor: { register: 'HoldingRegister', offset: 0, limit: 1, dataType: 'int' } },
+        { name: 'valve', collectCycle: 100, visitor: { register: 'HoldingRegister', offset: 1, limit: 1, dataType: 'int' } },
+      ],
+    }],
+  });
+  cleanups.push(() => core.stop());
+  await core.next('listening');
+  const m = serveMapper(['--protocol', 'modbus', '--dmi-socket', coreSocket, '--retry-ms', '100', '--data-dir', join(dir, 'modbus-data')]);
+  const reg = await core.next('MapperRegister');
+  assert.equal(reg.protocol, 'modbus');
+  await core.next('status', (e) => e.device === 'tank' && (e as unknown as Status).twins.level?.value === '1234').catch((err: Error) => {
+    throw new Error(`${err.message}\nmapper log:\n${m.log()}`);
+  });
+  const from = core.events.length;
+  core.send({
+    call: 'UpdateDevice',
+    device: {
+      name: 'tank', model: 'tank-model', protocol: 'modbus',
+      protocolConfig: { ip: '127.0.0.1', port: String(plc.port), slaveID: 1, communicateMode: 'TCP', timeout: 500 },
+      properties: [
+        { name: 'level', collectCycle: 100, visitor: { register: 'HoldingRegister', offset: 0, limit: 1, dataType: 'int' } },
+        { name: 'valve', collectCycle: 100, visitor: { register: 'HoldingRegister', offset: 1, limit: 1, dataType: 'int' }, desired: '42' },
+      ],
+    },
+  });
+  await core.next('called', (e) => e.call === 'UpdateDevice', from);
+  await waitFor('the desired value in the Modbus register', () => image[1].hr[1] === 42);
+  await core.next('status', (e) => e.device === 'tank' && (e as unknown as Status).twins.valve?.value === '42', from);
 });
