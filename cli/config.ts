@@ -51,6 +51,16 @@ export interface GatewayConfig {
   log: { level: string; summaryIntervalMs: number };
   /** The pod runtime (docs/edged.md); on with --pods. */
   edged: EdgedSettings;
+  /** KubeEdge DMI DeviceManagerService for mappers in other processes (docs/mapper-guide.md). */
+  dmi: DmiSettings;
+}
+
+export interface DmiSettings {
+  enabled: boolean;
+  /** The unix socket DeviceManagerService listens on; default {dataDir}/dmi.sock. */
+  socket: string;
+  /** Delay before a mapper that did not answer is dialled again, ms (tests lower it). */
+  retryMs?: number;
 }
 
 export interface EdgedSettings {
@@ -92,6 +102,8 @@ export interface ConfigFlags {
   logLevel?: string;
   cloud?: string;
   pods?: string[];
+  /** --dmi-socket: serve the DMI there (turns it on). */
+  dmiSocket?: string;
 }
 
 export const DEFAULTS = {
@@ -213,6 +225,15 @@ const fileSchema = {
         backoffBaseMs: { type: 'integer', minimum: 10 },
       },
     },
+    dmi: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        socket: { type: 'string', minLength: 1 },
+        retryMs: { type: 'integer', minimum: 10 },
+      },
+    },
   },
 } as const;
 
@@ -229,8 +250,9 @@ interface CloudFileConfig {
   serviceBus?: { allowedPorts?: number[] };
 }
 
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven' | 'drivers' | 'edged'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven' | 'drivers' | 'edged' | 'dmi'>> & {
   edged?: Partial<EdgedSettings>;
+  dmi?: Partial<DmiSettings>;
   drivers?: string[];
   broker?: Partial<BrokerSettings>;
   cloud?: CloudFileConfig;
@@ -310,6 +332,7 @@ function parseConfigFile(file: string): ParsedFile {
   }
   if (data.api?.tokenFile) data.api.tokenFile = rel(data.api.tokenFile);
   if (data.edged?.pods) data.edged.pods = data.edged.pods.map((d) => rel(d)!);
+  if (data.dmi?.socket) data.dmi.socket = rel(data.dmi.socket);
   if (data.api?.tls) {
     for (const k of ['cert', 'key', 'clientCa'] as const) if (data.api.tls[k]) data.api.tls[k] = rel(data.api.tls[k]);
   }
@@ -394,10 +417,11 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
     ...(file.drivers ?? []).map((spec) => ({ spec, base: dirname(configFile!), via: configFile! })),
     ...(flags.drivers ?? []).map((spec) => ({ spec, base: process.cwd(), via: '--driver' })),
   ];
+  const dataDir = resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir);
   return {
     devices,
     drivers,
-    dataDir: resolve(flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir),
+    dataDir,
     storeRetryMs: file.storeRetryMs ?? DEFAULTS.storeRetryMs,
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
     nodeNameGiven: (flags.nodeName ?? file.nodeName) !== undefined,
@@ -420,6 +444,11 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
     broker: { ...BROKER_DEFAULTS, ...file.broker, ...(flags.brokerHost ? { host: flags.brokerHost } : {}) },
     log: { level: logLevel(flags.logLevel, file.log?.level), summaryIntervalMs: file.log?.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS },
     edged: resolveEdged(flags, file),
+    dmi: {
+      enabled: flags.dmiSocket !== undefined || (file.dmi?.enabled ?? false),
+      socket: flags.dmiSocket ? resolve(flags.dmiSocket) : file.dmi?.socket ?? resolve(dataDir, 'dmi.sock'),
+      retryMs: file.dmi?.retryMs,
+    },
   };
 }
 

@@ -8,7 +8,11 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import type { LogRing } from '../core/log-ring.ts';
 import { redactUrl, urlHasPassword } from '../core/redact.ts';
+import type { DmiManager } from '../hub/dmi/manager.ts';
 import type { EdgeLink } from '../hub/edge.ts';
+import type { DeviceSpecResolved } from '../core/device.ts';
+import type { PropertyWriter } from '../core/reading.ts';
+import { formatValue } from '../core/values.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { dashboardRoutes } from '../twin/dashboard-api.ts';
@@ -38,6 +42,8 @@ export interface Gateway {
   readonly firstLoad: CatalogLoad;
   /** The cloud link, when `--cloud` configured one. */
   readonly cloud?: EdgeLink;
+  /** The KubeEdge DMI device manager, when dmi.enabled. */
+  readonly dmi?: DmiManager;
   /** `{dataDir}/devices.d`: loaded and watched besides --devices; the dashboard adds files here. */
   readonly devicesDir: string;
   /** Loads every device file again; calls queue, never overlap. */
@@ -104,12 +110,35 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     // A driver package that fails to load is logged and left out; devices of other protocols run.
     const drivers = await loadDrivers(config.drivers);
     for (const e of drivers.errors) log.error({ code: e.code }, e.format());
+    const dmiHint = config.dmi.enabled ? (await import('../hub/dmi/manager.ts')).noMapperHint(config.dmi.socket) : undefined;
+    const driverHint = unknownProtocolHint(drivers.loaders);
     const host = new MapperHost({
       sink: twin, drivers: drivers.loaders, log: log.child({ component: 'mapper' }), dataDir: config.dataDir, registry,
-      unknownProtocolHint: unknownProtocolHint(drivers.loaders),
+      unknownProtocolHint: dmiHint ? (p) => `${driverHint(p)}, ${dmiHint(p)}` : driverHint,
     });
     cleanup.push(() => host.close());
-    twin.setWriter(host);
+    // A protocol a local driver serves (by name or alias) is never handed to a DMI mapper.
+    const localDriver = (protocol: string) => drivers.loaders.find((l) => [l.name, ...(l.aliases ?? [])].some((n) => n.toLowerCase() === protocol.toLowerCase()))?.name;
+    // Devices whose protocol a registered KubeEdge DMI mapper serves go to it instead of a driver.
+    let reloadForDmi: () => Promise<unknown> = async () => {};
+    const dmi = config.dmi.enabled
+      ? await (await import('../hub/dmi/manager.ts')).DmiManager.start({
+        socket: config.dmi.socket, db: store.database, sink: twin, log: log.child({ component: 'dmi' }), localDriver,
+        protocolAdded: () => reloadForDmi().then(() => undefined),
+        desired: (device, property) => {
+          const p = twin.get(device)?.properties[property];
+          return p?.desired ? formatValue(p.type, p.desired.value) : undefined;
+        },
+        retryMs: config.dmi.retryMs,
+      })
+      : undefined;
+    if (dmi) cleanup.push(() => dmi.close());
+    const viaDmi = (d: DeviceSpecResolved) => Boolean(dmi && !localDriver(d.protocol) && dmi.handles(d.protocol));
+    const writer: PropertyWriter = {
+      serves: (device) => host.serves(device) || (dmi?.serves(device) ?? false),
+      write: (device, property, value, signal) => (dmi && !host.serves(device) && dmi.serves(device) ? dmi.write(device, property, value) : host.write(device, property, value, signal)),
+    };
+    twin.setWriter(writer);
 
     // Until the device files are loaded and applied, the gateway is up but not ready: the API
     // answers (degraded) so a probe can tell "starting" from "dead".
@@ -132,7 +161,10 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     }
     const history = new PropertyHistory(twin);
     cleanup.push(() => history.close());
-    const catalog = new DeviceCatalog(() => [...config.devices, ...(hasDeviceFiles(devicesDir) ? [devicesDir] : [])], (devices) => host.check(devices));
+    const catalog = new DeviceCatalog(() => [...config.devices, ...(hasDeviceFiles(devicesDir) ? [devicesDir] : [])], async (devices) => {
+      const checked = await host.check(devices.filter((d) => !viaDmi(d)));
+      return { accepted: [...checked.accepted, ...devices.filter(viaDmi)], errors: checked.errors };
+    });
     // Set once the devices first loaded; the onboarding routes reload through it.
     let reload: () => Promise<CatalogLoad> = () => Promise.reject(new Error('the gateway is still starting'));
     // Every listener (the broker above, the API here) is bound before any device starts, and before
@@ -154,6 +186,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
         devices: catalog.devices.length,
         ...(cloud ? { cloud: cloud.status() } : {}),
         ...(edged ? { pods: edged.pods().length, containerRuntime: edged.runtime().reachable } : {}),
+        ...(dmi ? { dmi: { socket: dmi.socket, mappers: dmi.status() } } : {}),
       }),
       pods: () => (edged ? edged.pods().map((p) => ({ ...p, logDirectory: edged!.logDirectory(p.namespace, p.name) })) : undefined),
       extend: async (routes) => {
@@ -206,25 +239,25 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
         }
       }
       twin.setDevices(load.devices);
-      const applied = await host.apply(load.devices);
+      dmi?.apply(load.devices.filter(viaDmi));
+      const applied = await host.apply(load.devices.filter((d) => !viaDmi(d)));
       for (const e of applied.errors) log.error({ code: e.code, device: e.where.device }, e.format());
       return applied;
     };
-    lastLoad = await catalog.load();
-    const firstLoad = lastLoad;
-    await applyLoad(firstLoad);
-
-    let reloading: Promise<unknown> = Promise.resolve();
+    // One load at a time: a file change and a mapper's registration may ask at once.
+    let loading: Promise<CatalogLoad> = Promise.resolve(undefined as unknown as CatalogLoad);
     reload = () => {
-      const next = reloading.then(async () => {
+      loading = loading.catch(() => undefined).then(async () => {
         const load = await catalog.load();
         lastLoad = load;
         await applyLoad(load);
         return load;
       });
-      reloading = next.catch(() => undefined);
-      return next;
+      return loading;
     };
+    reloadForDmi = reload;
+    const firstLoad = await reload();
+
     return {
       config,
       twin,
@@ -234,6 +267,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       mqttUrl: redactUrl(mqttUrl),
       firstLoad,
       cloud,
+      dmi,
       devicesDir,
       reload: () => reload(),
       reloadPods() {

@@ -100,6 +100,7 @@ program
   .option('--cloud <url>', 'connect to `edgetwin cloud` (or KubeEdge cloudcore) at wss://host:10000; run `edgetwin join` first')
   .option('--no-live', 'write the log to stderr instead of the live table on a terminal')
   .option('--pods <path...>', 'Pod, ConfigMap and Secret YAML files or folders to run on containerd, with no cloud (turns edged on)')
+  .option('--dmi-socket <path>', 'serve KubeEdge DMI (DeviceManagerService) for mappers in other processes on this unix socket (turns dmi on; default socket {dataDir}/dmi.sock with dmi.enabled)')
   .option('--ble-binding <binding>', 'BLE devices use hci (a real adapter, the default) or sim:<file> (a simulated BLE world)')
   .action(async (opts) => {
     if (opts.bleBinding) {
@@ -128,6 +129,7 @@ program
       logLevel: opts.logLevel,
       cloud: opts.cloud,
       pods: opts.pods,
+      dmiSocket: opts.dmiSocket,
       live: opts.live === false ? false : undefined,
       bleBinding: opts.bleBinding,
     });
@@ -224,6 +226,25 @@ mapper
   .option('--protocol <name>', 'protocolName in Device YAML (default: the folder name without edgetwin-driver-)')
   .action(async (dir: string, opts: { protocol?: string }) => {
     process.exitCode = (await import('./mapper-new.ts')).mapperNewCommand(dir, opts);
+  });
+mapper
+  .command('serve')
+  .description('run a driver (built-in or a --driver package) as a standalone KubeEdge DMI mapper: register with edgecore\'s (or an edgetwin gateway\'s) DeviceManagerService, serve DeviceMapperService, report twins and states')
+  .requiredOption('--protocol <name>', 'the protocolName this mapper serves; a driver for it must load')
+  .option('--dmi-socket <path>', 'the device manager\'s DMI socket (default /etc/kubeedge/dmi.sock, edgecore\'s)')
+  .option('--socket <path>', 'where this mapper\'s DeviceMapperService listens (default <protocol>.sock beside --dmi-socket)')
+  .option('--driver <package or path>', 'load a driver package besides the built-in drivers (repeatable)', repeat)
+  .option('--config <file>', 'YAML config file whose drivers: and dataDir to use')
+  .option('--data-dir <dir>', 'data directory for drivers that keep state (default ./edgetwin-mapper-data)')
+  .option('--name <name>', 'the mapper name it registers with (default edgetwin-<driver>)')
+  .option('--retry-ms <n>', 'delay between attempts to register, and to write a desired value the device did not take (default 5000)', (v: string) => {
+    const n = /^\d{1,7}$/.test(v) ? Number(v) : NaN;
+    if (!(n >= 10)) throw new InvalidArgumentError('a whole number of milliseconds, at least 10');
+    return n;
+  })
+  .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
+  .action(async (opts) => {
+    process.exitCode = await (await import('./mapper-serve.ts')).mapperServeCommand(opts);
   });
 const podCommands = () => import('./pod-commands.ts');
 apiFlags(program.command('pods').description('list the pods of a running gateway with their status'))

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   BAD_REQUEST: 'ET_BAD_REQUEST',
   CONFLICT: 'ET_CONFLICT',
   CONFIG: 'ET_CONFIG',
+  /** A KubeEdge DMI mapper did not take a call (its socket is gone, it refused, the deadline passed). */
+  DMI_MAPPER: 'ET_DMI_MAPPER',
   /** The store (SQLite, the data directory) refused: disk full, corrupted, read-only, locked. */
   STORAGE: 'ET_STORAGE',
 } as const;
