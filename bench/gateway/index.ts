@@ -109,9 +109,15 @@ async function startEdgetwin(cycle: number, dir: string, mqttPort: number): Prom
   const devicesFile = join(dir, 'devices.yaml');
   writeDeviceYaml(devicesFile, ports, cycle);
   const apiPort = await freePort();
-  const env = { ...process.env, ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}) };
-  const child = spawn(join(ROOT, 'cli', 'bin', 'edgetwin.js'), ['run', '--devices', devicesFile, '--data-dir', join(dir, 'data'), '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--node-name', 'bench', '--no-live', '--log-level', 'warn'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitFor('edgetwin to start', async () => child.exitCode === null && (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.ok, 60_000, 100);
+  const bin = join(ROOT, 'cli', 'bin', 'edgetwin.js');
+  // Profiled, node takes --cpu-prof on its command line (NODE_OPTIONS refuses it), with the
+  // bin's own shebang flags, so the process is otherwise the one users start.
+  const shebangFlags = readFileSync(bin, 'utf8').split('\n')[0]!.split(/\s+/).filter((a) => a.startsWith('--'));
+  const [command, prefix] = PROFILE_DIR ? [process.execPath, [...shebangFlags, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, bin]] : [bin, []];
+  const child = spawn(command, [...prefix, 'run', '--devices', devicesFile, '--data-dir', join(dir, 'data'), '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--node-name', 'bench', '--no-live', '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`edgetwin run exited with ${code} before it was up (its stderr is above)`))));
+  await Promise.race([failed, waitFor('edgetwin to start', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.ok, 60_000, 100)]);
+  failed.catch(() => undefined);
   return child;
 }
 
