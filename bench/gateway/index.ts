@@ -8,7 +8,8 @@
 // Each cycle runs edgetwin and the floor in turns (3 turns at 100 ms; BENCH_QUICK=1: 1 turn, short
 // windows), each judged by its median turn. Gateway CPU and RSS come from /proc.
 //   node --import tsx bench/gateway/index.ts     (BENCH_CYCLES=100 for some cycles only;
-//   BENCH_CPU_PROF_DIR=<dir> runs edgetwin with --cpu-prof into that directory)
+//   BENCH_CPU_PROF_DIR=<dir> runs edgetwin and the floor with --cpu-prof into that directory;
+//   bench/gateway/profile.ts sums a profile by hot-path part)
 // Prints a table and one JSON line. Needs the bundle: `npm run bench` builds it first.
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -49,7 +50,7 @@ await build({
   outdir: BUILD, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning',
   outExtension: { '.js': '.mjs' },
 });
-const forkJs = (file: string, args: string[]) => fork(join(BUILD, file), args, { cwd: ROOT, execArgv: [], env: { ...process.env, EDGETWIN_BENCH_MODBUS_MAP: join(HERE, '..', 'modbus', 'register-map.json') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const forkJs = (file: string, args: string[], profile = false) => fork(join(BUILD, file), args, { cwd: ROOT, execArgv: profile && PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--cpu-prof-name=floor.cpuprofile'] : [], env: { ...process.env, EDGETWIN_BENCH_MODBUS_MAP: join(HERE, '..', 'modbus', 'register-map.json') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 
 function once<T>(child: ChildProcess, pick: (m: Record<string, unknown>) => boolean): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -101,11 +102,13 @@ interface Outcome {
   rssMb: number;
   valuesPerCpuSecond: number;
   subscriberCpuPct: number;
+  heapUsedMb?: number;
+  externalMb?: number;
   simulatorCpuPct: number;
   firstError?: string;
 }
 
-async function startEdgetwin(cycle: number, dir: string, mqttPort: number): Promise<ChildProcess> {
+async function startEdgetwin(cycle: number, dir: string, mqttPort: number): Promise<{ child: ChildProcess; apiPort: number }> {
   const devicesFile = join(dir, 'devices.yaml');
   writeDeviceYaml(devicesFile, ports, cycle);
   const apiPort = await freePort();
@@ -118,20 +121,27 @@ async function startEdgetwin(cycle: number, dir: string, mqttPort: number): Prom
   const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`edgetwin run exited with ${code} before it was up (its stderr is above)`))));
   await Promise.race([failed, waitFor('edgetwin to start', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.ok, 60_000, 100)]);
   failed.catch(() => undefined);
-  return child;
+  return { child, apiPort };
 }
 
-async function startFloor(cycle: number, dir: string, mqttPort: number): Promise<ChildProcess> {
-  const child = forkJs('floor.mjs', [JSON.stringify({ ports, cycleMs: cycle, mqttPort, dbFile: join(dir, 'floor.db') })]);
+async function heapOf(apiPort: number): Promise<{ heapUsedMb?: number; externalMb?: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  const mb = (name: string) => { const m = new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(text); return m ? Number(m[1]) / 2 ** 20 : undefined; };
+  return { heapUsedMb: mb('nodejs_heap_size_used_bytes'), externalMb: mb('nodejs_external_memory_bytes') };
+}
+
+async function startFloor(cycle: number, dir: string, mqttPort: number): Promise<{ child: ChildProcess }> {
+  const child = forkJs('floor.mjs', [JSON.stringify({ ports, cycleMs: cycle, mqttPort, dbFile: join(dir, 'floor.db') })], true);
   await once(child, (m) => m.ready === true);
-  return child;
+  return { child };
 }
 
 async function measure(side: 'edgetwin' | 'floor', cycle: number): Promise<Outcome> {
   process.stderr.write(`${side} at ${cycle} ms cycles...\n`);
   const dir = mkdtempSync(join(CACHE, 'edgetwin-bench-gateway-run-'));
   const mqttPort = await freePort();
-  const gateway = side === 'edgetwin' ? await startEdgetwin(cycle, dir, mqttPort) : await startFloor(cycle, dir, mqttPort);
+  const started: { child: ChildProcess; apiPort?: number } = side === 'edgetwin' ? await startEdgetwin(cycle, dir, mqttPort) : await startFloor(cycle, dir, mqttPort);
+  const gateway = started.child;
   const subscriber = forkJs('subscriber.mjs', [JSON.stringify({ url: `mqtt://127.0.0.1:${mqttPort}` })]);
   try {
     await once(subscriber, (m) => m.ready === true);
@@ -150,12 +160,14 @@ async function measure(side: 'edgetwin' | 'floor', cycle: number): Promise<Outco
     const { result: r } = await ask<{ result: { delivered: number; wrong: number; seconds: number; cpuSeconds: number; p50Ms?: number; p99Ms?: number; firstError?: string } }>(subscriber, { close: true }, (m) => m.result !== undefined);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(gateway.pid!) - cpu0;
+    // Where edgetwin's resident memory goes: its V8 heap and the memory outside it (buffers, SQLite).
+    const heap = started.apiPort ? await heapOf(started.apiPort) : undefined;
     const simCpu = Math.max(...simPids.map((p, i) => cpuSeconds(p) - sim0[i]!));
     const valuesPerSec = r.delivered / r.seconds;
     return {
       side, cycle, valuesPerSec, deliveredPct: (100 * valuesPerSec) / (offeredPerCycle * (1000 / cycle)), wrong: r.wrong, p50Ms: r.p50Ms, p99Ms: r.p99Ms,
       cpuPct: (100 * cpu) / seconds, rssMb: rss, valuesPerCpuSecond: cpu > 0 ? r.delivered / (cpu * (r.seconds / seconds)) : 0,
-      subscriberCpuPct: (100 * r.cpuSeconds) / r.seconds, simulatorCpuPct: (100 * simCpu) / seconds, firstError: r.firstError,
+      ...heap, subscriberCpuPct: (100 * r.cpuSeconds) / r.seconds, simulatorCpuPct: (100 * simCpu) / seconds, firstError: r.firstError,
     };
   } finally {
     subscriber.kill();

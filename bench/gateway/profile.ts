@@ -43,6 +43,7 @@ const PARTS: [string, RegExp][] = [
   ['twin (reported, delta, changes)', /twin\/(twin|entry|desired|reconcile|types)/],
   ['SQLite (store, better-sqlite3)', /twin\/store|better-sqlite3/],
   ['MQTT encode (data/update JSON, eventbus)', /twin\/(kubeedge|eventbus|bus-transport)/],
+  ['the floor itself (bench/gateway/floor.ts)', /floor\.mjs$|bench\/gateway\/floor/],
   ['broker (aedes, mqtt-packet)', /aedes|mqtt-packet|mqemitter|qlobber|fastfall|fastparallel|reusify|bl\/|readable-stream/],
   ['metrics (prom-client)', /prom-client/],
   ['log (pino)', /pino/],
