@@ -15,6 +15,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { build } from 'esbuild';
 import { renderTable } from '../../cli/table.ts';
 import { freePort, waitFor } from '../../core/testing.ts';
@@ -223,5 +224,6 @@ if (runs.some((r) => r.cycle === 100)) {
   process.stdout.write(`\ngoals at 100 ms: delivered >= ${GOALS.deliveredPct}%, 0 wrong, values/CPU-s >= ${GOALS.cpuRatio * 100}% of the floor's, p99 < ${GOALS.p99Ms} ms, RSS < ${GOALS.rssMb} MB: ${pass ? 'met' : 'MISSED'}\n`);
   process.stdout.write(`values/CPU-s of each turn at 100 ms: edgetwin ${runs.filter((r) => r.cycle === 100 && r.side === 'edgetwin').map((r) => f0(r.valuesPerCpuSecond)).join(', ')}; floor ${runs.filter((r) => r.cycle === 100 && r.side === 'floor').map((r) => f0(r.valuesPerCpuSecond)).join(', ')}\n`);
 }
-process.stdout.write(`${JSON.stringify({ bench: 'gateway', quick: QUICK, devices: benchDevices(ports).length, properties: CLOCKED_PROPERTIES.length, measureSeconds: MEASURE_S, cycles, goals: GOALS, pass, runs })}\n`);
+process.stdout.write(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} on ${cpus().length} cores (figures from a loaded machine are noisy; CPU per value is the steadiest)\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'gateway', loadAverage: loadavg()[0], quick: QUICK, devices: benchDevices(ports).length, properties: CLOCKED_PROPERTIES.length, measureSeconds: MEASURE_S, cycles, goals: GOALS, pass, runs })}\n`);
 process.exit(pass ? 0 : 1);
