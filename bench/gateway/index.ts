@@ -6,7 +6,7 @@
 // $ke/events/device/+/+/data/update and measures latency from the simulator's clock. Side by side,
 // the floor (floor.ts): a bare modbus-serial + better-sqlite3 + aedes process, measured the same way.
 // Each cycle runs edgetwin and the floor in turns (3 turns at 100 ms; BENCH_QUICK=1: 1 turn, short
-// windows), each judged by its median turn. Gateway CPU and RSS come from /proc.
+// windows), each figure the median of its turns (wrong values: the sum). Gateway CPU and RSS come from /proc.
 //   node --import tsx bench/gateway/index.ts     (BENCH_CYCLES=100 for some cycles only;
 //   BENCH_CPU_PROF_DIR=<dir> runs edgetwin and the floor with --cpu-prof into that directory;
 //   bench/gateway/profile.ts sums a profile by hot-path part)
@@ -191,10 +191,18 @@ try {
   rmSync(BUILD, { recursive: true, force: true });
 }
 
-/** The median turn by values per CPU-second: the machine is shared, one bad window must not decide. */
-const medianOf = (side: string, cycle: number) => {
-  const xs = runs.filter((r) => r.side === side && r.cycle === cycle).sort((a, b) => a.valuesPerCpuSecond - b.valuesPerCpuSecond);
-  return xs[Math.floor(xs.length / 2)]!;
+/** Each figure's median over the turns: the machine is shared, and one bad window must not decide. */
+const medianOf = (side: string, cycle: number): Outcome => {
+  const xs = runs.filter((r) => r.side === side && r.cycle === cycle);
+  const mid = <T>(pick: (o: Outcome) => T | undefined): T | undefined => {
+    const v = xs.map(pick).filter((x): x is T => x !== undefined).sort((a, b) => Number(a) - Number(b));
+    return v[Math.floor(v.length / 2)];
+  };
+  return {
+    side: xs[0]!.side, cycle, valuesPerSec: mid((o) => o.valuesPerSec)!, deliveredPct: mid((o) => o.deliveredPct)!, wrong: xs.reduce((n, o) => n + o.wrong, 0),
+    p50Ms: mid((o) => o.p50Ms), p99Ms: mid((o) => o.p99Ms), cpuPct: mid((o) => o.cpuPct)!, rssMb: mid((o) => o.rssMb)!, valuesPerCpuSecond: mid((o) => o.valuesPerCpuSecond)!,
+    subscriberCpuPct: mid((o) => o.subscriberCpuPct)!, simulatorCpuPct: mid((o) => o.simulatorCpuPct)!, heapUsedMb: mid((o) => o.heapUsedMb), externalMb: mid((o) => o.externalMb),
+  };
 };
 const f0 = (n: number | undefined) => (n === undefined ? '-' : Math.round(n).toString());
 const f1 = (n: number) => n.toFixed(1);
@@ -217,11 +225,12 @@ for (const cycle of CYCLES) {
 }
 function round1(n: number): number { return Math.round(n * 10) / 10; }
 
-process.stdout.write(`\nbench/gateway: edgetwin run vs the floor, ${benchDevices(ports).length} devices x ${CLOCKED_PROPERTIES.length} properties on ${ENDPOINTS} endpoints, ${MEASURE_S} s windows after ${WARMUP_S} s${QUICK ? ' (BENCH_QUICK)' : ''}; median turn of ${CYCLES.map((c) => `${turnsOf(c)} at ${c} ms`).join(', ')}\n\n`);
+process.stdout.write(`\nbench/gateway: edgetwin run vs the floor, ${benchDevices(ports).length} devices x ${CLOCKED_PROPERTIES.length} properties on ${ENDPOINTS} endpoints, ${MEASURE_S} s windows after ${WARMUP_S} s${QUICK ? ' (BENCH_QUICK)' : ''}; medians of ${CYCLES.map((c) => `${turnsOf(c)} turn(s) at ${c} ms`).join(', ')}\n\n`);
 process.stdout.write(renderTable(['cycle ms', 'side', 'offered/s', 'values/s', 'delivered %', 'wrong', 'p50 ms', 'p99 ms', 'CPU %', 'RSS MB', 'values/CPU-s', 'subscriber CPU %', 'simulator CPU %'], rows));
 for (const r of runs) if (r.firstError) process.stdout.write(`${r.side} at ${r.cycle} ms, first wrong value: ${r.firstError}\n`);
 if (runs.some((r) => r.cycle === 100)) {
   process.stdout.write(`\ngoals at 100 ms: delivered >= ${GOALS.deliveredPct}%, 0 wrong, values/CPU-s >= ${GOALS.cpuRatio * 100}% of the floor's, p99 < ${GOALS.p99Ms} ms, RSS < ${GOALS.rssMb} MB: ${pass ? 'met' : 'MISSED'}\n`);
+  process.stdout.write(`each turn at 100 ms, delivered % and values/CPU-s: edgetwin ${runs.filter((r) => r.cycle === 100 && r.side === 'edgetwin').map((r) => f1(r.deliveredPct)).join(', ')}; floor ${runs.filter((r) => r.cycle === 100 && r.side === 'floor').map((r) => f1(r.deliveredPct)).join(', ')}\n`);
   process.stdout.write(`values/CPU-s of each turn at 100 ms: edgetwin ${runs.filter((r) => r.cycle === 100 && r.side === 'edgetwin').map((r) => f0(r.valuesPerCpuSecond)).join(', ')}; floor ${runs.filter((r) => r.cycle === 100 && r.side === 'floor').map((r) => f0(r.valuesPerCpuSecond)).join(', ')}\n`);
 }
 process.stdout.write(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} on ${cpus().length} cores (figures from a loaded machine are noisy; CPU per value is the steadiest)\n`);
