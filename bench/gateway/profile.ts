@@ -28,7 +28,8 @@ function sourceOf(f: CallFrame): string {
   const path = fileURLToPath(f.url);
   if (!maps.has(path)) maps.set(path, existsSync(`${path}.map`) ? new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8'))) : undefined);
   const entry = maps.get(path)?.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string } | undefined;
-  return entry?.originalSource ?? path;
+  // Sources named relative to the generated file (a package's ../source/x.ts) keep their package in the path.
+  return entry?.originalSource ? new URL(entry.originalSource, f.url).pathname : path;
 }
 
 /** The hot path's parts, first match wins; a source path or a V8 pseudo-function name. */
@@ -45,6 +46,9 @@ const PARTS: [string, RegExp][] = [
   ['MQTT encode (data/update JSON, eventbus)', /twin\/(kubeedge|eventbus|bus-transport)/],
   ['the floor itself (bench/gateway/floor.ts)', /floor\.mjs$|bench\/gateway\/floor/],
   ['broker (aedes, mqtt-packet)', /aedes|mqtt-packet|mqemitter|qlobber|fastfall|fastparallel|reusify|bl\/|readable-stream/],
+  ['OPC UA client (node-opcua)', /node-opcua/],
+  ['OPC UA driver', /mappers\/opcua\//],
+  ['bench harness', /bench\/(opcua|modbus)\//],
   ['metrics (prom-client)', /prom-client/],
   ['log (pino)', /pino/],
   ['node core (net, streams, timers)', /^node:|^internal\//],
