@@ -1,9 +1,10 @@
 // The bench's Modbus TCP simulator: socket level, one process per group of endpoints, answers
 // built once per distinct request and then only stamped with the transaction id, so it serves far
 // more requests than a client under test asks (the bench checks that before trusting a number).
-//   node --import tsx bench/modbus/simulator.ts <port> [<port>...]     (IPC: {count} -> {count}; {moving} -> {moving})
+//   node --import tsx bench/modbus/simulator.ts <port> [<port>...]     (IPC: {count} -> {count}; {moving} -> {moving}; {clocked} -> {clocked})
 
 import { createServer, type Socket } from 'node:net';
+import { fillClocked } from './clocked.ts';
 import { bitAt, wordAt } from './map.ts';
 
 let served = 0;
@@ -15,6 +16,23 @@ const answers = new Map<string, Buffer>();
  */
 let moving = false;
 const serves = new Map<string, number>();
+/**
+ * Clocked mode (clocked.ts): holding registers hold, per device, the clock and counter of its last
+ * change and values that follow the counter; each read of a device's block changes it first.
+ */
+let clocked = false;
+const counters = new Map<string, number>();
+
+function clockedAnswer(port: number, unit: number, address: number, count: number): Buffer {
+  const key = `${port}:${unit}`;
+  const counter = ((counters.get(key) ?? 0) + 1) >>> 0;
+  counters.set(key, counter);
+  const pdu = Buffer.alloc(2 + count * 2);
+  pdu[0] = 3;
+  pdu[1] = count * 2;
+  fillClocked(pdu, 2, unit, address, count, counter, Date.now() >>> 0);
+  return frame(unit, pdu);
+}
 
 function build(unit: number, pdu: Buffer): Buffer {
   const fc = pdu[0]!;
@@ -47,7 +65,7 @@ function frame(unit: number, pdu: Buffer): Buffer {
   return out;
 }
 
-function serve(socket: Socket): void {
+function serve(socket: Socket, port: number): void {
   socket.setNoDelay(true);
   socket.on('error', () => undefined);
   let pending: Buffer | undefined;
@@ -57,6 +75,15 @@ function serve(socket: Socket): void {
     while (buf.length >= 7) {
       const len = buf.readUInt16BE(4);
       if (buf.length < 6 + len) break;
+      if (clocked && len === 6 && buf[7] === 3) {
+        const reply = clockedAnswer(port, buf[6]!, buf.readUInt16BE(8), buf.readUInt16BE(10));
+        reply[0] = buf[0]!;
+        reply[1] = buf[1]!;
+        out.push(reply);
+        served++;
+        buf = buf.subarray(6 + len);
+        continue;
+      }
       const key = buf.toString('latin1', 6, 6 + len);
       let answer = answers.get(key);
       if (!answer) {
@@ -86,16 +113,21 @@ function serve(socket: Socket): void {
 const ports = process.argv.slice(2).map(Number);
 let listening = 0;
 for (const port of ports) {
-  createServer(serve).listen(port, '127.0.0.1', () => {
+  createServer((socket) => serve(socket, port)).listen(port, '127.0.0.1', () => {
     if (++listening === ports.length) process.send?.({ ready: true });
   });
 }
-process.on('message', (m: { count?: boolean; moving?: boolean }) => {
+process.on('message', (m: { count?: boolean; moving?: boolean; clocked?: boolean }) => {
   if (m.count) process.send?.({ count: served });
   if (m.moving !== undefined) {
     moving = m.moving;
     serves.clear();
     process.send?.({ moving });
+  }
+  if (m.clocked !== undefined) {
+    clocked = m.clocked;
+    counters.clear();
+    process.send?.({ clocked });
   }
 });
 process.on('disconnect', () => process.exit(0));

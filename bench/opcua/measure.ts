@@ -1,12 +1,14 @@
-// bench/opcua: N monitored items changing every period on one node-opcua server (its own process,
-// each change stamped with its source timestamp). Two subscribers, one after the other against the
-// same server, with the same sampling and publishing intervals and queue size:
+// bench/opcua: N monitored items changing every period on node-opcua servers (each its own
+// process, each change stamped with its source timestamp; the items split evenly across them). Two
+// subscribers, one after the other against the same servers, with the same sampling and publishing
+// intervals and queue size:
 //  - the floor: a bare node-opcua client subscription (ClientMonitoredItemGroup), counting values;
 //  - edgetwin: the OPC UA driver under the mapper runtime, counting readings at the ReadingSink,
 //    which is where values reach the twin.
-// Each side reports values/s and source-to-arrival latency (p50, p99).
+// Each side reports values/s, source-to-arrival latency (p50, p99), its own CPU per 1,000 values
+// and the servers' CPU (% of one core each) in the same window, so a side limited by its servers shows.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AttributeIds, ClientMonitoredItemGroup, OPCUAClient, TimestampsToReturn, type DataValue } from 'node-opcua-client';
@@ -23,10 +25,17 @@ export interface SideResult {
   valuesPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU (user + system) of the subscribing process per 1,000 values received. */
+  cpuMsPer1000: number;
+  /** Each server's CPU in the window, % of one core. */
+  serverCpuPct: number[];
 }
 
 export interface BenchSettings {
-  url: string;
+  /** The servers; each serves items / urls.length of the bench items. */
+  urls: string[];
+  /** The servers' process ids, for their CPU. */
+  serverPids: number[];
   items: number;
   periodMs: number;
   queueSize: number;
@@ -35,15 +44,38 @@ export interface BenchSettings {
   dataDir: string;
 }
 
-/** Counts values and latencies inside the measurement window only. */
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Counts values and latencies inside the measurement window only, and the CPU spent in it. */
 class Window {
   #start = 0;
   #end = 0;
+  #cpu0 = process.cpuUsage();
+  #servers0: number[] = [];
+  #cpuMs = 0;
+  #serverCpuPct: number[] = [];
   readonly latencies: number[] = [];
+
+  constructor(private readonly serverPids: number[]) {}
 
   open(measureMs: number): void {
     this.#start = Date.now();
     this.#end = this.#start + measureMs;
+    this.#cpu0 = process.cpuUsage();
+    this.#servers0 = this.serverPids.map(cpuSecondsOf);
+  }
+
+  /** Ends the CPU count (the value count ends at its deadline on its own). */
+  close(): void {
+    const cpu = process.cpuUsage(this.#cpu0);
+    this.#cpuMs = (cpu.user + cpu.system) / 1000;
+    const seconds = (Date.now() - this.#start) / 1000;
+    this.#serverCpuPct = this.serverPids.map((pid, i) => Math.round((100 * (cpuSecondsOf(pid) - this.#servers0[i]!)) / seconds));
   }
 
   record(sourceTime: number): void {
@@ -54,38 +86,50 @@ class Window {
   result(measureMs: number): SideResult {
     const sorted = Float64Array.from(this.latencies).sort();
     const at = (q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : NaN);
-    return { values: sorted.length, seconds: measureMs / 1000, valuesPerSec: Math.round(sorted.length / (measureMs / 1000)), p50Ms: at(0.5), p99Ms: at(0.99) };
+    return {
+      values: sorted.length, seconds: measureMs / 1000, valuesPerSec: Math.round(sorted.length / (measureMs / 1000)), p50Ms: at(0.5), p99Ms: at(0.99),
+      cpuMsPer1000: sorted.length ? Math.round((this.#cpuMs / sorted.length) * 1000 * 100) / 100 : NaN, serverCpuPct: this.#serverCpuPct,
+    };
   }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const perServer = (s: BenchSettings) => s.items / s.urls.length;
 
 export async function measureFloor(s: BenchSettings): Promise<SideResult> {
   const cm = await certificateManager(s.dataDir);
-  const client = OPCUAClient.create({ applicationName: 'bench-floor', clientCertificateManager: cm, endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
-  await client.connect(s.url);
-  const session = await client.createSession();
-  const window = new Window();
+  const window = new Window(s.serverPids);
+  const clients = await Promise.all(s.urls.map(async (url) => {
+    const client = OPCUAClient.create({ applicationName: 'bench-floor', clientCertificateManager: cm, endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+    await client.connect(url);
+    return { client, session: await client.createSession() };
+  }));
   try {
-    const sub = await session.createSubscription2({ requestedPublishingInterval: s.periodMs, requestedMaxKeepAliveCount: 10, requestedLifetimeCount: 60, maxNotificationsPerPublish: 0, publishingEnabled: true, priority: 10 });
-    const group = ClientMonitoredItemGroup.create(sub,
-      Array.from({ length: s.items }, (_, i) => ({ nodeId: `ns=1;s=Bench.${i}`, attributeId: AttributeIds.Value })),
-      { samplingInterval: s.periodMs, queueSize: s.queueSize, discardOldest: true },
-      TimestampsToReturn.Both);
-    group.on('changed', (_item: unknown, dv: DataValue) => window.record((dv.sourceTimestamp ?? dv.serverTimestamp)!.getTime()));
+    const subs = await Promise.all(clients.map(async ({ session }) => {
+      const sub = await session.createSubscription2({ requestedPublishingInterval: s.periodMs, requestedMaxKeepAliveCount: 10, requestedLifetimeCount: 60, maxNotificationsPerPublish: 0, publishingEnabled: true, priority: 10 });
+      const group = ClientMonitoredItemGroup.create(sub,
+        Array.from({ length: perServer(s) }, (_, i) => ({ nodeId: `ns=1;s=Bench.${i}`, attributeId: AttributeIds.Value })),
+        { samplingInterval: s.periodMs, queueSize: s.queueSize, discardOldest: true },
+        TimestampsToReturn.Both);
+      group.on('changed', (_item: unknown, dv: DataValue) => window.record((dv.sourceTimestamp ?? dv.serverTimestamp)!.getTime()));
+      return sub;
+    }));
     await sleep(s.warmupMs);
     window.open(s.measureMs);
     await sleep(s.measureMs + 50);
-    await sub.terminate();
+    window.close();
+    await Promise.all(subs.map((sub) => sub.terminate()));
   } finally {
-    await session.close();
-    await client.disconnect();
+    for (const { client, session } of clients) {
+      await session.close();
+      await client.disconnect();
+    }
   }
   return window.result(s.measureMs);
 }
 
 export async function measureEdgetwin(s: BenchSettings): Promise<SideResult> {
-  const window = new Window();
+  const window = new Window(s.serverPids);
   const sink: ReadingSink = {
     report(readings: readonly Reading[]) {
       for (const r of readings) if (r.quality === 'good') window.record(r.time);
@@ -93,18 +137,20 @@ export async function measureEdgetwin(s: BenchSettings): Promise<SideResult> {
     state() {},
   };
   const host = new MapperHost({ sink, drivers: [opcuaLoader], log: silentLogger, dataDir: s.dataDir });
-  const device = makeDevice({
-    name: 'bench',
+  // One device per server, as a plant has one per OPC UA server.
+  const devices = s.urls.map((url, k) => makeDevice({
+    name: `bench-${k}`,
     protocol: 'opcua',
-    config: { url: s.url, publishingInterval: s.periodMs, keepAliveCount: 10 },
-    properties: Array.from({ length: s.items }, (_, i) => ({ name: `b${i}`, type: 'double' as const, collectCycle: s.periodMs, visitor: { nodeID: `ns=1;s=Bench.${i}`, queueSize: s.queueSize } })),
-  });
+    config: { url, publishingInterval: s.periodMs, keepAliveCount: 10 },
+    properties: Array.from({ length: perServer(s) }, (_, i) => ({ name: `b${i}`, type: 'double' as const, collectCycle: s.periodMs, visitor: { nodeID: `ns=1;s=Bench.${i}`, queueSize: s.queueSize } })),
+  }));
   try {
-    const { errors } = await host.apply([device]);
+    const { errors } = await host.apply(devices);
     if (errors.length) throw new Error(errors.map((e) => e.format()).join('\n'));
     await sleep(s.warmupMs);
     window.open(s.measureMs);
     await sleep(s.measureMs + 50);
+    window.close();
   } finally {
     await host.close();
   }
