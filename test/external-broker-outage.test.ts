@@ -3,42 +3,18 @@
 // is back, /healthz says degraded while it is away, and nothing is dropped. A retained twin/update
 // (stale by nature) is not applied.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { waitFor } from '../core/testing.ts';
 import { startMosquitto } from '../twin/testing.ts';
+import { OVEN, writeOven } from './helpers/oven.ts';
 import { startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
 
-const YAML = `apiVersion: devices.kubeedge.io/v1beta1
-kind: DeviceModel
-metadata: { name: oven-model, namespace: default }
-spec:
-  properties:
-    - { name: ticks, type: INT, accessMode: ReadOnly }
-    - { name: setpoint, type: INT, accessMode: ReadWrite, minimum: "0", maximum: "1000" }
----
-apiVersion: devices.kubeedge.io/v1beta1
-kind: Device
-metadata: { name: oven, namespace: default }
-spec:
-  deviceModelRef: { name: oven-model }
-  protocol: { protocolName: virtual }
-  properties:
-    - name: ticks
-      collectCycle: 50
-      visitors: { protocolName: virtual, configData: { function: step, value: 0, min: 0, max: 1000000000, step: 1, period: 50 } }
-    - name: setpoint
-      collectCycle: 200
-      visitors: { protocolName: virtual, configData: { function: constant, value: 0 } }
-`;
-
 const work = mkdtempSync(join(tmpdir(), 'edgetwin-outage-'));
-const devices = join(work, 'oven.yaml');
-writeFileSync(devices, YAML);
-const OVEN = 'default/oven';
+const devices = writeOven(work);
 
 type Twin = { properties: Record<string, { desired?: { value: number }; reported?: { value: number } }> };
 const twinOf = async (gw: GatewayProcess) => (await (await fetch(`${gw.apiUrl}/api/v1/devices/${OVEN}/twin`)).json()) as Twin;

@@ -11,34 +11,11 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { waitFor } from '../core/testing.ts';
+import { writeOven } from './helpers/oven.ts';
 import { cli, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
 
-const YAML = `apiVersion: devices.kubeedge.io/v1beta1
-kind: DeviceModel
-metadata: { name: oven-model, namespace: default }
-spec:
-  properties:
-    - { name: ticks, type: INT, accessMode: ReadOnly }
-    - { name: setpoint, type: INT, accessMode: ReadWrite, minimum: "0", maximum: "1000" }
----
-apiVersion: devices.kubeedge.io/v1beta1
-kind: Device
-metadata: { name: oven, namespace: default }
-spec:
-  deviceModelRef: { name: oven-model }
-  protocol: { protocolName: virtual }
-  properties:
-    - name: ticks
-      collectCycle: 50
-      visitors: { protocolName: virtual, configData: { function: step, value: 0, min: 0, max: 1000000000, step: 1, period: 50 } }
-    - name: setpoint
-      collectCycle: 200
-      visitors: { protocolName: virtual, configData: { function: constant, value: 0 } }
-`;
-
 const work = mkdtempSync(join(tmpdir(), 'edgetwin-storage-'));
-const devices = join(work, 'oven.yaml');
-writeFileSync(devices, YAML);
+const devices = writeOven(work);
 const config = join(work, 'config.yaml');
 writeFileSync(config, 'storeRetryMs: 100\n');
 
