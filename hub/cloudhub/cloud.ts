@@ -15,7 +15,7 @@ import { SqliteAckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
 import { exposureProblem, RequestGuard } from '../../twin/http-guard.ts';
 import { Fleet, ReportedDeviceStates } from './fleet.ts';
-import { defaultFleetPage, fleetHttp } from './fleet-http.ts';
+import { defaultFleetPage, fleetHttp, refusal } from './fleet-http.ts';
 import { ReportLog } from './report-log.ts';
 import { CloudHub, type CloudHubSettings, type ServiceRequest, type ServiceResponse, type UpstreamHandler } from './server.ts';
 
@@ -99,19 +99,22 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     deviceStates.apply({ node, resource: msg.route.resource, content: msg.content, at: Date.now() });
   });
   const fleet = new Fleet({ hub, devices: deviceStates, joinedNodes: () => issued.nodes() });
+  // Built at the first request: the guard needs the port the listener got.
   let guard: RequestGuard | undefined;
-  const fleetRoutes = fleetHttp({
-    fleet,
-    pageDir: opts.fleetPageDir ?? defaultFleetPage(),
-    pushMs: opts.fleetPushMs,
-    guard: () => (guard ??= new RequestGuard({
-      bindHost: httpHost, port: (http.address() as { port: number }).port, scheme: 'http', token: opts.httpToken,
-      allowedHosts: opts.httpAllowedHosts, allowedHostsSetting: '--http-allowed-hosts',
-    })),
-  });
+  const guardOf = () => (guard ??= new RequestGuard({
+    bindHost: httpHost, port: (http.address() as { port: number }).port, scheme: 'http', token: opts.httpToken,
+    allowedHosts: opts.httpAllowedHosts, allowedHostsSetting: '--http-allowed-hosts',
+  }));
+  const fleetRoutes = fleetHttp({ fleet, pageDir: opts.fleetPageDir ?? defaultFleetPage(), pushMs: opts.fleetPushMs, guard: guardOf });
   const join = createJoinServer({ ca, credentials, revocations, issued, log, connected: (n) => hub.isConnected(n) });
   const http = createHttpServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const refused = path === '/healthz' || path === '/metrics' ? refusal(guardOf(), req, path) : undefined;
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json; charset=utf-8', ...refused.headers });
+      res.end(JSON.stringify({ code: refused.code, message: refused.message }));
+      return;
+    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 'ok', nodes: hub.connectedNodes().length }));

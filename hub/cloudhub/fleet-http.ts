@@ -1,13 +1,14 @@
 // The fleet view on the cloud's HTTP listener, beside /metrics and /healthz: the page at `/`, its
 // assets, the fleet as JSON (/api/v1/fleet) and pushed as Server-Sent Events (/api/v1/fleet/events).
-// Every request passes the gateway API's request guard (Host and Origin: a DNS rebinding page or
-// another site cannot read the fleet; a bearer token or session cookie when one is configured).
+// Every request on the listener passes the gateway API's request guard (Host and Origin: a DNS
+// rebinding page or another site cannot read the fleet; a bearer token or session cookie when one
+// is configured), /metrics and /healthz too: see refusal().
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RequestGuard } from '../../twin/http-guard.ts';
+import { isLoopback, type Refusal, type RequestGuard } from '../../twin/http-guard.ts';
 import type { Fleet } from './fleet.ts';
 
 export interface FleetHttpOptions {
@@ -59,8 +60,7 @@ export function fleetHttp(o: FleetHttpOptions): (req: IncomingMessage, res: Serv
     const isPage = path === '/' || path.startsWith('/assets/');
     if (!isPage && !path.startsWith('/api/v1/fleet') && path !== '/api/v1/session') return false;
     const guard = o.guard();
-    // The page and its assets hold no data: they ask the API, which asks for the token.
-    const refused = guard.checkSite(req) ?? (isPage || path === '/api/v1/session' || guard.authenticated(req) ? undefined : guard.unauthorized(req));
+    const refused = refusal(guard, req, path);
     if (refused) {
       json(res, refused.status, { code: refused.code, message: refused.message }, refused.headers);
       return true;
@@ -97,6 +97,17 @@ export function fleetHttp(o: FleetHttpOptions): (req: IncomingMessage, res: Serv
     json(res, 404, { code: 'ET_NOT_FOUND', message: `no route ${path}: the fleet view serves /, /api/v1/fleet and /api/v1/fleet/events` });
     return true;
   };
+}
+
+/**
+ * The rules of the cloud's HTTP listener, for every path on it: Host and Origin always; the token
+ * (when one is set) for everything but the page and its assets (they hold no data), the sign-in,
+ * and /healthz asked from this machine, as the gateway's API does.
+ */
+export function refusal(guard: RequestGuard, req: IncomingMessage, path: string): Refusal | undefined {
+  const open = path === '/' || path.startsWith('/assets/') || path === '/api/v1/session'
+    || (path === '/healthz' && isLoopback(req.socket.remoteAddress ?? ''));
+  return guard.checkSite(req) ?? (open || guard.authenticated(req) ? undefined : guard.unauthorized(req));
 }
 
 /** POST /api/v1/session {"token"}: the token traded for an HttpOnly, SameSite=Strict session cookie. */
@@ -142,8 +153,10 @@ function stream(o: FleetHttpOptions, boot: string, req: IncomingMessage, res: Se
     last = text;
     if (!res.write(`event: fleet\ndata: ${JSON.stringify(s)}\n\n`)) blocked = true;
   };
-  void push();
-  const timer = setInterval(() => void push().catch(() => undefined), o.pushMs ?? 1000);
+  // A snapshot that fails (a metric read) is skipped: the next interval tries again.
+  const tick = () => void push().catch(() => undefined);
+  tick();
+  const timer = setInterval(tick, o.pushMs ?? 1000);
   // A comment now and then keeps proxies from closing an idle stream.
   const keepAlive = setInterval(() => !blocked && res.write(': keep-alive\n\n'), 15_000);
   req.on('close', () => {

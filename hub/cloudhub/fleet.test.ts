@@ -129,7 +129,9 @@ describe('the fleet view\'s guard', () => {
       assert.equal(evilHost, 403);
       const evilOrigin = await fetch(`${url}/api/v1/fleet`, { headers: { origin: 'http://evil.example', authorization: `Bearer ${token}` } });
       assert.equal(evilOrigin.status, 403);
-      // /metrics and /healthz stay as they were (Prometheus scrapes them without a token).
+      // As on the gateway: /metrics asks for the token too, /healthz not from this machine.
+      assert.equal((await fetch(`${url}/metrics`)).status, 401);
+      assert.equal((await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
     } finally {
       await cloud.close();
