@@ -93,7 +93,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const ackStore = new SqliteAckRecordStore(opts.stateDir);
   const reports = new ReportLog(opts.stateDir);
   const hub = new CloudHub({ ca, credentials, revocations, ackStore, registry, log, settings: opts.settings });
-  const deviceStates = new ReportedDeviceStates(reports.list());
+  const deviceStates = new ReportedDeviceStates(reports.latest());
   hub.onUpstream(async (node, msg) => {
     await reports.store(node, msg);
     deviceStates.apply({ node, resource: msg.route.resource, content: msg.content, at: Date.now() });

@@ -57,10 +57,15 @@ describe('the fleet on the cloud', () => {
         JSON.stringify({ event_id: 'x', timestamp: Date.now(), device: { name: 'press', state: 'online' } }));
       e.send(report);
       await e.next('OK', (m) => m.header.parent_msg_id === report.header.msg_id);
+      // A later state of the same device: the restarted cloud must rebuild from the newest report.
+      const offline = newMessage({ source: 'twin', group: 'resource', operation: 'update', resource: 'device/default/press/state/update' },
+        JSON.stringify({ event_id: 'y', timestamp: Date.now(), device: { name: 'press', state: 'offline' } }));
+      e.send(offline);
+      await e.next('OK', (m) => m.header.parent_msg_id === offline.header.msg_id);
       const fleet = async () => (await (await fetch(`http://127.0.0.1:${cloud.ports.http}/api/v1/fleet`)).json()) as FleetSnapshot;
       const node = await waitFor('the outbox depth', async () => (await fleet()).nodes.find((n) => n.node === 'edge-f' && n.outbox === 7));
       assert.equal(node.connected, true);
-      assert.deepEqual(node.devices.map((d) => [d.device, d.state]), [['default/press', 'online']]);
+      assert.deepEqual(node.devices.map((d) => [d.device, d.state]), [['default/press', 'offline']]);
       assert.equal((await fleet()).link.connectedNodes, 1);
       e.close();
       await waitFor('edge-f disconnected', async () => (await fleet()).nodes.find((n) => n.node === 'edge-f')?.connected === false);
@@ -70,7 +75,8 @@ describe('the fleet on the cloud', () => {
       const again = (await fleet()).nodes.find((n) => n.node === 'edge-f');
       assert.equal(again?.connected, false);
       assert.ok(again.lastSeen !== undefined && again.lastSeen > 0);
-      assert.deepEqual(again.devices.map((d) => [d.device, d.state]), [['default/press', 'online']]);
+      assert.deepEqual(again.devices.map((d) => [d.device, d.state]), [['default/press', 'offline']]);
+      assert.equal(cloud.reports.latest().filter((r) => r.resource === 'node/edge-f/device/default/press/state/update').length, 1);
     } finally {
       await cloud.close();
     }
