@@ -14,7 +14,7 @@ import type { Message } from '../message/index.ts';
 import { SqliteAckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
 import { exposureProblem, RequestGuard } from '../../twin/http-guard.ts';
-import { Fleet, ReportedDeviceStates } from './fleet.ts';
+import { Fleet, ReportedDeviceStates, type DeviceStateSource } from './fleet.ts';
 import { defaultFleetPage, fleetHttp, refusal } from './fleet-http.ts';
 import { ReportLog } from './report-log.ts';
 import { CloudHub, type CloudHubSettings, type ServiceRequest, type ServiceResponse, type UpstreamHandler } from './server.ts';
@@ -44,6 +44,11 @@ export interface CloudOptions {
   fleetPageDir?: string;
   /** How often the fleet view's event stream looks for changes (ms, default 1000). */
   fleetPushMs?: number;
+  /**
+   * Where the fleet view learns devices and their states. Default: the edges' reports
+   * (ReportedDeviceStates); the controllers' DeviceStatus plugs in here when Kubernetes is configured.
+   */
+  deviceStates?: DeviceStateSource;
   /** Names and addresses in the server certificate; default: hostname, 127.0.0.1 and this machine's addresses. */
   advertise?: string[];
   settings?: Partial<CloudHubSettings>;
@@ -93,12 +98,12 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const ackStore = new SqliteAckRecordStore(opts.stateDir);
   const reports = new ReportLog(opts.stateDir);
   const hub = new CloudHub({ ca, credentials, revocations, ackStore, registry, log, settings: opts.settings });
-  const deviceStates = new ReportedDeviceStates(reports.latest());
+  const reported = opts.deviceStates ? undefined : new ReportedDeviceStates(reports.latest());
   hub.onUpstream(async (node, msg) => {
     await reports.store(node, msg);
-    deviceStates.apply({ node, resource: msg.route.resource, content: msg.content, at: Date.now() });
+    reported?.apply({ node, resource: msg.route.resource, content: msg.content, at: Date.now() });
   });
-  const fleet = new Fleet({ hub, devices: deviceStates, joinedNodes: () => issued.nodes() });
+  const fleet = new Fleet({ hub, devices: opts.deviceStates ?? reported!, joinedNodes: () => issued.nodes() });
   // Built at the first request: the guard needs the port the listener got.
   let guard: RequestGuard | undefined;
   const guardOf = () => (guard ??= new RequestGuard({

@@ -82,6 +82,21 @@ describe('the fleet on the cloud', () => {
     }
   });
 
+  it('takes devices from another source when one is given (the controllers\' DeviceStatus)', async () => {
+    const source = {
+      nodes: () => ['edge-k'],
+      devices: (node: string) => (node === 'edge-k' ? [{ device: 'default/mixer', state: 'unhealthy', lastReport: 5 }] : []),
+      lastReport: (node: string) => (node === 'edge-k' ? 5 : undefined),
+    };
+    const cloud = await start(join(dir, 'source'), { deviceStates: source });
+    try {
+      const s = (await (await fetch(`http://127.0.0.1:${cloud.ports.http}/api/v1/fleet`)).json()) as FleetSnapshot;
+      assert.deepEqual(s.nodes.map((n) => [n.node, n.connected, n.lastSeen, n.devices.map((d) => d.state)]), [['edge-k', false, 5, ['unhealthy']]]);
+    } finally {
+      await cloud.close();
+    }
+  });
+
   it('the SSE stream says hello with the boot id, then pushes the fleet', async () => {
     const cloud = await start(join(dir, 'sse'));
     try {

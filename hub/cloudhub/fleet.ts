@@ -6,7 +6,6 @@
 // Kubernetes, ReportedDeviceStates reads the reports the edges sent (seeded from the report log,
 // so a restarted cloud still lists them); with the controllers, a source over DeviceStatus fits
 // the same interface.
-import { EventEmitter } from 'node:events';
 import type { CloudHub } from './server.ts';
 
 export interface FleetDevice {
@@ -25,8 +24,6 @@ export interface DeviceStateSource {
   devices(node: string): FleetDevice[];
   /** When the source last heard from `node` (ms since the epoch), if ever. */
   lastReport(node: string): number | undefined;
-  /** Called with the node whose devices changed. */
-  onChange(listener: (node: string) => void): void;
 }
 
 /** A report as the report log keeps it: resource already prefixed `node/{node}/`. */
@@ -43,7 +40,6 @@ const DEVICE_RESOURCE = /^node\/[^/]+\/device\/([^/]+\/[^/]+)\/(twin\/edge_updat
 export class ReportedDeviceStates implements DeviceStateSource {
   private readonly byNode = new Map<string, Map<string, FleetDevice>>();
   private readonly heard = new Map<string, number>();
-  private readonly events = new EventEmitter();
 
   constructor(history: Iterable<DeviceReport> = []) {
     for (const r of history) this.apply(r);
@@ -60,7 +56,6 @@ export class ReportedDeviceStates implements DeviceStateSource {
     const known = devices.get(id);
     const state = m[2] === 'state/update' ? stateOf(r.content) ?? known?.state ?? 'unknown' : known?.state ?? 'unknown';
     devices.set(id, { device: id, state, lastReport: Math.max(known?.lastReport ?? 0, r.at) });
-    this.events.emit('change', r.node);
     return true;
   }
 
@@ -74,10 +69,6 @@ export class ReportedDeviceStates implements DeviceStateSource {
 
   lastReport(node: string): number | undefined {
     return this.heard.get(node);
-  }
-
-  onChange(listener: (node: string) => void): void {
-    this.events.on('change', listener);
   }
 }
 
