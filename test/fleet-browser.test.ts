@@ -3,10 +3,11 @@
 // person sees is what is checked: innerText of the page, pushed live.
 //   - both nodes connected, their quick-start devices listed with their states;
 //   - one gateway killed (-9): its node shows disconnected; started again: connected;
-//   - the cloud restarted: the page reconnects by itself and shows the fleet again.
+//   - the cloud restarted: the page reconnects by itself and shows the fleet again;
+//   - a cloud with --http-token-file: the page asks for the token, signs in, then shows the fleet.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -80,5 +81,24 @@ describe('fleet view in a browser', { skip: missing }, () => {
     await waitFor('the page live again', async () => (await text(page, 'header .conn')) === 'live', LONG, 100);
     for (const node of ['gw-a', 'gw-b']) await waitFor(`${node} connected after the restart`, async () => (await state(node)) === 'connected', LONG, 100);
     assert.match(await text(page, '.node[data-node="gw-a"]'), /default\/packaging-line/);
+  });
+
+  it('with a token: the page asks for it, a wrong one is refused, the right one signs in', async () => {
+    const tokenFile = join(work, 'fleet-token');
+    writeFileSync(tokenFile, 'a-fleet-token-for-the-browser-test\n');
+    const cloud = await startCloudCli(join(work, 'token-cloud'), undefined, ['--http-token-file', tokenFile]);
+    started.push(cloud);
+    browser ??= await launchChromium();
+    const page = await browser.context.newPage();
+    await page.goto(cloud.url);
+    await waitFor('the sign-in form', async () => /Sign in/.test(await text(page, 'form.signin')), LONG, 100);
+    await page.fill('form.signin input[type="password"]', 'wrong-token');
+    await page.click('form.signin button[type="submit"]');
+    await waitFor('the refusal', async () => /the token is wrong/.test(await text(page, 'form.signin .error')), LONG, 100);
+    await page.fill('form.signin input[type="password"]', 'a-fleet-token-for-the-browser-test');
+    await page.click('form.signin button[type="submit"]');
+    await waitFor('the fleet after signing in', async () => /No node has joined yet/.test(await text(page, 'main')), LONG, 100);
+    await waitFor('the page live', async () => (await text(page, 'header .conn')) === 'live', LONG, 100);
+    await page.close();
   });
 });

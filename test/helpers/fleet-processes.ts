@@ -37,13 +37,13 @@ function start(args: string[]): Child {
 export interface CloudPorts { port: number; joinPort: number; httpPort: number }
 
 /** `edgetwin cloud` on free ports (or the given ones, for a restart), short keepalive; resolves once /healthz answers. */
-export async function startCloudCli(stateDir: string, ports?: CloudPorts): Promise<Child & { ports: CloudPorts; url: string }> {
+export async function startCloudCli(stateDir: string, ports?: CloudPorts, extra: string[] = []): Promise<Child & { ports: CloudPorts; url: string }> {
   const p = ports ?? { port: await freePort(), joinPort: await freePort(), httpPort: await freePort() };
   mkdirSync(stateDir, { recursive: true });
   const config = join(stateDir, 'cloud.yaml');
   writeFileSync(config, 'cloudhub:\n  keepaliveTimeout: 3s\n');
   const c = start(['cloud', '--state-dir', stateDir, '--config', config, '--listen', '127.0.0.1', '--advertise', '127.0.0.1',
-    '--port', String(p.port), '--join-port', String(p.joinPort), '--http-port', String(p.httpPort), '--log-level', 'warn']);
+    '--port', String(p.port), '--join-port', String(p.joinPort), '--http-port', String(p.httpPort), '--log-level', 'warn', ...extra]);
   const url = `http://127.0.0.1:${p.httpPort}`;
   await waitFor('the cloud to answer /healthz', async () => {
     if (c.child.exitCode !== null) throw new Error(`the cloud exited: ${c.log()}`);
