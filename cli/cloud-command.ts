@@ -17,6 +17,9 @@ export interface CloudCommandOptions {
   port?: number;
   joinPort?: number;
   httpPort?: number;
+  httpListen?: string;
+  httpTokenFile?: string;
+  httpAllowedHosts?: string;
   advertise?: string;
   stateDir?: string;
   kubeconfig?: string;
@@ -91,6 +94,19 @@ export function loadCloudConfig(file: string): CloudFileConfig {
   return out;
 }
 
+/** The fleet view's token: the file's first line; a file that cannot be read or is empty is an error naming it. */
+function readTokenFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`--http-token-file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const token = text.split(/\r?\n/)[0]!.trim();
+  if (token.length < 16) throw new Error(`--http-token-file ${file}: the token must be at least 16 characters on the first line`);
+  return token;
+}
+
 function kubernetesSource(flag: string | undefined): string | undefined {
   if (flag) return flag;
   if (process.env.KUBECONFIG) return process.env.KUBECONFIG;
@@ -101,8 +117,10 @@ function kubernetesSource(flag: string | undefined): string | undefined {
 export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
   const log = createLogger({ level: opts.logLevel, name: 'edgetwin-cloud' });
   let file: CloudFileConfig = { settings: {} };
+  let httpToken: string | undefined;
   try {
     if (opts.config) file = loadCloudConfig(opts.config);
+    if (opts.httpTokenFile) httpToken = readTokenFile(opts.httpTokenFile);
     if (opts.kubeconfig && !existsSync(opts.kubeconfig)) throw new Error(`--kubeconfig ${opts.kubeconfig}: no such file`);
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
@@ -117,6 +135,9 @@ export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
       port: opts.port,
       joinPort: opts.joinPort,
       httpPort: opts.httpPort,
+      httpListen: opts.httpListen,
+      httpToken,
+      httpAllowedHosts: opts.httpAllowedHosts?.split(',').map((s) => s.trim()).filter(Boolean),
       advertise: opts.advertise?.split(',').map((s) => s.trim()).filter(Boolean),
       settings: file.settings,
       revocationPollMs: file.revocationPollMs,

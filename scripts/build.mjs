@@ -49,6 +49,23 @@ await build({
 });
 mkdirSync(join(root, 'dist', 'dashboard'), { recursive: true });
 copyFileSync(join(root, 'web', 'dashboard', 'index.html'), join(root, 'dist', 'dashboard', 'index.html'));
+// The fleet view of `edgetwin cloud`, served on its HTTP listener the same way.
+await build({
+  absWorkingDir: root,
+  entryPoints: { fleet: 'web/fleet/main.tsx' },
+  outdir: 'dist/fleet/assets',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  minify: true,
+  sourcemap: 'linked',
+  tsconfig: 'web/tsconfig.json',
+  logLevel: 'warning',
+});
+copyFileSync(join(root, 'web', 'fleet', 'index.html'), join(root, 'dist', 'fleet', 'index.html'));
 if (!process.argv.includes('--no-types')) {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.sdk.json'], { cwd: root, stdio: 'inherit' });

@@ -68,6 +68,22 @@ describe('edgetwin cloud', () => {
     assert.match(r2.stderr, /cloudhub\.keepaliveTimeout: "soon" is not a duration/);
   });
 
+  it('the fleet view beyond loopback needs a token; a token file that is missing or too short is named', async () => {
+    const ports = ['--port', String(await freePort()), '--join-port', String(await freePort()), '--http-port', String(await freePort())];
+    const state = join(dir, 'fleet-state');
+    const exposed = run('cloud', '--http-listen', '0.0.0.0', '--state-dir', state, ...ports);
+    assert.equal(exposed.status, 1);
+    assert.match(exposed.stderr, /--http-listen\) listens on 0\.0\.0\.0, beyond loopback.*--http-token-file/);
+    const missing = run('cloud', '--http-token-file', join(dir, 'no-such-token'), '--state-dir', state, ...ports);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /--http-token-file .*no-such-token: no such file/);
+    const short = join(dir, 'short-token');
+    writeFileSync(short, 'abc\n');
+    const tooShort = run('cloud', '--http-token-file', short, '--state-dir', state, ...ports);
+    assert.equal(tooShort.status, 1);
+    assert.match(tooShort.stderr, /short-token: the token must be at least 16 characters/);
+  });
+
   it('revoke without a cloud state directory says which directory to pass', () => {
     const r = run('cloud', 'revoke', 'edge-1', '--state-dir', join(dir, 'nothing'));
     assert.equal(r.status, 1);

@@ -13,6 +13,9 @@ import { DirCaStore, ensureStateDir } from '../join/store.ts';
 import type { Message } from '../message/index.ts';
 import { SqliteAckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
+import { exposureProblem, RequestGuard } from '../../twin/http-guard.ts';
+import { Fleet, ReportedDeviceStates, type DeviceStateSource } from './fleet.ts';
+import { defaultFleetPage, fleetHttp, refusal } from './fleet-http.ts';
 import { ReportLog } from './report-log.ts';
 import { CloudHub, type CloudHubSettings, type ServiceRequest, type ServiceResponse, type UpstreamHandler } from './server.ts';
 
@@ -31,6 +34,21 @@ export interface CloudOptions {
   port?: number;
   joinPort?: number;
   httpPort?: number;
+  /** Address of the /metrics, /healthz and fleet view listener (default 127.0.0.1); beyond loopback it needs httpToken. */
+  httpListen?: string;
+  /** The bearer token (or session cookie) the fleet view asks for. */
+  httpToken?: string;
+  /** Host names the fleet view answers to besides its own address (a DNS rebinding guard). */
+  httpAllowedHosts?: string[];
+  /** The built fleet page; default dist/fleet of this package. */
+  fleetPageDir?: string;
+  /** How often the fleet view's event stream looks for changes (ms, default 1000). */
+  fleetPushMs?: number;
+  /**
+   * Where the fleet view learns devices and their states. Default: the edges' reports
+   * (ReportedDeviceStates); the controllers' DeviceStatus plugs in here when Kubernetes is configured.
+   */
+  deviceStates?: DeviceStateSource;
   /** Names and addresses in the server certificate; default: hostname, 127.0.0.1 and this machine's addresses. */
   advertise?: string[];
   settings?: Partial<CloudHubSettings>;
@@ -45,6 +63,7 @@ export interface Cloud {
   hub: CloudHub;
   ca: CertificateAuthority;
   reports: ReportLog;
+  fleet: Fleet;
   ports: { cloudhub: number; join: number; http: number };
   send(node: string, msg: Message): Promise<Offer>;
   onUpstream(handler: UpstreamHandler): void;
@@ -62,6 +81,9 @@ export function defaultAdvertise(): string[] {
 
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const { log } = opts;
+  const httpHost = opts.httpListen ?? '127.0.0.1';
+  const exposed = exposureProblem(httpHost, { token: opts.httpToken });
+  if (exposed) throw new Error(`the metrics and fleet view server (--http-listen) ${exposed}: give it a token (--http-token-file) or keep it on 127.0.0.1`);
   await ensureStateDir(opts.stateDir);
   const store = new DirCaStore(opts.stateDir);
   const ca = await CertificateAuthority.loadOrCreate(store, { onCreate: (where) => log.info({ stateDir: where }, 'created a new CA') });
@@ -76,12 +98,28 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const ackStore = new SqliteAckRecordStore(opts.stateDir);
   const reports = new ReportLog(opts.stateDir);
   const hub = new CloudHub({ ca, credentials, revocations, ackStore, registry, log, settings: opts.settings });
+  const reported = opts.deviceStates ? undefined : new ReportedDeviceStates(reports.latest());
   hub.onUpstream(async (node, msg) => {
     await reports.store(node, msg);
+    reported?.apply({ node, resource: msg.route.resource, content: msg.content, at: Date.now() });
   });
+  const fleet = new Fleet({ hub, devices: opts.deviceStates ?? reported!, joinedNodes: () => issued.nodes() });
+  // Built at the first request: the guard needs the port the listener got.
+  let guard: RequestGuard | undefined;
+  const guardOf = () => (guard ??= new RequestGuard({
+    bindHost: httpHost, port: (http.address() as { port: number }).port, scheme: 'http', token: opts.httpToken,
+    allowedHosts: opts.httpAllowedHosts, allowedHostsSetting: '--http-allowed-hosts',
+  }));
+  const fleetRoutes = fleetHttp({ fleet, pageDir: opts.fleetPageDir ?? defaultFleetPage(), pushMs: opts.fleetPushMs, guard: guardOf });
   const join = createJoinServer({ ca, credentials, revocations, issued, log, connected: (n) => hub.isConnected(n) });
   const http = createHttpServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const refused = path === '/healthz' || path === '/metrics' ? refusal(guardOf(), req, path) : undefined;
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json; charset=utf-8', ...refused.headers });
+      res.end(JSON.stringify({ code: refused.code, message: refused.message }));
+      return;
+    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 'ok', nodes: hub.connectedNodes().length }));
@@ -97,8 +135,9 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       });
       return;
     }
+    if (fleetRoutes(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('this server serves /metrics and /healthz\n');
+    res.end('this server serves the fleet view at /, /api/v1/fleet, /metrics and /healthz\n');
   });
 
   const servers: Array<HttpServer | HttpsServer> = [];
@@ -110,7 +149,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     const cloudhubPort = await listen(hub.server, opts.port ?? CLOUD_DEFAULTS.port, opts.listen, 'CloudHub (--port)');
     servers.push(join, http);
     const joinPort = await listen(join, opts.joinPort ?? CLOUD_DEFAULTS.joinPort, opts.listen, 'join server (--join-port)');
-    const httpPort = await listen(http, opts.httpPort ?? CLOUD_DEFAULTS.httpPort, '127.0.0.1', 'metrics server (--http-port)');
+    const httpPort = await listen(http, opts.httpPort ?? CLOUD_DEFAULTS.httpPort, httpHost, 'metrics and fleet view server (--http-port)');
     ports = { cloudhub: cloudhubPort, join: joinPort, http: httpPort };
   } catch (err) {
     await hub.close();
@@ -137,6 +176,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     hub,
     ca,
     reports,
+    fleet,
     ports,
     send: (node, msg) => hub.send(node, msg),
     onUpstream: (h) => hub.onUpstream(h),

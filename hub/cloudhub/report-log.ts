@@ -85,6 +85,16 @@ export class ReportLog {
     return rows.map((r) => ({ seq: r.seq, node: r.node, msgId: r.msg_id, operation: r.operation, resource: r.resource, content: r.content === null ? null : JSON.parse(r.content), at: r.at }));
   }
 
+  /**
+   * The newest report of each (node, resource), oldest first: what a reader needs to rebuild the
+   * latest state after a restart (the fleet view's device states) without reading the whole log.
+   */
+  latest(): StoredReport[] {
+    const rows = this.db.prepare(`SELECT r.* FROM reports r JOIN (SELECT MAX(seq) AS seq FROM reports GROUP BY node, resource) m ON r.seq = m.seq ORDER BY r.seq`)
+      .all() as Array<{ seq: number; node: string; msg_id: string; operation: string; resource: string; content: string | null; at: number }>;
+    return rows.map((r) => ({ seq: r.seq, node: r.node, msgId: r.msg_id, operation: r.operation, resource: r.resource, content: r.content === null ? null : JSON.parse(r.content), at: r.at }));
+  }
+
   close(): void {
     if (this.batch.length > 0) this.flush();
     this.db.close();

@@ -73,6 +73,11 @@ export class IssuedNodes {
     return Object.hasOwn(this.issued, node);
   }
 
+  /** Every node this cloud issued a certificate to. */
+  nodes(): string[] {
+    return Object.keys(this.issued);
+  }
+
   async record(node: string, notAfter: Date): Promise<void> {
     this.issued[node] = notAfter.toISOString();
     await this.store.put(ISSUED_KEY, Buffer.from(`${JSON.stringify(this.issued, null, 2)}\n`));
