@@ -5,7 +5,7 @@
 
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
+import { EdgetwinError, ErrorCodes, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { redactDeep, redactText } from '../core/redact.ts';
 import { formatValue, type PropertyValue } from '../core/values.ts';
@@ -44,7 +44,7 @@ export interface ApiOptions {
 const MAX_BODY = 64 * 1024;
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly headers?: Record<string, string>) {
+  constructor(readonly status: number, readonly code: ErrorCode, message: string, readonly headers?: Record<string, string>) {
     super(message);
   }
 }
@@ -283,7 +283,7 @@ function toHttpError(err: unknown): HttpError {
     const status = err.code === ErrorCodes.NOT_FOUND ? 404 : err.code === ErrorCodes.READ_ONLY || err.code === ErrorCodes.CONFLICT ? 409 : err.code === ErrorCodes.STORAGE ? 503 : 400;
     return new HttpError(status, err.code, err.format());
   }
-  return new HttpError(500, 'ET_INTERNAL', err instanceof Error ? err.message : String(err));
+  return new HttpError(500, ErrorCodes.INTERNAL, err instanceof Error ? err.message : String(err));
 }
 
 /** A typed value as JSON: numbers, booleans and strings as they are; big integers and bytes as strings. */

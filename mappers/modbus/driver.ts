@@ -9,6 +9,7 @@ import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from '.
 import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
 import { acquireTransport, type Transport } from './transport.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 type Request = ReadRequest<ModbusVisitor>;
 type Binding = PropertyBinding<ModbusVisitor>;
@@ -141,7 +142,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
       async write(p: Binding, { raw }, signal) {
         const m = maps.get(p.name)!;
         if (!TABLES[m.table].writable) throw codedError('MODBUS_NOT_WRITABLE', `${article(m.table)} cannot be written; only CoilRegister and HoldingRegister can`);
-        if (!raw) throw codedError('ECODEC', `no encoded value for ${p.name}`);
+        if (!raw) throw codedError(IoCodes.CODEC, `no encoded value for ${p.name}`);
         if (TABLES[m.table].bits) {
           await ask(writeSingleCoil(m.address, raw.some((b) => b !== 0)), signal);
         } else if (m.codec.type === 'bit') {

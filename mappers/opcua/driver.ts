@@ -13,6 +13,7 @@ import { SubscriptionKeeper } from './subscription.ts';
 import { statusError, toRaw, toVariant } from './values.ts';
 import type { PropertyValue } from '../../core/values.ts';
 import { createLogger } from '../../core/log.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 type Device = DeviceBinding<OpcuaProtocol, OpcuaVisitor>;
 type Property = PropertyBinding<OpcuaVisitor>;
@@ -30,8 +31,8 @@ function timeoutMs(device: Device): number {
 
 function asSessionError(err: unknown, what: string): Error {
   const message = `${what}: ${errorMessage(err)}`;
-  if (SESSION_GONE.test(errorMessage(err))) return codedError('ECONNRESET', message, err);
-  return codedError(errorCode(err, 'EREAD'), message, err);
+  if (SESSION_GONE.test(errorMessage(err))) return codedError(IoCodes.CONNECTION_RESET, message, err);
+  return codedError(errorCode(err, IoCodes.READ), message, err);
 }
 
 class OpcuaConnection implements Connection<OpcuaVisitor> {
@@ -82,7 +83,7 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
       const variant = toVariant(input.value, await dataType);
       status = await this.#lease.session.write({ nodeId: node.nodeId, attributeId: AttributeIds.Value, value: { value: variant } });
     } catch (err) {
-      if (errorCode(err, '') === 'ETYPE' || errorCode(err, '') === 'ERANGE') throw err;
+      if (errorCode(err, '') === IoCodes.TYPE || errorCode(err, '') === IoCodes.RANGE) throw err;
       throw asSessionError(err, `writing node ${node.nodeId.toString()}`);
     }
     if (status.isNotGood()) throw statusError(status, `writing node ${node.nodeId.toString()}`);

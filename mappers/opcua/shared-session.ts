@@ -10,6 +10,7 @@ import { codedError } from '../sdk/async.ts';
 import type { LinkRegistry } from '../sdk/links.ts';
 import { openSession, type OpenSession } from './client.ts';
 import type { OpcuaProtocol } from './config.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 export interface SessionLease {
   session: ClientSession;
@@ -63,7 +64,7 @@ export async function leaseSession(links: LinkRegistry, config: OpcuaProtocol, d
       // Broke between its opening and this lease: let go and take the next generation, once.
       await links.release(key);
       if (attempt < 2) continue;
-      throw codedError('ECONNRESET', `the session with ${config.url} broke as soon as it opened`);
+      throw codedError(IoCodes.CONNECTION_RESET, `the session with ${config.url} broke as soon as it opened`);
     }
     shared.users.add(lost);
     let released = false;

@@ -17,6 +17,7 @@ import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
 import type { LinkScheduler } from './scheduler.ts';
 import { writeProperty, type WriteRequest } from './write.ts';
 import type { WriteOutcome } from '../../core/reading.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** Codes that mean the connection itself is gone, not just one read. */
 /** A property of a read request with what a poll needs of it, looked up once per request. */
@@ -26,7 +27,7 @@ interface BoundProperty {
   slot: ReportSlot;
 }
 
-const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ENOTCONN', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
+const LOST_CODES = new Set<string>([IoCodes.CONNECTION_RESET, IoCodes.BROKEN_PIPE, IoCodes.NOT_CONNECTED, IoCodes.CONNECTION_REFUSED, IoCodes.CONNECTION_ABORTED, IoCodes.HOST_UNREACHABLE, IoCodes.NETWORK_UNREACHABLE]);
 
 export interface RunnerDeps {
   prepared: PreparedDevice;
@@ -88,7 +89,7 @@ export class DeviceRunner {
 
   async stop(): Promise<void> {
     if (this.#stop.signal.aborted) return;
-    this.#stop.abort(codedError('ECANCELED', `device ${this.#id} stopped`));
+    this.#stop.abort(codedError(IoCodes.CANCELED, `device ${this.#id} stopped`));
     this.#generation++;
     if (this.#retryTimer !== undefined) this.#d.clock.clearTimer(this.#retryTimer);
     this.#retryTimer = undefined;
@@ -153,7 +154,7 @@ export class DeviceRunner {
     let conn: Connection;
     const attempt = this.#call('connect', () => prepared.driver.connect(prepared.binding, ctx));
     const timeout = new AbortController();
-    const timer = this.#d.clock.setTimer(() => timeout.abort(codedError('ETIMEDOUT', 'connect timed out')), prepared.timeoutMs);
+    const timer = this.#d.clock.setTimer(() => timeout.abort(codedError(IoCodes.TIMED_OUT, 'connect timed out')), prepared.timeoutMs);
     try {
       conn = await raceAbort(raceAbort(attempt, this.#stop.signal), timeout.signal);
     } catch (err) {
@@ -296,8 +297,8 @@ export class DeviceRunner {
 
   /** A poll that failed as a whole: every property of its request reads bad with the reason. */
   #pollFailed(gen: number, req: ReadRequest, index: number, err: unknown): void {
-    const code = errorCode(err, 'EREAD');
-    if (gen !== this.#generation || code === 'ECANCELED') return;
+    const code = errorCode(err, IoCodes.READ);
+    if (gen !== this.#generation || code === IoCodes.CANCELED) return;
     if (LOST_CODES.has(code)) {
       this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
       return;
@@ -368,7 +369,7 @@ export class DeviceRunner {
     this.#reason = reason;
     this.#setState('offline', reason);
     const now = this.#d.clock.now();
-    this.#deliver(this.#d.prepared.binding.properties.map((p) => badReading(this.#id, p.name, 'ENOTCONN', `device offline: ${reason}`, now)), false);
+    this.#deliver(this.#d.prepared.binding.properties.map((p) => badReading(this.#id, p.name, IoCodes.NOT_CONNECTED, `device offline: ${reason}`, now)), false);
   }
 
   #retry(): void {

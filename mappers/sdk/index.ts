@@ -11,6 +11,8 @@ export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';
 export { checkSerialClaims, LinkRegistry, normaliseSerial, serialKey } from './links.ts';
 export type { SerialLink, SerialSettings } from './links.ts';
 export { codedError, errorCode, errorMessage, isPermanent, permanentError, raceAbort } from './async.ts';
+export { IoCodeFamilies, IoCodes, isRegisteredCode } from '../../core/errors.ts';
+export type { IoCode } from '../../core/errors.ts';
 export { MapperHost } from './host.ts';
 export { proposalYaml } from './proposal.ts';
 export type { Proposal, ProposedProperty } from './proposal.ts';

@@ -4,7 +4,7 @@
 
 import { stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
+import { EdgetwinError, ErrorCodes, IoCodes } from '../../core/errors.ts';
 import type { SourceRef } from '../../core/device.ts';
 
 export interface SerialSettings {
@@ -131,7 +131,7 @@ async function openWithSerialport(s: Required<SerialSettings>): Promise<Duplex> 
 function watchPath(port: Duplex, path: string): void {
   const timer = setInterval(() => {
     stat(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' && !port.destroyed) port.destroy(Object.assign(new Error(`serial port ${path} vanished (device unplugged?)`), { code: 'ENODEV' }));
+      if (err.code === IoCodes.NO_ENTRY && !port.destroyed) port.destroy(Object.assign(new Error(`serial port ${path} vanished (device unplugged?)`), { code: IoCodes.NO_DEVICE }));
     });
   }, 1000);
   timer.unref();

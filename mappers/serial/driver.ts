@@ -8,11 +8,12 @@ import { protocolSchema, serialSettings, visitorSchema, type SerialProtocol, typ
 import { extract, extractCodec, preview, type Extracted } from './extract.ts';
 import type { Frame } from './framer.ts';
 import { PortSession, type Verdict } from './session.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 type Binding = PropertyBinding<SerialVisitor>;
 
 function toRaw(property: string, x: Extracted): RawReading {
-  if ('error' in x) return { property, error: { code: 'EFORMAT', message: x.error } };
+  if ('error' in x) return { property, error: { code: IoCodes.FORMAT, message: x.error } };
   return 'raw' in x ? { property, raw: x.raw } : { property, value: x.value };
 }
 
@@ -49,7 +50,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     const link = await ctx.links.acquireSerial(serialSettings(config), 'serial').catch((err: Error & { code?: string }) => {
       if (err.code?.startsWith('ET_')) throw err;
       const why = err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '');
-      throw codedError(err.code ?? 'ENODEV', `serial port ${config.serialPort} cannot be opened: ${why} (is the adapter plugged in, and the path right?)`, err);
+      throw codedError(err.code ?? IoCodes.NO_DEVICE, `serial port ${config.serialPort} cannot be opened: ${why} (is the adapter plugged in, and the path right?)`, err);
     });
     const session = new PortSession(link, config, ctx.log, ctx.lost, ctx.count);
     await session.settle(config.settleMs);
@@ -70,7 +71,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
         return toRaw(p.name, await session.request(command, answerOf(p), command ? `answer to ${p.name}` : `frame for ${p.name}`, signal));
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code === 'EDEVICE' || code === 'EFORMAT') return { property: p.name, error: { code, message: (err as Error).message } };
+        if (code === IoCodes.DEVICE || code === IoCodes.FORMAT) return { property: p.name, error: { code, message: (err as Error).message } };
         throw err;
       }
     };
@@ -83,7 +84,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       },
       async write(p, { value, raw }, signal) {
         const w = p.visitor.write;
-        if (!w) throw codedError('EREADONLY', `property ${p.name} has no write command`);
+        if (!w) throw codedError(IoCodes.READ_ONLY, `property ${p.name} has no write command`);
         const command = renderCommand(w.command, { address, value: { text: String(value), raw } });
         const expect = patterns.get(p.name)!.expect;
         if (!expect) return session.send(command);
@@ -125,7 +126,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
           const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!.bytes)}` : '';
           unmatchedSeen = session.unmatched;
           const message = `no data from the instrument for ${config.streamTimeout} ms${partial}${bad}${unmatched}`;
-          emit(mine.map(({ p }) => ({ property: p.name, error: { code: 'ETIMEDOUT', message } })));
+          emit(mine.map(({ p }) => ({ property: p.name, error: { code: IoCodes.TIMED_OUT, message } })));
           last = Date.now();
         }
         timer = setTimeout(watch, every);

@@ -9,6 +9,7 @@ import { codedError } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type PropertyBinding, type RawReading } from '../sdk/driver.ts';
 import { generate, seededRandom, type GeneratorConfig } from './generators.ts';
 import { virtualSwitch } from './switch.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 export interface VirtualProtocol {
   seed?: number;
@@ -68,19 +69,19 @@ function connection(device: DeviceBinding<VirtualProtocol, VirtualVisitor>, memo
   const { faults, switch: switchName } = device.config;
   let closed = false;
   const cables: (() => void)[] = [];
-  if (switchName) cables.push(virtualSwitch(switchName).onCut(() => lost(codedError('ECONNRESET', `virtual switch ${switchName} was cut`))));
+  if (switchName) cables.push(virtualSwitch(switchName).onCut(() => lost(codedError(IoCodes.CONNECTION_RESET, `virtual switch ${switchName} was cut`))));
   if (faults?.disconnectEvery) {
-    const timer = setTimeout(() => lost(codedError('ECONNRESET', `injected disconnect (faults.disconnectEvery ${faults.disconnectEvery} s)`)), faults.disconnectEvery * 1000);
+    const timer = setTimeout(() => lost(codedError(IoCodes.CONNECTION_RESET, `injected disconnect (faults.disconnectEvery ${faults.disconnectEvery} s)`)), faults.disconnectEvery * 1000);
     cables.push(() => clearTimeout(timer));
   }
   const usable = () => {
-    if (closed) throw codedError('ENOTCONN', 'connection closed');
-    if (switchName && !virtualSwitch(switchName).up) throw codedError('ECONNRESET', `virtual switch ${switchName} is cut`);
+    if (closed) throw codedError(IoCodes.NOT_CONNECTED, 'connection closed');
+    if (switchName && !virtualSwitch(switchName).up) throw codedError(IoCodes.CONNECTION_RESET, `virtual switch ${switchName} is cut`);
   };
   const readOne = (p: PropertyBinding<VirtualVisitor>): RawReading => {
     const errorRate = p.visitor.errorRate ?? faults?.errorRate ?? 0;
     if (errorRate > 0 && memory.random() < errorRate) {
-      return { property: p.name, error: { code: 'EVIRTUAL_FAULT', message: `injected read error (error rate ${errorRate})` } };
+      return { property: p.name, error: { code: IoCodes.VIRTUAL_FAULT, message: `injected read error (error rate ${errorRate})` } };
     }
     const written = memory.written.get(p.name);
     if (written !== undefined) return { property: p.name, value: written };
@@ -122,7 +123,7 @@ export function createVirtualDriver() {
     },
     async connect(device, ctx) {
       const switchName = device.config.switch;
-      if (switchName && !virtualSwitch(switchName).up) throw codedError('ECONNREFUSED', `virtual switch ${switchName} is cut`);
+      if (switchName && !virtualSwitch(switchName).up) throw codedError(IoCodes.CONNECTION_REFUSED, `virtual switch ${switchName} is cut`);
       let memory = memories.get(device.id);
       if (!memory) {
         memory = { epoch: Date.now(), random: seededRandom(device.config.seed ?? Math.floor(Math.random() * 2 ** 32)), written: new Map(), walks: new Map() };
