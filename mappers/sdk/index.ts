@@ -13,6 +13,7 @@ export type { SerialLink, SerialSettings } from './links.ts';
 export { codedError, errorCode, errorMessage, isPermanent, permanentError, raceAbort } from './async.ts';
 export { IoCodeFamilies, IoCodes, isRegisteredCode } from '../../core/errors.ts';
 export type { IoCode } from '../../core/errors.ts';
+export type { FromSchema, JSONSchema } from '../../core/schema.ts';
 export { MapperHost } from './host.ts';
 export { proposalYaml } from './proposal.ts';
 export type { Proposal, ProposedProperty } from './proposal.ts';

@@ -4,26 +4,13 @@
 // what the runtime does when a device misbehaves.
 
 import type { DeviceId } from '../../core/device.ts';
+import type { FromSchema } from '../../core/schema.ts';
 import type { PropertyValue } from '../../core/values.ts';
 import { codedError } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type PropertyBinding, type RawReading } from '../sdk/driver.ts';
-import { generate, seededRandom, type GeneratorConfig } from './generators.ts';
+import { generate, seededRandom } from './generators.ts';
 import { virtualSwitch } from './switch.ts';
 import { IoCodes } from '../../core/errors.ts';
-
-export interface VirtualProtocol {
-  seed?: number;
-  faults?: { disconnectEvery?: number; errorRate?: number };
-  /** Name of an in-process VirtualSwitch that can cut this device off (tests, demos). */
-  switch?: string;
-}
-
-export interface VirtualVisitor extends GeneratorConfig {
-  /** Per-property read error rate, overriding faults.errorRate. */
-  errorRate?: number;
-  scale?: number;
-  valueOffset?: number;
-}
 
 /** What a simulated device remembers across reconnects, as a real one would. */
 interface Memory {
@@ -33,7 +20,7 @@ interface Memory {
   walks: Map<string, { position?: number }>;
 }
 
-const rate = { type: 'number', minimum: 0, maximum: 1 };
+const rate = { type: 'number', minimum: 0, maximum: 1 } as const;
 
 export const protocolSchema = {
   type: 'object',
@@ -45,9 +32,13 @@ export const protocolSchema = {
       additionalProperties: false,
       properties: { disconnectEvery: { type: 'number', exclusiveMinimum: 0 }, errorRate: rate },
     },
+    // The name of an in-process VirtualSwitch that can cut this device off (tests, demos).
     switch: { type: 'string', minLength: 1 },
   },
-};
+} as const;
+
+/** The protocol's configData, as its schema says (a type derived from the schema, never kept beside it). */
+export type VirtualProtocol = FromSchema<typeof protocolSchema>;
 
 export const visitorSchema = {
   type: 'object',
@@ -63,7 +54,10 @@ export const visitorSchema = {
     scale: { type: 'number' },
     valueOffset: { type: 'number' },
   },
-};
+} as const;
+
+/** A property's visitor configData: a signal (GeneratorConfig), a per-property error rate, scale and offset. */
+export type VirtualVisitor = FromSchema<typeof visitorSchema>;
 
 function connection(device: DeviceBinding<VirtualProtocol, VirtualVisitor>, memory: Memory, lost: (err: Error) => void): Connection<VirtualVisitor> {
   const { faults, switch: switchName } = device.config;
