@@ -1,32 +1,24 @@
-// One device's life: connect, poll its plan through the link's scheduler, report, and when the
-// connection fails or breaks, go offline and retry with backoff, forever, without touching any
-// other device.
+// One device's life: connect, poll its plan through the link's scheduler, and when the connection
+// fails or breaks, go offline and retry with backoff, forever, without touching any other device.
+// What becomes of the answers (decode, block cache, report filter, metrics) is the pipeline's
+// (pipeline.ts); a write goes through write.ts and reads back through the same pipeline.
 
 import type { Logger } from '../../core/log.ts';
 import type { DeviceState, Reading, ReadingSink } from '../../core/reading.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
-import { badReading, toReading } from './convert.ts';
-import type { CodecSpec } from './codec.ts';
-import type { Connection, DriverContext, PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
+import type { Connection, DriverContext, RawBlock, RawReading, ReadRequest } from './driver.ts';
 import type { LinkRegistry } from './links.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
-import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
+import { ReadPipeline } from './pipeline.ts';
 import type { LinkScheduler } from './scheduler.ts';
 import { writeProperty, type WriteRequest } from './write.ts';
 import type { WriteOutcome } from '../../core/reading.ts';
 import { IoCodes } from '../../core/errors.ts';
 
 /** Codes that mean the connection itself is gone, not just one read. */
-/** A property of a read request with what a poll needs of it, looked up once per request. */
-interface BoundProperty {
-  p: PropertyBinding;
-  codec: CodecSpec | undefined;
-  slot: ReportSlot;
-}
-
 const LOST_CODES = new Set<string>([IoCodes.CONNECTION_RESET, IoCodes.BROKEN_PIPE, IoCodes.NOT_CONNECTED, IoCodes.CONNECTION_REFUSED, IoCodes.CONNECTION_ABORTED, IoCodes.HOST_UNREACHABLE, IoCodes.NETWORK_UNREACHABLE]);
 
 export interface RunnerDeps {
@@ -48,10 +40,7 @@ export class DeviceRunner {
   readonly #id: string;
   readonly #protocol: string;
   readonly #backoff: Backoff;
-  readonly #filter: ReportFilter;
-  /** The last good block of each request whose driver answers in blocks. */
-  readonly #blocks = new WeakMap<ReadRequest, Uint8Array>();
-  readonly #boundByRequest = new WeakMap<ReadRequest, BoundProperty[]>();
+  readonly #pipeline: ReadPipeline;
   readonly #stop = new AbortController();
   #state: DeviceState = 'unknown';
   #reason = 'not connected yet';
@@ -70,8 +59,7 @@ export class DeviceRunner {
     this.#id = deps.prepared.spec.id;
     this.#protocol = deps.prepared.spec.protocol;
     this.#backoff = new Backoff(deps.backoff);
-    const rules = new Map<string, ReportRule>(deps.prepared.spec.properties.map((p) => [p.name, { deadband: p.deadband, reportCycle: p.reportCycle }]));
-    this.#filter = new ReportFilter(rules);
+    this.#pipeline = new ReadPipeline(deps.prepared, deps.sink, deps.metrics);
   }
 
   get state(): DeviceState {
@@ -103,9 +91,8 @@ export class DeviceRunner {
       connection: this.#conn,
       notConnected: `device ${this.#id} is ${this.#state} (${this.#reason}); the write was not sent`,
       submit: (run) => this.#d.scheduler.submit(this.#id, (s) => run(signal ? AbortSignal.any([s, signal]) : s)),
-      deliver: (readings) => this.#deliver(readings),
+      readBack: (request, result) => this.#pipeline.ingest(request, result, this.#d.clock.now(), true).readings,
       call: (hook, fn) => this.#call(hook, fn),
-      now: () => this.#d.clock.now(),
     };
     return writeProperty(req, property, value).then((outcome) => {
       this.#d.metrics.writes.inc({ device: this.#id, protocol: this.#protocol, result: outcome.ok ? 'ok' : outcome.error?.code ?? 'error' });
@@ -195,17 +182,9 @@ export class DeviceRunner {
     log.debug('device connected');
     if (conn.subscribe && pushed.length > 0) {
       try {
-        // Looked up once: a stream can push thousands of readings a second through this callback.
-        const byName = new Map(pushed.map((p) => [p.name, { p, codec: prepared.codecs.get(p.name) }]));
         const unsubscribe = await this.#call('subscribe', () => conn.subscribe!(pushed, (raws) => {
           if (gen !== this.#generation) return;
-          const now = this.#d.clock.now();
-          const readings: Reading[] = [];
-          for (const raw of raws) {
-            const bound = byName.get(raw.property);
-            if (bound) readings.push(toReading(this.#id, bound.p, bound.codec, raw, now));
-          }
-          this.#deliver(readings, true, 0, now);
+          this.#pipeline.pushed(pushed, raws, this.#d.clock.now());
         }));
         // Stopped or lost while subscribing: nobody else will call this unsubscribe.
         if (gen !== this.#generation) {
@@ -235,64 +214,8 @@ export class DeviceRunner {
       return;
     }
     if (signal.aborted || gen !== this.#generation) return;
-    const now = clock.now();
-    const bound = this.#bound(req);
-    let raws: RawReading[];
-    if (Array.isArray(result)) raws = result;
-    else {
-      if (this.#sameBlock(req, bound, result.block, now)) {
-        this.#deliver([], true, bound.length, now);
-        this.#pollDone(index, [], true);
-        return;
-      }
-      raws = result.readings();
-    }
-    const readings: Reading[] = [];
-    const slots: ReportSlot[] = [];
-    let unchanged = 0;
-    for (let i = 0; i < bound.length; i++) {
-      const { p, codec, slot } = bound[i]!;
-      // Drivers answer in the request's order; look further only when one did not.
-      const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
-      const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
-      if (bytes && this.#filter.unchanged(slot, bytes, now)) {
-        unchanged++;
-        continue;
-      }
-      const reading = toReading(this.#id, p, codec, raw, now);
-      if (codec) this.#filter.rawSeen(slot, reading.quality === 'good' ? bytes : undefined);
-      readings.push(reading);
-      slots.push(slot);
-    }
-    this.#deliver(readings, true, unchanged, now, slots);
-    this.#pollDone(index, readings, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
-    if (!Array.isArray(result)) {
-      // Kept only when every property came out good: a block that decoded to an error is decoded again.
-      if (readings.every((r) => r.quality === 'good')) this.#blocks.set(req, Uint8Array.from(result.block));
-      else this.#blocks.delete(req);
-    }
-  }
-
-  /**
-   * A block equal to the request's last one gives every property the bytes it had, so the poll
-   * would report nothing, exactly as unchanged() per property would find: unless some property
-   * has no codec, last read other than good, or is due for its reportCycle.
-   */
-  #sameBlock(req: ReadRequest, bound: readonly BoundProperty[], block: Uint8Array, now: number): boolean {
-    const prev = this.#blocks.get(req);
-    if (!prev || prev.length !== block.length) return false;
-    for (let i = 0; i < block.length; i++) if (prev[i] !== block[i]) return false;
-    return bound.every(({ codec, slot }) => codec !== undefined && this.#filter.settled(slot, now));
-  }
-
-  /** A request's properties with their codec and report slot, looked up once, not on every poll. */
-  #bound(req: ReadRequest): BoundProperty[] {
-    let bound = this.#boundByRequest.get(req);
-    if (!bound) {
-      bound = req.properties.map((p) => ({ p, codec: this.#d.prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }));
-      this.#boundByRequest.set(req, bound);
-    }
-    return bound;
+    const { readings, ok } = this.#pipeline.ingest(req, result, clock.now());
+    this.#pollDone(index, readings, ok);
   }
 
   /** A poll that failed as a whole: every property of its request reads bad with the reason. */
@@ -303,10 +226,7 @@ export class DeviceRunner {
       this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    const now = this.#d.clock.now();
-    const readings = req.properties.map((p) => badReading(this.#id, p.name, code, errorMessage(err), now));
-    this.#deliver(readings, true, 0, now);
-    this.#pollDone(index, readings, false);
+    this.#pollDone(index, this.#pipeline.failed(req, code, errorMessage(err), this.#d.clock.now()), false);
   }
 
   #pollDone(index: number, readings: Reading[], ok: boolean): void {
@@ -326,23 +246,6 @@ export class DeviceRunner {
       this.#reason = 'reads succeed again';
       this.#setState('online');
     }
-  }
-
-  /**
-   * `counted` is false for the bad markers of an outage: nothing was read, so no metric moves.
-   * `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again.
-   * `slots`, when given, holds each reading's report slot (a poll has them at hand).
-   */
-  #deliver(readings: Reading[], counted = true, unchanged = 0, now = this.#d.clock.now(), slots?: ReportSlot[]): void {
-    if (!readings.length && !unchanged) return;
-    if (counted) {
-      this.#d.metrics.countReads(this.#id, this.#protocol, readings.length + unchanged);
-      for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: r.error.code });
-    }
-    if (!readings.length) return;
-    const admitted: Reading[] = [];
-    for (let i = 0; i < readings.length; i++) if (this.#filter.admit(readings[i]!, now, slots?.[i])) admitted.push(readings[i]!);
-    if (admitted.length) this.#d.sink.report(admitted);
   }
 
   #lost(gen: number, err: Error): void {
@@ -368,8 +271,7 @@ export class DeviceRunner {
   #offline(reason: string): void {
     this.#reason = reason;
     this.#setState('offline', reason);
-    const now = this.#d.clock.now();
-    this.#deliver(this.#d.prepared.binding.properties.map((p) => badReading(this.#id, p.name, IoCodes.NOT_CONNECTED, `device offline: ${reason}`, now)), false);
+    this.#pipeline.offline(IoCodes.NOT_CONNECTED, `device offline: ${reason}`, this.#d.clock.now());
   }
 
   #retry(): void {
