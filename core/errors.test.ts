@@ -26,11 +26,16 @@ function sources(): string[] {
   return files.filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.includes('.fixture.'));
 }
 
-/** Every 'CODE' string literal (quoted with ' or ") in a file, with its line. */
+/**
+ * Every code-shaped string literal in a file, with its line: anything that looks like a code
+ * ('ETIMEDOUT', 'ET_STORAGE', 'WRITE_ERROR'), and any literal given as a code whatever its shape
+ * (codedError('X', ...), permanentError('X', ...), code: 'X').
+ */
 function codeLiterals(file: string): { code: string; line: number }[] {
   const out: { code: string; line: number }[] = [];
   readFileSync(join(ROOT, file), 'utf8').split('\n').forEach((text, i) => {
     for (const m of text.matchAll(/['"]((?:ET_|E)[A-Z][A-Z_]*[A-Z]|[A-Z]+(?:_[A-Z]+)*_ERROR)['"]/g)) out.push({ code: m[1]!, line: i + 1 });
+    for (const m of text.matchAll(/(?:(?:codedError|permanentError)\(\s*|\bcode: )['"]([A-Z][A-Za-z0-9_]*)['"]/g)) out.push({ code: m[1]!, line: i + 1 });
   });
   return out;
 }

@@ -85,6 +85,15 @@ export const IoCodes = {
   HOST_NOT_FOUND: 'ENOTFOUND',
   NO_ENTRY: 'ENOENT',
   NO_DEVICE: 'ENODEV',
+  // Modbus (exception responses are the MODBUS_EXCEPTION_ family)
+  /** The RTU answer's CRC does not match (noise, or two devices answering). */
+  MODBUS_CRC: 'MODBUS_CRC',
+  /** An answer shorter than asked, or a frame that went quiet half way. */
+  MODBUS_SHORT_FRAME: 'MODBUS_SHORT_FRAME',
+  /** The answer came from another unit or function, or is not Modbus at all. */
+  MODBUS_BAD_RESPONSE: 'MODBUS_BAD_RESPONSE',
+  /** A write to an input register or a discrete input. */
+  MODBUS_NOT_WRITABLE: 'MODBUS_NOT_WRITABLE',
   // Serial instruments
   /** The instrument answered with an error of its own. */
   DEVICE: 'EDEVICE',

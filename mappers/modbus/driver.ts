@@ -141,7 +141,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
 
       async write(p: Binding, { raw }, signal) {
         const m = maps.get(p.name)!;
-        if (!TABLES[m.table].writable) throw codedError('MODBUS_NOT_WRITABLE', `${article(m.table)} cannot be written; only CoilRegister and HoldingRegister can`);
+        if (!TABLES[m.table].writable) throw codedError(IoCodes.MODBUS_NOT_WRITABLE, `${article(m.table)} cannot be written; only CoilRegister and HoldingRegister can`);
         if (!raw) throw codedError(IoCodes.CODEC, `no encoded value for ${p.name}`);
         if (TABLES[m.table].bits) {
           await ask(writeSingleCoil(m.address, raw.some((b) => b !== 0)), signal);

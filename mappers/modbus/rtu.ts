@@ -104,12 +104,12 @@ export class RtuTransport implements Transport {
         if (length !== undefined && rx.length >= length + 3) {
           const frame = rx.subarray(0, length + 3);
           const crc = crc16(frame, length + 1);
-          if (frame[length + 1] !== (crc & 0xff) || frame[length + 2] !== crc >> 8) return finish(new FrameError('MODBUS_CRC', `CRC mismatch in the answer from unit ${unit} (noise on the line, or two devices answering)`));
-          if (frame[0] !== unit) return finish(codedError('MODBUS_BAD_RESPONSE', `asked unit ${unit}, unit ${frame[0]} answered`));
+          if (frame[length + 1] !== (crc & 0xff) || frame[length + 2] !== crc >> 8) return finish(new FrameError(IoCodes.MODBUS_CRC, `CRC mismatch in the answer from unit ${unit} (noise on the line, or two devices answering)`));
+          if (frame[0] !== unit) return finish(codedError(IoCodes.MODBUS_BAD_RESPONSE, `asked unit ${unit}, unit ${frame[0]} answered`));
           return finish(undefined, new Uint8Array(frame.subarray(1, length + 1)));
         }
         clearTimeout(silence);
-        silence = setTimeout(() => finish(new FrameError('MODBUS_SHORT_FRAME', `unit ${unit} sent ${this.#rx.length} bytes and went quiet before the frame was complete`)), SHORT_FRAME_SILENCE_MS);
+        silence = setTimeout(() => finish(new FrameError(IoCodes.MODBUS_SHORT_FRAME, `unit ${unit} sent ${this.#rx.length} bytes and went quiet before the frame was complete`)), SHORT_FRAME_SILENCE_MS);
       };
       if (this.#rx.length) this.#waiter();
     });

@@ -115,7 +115,7 @@ export class TcpTransport implements Transport {
       const length = this.#buffer.readUInt16BE(4);
       if (this.#buffer.readUInt16BE(2) !== 0 || length < 2 || length > 254) {
         this.#socket.destroy();
-        this.#die(codedError('MODBUS_BAD_RESPONSE', `the device sent a frame that is not Modbus TCP (protocol ${this.#buffer.readUInt16BE(2)}, length ${length})`));
+        this.#die(codedError(IoCodes.MODBUS_BAD_RESPONSE, `the device sent a frame that is not Modbus TCP (protocol ${this.#buffer.readUInt16BE(2)}, length ${length})`));
         return;
       }
       if (this.#buffer.length < 6 + length) return;
@@ -131,7 +131,7 @@ export class TcpTransport implements Transport {
       // An answer to a request that already timed out: nobody waits for it any more.
       if (!pending) continue;
       this.#pending.delete(tid);
-      if (pending.unit !== unit) pending.reject(codedError('MODBUS_BAD_RESPONSE', `asked unit ${pending.unit}, the answer came from unit ${unit}`));
+      if (pending.unit !== unit) pending.reject(codedError(IoCodes.MODBUS_BAD_RESPONSE, `asked unit ${pending.unit}, the answer came from unit ${unit}`));
       else pending.resolve(pdu);
     }
   }
