@@ -8,7 +8,7 @@ import type { DeviceState, Reading, ReadingSink } from '../../core/reading.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
-import type { Connection, DriverContext, RawBlock, RawReading, ReadRequest } from './driver.ts';
+import type { Connection, DriverContext, PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
 import type { LinkRegistry } from './links.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
@@ -50,6 +50,7 @@ export class DeviceRunner {
   #sent = false;
   #sentReason?: string;
   #unsubscribe?: () => Promise<void>;
+  #silenceTimer: unknown;
   readonly #health = new Map<number, boolean>();
   /** This device's longest synchronous call per hook, so only a new record reaches the metrics. */
   readonly #longestHold = new Map<string, number>();
@@ -192,11 +193,40 @@ export class DeviceRunner {
           return;
         }
         this.#unsubscribe = unsubscribe;
+        if (prepared.streamTimeoutMs) this.#watchSilence(gen, conn, pushed, prepared.streamTimeoutMs);
       } catch (err) {
         this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
         return;
       }
     }
+  }
+
+  /**
+   * A pushed stream that stops is no error any read would see: every quarter of the timeout, look
+   * whether readings came (a count, so a stream of thousands a second costs no clock reads); after
+   * the timeout of silence, the pushed properties turn bad, again each timeout until data flows.
+   */
+  #watchSilence(gen: number, conn: Connection, pushed: readonly PropertyBinding[], timeoutMs: number): void {
+    const { clock } = this.#d;
+    const every = Math.max(1, Math.floor(timeoutMs / 4));
+    let last = clock.now();
+    let heardAtWatch = this.#pipeline.heard;
+    const watch = () => {
+      if (gen !== this.#generation) return;
+      const now = clock.now();
+      if (this.#pipeline.heard !== heardAtWatch) {
+        heardAtWatch = this.#pipeline.heard;
+        last = now;
+      } else if (now - last >= timeoutMs) {
+        const message = conn.silence?.(timeoutMs) ?? `no pushed data for ${timeoutMs} ms`;
+        this.#pipeline.pushed(pushed, pushed.map((p) => ({ property: p.name, error: { code: IoCodes.TIMED_OUT, message } })), now);
+        // Bad readings are not data: the count must not take them for the stream coming back.
+        heardAtWatch = this.#pipeline.heard;
+        last = now;
+      }
+      this.#silenceTimer = clock.setTimer(watch, every);
+    };
+    this.#silenceTimer = clock.setTimer(watch, every);
   }
 
   async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {
@@ -259,6 +289,8 @@ export class DeviceRunner {
 
   async #disconnect(): Promise<void> {
     this.#d.scheduler.removeDevice(this.#id);
+    if (this.#silenceTimer !== undefined) this.#d.clock.clearTimer(this.#silenceTimer);
+    this.#silenceTimer = undefined;
     const conn = this.#conn;
     const unsubscribe = this.#unsubscribe;
     this.#conn = undefined;

@@ -94,6 +94,12 @@ export interface Connection<V = ConfigData> {
   write(property: PropertyBinding<V>, value: { value: PropertyValue; raw?: Uint8Array }, signal: AbortSignal): Promise<void>;
   /** Push protocols: deliver readings as they arrive. Returns a function that unsubscribes. */
   subscribe?(properties: readonly PropertyBinding<V>[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>>;
+  /**
+   * With Driver.streamTimeout: the message of the bad readings when the stream has been silent for
+   * `ms` (say what the connection saw meanwhile: partial or dropped frames). Default: "no pushed
+   * data for <ms> ms".
+   */
+  silence?(ms: number): string;
   close(): Promise<void>;
 }
 
@@ -129,6 +135,12 @@ export interface Driver<P = ConfigData, V = ConfigData> {
    * connection that can subscribe gets every property pushed and none polled.
    */
   pushes?(property: PropertyBinding<V>, device: DeviceBinding<P, V>): boolean;
+  /**
+   * Milliseconds without a pushed reading after which the runtime turns the pushed properties bad
+   * (ETIMEDOUT), again after each such interval until data flows. It checks every quarter of it, so
+   * silence shows between 1 and 1.25 intervals after the last reading; the link stays up.
+   */
+  streamTimeout?(device: DeviceBinding<P, V>): number | undefined;
   /** When set for a property, reads return raw bytes and writes receive encoded bytes. */
   codec?(property: PropertyBinding<V>): CodecSpec | undefined;
   connect(device: DeviceBinding<P, V>, ctx: DriverContext): Promise<Connection<V>>;

@@ -37,6 +37,8 @@ export class ReadPipeline {
   /** The last good block of each request whose driver answers in blocks. */
   readonly #blocks = new WeakMap<ReadRequest, Uint8Array>();
   readonly #boundByRequest = new WeakMap<ReadRequest, BoundProperty[]>();
+  /** Calls of pushed() that brought readings: the silence watch compares it, no clock read per reading. */
+  heard = 0;
   /** Pushed properties looked up once: a stream can push thousands of readings a second. */
   #pushed?: Map<string, { p: PropertyBinding; codec: CodecSpec | undefined }>;
 
@@ -106,6 +108,7 @@ export class ReadPipeline {
       const bound = byName.get(raw.property);
       if (bound) readings.push(toReading(this.#id, bound.p, bound.codec, raw, now));
     }
+    if (readings.length) this.heard++;
     this.#deliver(readings, true, 0, now);
   }
 

@@ -24,6 +24,8 @@ export interface PreparedDevice {
   link: string;
   maxInFlight: number;
   timeoutMs: number;
+  /** Driver.streamTimeout: silence on the pushed properties after which they turn bad. */
+  streamTimeoutMs?: number;
   serial?: SerialSettings;
 }
 
@@ -126,6 +128,7 @@ export class DevicePreparer {
     const pushed = driver.pushes ? binding.properties.filter((p) => driver.pushes!(p, binding)) : undefined;
     const polled = pushed ? binding.properties.filter((p) => !pushed.includes(p)) : binding.properties;
     const plan = driver.plan ? driver.plan(binding, polled) : polled.map((p) => ({ properties: [p] }));
+    const streamTimeoutMs = driver.streamTimeout?.(binding);
     return {
       errors,
       prepared: {
@@ -140,6 +143,7 @@ export class DevicePreparer {
         // A serial bus carries one request at a time, whatever the driver says.
         maxInFlight: serial ? 1 : driver.maxInFlight?.(binding) ?? 1,
         timeoutMs: driver.timeout?.(binding) ?? DEFAULT_TIMEOUT_MS,
+        ...(streamTimeoutMs ? { streamTimeoutMs } : {}),
         serial,
       },
     };

@@ -30,6 +30,8 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
   codec: (p) => extractCodec(p.visitor.extract, p.visitor),
   // Stream properties arrive through subscribe(); the rest of the device is polled.
   pushes: (p) => p.visitor.stream !== undefined,
+  // The runtime turns them bad when the instrument falls silent.
+  streamTimeout: (d) => d.config.streamTimeout,
 
   async connect(device, ctx) {
     const config = device.config;
@@ -101,36 +103,18 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     };
     if (!streaming.length) return connection;
 
+    let unmatchedSeen = 0;
+    connection.silence = (ms) => {
+      const stats = session.reader.stats;
+      const partial = session.reader.pending ? `; ${session.reader.pending} bytes of an unfinished frame` : '';
+      const bad = stats.bad ? `; ${stats.bad} bad frames dropped so far (last: ${stats.lastError})` : '';
+      // A stream pattern that does not fit the instrument's lines looks like silence: say so.
+      const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!.bytes)}` : '';
+      unmatchedSeen = session.unmatched;
+      return `no data from the instrument for ${ms} ms${partial}${bad}${unmatched}`;
+    };
     connection.subscribe = async (properties, emit) => {
       const mine = properties.filter((p) => p.visitor.stream).map((p) => ({ p, ...patterns.get(p.name)! }));
-      // Streams can carry hundreds of thousands of frames a second, so a frame only bumps a count
-      // (no clock read, no timer): a watch every quarter of the timeout notices when the count
-      // stops moving, so silence is reported between 1 and 1.25 timeouts after the last frame.
-      let last = Date.now();
-      let heard = 0;
-      let heardAtWatch = 0;
-      let unmatchedSeen = 0;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const every = Math.max(1, Math.floor(config.streamTimeout / 4));
-      const watch = () => {
-        if (heard !== heardAtWatch) {
-          heardAtWatch = heard;
-          last = Date.now();
-        }
-        const quiet = Date.now() - last;
-        if (quiet >= config.streamTimeout) {
-          const stats = session.reader.stats;
-          const partial = session.reader.pending ? `; ${session.reader.pending} bytes of an unfinished frame` : '';
-          const bad = stats.bad ? `; ${stats.bad} bad frames dropped so far (last: ${stats.lastError})` : '';
-          // A stream pattern that does not fit the instrument's lines looks like silence: say so.
-          const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!.bytes)}` : '';
-          unmatchedSeen = session.unmatched;
-          const message = `no data from the instrument for ${config.streamTimeout} ms${partial}${bad}${unmatched}`;
-          emit(mine.map(({ p }) => ({ property: p.name, error: { code: IoCodes.TIMED_OUT, message } })));
-          last = Date.now();
-        }
-        timer = setTimeout(watch, every);
-      };
       // The readings of every frame in one chunk from the port go to the runtime together: they
       // arrived together, and a fast stream brings hundreds per chunk.
       let batch: RawReading[] = [];
@@ -142,9 +126,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
           const gate = stream!.exec(text);
           if (gate) batch.push(toRaw(p.name, extract(p.visitor.extract, frame, re, gate, stream)));
         }
-        if (batch.length === before) return false;
-        heard++;
-        return true;
+        return batch.length !== before;
       };
       session.onStreamFlush = () => {
         if (!batch.length) return;
@@ -152,11 +134,9 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
         batch = [];
         emit(readings);
       };
-      timer = setTimeout(watch, every);
       return async () => {
         session.onStream = undefined;
         session.onStreamFlush = undefined;
-        if (timer) clearTimeout(timer);
       };
     };
     return connection;
