@@ -8,7 +8,7 @@ import { bitAt, ModbusException, parseResponse, readRequest, writeMultipleRegist
 import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from './plan.ts';
 import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
-import { acquireTransport, type Transport } from './transport.ts';
+import type { Transport } from './transport.ts';
 import { IoCodes } from '../../core/errors.ts';
 
 type Request = ReadRequest<ModbusVisitor>;
@@ -35,16 +35,19 @@ function timeoutOf(config: ModbusProtocol): number {
   return config.timeout ?? DEFAULT_TIMEOUT_MS;
 }
 
-async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promise<{ transport: Transport; key: string }> {
+/** The transport of every unit id behind one endpoint or bus: when it dies, the runtime reconnects them all. */
+async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promise<Transport> {
   const serial = serialSettings(config);
-  if (serial) {
-    return acquireTransport(ctx.links, `modbus-rtu:${serial.path}`, async () => {
-      const link = await ctx.links.acquireSerial(serial, 'modbus');
-      return new RtuTransport(link, () => ctx.links.release(serialKey(serial.path)));
-    });
-  }
   const { host, port } = tcpEndpoint(config);
-  return acquireTransport(ctx.links, `modbus-tcp:${host}:${port}`, () => TcpTransport.open(host, port, timeoutOf(config)));
+  const lease = await ctx.share<Transport>(serial ? `modbus-rtu:${serial.path}` : `modbus-tcp:${host}:${port}`, async (fail) => {
+    const t = serial
+      ? new RtuTransport(await ctx.links.acquireSerial(serial, 'modbus'), () => ctx.links.release(serialKey(serial.path)))
+      : await TcpTransport.open(host, port, timeoutOf(config));
+    t.onLost(fail);
+    if (t.dead) fail(codedError(IoCodes.CONNECTION_RESET, 'the Modbus transport closed as it opened'));
+    return t;
+  });
+  return lease.link;
 }
 
 /** Cut each property's bytes out of the data a span returned. */
@@ -88,8 +91,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
     const unit = unitOf(device.config);
     const limits: PlanLimits = limitsOf(device.config);
     const maps = new Map(device.properties.map((p) => [p.name, mapOf(p)]));
-    const { transport, key } = await openTransport(device.config, ctx);
-    const off = transport.onLost((err) => ctx.lost(err));
+    const transport = await openTransport(device.config, ctx);
 
     const ask = async (pdu: Uint8Array, signal: AbortSignal) => parseResponse(pdu, await transport.request(unit, pdu, signal));
     const fetchSpan = (span: Span, signal: AbortSignal) => ask(requestOf(span), signal);
@@ -163,10 +165,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
         }
       },
 
-      async close() {
-        off();
-        await ctx.links.release(key);
-      },
+      async close() {},
     };
   },
 });

@@ -146,7 +146,7 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
       // Its warnings repeat on every reconnect (a whole certificate dump each time); our own errors say what to do.
       routeLibraryLog((level, text) => (level === 'error' ? log.warn(text) : log.debug(text)));
     }
-    const lease = await leaseSession(ctx.links, withFiles(device), ctx.dataDir, timeoutMs(device), ctx.lost);
+    const lease = await leaseSession(ctx, withFiles(device), timeoutMs(device));
     try {
       const resolver = new NodeResolver(lease.session);
       const nodes = new Map<string, Resolved>();

@@ -9,7 +9,7 @@ import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
 import type { Connection, DriverContext, PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
-import type { LinkRegistry } from './links.ts';
+import type { LinkLease, LinkRegistry } from './links.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
 import { ReadPipeline } from './pipeline.ts';
@@ -51,6 +51,8 @@ export class DeviceRunner {
   #sentReason?: string;
   #unsubscribe?: () => Promise<void>;
   #silenceTimer: unknown;
+  /** The shared links the live connection holds (DriverContext.share), released after it closes. */
+  #leases: LinkLease<unknown>[] = [];
   readonly #health = new Map<number, boolean>();
   /** This device's longest synchronous call per hook, so only a new record reaches the metrics. */
   readonly #longestHold = new Map<string, number>();
@@ -131,12 +133,19 @@ export class DeviceRunner {
   async #connect(): Promise<void> {
     const gen = ++this.#generation;
     const { prepared, log } = this.#d;
+    const leases: LinkLease<unknown>[] = [];
+    const releaseAll = () => Promise.all(leases.map((l) => l.release())).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing a shared link failed'));
     const ctx: DriverContext = {
       log,
       signal: this.#stop.signal,
       links: this.#d.links,
       dataDir: this.#d.dataDir,
       lost: (err) => this.#lost(gen, err),
+      share: async (key, open, what) => {
+        const lease = await this.#d.links.share(key, open, (err) => this.#lost(gen, err), what);
+        leases.push(lease);
+        return lease;
+      },
       count: (event, n = 1) => this.#d.metrics.countEvent(this.#id, this.#protocol, event, n),
     };
     let conn: Connection;
@@ -147,7 +156,7 @@ export class DeviceRunner {
       conn = await raceAbort(raceAbort(attempt, this.#stop.signal), timeout.signal);
     } catch (err) {
       // A connect that answers after we gave up must not leak its socket.
-      attempt.then((late) => late.close(), () => undefined).catch(() => undefined);
+      attempt.then((late) => late.close(), () => undefined).catch(() => undefined).finally(() => void releaseAll());
       if (gen !== this.#generation) return;
       const reason = timeout.signal.aborted ? `connect timed out after ${prepared.timeoutMs} ms` : errorMessage(err);
       this.#offline(`connect failed: ${reason}`);
@@ -158,9 +167,11 @@ export class DeviceRunner {
     }
     if (gen !== this.#generation) {
       await this.#call('close', () => conn.close()).catch(() => undefined);
+      await releaseAll();
       return;
     }
     this.#conn = conn;
+    this.#leases = leases;
     this.#backoff.reset();
     this.#health.clear();
     this.#reason = 'connected';
@@ -297,6 +308,10 @@ export class DeviceRunner {
     this.#unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
     if (conn) await this.#call('close', () => conn.close()).catch((err: unknown) => this.#d.log.warn({ err: errorMessage(err) }, 'closing the connection failed'));
+    // After close(): the driver may still use its links while it closes.
+    const leases = this.#leases;
+    this.#leases = [];
+    await Promise.all(leases.map((l) => l.release())).catch((err: unknown) => this.#d.log.warn({ err: errorMessage(err) }, 'closing a shared link failed'));
   }
 
   /** Offline: the state says why, and every property turns bad so no stale value looks current. */

@@ -8,7 +8,7 @@ import type { ConfigData } from '../../core/model/types.ts';
 import type { Quality, ReadingError } from '../../core/reading.ts';
 import type { PropertyValue } from '../../core/values.ts';
 import type { CodecSpec } from './codec.ts';
-import type { LinkRegistry, SerialSettings } from './links.ts';
+import type { LinkLease, LinkRegistry, SerialSettings } from './links.ts';
 
 /** The SDK's own version; drivers declare the range they were written for. */
 export const SDK_VERSION = '1.0.0';
@@ -77,6 +77,15 @@ export interface DriverContext {
   readonly links: LinkRegistry;
   /** The gateway's data directory (certificate stores and the like live under it). */
   readonly dataDir: string;
+  /**
+   * A link shared by every device that reaches it the same way (`key`: one TCP connection to a
+   * PLC, one OPC UA session) and that can break. `open` gets `fail`: call it when the link breaks
+   * (the socket closed, a keep-alive went unanswered). The runtime does the rest: every device on
+   * the link goes offline and reconnects with backoff, the next share() opens a fresh link, the
+   * broken one closes when its last holder let go, and this device's lease is released when its
+   * connection closes or its connect fails. `what` names the link in messages.
+   */
+  readonly share: <T extends { close(): Promise<void> | void }>(key: string, open: (fail: (err: Error) => void) => Promise<T>, what?: string) => Promise<LinkLease<T>>;
   /** Tell the runtime the connection broke (a push protocol notices before any read does). */
   readonly lost: (error: Error) => void;
   /**

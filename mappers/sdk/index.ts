@@ -9,7 +9,7 @@ export type {
 export { applyScale, BYTE_ORDERS, CODEC_TYPES, checkCodecSpec, CodecError, codecWidth, decode, encode, removeScale, reorder, roundNoise } from './codec.ts';
 export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';
 export { checkSerialClaims, LinkRegistry, normaliseSerial, serialKey } from './links.ts';
-export type { SerialLink, SerialSettings } from './links.ts';
+export type { LinkLease, SerialLink, SerialSettings } from './links.ts';
 export { codedError, errorCode, errorMessage, isPermanent, permanentError, raceAbort } from './async.ts';
 export { IoCodeFamilies, IoCodes, isRegisteredCode } from '../../core/errors.ts';
 export type { IoCode } from '../../core/errors.ts';
