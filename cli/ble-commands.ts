@@ -12,19 +12,21 @@ function positive(value: string): number {
   return n;
 }
 
-/** Open the adapter, run, close; a failure is one line on stderr and exit 1, never a stack trace. */
-async function withAdapter(flags: BleFlags, fn: (adapter: import('../mappers/ble/adapter.ts').BleAdapter) => Promise<void>): Promise<void> {
-  let adapter: import('../mappers/ble/adapter.ts').BleAdapter | undefined;
+/**
+ * The BLE driver's discover() (a scan, or onboarding one sensor) on an adapter of its own, closed
+ * after; a failure is one line on stderr and exit 1, never a stack trace.
+ */
+async function discover(flags: BleFlags, options: Record<string, unknown>, print: (found: import('../mappers/sdk/driver.ts').DiscoveredDevice[]) => Promise<void>): Promise<void> {
   try {
     const { parseBinding } = await import('../mappers/ble/index.ts');
-    const { openAdapter } = await import('../mappers/ble/driver.ts');
-    adapter = await openAdapter(parseBinding(flags.bleBinding), flags.adapter, 1);
-    await fn(adapter);
+    const { createBleDriver } = await import('../mappers/ble/driver.ts');
+    const { discoverWith } = await import('../mappers/sdk/discovery.ts');
+    const { silentLogger } = await import('../core/log.ts');
+    const driver = createBleDriver(parseBinding(flags.bleBinding));
+    await print(await discoverWith(driver, { adapter: flags.adapter, ...options }, { log: silentLogger, dataDir: '.' }));
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exitCode = 1;
-  } finally {
-    await adapter?.close();
   }
 }
 
@@ -44,9 +46,8 @@ export function registerBleCommands(program: Command): void {
     .option('--service <uuid>', 'advertises this service UUID')
     .option('--seconds <n>', 'how long to listen', positive, 5)
     .action(async (opts: BleFlags & { name?: string; service?: string; seconds: number }) => {
-      await withAdapter(opts, async (adapter) => {
-        const { scan } = await import('../mappers/ble/onboard.ts');
-        const found = await scan(adapter, { seconds: opts.seconds, name: opts.name, service: opts.service });
+      await discover(opts, { seconds: opts.seconds, name: opts.name, service: opts.service }, async (devices) => {
+        const found = devices.map((d) => d.details as unknown as import('../mappers/ble/onboard.ts').ScanResult);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
           return;
@@ -66,18 +67,18 @@ export function registerBleCommands(program: Command): void {
     .argument('<address>', 'the sensor\'s address, as `ble scan` lists it')
     .option('--timeout <ms>', 'for finding and connecting', positive, 15000)
     .action(async (address: string, opts: BleFlags & { timeout: number }) => {
-      await withAdapter(opts, async (adapter) => {
-        const { onboard } = await import('../mappers/ble/onboard.ts');
-        const result = await onboard(adapter, address, opts.timeout);
+      await discover(opts, { address, timeout: opts.timeout }, async ([device]) => {
+        const details = device!.details as { name?: string; characteristics: import('../mappers/ble/onboard.ts').CharacteristicInfo[] };
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          const { macAddress } = device!.protocol as { macAddress: string };
+          process.stdout.write(`${JSON.stringify({ address: macAddress, name: details.name, characteristics: details.characteristics, yaml: device!.proposal }, null, 2)}\n`);
           return;
         }
-        for (const c of result.characteristics) {
+        for (const c of details.characteristics) {
           const value = c.value !== undefined ? ` = ${c.value}` : c.error ? ` (read failed: ${c.error})` : '';
           process.stderr.write(`  ${c.service} ${c.uuid} [${c.properties.join(', ')}]${c.name ? ` ${c.name}` : ''}${value}\n`);
         }
-        process.stdout.write(result.yaml);
+        process.stdout.write(device!.proposal!);
       });
     });
 }

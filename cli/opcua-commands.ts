@@ -51,8 +51,9 @@ export function registerOpcuaCommands(program: Command): void {
     .option('--json', 'print the variables as JSON instead of YAML')
     .action(async (url: string, opts: BrowseFlags) => {
       try {
-        const { browseServer } = await import('../mappers/opcua/browse.ts');
-        const { proposalYaml } = await import('../mappers/opcua/proposal.ts');
+        const { opcuaDriver } = await import('../mappers/opcua/driver.ts');
+        const { discoverWith } = await import('../mappers/sdk/discovery.ts');
+        const { silentLogger } = await import('../core/log.ts');
         const protocol = {
           url,
           ...(opts.securityPolicy ? { securityPolicy: opts.securityPolicy } : {}),
@@ -61,19 +62,23 @@ export function registerOpcuaCommands(program: Command): void {
           ...(opts.passwordFile ? { password: resolve(opts.passwordFile) } : {}),
           timeout: opts.timeout,
         };
-        const variables = await browseServer(protocol, resolve(opts.dataDir), { depth: opts.depth, filter: opts.filter, includeServer: opts.includeServer, namespaceUris: opts.uris });
+        // The driver's discover(): the same browse the dashboard runs.
+        const [device] = await discoverWith(opcuaDriver, {
+          ...protocol, depth: opts.depth, filter: opts.filter, includeServer: opts.includeServer, namespaceUris: opts.uris,
+          ...(opts.name ? { name: opts.name } : {}), namespace: opts.namespace, collectCycle: opts.collectCycle,
+        }, { log: silentLogger, dataDir: resolve(opts.dataDir) });
+        const variables = (device?.details?.variables ?? []) as import('../mappers/opcua/browse.ts').BrowsedVariable[];
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(variables, null, 2)}\n`);
           return;
         }
-        if (!variables.length) {
+        if (!device) {
           process.stderr.write(`error: no variables found under Objects within depth ${opts.depth}${opts.filter ? ` matching ${opts.filter}` : ''}\n`);
           process.exitCode = 1;
           return;
         }
         for (const v of variables) process.stderr.write(`  ${v.path.join('/')}  ${v.nodeId}  ${v.dataType}${v.writable ? '  writable' : ''}\n`);
-        const name = opts.name ?? `opcua-${new URL(url.replace(/^opc\.tcp:/, 'http:')).host}`;
-        process.stdout.write(proposalYaml(variables, { name, namespace: opts.namespace, protocol, collectCycle: opts.collectCycle }));
+        process.stdout.write(device.proposal!);
       } catch (err) {
         process.stderr.write(`error: ${(err as Error).message}\n`);
         process.exitCode = 1;

@@ -7,6 +7,7 @@ import { AttributeIds, type DataType, type NodeId } from 'node-opcua-client';
 import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/driver.ts';
 import { leaseSession, type SessionLease } from './shared-session.ts';
+import { discoverOpcua } from './discover.ts';
 import { checkDevice, identity, normalisePolicy, protocolSchema, securityMode, visitorSchema, withFiles, type OpcuaProtocol, type OpcuaVisitor } from './config.ts';
 import { NodeResolver, type Resolved } from './resolve.ts';
 import { SubscriptionKeeper } from './subscription.ts';
@@ -158,4 +159,6 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
       throw err;
     }
   },
+  // Browse the address space and propose a Device: see discover.ts.
+  discover: discoverOpcua,
 });

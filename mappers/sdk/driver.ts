@@ -112,10 +112,18 @@ export interface Connection<V = ConfigData> {
   close(): Promise<void>;
 }
 
+/** A device a driver found (Driver.discover): enough to propose its Device YAML. */
 export interface DiscoveredDevice {
+  /** A name for the Device (a Kubernetes name). */
   name: string;
+  /** The protocol.configData that reaches it. */
   protocol: ConfigData;
+  /** Properties found, with a KubeEdge type (INT, DOUBLE, ...) and the visitor configData that reads each. */
   properties?: { name: string; type: string; visitor: ConfigData }[];
+  /** What the protocol saw, for a person choosing (RSSI and advertised services; browse paths). */
+  details?: Record<string, unknown>;
+  /** A DeviceModel and Device proposal in YAML, when the driver made one (proposalYaml). */
+  proposal?: string;
 }
 
 export interface Driver<P = ConfigData, V = ConfigData> {
@@ -153,6 +161,11 @@ export interface Driver<P = ConfigData, V = ConfigData> {
   /** When set for a property, reads return raw bytes and writes receive encoded bytes. */
   codec?(property: PropertyBinding<V>): CodecSpec | undefined;
   connect(device: DeviceBinding<P, V>, ctx: DriverContext): Promise<Connection<V>>;
+  /**
+   * Find devices for onboarding (a BLE scan, an OPC UA browse), outside any running device: the
+   * CLI and the dashboard call it through MapperHost.discover. `options` are the driver's own
+   * (document them in its README); links it opens are closed when the iteration ends.
+   */
   discover?(options: ConfigData, ctx: DriverContext): AsyncIterable<DiscoveredDevice>;
 }
 

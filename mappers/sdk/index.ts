@@ -15,6 +15,8 @@ export { IoCodeFamilies, IoCodes, isRegisteredCode } from '../../core/errors.ts'
 export type { IoCode } from '../../core/errors.ts';
 export type { FromSchema, JSONSchema } from '../../core/schema.ts';
 export { MapperHost } from './host.ts';
+export { discoverWith } from './discovery.ts';
+export type { DiscoverOptions } from './discovery.ts';
 export { proposalYaml } from './proposal.ts';
 export type { Proposal, ProposedProperty } from './proposal.ts';
 export type { DriverLoader, MapperHostOptions } from './host.ts';
