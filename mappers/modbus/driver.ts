@@ -4,8 +4,9 @@
 
 import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
 import { article, checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
-import { bitAt, ModbusException, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
-import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from './plan.ts';
+import { bitAt, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
+import { limitsOf, planReads, type PlanLimits, type Span } from './plan.ts';
+import { isSplit, readInParts, refusedAddress } from './split-reads.ts';
 import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
 import type { Transport } from './transport.ts';
@@ -15,12 +16,6 @@ type Request = ReadRequest<ModbusVisitor>;
 type Binding = PropertyBinding<ModbusVisitor>;
 
 export const DEFAULT_TIMEOUT_MS = 1000;
-
-/**
- * Requests a device answered with exception 02 and how they were split, kept per plan request
- * (whose identity lasts as long as the configuration), so a reconnect does not ask again.
- */
-const splits = new WeakMap<object, Request[]>();
 
 /** The read request of a planned span, built once: a plan's spans live as long as its configuration. */
 const requests = new WeakMap<Span, Uint8Array>();
@@ -96,49 +91,22 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
     const ask = async (pdu: Uint8Array, signal: AbortSignal) => parseResponse(pdu, await transport.request(unit, pdu, signal));
     const fetchSpan = (span: Span, signal: AbortSignal) => ask(requestOf(span), signal);
 
-    /** Read a request; on exception 02, split it and read the parts. `leaves` collects what was asked in the end. */
-    const readSplitting = async (request: Request, signal: AbortSignal, leaves: Request[]): Promise<RawReading[]> => {
-      try {
-        const readings = decodeSpan(request, await fetchSpan(request.detail as Span, signal), maps);
-        leaves.push(request);
-        return readings;
-      } catch (err) {
-        if (!(err instanceof ModbusException) || err.exception !== 2) throw err;
-        const parts = splitRequest(request, limits);
-        if (!parts.length) {
-          leaves.push(request);
-          return request.properties.map((p) => ({ property: p.name, error: { code: err.code, message: err.message } }));
-        }
-        const readings: RawReading[] = [];
-        for (const part of parts) readings.push(...await readSplitting(part, signal, leaves));
-        return readings;
-      }
-    };
+    const readPart = async (part: Request, signal: AbortSignal) => decodeSpan(part, await fetchSpan(part.detail as Span, signal), maps);
 
     return {
       async read(request, signal) {
-        let parts = splits.get(request);
-        if (!parts) {
+        if (!isSplit(request)) {
           // The common case: the request as planned answers, as one block of registers or bits
           // (the runtime cuts it into properties only when it changed).
           try {
             const data = await fetchSpan(request.detail as Span, signal);
             return { block: data, readings: () => decodeSpan(request, data, maps) };
           } catch (err) {
-            if (!(err instanceof ModbusException) || err.exception !== 2) throw err;
-            parts = splitRequest(request, limits);
-            if (!parts.length) return request.properties.map((p) => ({ property: p.name, error: { code: err.code, message: err.message } }));
+            if (!refusedAddress(err)) throw err;
+            return readInParts(request, limits, (part) => readPart(part, signal), ctx.log, err);
           }
         }
-        const leaves: Request[] = [];
-        const readings: RawReading[] = [];
-        for (const part of parts) readings.push(...await readSplitting(part, signal, leaves));
-        if (!sameRequests(splits.get(request), leaves)) {
-          splits.set(request, leaves);
-          const span = request.detail as Span;
-          ctx.log.warn({ table: span.table, address: span.address, count: span.count, requests: leaves.length }, 'the device refused a merged read (exception 02); reading it as smaller requests from now on');
-        }
-        return readings;
+        return readInParts(request, limits, (part) => readPart(part, signal), ctx.log);
       },
 
       async write(p: Binding, { raw }, signal) {
@@ -169,7 +137,3 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
     };
   },
 });
-
-function sameRequests(a: readonly Request[] | undefined, b: readonly Request[]): boolean {
-  return !!a && a.length === b.length && a.every((r, i) => r === b[i]);
-}
