@@ -142,3 +142,13 @@ export async function openSession(config: OpcuaProtocol, dataDir: string, timeou
   });
   return { client, session, close };
 }
+
+/** Session-level failures: the runtime must rebuild the session, not just retry the read. */
+const SESSION_GONE = /BadSession(Closed|IdInvalid|NotActivated)|BadSecureChannel(Closed|IdInvalid)|BadConnectionClosed|BadServerNotConnected|premature disconnection|Transaction has timed out|socket has been disconnected/i;
+
+/** A read or write failure as a coded error: ECONNRESET when the session itself is gone, so the runtime reconnects. */
+export function asSessionError(err: unknown, what: string): Error {
+  const message = `${what}: ${errorMessage(err)}`;
+  if (SESSION_GONE.test(errorMessage(err))) return codedError(IoCodes.CONNECTION_RESET, message, err);
+  return codedError(errorCode(err, IoCodes.READ), message, err);
+}
