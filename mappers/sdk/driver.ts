@@ -11,7 +11,7 @@ import type { CodecSpec } from './codec.ts';
 import type { LinkLease, LinkRegistry, SerialSettings } from './links.ts';
 
 /** The SDK's own version; drivers declare the range they were written for. */
-export const SDK_VERSION = '1.0.0';
+export const SDK_VERSION = '1.1.0';
 
 /** A JSON Schema object (draft 2020-12 or 07, as ajv accepts). */
 export type JsonSchema = Record<string, unknown>;
