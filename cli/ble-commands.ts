@@ -12,11 +12,10 @@ function positive(value: string): number {
   return n;
 }
 
-/** Open the adapter, run, close; a failure is one line on stderr and exit 1, never a stack trace. */
-async function withAdapter(flags: BleFlags, fn: (adapter: import('../mappers/ble/adapter.ts').BleAdapter) => Promise<void>): Promise<void> {
+/** Runs a scan or an onboarding; a failure is one line on stderr and exit 1, never a stack trace. */
+async function guarded(fn: (proposals: typeof import('./proposals.ts')) => Promise<void>): Promise<void> {
   try {
-    const { withBleAdapter } = await import('./proposals.ts');
-    await withBleAdapter(flags.bleBinding, flags.adapter, fn);
+    await fn(await import('./proposals.ts'));
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exitCode = 1;
@@ -39,9 +38,9 @@ export function registerBleCommands(program: Command): void {
     .option('--service <uuid>', 'advertises this service UUID')
     .option('--seconds <n>', 'how long to listen', positive, 5)
     .action(async (opts: BleFlags & { name?: string; service?: string; seconds: number }) => {
-      await withAdapter(opts, async (adapter) => {
-        const { scan } = await import('../mappers/ble/onboard.ts');
-        const found = await scan(adapter, { seconds: opts.seconds, name: opts.name, service: opts.service });
+      // The BLE driver's discover(), through the same call the dashboard's onboarding makes.
+      await guarded(async ({ scanBle }) => {
+        const found = await scanBle(opts.bleBinding, opts.adapter, { seconds: opts.seconds, name: opts.name, service: opts.service });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
           return;
@@ -61,9 +60,8 @@ export function registerBleCommands(program: Command): void {
     .argument('<address>', 'the sensor\'s address, as `ble scan` lists it')
     .option('--timeout <ms>', 'for finding and connecting', positive, 15000)
     .action(async (address: string, opts: BleFlags & { timeout: number }) => {
-      await withAdapter(opts, async (adapter) => {
-        const { onboard } = await import('../mappers/ble/onboard.ts');
-        const result = await onboard(adapter, address, opts.timeout);
+      await guarded(async ({ onboardBle }) => {
+        const result = await onboardBle(opts.bleBinding, opts.adapter, address, opts.timeout);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
           return;

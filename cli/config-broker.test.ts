@@ -42,7 +42,7 @@ describe('gateway configuration: broker', () => {
   it('names the file, line and key of a bad broker setting', () => {
     const config = file('bad.yaml', 'broker:\n  maxPacketBytes: 1\n');
     assert.throws(() => resolveConfig({ config }), (err: EdgetwinError) => {
-      assert.match(err.format(), /bad\.yaml:2: broker\.maxPacketBytes must be >= 64/);
+      assert.match(err.format(), /bad\.yaml:2: broker\.maxPacketBytes: 1 is below the minimum 64/);
       return true;
     });
     const unknown = file('unknown.yaml', 'broker:\n  maxQueue: 5\n');

@@ -53,7 +53,7 @@ describe('gateway configuration', () => {
   it('names the file, line and key of an unknown key or a wrong type', () => {
     const bad = file('bad.yaml', 'nodeName: gw\nmqtt:\n  port: "high"\n');
     assert.throws(() => resolveConfig({ config: bad }), (e: EdgetwinError) => {
-      assert.match(e.format(), /bad\.yaml:3: mqtt\.port must be integer \(see mqtt\.port in docs\/configuration\.md\)/);
+      assert.match(e.format(), /bad\.yaml:3: mqtt\.port: expected a whole number, got "high" \(see mqtt\.port in docs\/configuration\.md\)/);
       return true;
     });
     const unknown = file('unknown.yaml', 'nodeName: gw\napi:\n  prot: 1\n');

@@ -4,10 +4,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { EdgetwinError, ErrorCodes, type Where } from '../core/errors.ts';
 import { redactUrl } from '../core/redact.ts';
+import { compileSchema, dottedPath, type FromSchema } from '../core/schema.ts';
 import { BROKER_DEFAULTS, type BrokerSettings } from '../twin/broker/settings.ts';
 import { configError } from './failure.ts';
 import { DEFAULT_SUMMARY_INTERVAL_MS } from './log-summary.ts';
@@ -237,29 +237,11 @@ const fileSchema = {
   },
 } as const;
 
-const validateFile = new Ajv({ allErrors: true }).compile(fileSchema);
+/** The config file as written: its type is the schema's, so the two cannot drift apart. */
+type FileConfig = FromSchema<typeof fileSchema>;
+type CloudFileConfig = NonNullable<FileConfig['cloud']>;
 
-interface CloudFileConfig {
-  url?: string;
-  projectId?: string;
-  qps?: number;
-  burst?: number;
-  heartbeat?: number;
-  resend?: number;
-  reconnect?: { first?: number; max?: number };
-  serviceBus?: { allowedPorts?: number[] };
-}
-
-type FileConfig = Partial<Omit<GatewayConfig, 'mqtt' | 'api' | 'broker' | 'log' | 'cloud' | 'nodeNameGiven' | 'drivers' | 'edged' | 'dmi'>> & {
-  edged?: Partial<EdgedSettings>;
-  dmi?: Partial<DmiSettings>;
-  drivers?: string[];
-  broker?: Partial<BrokerSettings>;
-  cloud?: CloudFileConfig;
-  mqtt?: Partial<GatewayConfig['mqtt']>;
-  api?: Partial<GatewayConfig['api']>;
-  log?: Partial<GatewayConfig['log']>;
-};
+const fileValidator = compileSchema<FileConfig>(fileSchema);
 
 interface ParsedFile {
   data: FileConfig;
@@ -303,21 +285,20 @@ function parseConfigFile(file: string): ParsedFile {
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw configError('the config file is not a map of keys', { file, line: 1 }, `write keys such as "api:" and "mqtt:" at the top level; see ${DOCS}`);
   }
-  const data = raw as FileConfig;
-  if (!validateFile(data)) {
-    const e = validateFile.errors![0]!;
-    const segments = e.instancePath.split('/').filter(Boolean);
-    if (e.keyword === 'additionalProperties') {
-      const key = (e.params as { additionalProperty: string }).additionalProperty;
-      const full = [...segments, key].join('.');
+  const checked = fileValidator.check(raw);
+  if (!checked.ok) {
+    const problem = checked.problems[0]!;
+    if (problem.unknownKey !== undefined) {
+      const parent = problem.path.slice(0, -1).map(String);
+      const full = [...parent, problem.unknownKey].join('.');
       const near = closest(full, KNOWN_KEYS);
-      throw configError(`unknown config key "${full}"`, { file, line: keyLine(segments, key) },
+      throw configError(`unknown config key "${full}"`, { file, line: keyLine(parent, problem.unknownKey) },
         `${near ? `did you mean "${near}"? ` : ''}the keys are listed in ${DOCS}`);
     }
-    const path = segments.join('.') || '(top level)';
-    const allowed = e.keyword === 'enum' ? `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
-    throw configError(`${path} ${e.message}${allowed}`, { file, line: lineOf(segments) }, `see ${path} in ${DOCS}`);
+    const path = dottedPath(problem.path) || '(top level)';
+    throw configError(`${path}: ${problem.message}`, { file, line: lineOf(problem.path.map(String)) }, `see ${path.replace(/\[\d+\]/g, '')} in ${DOCS}`);
   }
+  const data = checked.value;
   if (data.mqtt?.url !== undefined) {
     const problem = mqttUrlProblem(data.mqtt.url);
     if (problem) throw configError(`mqtt.url ${problem.what}`, { file, line: lineOf(['mqtt', 'url']) }, problem.hint);

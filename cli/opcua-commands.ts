@@ -50,13 +50,14 @@ export function registerOpcuaCommands(program: Command): void {
     .option('--json', 'print the variables as JSON instead of YAML')
     .action(async (url: string, opts: BrowseFlags) => {
       try {
+        // The driver's discover(), through the same call the dashboard's onboarding makes.
         const { proposeOpcua } = await import('./proposals.ts');
         const { variables, yaml } = await proposeOpcua({ url, ...opts }, opts.dataDir);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(variables, null, 2)}\n`);
           return;
         }
-        if (!variables.length) {
+        if (!yaml) {
           process.stderr.write(`error: no variables found under Objects within depth ${opts.depth}${opts.filter ? ` matching ${opts.filter}` : ''}\n`);
           process.exitCode = 1;
           return;

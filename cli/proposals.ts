@@ -1,11 +1,11 @@
-// Device YAML proposals, one code path for the CLI (`opcua browse`, `ble scan`, `ble onboard`) and
-// the dashboard's onboarding: walk an OPC UA server, or scan and read a BLE sensor, and propose a
-// DeviceModel and Device. The protocol libraries load inside, so nothing else pays for them.
+// Device YAML proposals for the dashboard's onboarding: the drivers' own discover() (OPC UA browse,
+// BLE scan and onboard), the same calls `edgetwin opcua browse` and `edgetwin ble scan|onboard` make.
+// The protocol libraries load inside, so nothing else pays for them.
 
 import { resolve } from 'node:path';
-import type { BleAdapter } from '../mappers/ble/adapter.ts';
 import type { OnboardResult, ScanResult } from '../mappers/ble/onboard.ts';
 import type { BrowsedVariable } from '../mappers/opcua/browse.ts';
+import type { DiscoveredDevice, Driver } from '../mappers/sdk/driver.ts';
 
 export interface OpcuaBrowseRequest {
   url: string;
@@ -24,40 +24,49 @@ export interface OpcuaBrowseRequest {
   uris?: boolean;
 }
 
+async function discover(driver: Driver, options: Record<string, unknown>, dataDir: string): Promise<DiscoveredDevice[]> {
+  const { discoverWith } = await import('../mappers/sdk/discovery.ts');
+  const { silentLogger } = await import('../core/log.ts');
+  return discoverWith(driver, options, { log: silentLogger, dataDir: resolve(dataDir) });
+}
+
 /** The variables found, and the proposal (empty when none were found). */
 export async function proposeOpcua(req: OpcuaBrowseRequest, dataDir: string): Promise<{ variables: BrowsedVariable[]; yaml: string; name: string }> {
-  const { browseServer } = await import('../mappers/opcua/browse.ts');
-  const { proposalYaml } = await import('../mappers/opcua/proposal.ts');
-  const protocol = {
+  const { opcuaDriver } = await import('../mappers/opcua/driver.ts');
+  const name = req.name ?? `opcua-${new URL(req.url.replace(/^opc\.tcp:/, 'http:')).host}`;
+  const [device] = await discover(opcuaDriver, {
     url: req.url,
     ...(req.securityPolicy ? { securityPolicy: req.securityPolicy } : {}),
     ...(req.securityMode ? { securityMode: req.securityMode } : {}),
     ...(req.user ? { userName: req.user } : {}),
     ...(req.passwordFile ? { password: resolve(req.passwordFile) } : {}),
     timeout: req.timeout ?? 10,
-  };
-  const variables = await browseServer(protocol, resolve(dataDir), { depth: req.depth ?? 4, filter: req.filter, includeServer: req.includeServer, namespaceUris: req.uris });
-  const name = req.name ?? `opcua-${new URL(req.url.replace(/^opc\.tcp:/, 'http:')).host}`;
-  const yaml = variables.length ? proposalYaml(variables, { name, namespace: req.namespace ?? 'default', protocol, collectCycle: req.collectCycle ?? 1000 }) : '';
-  return { variables, yaml, name };
+    depth: req.depth ?? 4,
+    filter: req.filter,
+    includeServer: req.includeServer,
+    namespaceUris: req.uris,
+    name,
+    namespace: req.namespace ?? 'default',
+    collectCycle: req.collectCycle ?? 1000,
+  }, dataDir);
+  const variables = (device?.details?.variables ?? []) as BrowsedVariable[];
+  return { variables, yaml: device?.proposal ?? '', name };
 }
 
-/** Opens the adapter (`hci` or `sim:<file>`), runs `fn`, closes it whatever happens. */
-export async function withBleAdapter<T>(binding: string, adapterName: string, fn: (adapter: BleAdapter) => Promise<T>): Promise<T> {
+async function bleDriver(binding: string): Promise<Driver> {
   const { parseBinding } = await import('../mappers/ble/index.ts');
-  const { openAdapter } = await import('../mappers/ble/driver.ts');
-  const adapter = await openAdapter(parseBinding(binding), adapterName, 1);
-  try {
-    return await fn(adapter);
-  } finally {
-    await adapter.close();
-  }
+  const { createBleDriver } = await import('../mappers/ble/driver.ts');
+  return createBleDriver(parseBinding(binding));
 }
 
 export async function scanBle(binding: string, adapterName: string, opts: { seconds: number; name?: string; service?: string }): Promise<ScanResult[]> {
-  return withBleAdapter(binding, adapterName, async (adapter) => (await import('../mappers/ble/onboard.ts')).scan(adapter, opts));
+  const found = await discover(await bleDriver(binding), { adapter: adapterName, ...opts }, '.');
+  return found.map((d) => d.details as unknown as ScanResult);
 }
 
 export async function onboardBle(binding: string, adapterName: string, address: string, timeoutMs: number): Promise<OnboardResult> {
-  return withBleAdapter(binding, adapterName, async (adapter) => (await import('../mappers/ble/onboard.ts')).onboard(adapter, address, timeoutMs));
+  const [device] = await discover(await bleDriver(binding), { adapter: adapterName, address, timeout: timeoutMs }, '.');
+  const details = device!.details as { name?: string; characteristics: OnboardResult['characteristics'] };
+  const { macAddress } = device!.protocol as { macAddress: string };
+  return { address: macAddress, name: details.name, characteristics: details.characteristics, yaml: device!.proposal ?? '' };
 }

@@ -7,7 +7,7 @@ import type { PropertyValue } from './values.ts';
 export type Quality = 'good' | 'uncertain' | 'bad';
 
 export interface ReadingError {
-  /** Stable code, e.g. ETIMEDOUT, MODBUS_EXCEPTION_2, BAD_NODE_ID. */
+  /** Stable code: one of IoCodes or IoCodeFamilies (core/errors.ts, docs/errors.md), or a driver package's own. */
   code: string;
   message: string;
 }

@@ -44,7 +44,7 @@ describe('edgetwin run: config and flag errors', () => {
     {
       name: 'a malformed value in the config file',
       args: () => ['--config', file('value.yaml', 'api:\n  port: high\n')],
-      what: /api\.port must be integer/, where: /value\.yaml:2\)/, hint: /docs\/configuration\.md/,
+      what: /api\.port: expected a whole number, got "high"/, where: /value\.yaml:2\)/, hint: /docs\/configuration\.md/,
     },
     {
       name: 'an unknown URL scheme in the config file',

@@ -82,3 +82,11 @@ test('the lines-of-code table is current', () => {
   const table = /<!-- loc:start -->\n([\s\S]*?)\n<!-- loc:end -->/.exec(guide)?.[1];
   assert.equal(table, locTable(), 'update the table in docs/mapper-guide.md with the lines above');
 });
+
+test('every built-in driver.ts stays within the contract\'s 50 to 150 lines', () => {
+  const over = ['virtual', 'modbus', 'opcua', 'ble', 'serial']
+    .map((p) => ({ p, n: lines(join(root, 'mappers', p, 'driver.ts')) }))
+    .filter(({ n }) => n < 50 || n > 150)
+    .map(({ p, n }) => `${p}: ${n}`);
+  assert.deepEqual(over, [], 'move protocol code out of driver.ts, or plumbing into the runtime');
+});

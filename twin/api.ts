@@ -359,7 +359,7 @@ function toHttpError(err: unknown): HttpError {
   const fst = err as { code?: string; statusCode?: number; message?: string };
   if (fst.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new HttpError(400, ErrorCodes.BAD_REQUEST, `the body is larger than ${MAX_BODY} bytes`);
   if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) return new HttpError(fst.statusCode, ErrorCodes.BAD_REQUEST, fst.message ?? 'bad request');
-  return new HttpError(500, 'ET_INTERNAL', err instanceof Error ? err.message : String(err));
+  return new HttpError(500, ErrorCodes.INTERNAL, err instanceof Error ? err.message : String(err));
 }
 
 /** A typed value as JSON: numbers, booleans and strings as they are; big integers and bytes as strings. */

@@ -9,7 +9,7 @@
 // new messages queue behind it, so a replayed value never overtakes a newer one.
 
 import type { Aedes } from 'aedes';
-import { EdgetwinError } from '../core/errors.ts';
+import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { DeviceState, Quality, Reading } from '../core/reading.ts';
 import { parseValue, ValueError } from '../core/values.ts';
@@ -354,6 +354,6 @@ function eventIdOf(msg: Obj | undefined): string {
 
 function toBadRequest(err: unknown): BadRequest {
   if (err instanceof BadRequest) return err;
-  if (err instanceof EdgetwinError) return new BadRequest(err.code === 'ET_NOT_FOUND' ? 404 : err.code === 'ET_STORAGE' ? 500 : 400, err.format());
+  if (err instanceof EdgetwinError) return new BadRequest(err.code === ErrorCodes.NOT_FOUND ? 404 : err.code === ErrorCodes.STORAGE ? 500 : 400, err.format());
   return new BadRequest(500, `internal error: ${err instanceof Error ? err.message : String(err)}`);
 }

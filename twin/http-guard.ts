@@ -18,6 +18,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
+import { ErrorCodes, type ErrorCode } from '../core/errors.ts';
 
 /** What the guard reads of a request: node's IncomingMessage and fastify's request both fit. */
 export interface GuardedRequest {
@@ -28,7 +29,7 @@ export interface GuardedRequest {
 /** A refusal: the HTTP status, a stable code, a message a user can act on, and extra headers. */
 export interface Refusal {
   status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
   headers?: Record<string, string>;
 }
@@ -142,7 +143,7 @@ export class RequestGuard {
     if (!host || !this.allowed.has(host)) {
       return {
         status: 403,
-        code: 'ET_FORBIDDEN_HOST',
+        code: ErrorCodes.FORBIDDEN_HOST,
         message: `Host "${hostHeader ?? ''}" is not a name this server answers to (a DNS rebinding guard); add it to ${this.opts.allowedHostsSetting ?? 'the allowed hosts'} if clients reach the gateway by that name`,
       };
     }
@@ -156,10 +157,10 @@ export class RequestGuard {
         same = false;
       }
       if (!same) {
-        return { status: 403, code: 'ET_FORBIDDEN_ORIGIN', message: `a request from the web page origin "${origin}" is refused: only this server's own origin ${this.opts.scheme}://${hostHeader} may call it` };
+        return { status: 403, code: ErrorCodes.FORBIDDEN_ORIGIN, message: `a request from the web page origin "${origin}" is refused: only this server's own origin ${this.opts.scheme}://${hostHeader} may call it` };
       }
     } else if (req.headers['sec-fetch-site'] === 'cross-site') {
-      return { status: 403, code: 'ET_FORBIDDEN_ORIGIN', message: 'a cross-site browser request is refused' };
+      return { status: 403, code: ErrorCodes.FORBIDDEN_ORIGIN, message: 'a cross-site browser request is refused' };
     }
     return undefined;
   }
@@ -211,7 +212,7 @@ export class RequestGuard {
     const given = req.headers.authorization !== undefined;
     return {
       status: 401,
-      code: 'ET_UNAUTHORIZED',
+      code: ErrorCodes.UNAUTHORIZED,
       message: given ? 'the bearer token is wrong' : 'this server requires a bearer token: send "Authorization: Bearer <token>" (the CLI: --api-token-file <file>)',
       headers: { 'www-authenticate': `Bearer realm="edgetwin"${given ? ', error="invalid_token"' : ''}` },
     };
@@ -222,7 +223,7 @@ export class RequestGuard {
     if (!WRITES.has((req.method ?? 'GET').toUpperCase())) return undefined;
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') return undefined;
-    return { status: 403, code: 'ET_FORBIDDEN_CONTENT_TYPE', message: `a ${req.method} must send Content-Type: application/json (got ${type ? `"${type}"` : 'none'})` };
+    return { status: 403, code: ErrorCodes.FORBIDDEN_CONTENT_TYPE, message: `a ${req.method} must send Content-Type: application/json (got ${type ? `"${type}"` : 'none'})` };
   }
 
   /** Everything in order, for a route that needs the token: Host and Origin, then the token, then the content type. */
@@ -244,7 +245,7 @@ function sessionOf(req: GuardedRequest): string | undefined {
 export function methodNotAllowed(method: string, path: string, allowed: readonly string[]): Refusal {
   return {
     status: 405,
-    code: 'ET_METHOD_NOT_ALLOWED',
+    code: ErrorCodes.METHOD_NOT_ALLOWED,
     message: `${path} does not serve ${method}; it serves ${allowed.join(', ')}`,
     headers: { allow: allowed.join(', ') },
   };

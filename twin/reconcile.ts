@@ -6,6 +6,7 @@
 
 import type { Logger } from '../core/log.ts';
 import type { PropertyWriter, WriteOutcome } from '../core/reading.ts';
+import { IoCodes } from '../core/errors.ts';
 import { formatValue, sameAtWirePrecision, type PropertyValue } from '../core/values.ts';
 import type { DeviceEntry, PropState } from './entry.ts';
 import type { ReconcileState, TwinChange } from './types.ts';
@@ -127,7 +128,7 @@ export class Reconciler {
     this.transition(d, p, 'pending', p.reason);
     writer
       .write(d.spec.id, p.spec.name, value)
-      .catch((err: unknown): WriteOutcome => ({ ok: false, error: { code: 'WRITE_ERROR', message: err instanceof Error ? err.message : String(err) } }))
+      .catch((err: unknown): WriteOutcome => ({ ok: false, error: { code: IoCodes.WRITE, message: err instanceof Error ? err.message : String(err) } }))
       .then((outcome) => this.settle(d, p, value, version, outcome));
   }
 
@@ -149,7 +150,7 @@ export class Reconciler {
     }
     const reason = outcome.ok
       ? `read back ${this.fmt(p, outcome.readBack)} after writing ${this.fmt(p, value)}`
-      : `write failed: ${outcome.error?.code ?? 'ERROR'}: ${outcome.error?.message ?? 'no reason given'}`;
+      : `write failed: ${outcome.error?.code ?? IoCodes.WRITE}: ${outcome.error?.message ?? 'no reason given'}`;
     if (outcome.permanent) {
       p.refusedVersion = version;
       this.transition(d, p, 'failed', `${reason} (permanent: not retried until the desired value changes)`);

@@ -2,8 +2,8 @@
 // translation of ajv's findings into errors a person can act on. Unknown fields are warnings,
 // not errors: a Kubernetes API server would prune them, and a typo should not stop a gateway.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { EdgetwinError, ErrorCodes } from '../errors.ts';
+import { compileSchema, describe, type SchemaProblem, type Validator } from '../schema.ts';
 import { deviceId } from '../device.ts';
 import { API_VERSION } from './types.ts';
 import { whereIn, type ParsedDoc, type PathSegment } from './parse.ts';
@@ -91,8 +91,7 @@ export const schemas: Record<Kind, object> = {
   DeviceStatus: resource({ type: 'object' }, []),
 };
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-const validators = Object.fromEntries(KINDS.map((k) => [k, ajv.compile(schemas[k])])) as Record<Kind, ValidateFunction>;
+const validators = Object.fromEntries(KINDS.map((k) => [k, compileSchema(schemas[k])])) as Record<Kind, Validator<unknown>>;
 
 export interface SchemaResult {
   kind?: Kind;
@@ -123,14 +122,12 @@ export function checkDocument(doc: ParsedDoc): SchemaResult {
     errors.push(new EdgetwinError(ErrorCodes.MODEL_KIND, `${got}: edgetwin accepts ${API_VERSION}`, { ...at(['apiVersion']), device },
       `set apiVersion: ${API_VERSION}${String(obj.apiVersion).includes('v1alpha') ? ' and move the fields to their v1beta1 places' : ''}`));
   }
-  const validate = validators[kind as Kind];
-  if (!validate(v)) {
-    for (const e of validate.errors ?? []) {
-      const path = [...pointerPath(e.instancePath), ...extraSegment(e)];
-      const problem = explain(e);
-      const where = { ...at(path), device, property: propertyName(obj, path) };
-      const err = new EdgetwinError(ErrorCodes.MODEL_SCHEMA, problem.message, where, problem.hint);
-      (e.keyword === 'additionalProperties' ? warnings : errors).push(err);
+  const checked = validators[kind as Kind].check(v);
+  if (!checked.ok) {
+    for (const problem of checked.problems) {
+      const where = { ...at(problem.path), device, property: propertyName(obj, problem.path) };
+      const err = new EdgetwinError(ErrorCodes.MODEL_SCHEMA, message(problem), where, hint(problem));
+      (problem.unknownKey !== undefined ? warnings : errors).push(err);
     }
   }
   return { kind: kind as Kind, errors, warnings };
@@ -150,29 +147,7 @@ function propertyName(obj: Record<string, unknown>, path: PathSegment[]): string
   return typeof name === 'string' ? name : undefined;
 }
 
-function pointerPath(pointer: string): PathSegment[] {
-  if (!pointer) return [];
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-function extraSegment(e: ErrorObject): PathSegment[] {
-  if (e.keyword === 'required') return [e.params.missingProperty as string];
-  if (e.keyword === 'additionalProperties') return [e.params.additionalProperty as string];
-  return [];
-}
-
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a map';
-  if (typeof v === 'string') return JSON.stringify(v);
-  return String(v);
-}
-
-const TYPE_WORDS: Record<string, string> = {
-  integer: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false', object: 'a map (key: value)',
-  array: 'a list', 'string,number,boolean': 'a string, number or boolean', 'string,number': 'a number or a numeric string',
-};
+export { describe };
 
 const FIELD_HINTS: Record<string, string> = {
   collectCycle: 'milliseconds between reads, a whole number such as 1000',
@@ -189,33 +164,16 @@ const FIELD_HINTS: Record<string, string> = {
   accessMode: 'use ReadWrite or ReadOnly',
 };
 
-function explain(e: ErrorObject): { message: string; hint?: string } {
-  const segs = [...pointerPath(e.instancePath), ...extraSegment(e)];
-  const field = [...segs].reverse().find((s): s is string => typeof s === 'string') ?? '';
-  const hint = FIELD_HINTS[field];
-  switch (e.keyword) {
-    case 'required':
-      return { message: `missing required field "${e.params.missingProperty}"`, hint };
-    case 'additionalProperties':
-      return { message: `unknown field "${e.params.additionalProperty}" is ignored`,
-        hint: 'check its spelling; edgetwin extensions go inside configData' };
-    case 'type': {
-      const want = String(e.params.type);
-      return { message: `expected ${TYPE_WORDS[want] ?? want}, got ${describe(e.data)}`, hint };
-    }
-    case 'enum':
-      return { message: `${describe(e.data)} is not one of ${(e.params.allowedValues as unknown[]).join(', ')}`, hint };
-    case 'pattern':
-      return { message: `${describe(e.data)} is not a valid name`,
-        hint: 'Kubernetes names use lower-case letters, digits, "-" and ".", and start and end with a letter or digit' };
-    case 'minimum':
-    case 'maximum':
-      return { message: `${describe(e.data)} is ${e.keyword === 'minimum' ? 'below' : 'above'} the ${e.keyword} ${e.params.limit}`, hint };
-    case 'minLength':
-      return { message: 'must not be empty', hint };
-    case 'maxLength':
-      return { message: `is longer than ${e.params.limit} characters`, hint };
-    default:
-      return { message: e.message ?? e.keyword, hint };
-  }
+/** The shared translation, in the words of Device YAML: unknown keys are ignored, names are Kubernetes names. */
+function message(problem: SchemaProblem): string {
+  if (problem.unknownKey !== undefined) return `unknown field "${problem.unknownKey}" is ignored`;
+  if (problem.keyword === 'pattern') return `${problem.message.replace(/ does not match the pattern .*$/, '')} is not a valid name`;
+  return problem.message;
+}
+
+function hint(problem: SchemaProblem): string | undefined {
+  if (problem.unknownKey !== undefined) return 'check its spelling; edgetwin extensions go inside configData';
+  if (problem.keyword === 'pattern') return 'Kubernetes names use lower-case letters, digits, "-" and ".", and start and end with a letter or digit';
+  const field = [...problem.path].reverse().find((s): s is string => typeof s === 'string') ?? '';
+  return FIELD_HINTS[field];
 }

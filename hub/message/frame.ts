@@ -2,7 +2,7 @@
 // frame is never parsed), then JSON, then the envelope's shape. A bad frame yields a reason that
 // the session logs and answers with an `error` message; it never ends the session.
 
-import { Ajv } from 'ajv';
+import { compileSchema, dottedPath } from '../../core/schema.ts';
 import type { Message } from './envelope.ts';
 
 /** The default of `cloudhub.maxFrameBytes`. */
@@ -39,7 +39,7 @@ const schema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: false, strict: false }).compile<Message>(schema);
+const envelope = compileSchema<Message>(schema);
 
 export type FrameResult = { ok: true; message: Message } | { ok: false; reason: string; partial?: Pick<Message, 'header' | 'route'> };
 
@@ -53,14 +53,15 @@ export function parseFrame(data: string | Buffer, maxBytes = DEFAULT_MAX_FRAME_B
   } catch (err) {
     return { ok: false, reason: `frame is not JSON: ${(err as Error).message}` };
   }
-  if (!validate(value)) {
-    const e = validate.errors?.[0];
-    const where = e?.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'the frame';
-    return { ok: false, reason: `frame is not a beehive message: ${where} ${e?.message ?? 'is invalid'}`, partial: salvage(value) };
+  const checked = envelope.check(value);
+  if (!checked.ok) {
+    const problem = checked.problems[0]!;
+    return { ok: false, reason: `frame is not a beehive message: ${dottedPath(problem.path) || 'the frame'}: ${problem.message}`, partial: salvage(value) };
   }
-  if (value.header.timestamp === undefined) value.header.timestamp = 0;
-  if (!('content' in value)) (value as Message).content = null;
-  return { ok: true, message: value };
+  const message = checked.value;
+  if (message.header.timestamp === undefined) message.header.timestamp = 0;
+  if (!('content' in message)) (message as Message).content = null;
+  return { ok: true, message };
 }
 
 /** Enough of a bad frame's header and route to address an error reply to it, when there is any. */

@@ -6,6 +6,7 @@
 import type { Noble, Peripheral } from '@stoprocent/noble';
 import { codedError } from '../sdk/index.ts';
 import { normAddress } from './ids.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** The adapter is missing, off or refused: the BLE devices go offline with this, nothing else does. */
 export function noAdapter(adapter: string, state: string, binding: string): Error {
@@ -16,7 +17,7 @@ export function noAdapter(adapter: string, state: string, binding: string): Erro
     unknown: `no answer from Bluetooth adapter ${adapter} (${binding})`,
   };
   const message = why[state] ?? `Bluetooth adapter ${adapter} is ${state} (${binding})`;
-  return codedError('ENOADAPTER', `${message}; attach an adapter, or run with --ble-binding sim:<file> to use a simulated BLE world`);
+  return codedError(IoCodes.NO_ADAPTER, `${message}; attach an adapter, or run with --ble-binding sim:<file> to use a simulated BLE world`);
 }
 
 export interface AdapterOptions {
@@ -107,7 +108,7 @@ export class BleAdapter {
     return new Promise((resolve, reject) => {
       const done = (fn: () => void) => { clearTimeout(timer); unwatch(); signal?.removeEventListener('abort', onAbort); fn(); };
       const onAbort = () => done(() => reject(signal!.reason));
-      const timer = setTimeout(() => done(() => reject(codedError('ETIMEDOUT', `${address} did not advertise within ${timeoutMs} ms: is it powered, in range, and not connected to another central?`))), timeoutMs);
+      const timer = setTimeout(() => done(() => reject(codedError(IoCodes.TIMED_OUT, `${address} did not advertise within ${timeoutMs} ms: is it powered, in range, and not connected to another central?`))), timeoutMs);
       const unwatch = this.watch((p) => { if (normAddress(p.address) === wanted) done(() => resolve(p)); });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -134,7 +135,7 @@ export class BleAdapter {
       const waiter: SlotWaiter = { device, grant: () => { leave(); this.#holders.add(device); resolve(release); } };
       const timer = setTimeout(() => {
         leave();
-        reject(codedError('ESLOTS', `all ${this.#opts.maxConnections} connection slots of adapter ${this.#opts.name} are taken (by ${holders}); waited ${waitMs} ms in the queue. Raise maxConnections if the controller allows more, or read these sensors by advertisement`));
+        reject(codedError(IoCodes.SLOTS, `all ${this.#opts.maxConnections} connection slots of adapter ${this.#opts.name} are taken (by ${holders}); waited ${waitMs} ms in the queue. Raise maxConnections if the controller allows more, or read these sensors by advertisement`));
       }, waitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
@@ -146,9 +147,9 @@ export class BleAdapter {
     const attempt = this.#connecting.then(() => new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#noble.cancelConnect(p.id);
-        reject(codedError('ETIMEDOUT', `connecting to ${p.address} timed out after ${timeoutMs} ms`));
+        reject(codedError(IoCodes.TIMED_OUT, `connecting to ${p.address} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      p.connectAsync().then(() => { clearTimeout(timer); resolve(); }, (err: Error) => { clearTimeout(timer); reject(codedError('ECONNREFUSED', `connecting to ${p.address} failed: ${err.message}`)); });
+      p.connectAsync().then(() => { clearTimeout(timer); resolve(); }, (err: Error) => { clearTimeout(timer); reject(codedError(IoCodes.CONNECTION_REFUSED, `connecting to ${p.address} failed: ${err.message}`)); });
     }));
     this.#connecting = attempt.catch(() => undefined).then(() => this.#rescan());
     return attempt;

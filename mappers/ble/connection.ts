@@ -9,6 +9,7 @@ import type { BleAdapter } from './adapter.ts';
 import type { BleProtocol, BleVisitor } from './config.ts';
 import { normAddress, normUuid } from './ids.ts';
 import { advertisementPayload, atOffset, dataWriteBytes, decodeDirect, type AdvertisementView } from './values.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 type Prop = PropertyBinding<BleVisitor>;
 type Emit = (readings: RawReading[]) => void;
@@ -30,15 +31,15 @@ export const isPush = (p: Prop) => Boolean(p.visitor.advertisement) || p.visitor
 /** noble rejects with "Disconnected <reason>" when the link drops mid-request. */
 function gattError(err: unknown, what: string): Error {
   const message = errorMessage(err);
-  if (/^Disconnected/i.test(message)) return codedError('ECONNRESET', `${what}: the peripheral disconnected (${message})`);
-  return codedError('EATT', `${what}: ${message}`);
+  if (/^Disconnected/i.test(message)) return codedError(IoCodes.CONNECTION_RESET, `${what}: the peripheral disconnected (${message})`);
+  return codedError(IoCodes.ATT, `${what}: ${message}`);
 }
 
 /** `promise`, or ETIMEDOUT saying what took too long. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   const signal = AbortSignal.timeout(ms);
   return raceAbort(promise, signal).catch((err: unknown) => {
-    if (signal.aborted) throw codedError('ETIMEDOUT', `${what} timed out after ${Math.round(ms)} ms`);
+    if (signal.aborted) throw codedError(IoCodes.TIMED_OUT, `${what} timed out after ${Math.round(ms)} ms`);
     throw err;
   });
 }
@@ -62,7 +63,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
     cleanups.length = 0;
   };
   cleanups.push(() => d.release());
-  cleanups.push(d.adapter.onPowerLoss((state) => d.ctx.lost(codedError('ENOADAPTER', `Bluetooth adapter ${d.adapter.name} went ${state}`))));
+  cleanups.push(d.adapter.onPowerLoss((state) => d.ctx.lost(codedError(IoCodes.NO_ADAPTER, `Bluetooth adapter ${d.adapter.name} went ${state}`))));
 
   try {
     d.adapter.assertPowered();
@@ -78,14 +79,14 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
       });
       if (!gatt.length) {
         const timer = new Promise<never>((_, reject) => {
-          const t = setTimeout(() => reject(codedError('ETIMEDOUT', `${d.config.macAddress} sent no advertisement within ${d.config.timeout} ms: is it powered and in range?`)), left());
+          const t = setTimeout(() => reject(codedError(IoCodes.TIMED_OUT, `${d.config.macAddress} sent no advertisement within ${d.config.timeout} ms: is it powered and in range?`)), left());
           cleanups.push(() => clearTimeout(t));
         });
         await raceAbort(Promise.race([seen, timer]), d.ctx.signal);
       }
       const staleness = setInterval(() => {
         if (lastAdv && Date.now() - lastAdv.at > d.config.advertisementTimeout) {
-          d.ctx.lost(codedError('ETIMEDOUT', `no advertisement from ${d.config.macAddress} for ${d.config.advertisementTimeout} ms`));
+          d.ctx.lost(codedError(IoCodes.TIMED_OUT, `no advertisement from ${d.config.macAddress} for ${d.config.advertisementTimeout} ms`));
         }
       }, Math.min(1000, d.config.advertisementTimeout));
       cleanups.push(() => clearInterval(staleness));
@@ -97,7 +98,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
       const p = await d.adapter.find(address, left(), d.ctx.signal);
       await d.adapter.connect(p, left());
       peripheral = p;
-      const onDisconnect = (reason: unknown) => d.ctx.lost(codedError('ECONNRESET', `${d.config.macAddress} disconnected (${String(reason)})`));
+      const onDisconnect = (reason: unknown) => d.ctx.lost(codedError(IoCodes.CONNECTION_RESET, `${d.config.macAddress} disconnected (${String(reason)})`));
       p.once('disconnect', onDisconnect);
       cleanups.push(async () => {
         p.removeListener('disconnect', onDisconnect);
@@ -121,7 +122,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
     const c = chars.get(p.visitor.serviceUUID ? `${normUuid(p.visitor.serviceUUID)}/${uuid}` : uuid);
     if (!c) {
       const found = [...chars.keys()].filter((k) => k.includes('/')).join(', ') || 'none';
-      throw codedError('ENOCHAR', `${d.config.macAddress} has no characteristic ${p.visitor.characteristicUUID}${p.visitor.serviceUUID ? ` in service ${p.visitor.serviceUUID}` : ''} (service/characteristic found: ${found})`);
+      throw codedError(IoCodes.NO_CHARACTERISTIC, `${d.config.macAddress} has no characteristic ${p.visitor.characteristicUUID}${p.visitor.serviceUUID ? ` in service ${p.visitor.serviceUUID}` : ''} (service/characteristic found: ${found})`);
     }
     return c;
   };
@@ -130,14 +131,14 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
     try {
       return d.codec(p) ? { property: p.name, raw: atOffset(data, p.visitor) } : { property: p.name, value: decodeDirect(p, data) };
     } catch (err) {
-      return { property: p.name, error: { code: 'ECODEC', message: errorMessage(err) } };
+      return { property: p.name, error: { code: IoCodes.CODEC, message: errorMessage(err) } };
     }
   };
 
   const fromAdvertisement = (p: Prop): RawReading => {
-    if (!lastAdv) return { property: p.name, error: { code: 'ENODATA', message: `no advertisement from ${d.config.macAddress} yet` } };
+    if (!lastAdv) return { property: p.name, error: { code: IoCodes.NO_DATA, message: `no advertisement from ${d.config.macAddress} yet` } };
     const payload = advertisementPayload(lastAdv.view, lastAdv.rssi, p.visitor.advertisement!);
-    if (payload === undefined) return { property: p.name, error: { code: 'ENODATA', message: `the last advertisement carried no ${p.visitor.advertisement!.source}${p.visitor.advertisement!.companyId !== undefined ? ` of company ${p.visitor.advertisement!.companyId}` : ''}` } };
+    if (payload === undefined) return { property: p.name, error: { code: IoCodes.NO_DATA, message: `the last advertisement carried no ${p.visitor.advertisement!.source}${p.visitor.advertisement!.companyId !== undefined ? ` of company ${p.visitor.advertisement!.companyId}` : ''}` } };
     if (typeof payload === 'number') return { property: p.name, value: payload, time: lastAdv.at };
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
     return { ...fromBytes(p, bytes), time: lastAdv.at };
@@ -148,22 +149,22 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
     try {
       c = characteristic(p);
     } catch (err) {
-      return { property: p.name, error: { code: 'ENOCHAR', message: errorMessage(err) } };
+      return { property: p.name, error: { code: IoCodes.NO_CHARACTERISTIC, message: errorMessage(err) } };
     }
     if (!c.properties.includes('read')) {
       const last = written.get(p.name);
       // A write-only characteristic: the value last written, marked uncertain (nobody read it).
       if (last) return { ...fromBytes(p, last), quality: 'uncertain' };
-      return { property: p.name, error: { code: 'ENOTREADABLE', message: `characteristic ${c.uuid} cannot be read (it allows ${c.properties.join(', ')})` } };
+      return { property: p.name, error: { code: IoCodes.NOT_READABLE, message: `characteristic ${c.uuid} cannot be read (it allows ${c.properties.join(', ')})` } };
     }
     try {
       return fromBytes(p, await raceAbort(c.readAsync(), signal));
     } catch (err) {
       // The runtime's own abort (timeout, stop) keeps its code; a bare timeout signal becomes ETIMEDOUT.
-      if (signal.aborted) throw (signal.reason as { code?: string })?.code ? signal.reason : codedError('ETIMEDOUT', `reading ${p.visitor.characteristicUUID} timed out`);
+      if (signal.aborted) throw (signal.reason as { code?: string })?.code ? signal.reason : codedError(IoCodes.TIMED_OUT, `reading ${p.visitor.characteristicUUID} timed out`);
       const e = gattError(err, `reading ${p.visitor.characteristicUUID}`);
-      if ((e as Error & { code: string }).code === 'ECONNRESET') throw e;
-      return { property: p.name, error: { code: 'EATT', message: e.message } };
+      if ((e as Error & { code: string }).code === IoCodes.CONNECTION_RESET) throw e;
+      return { property: p.name, error: { code: IoCodes.ATT, message: e.message } };
     }
   };
 
@@ -179,7 +180,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
       try {
         bytes = v.dataWrite ? dataWriteBytes(v.dataWrite, value) : raw ? Buffer.from(raw) : typeof value === 'string' ? Buffer.from(value, 'utf8') : value instanceof Uint8Array ? Buffer.from(value) : (() => { throw new Error(`say how to write a ${p.spec.type}: dataType (the SDK codec) or dataWrite`); })();
       } catch (err) {
-        throw codedError('ECODEC', errorMessage(err));
+        throw codedError(IoCodes.CODEC, errorMessage(err));
       }
       const c = characteristic(p);
       try {
@@ -206,7 +207,7 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
         try {
           c = characteristic(p);
         } catch (err) {
-          emit([{ property: p.name, error: { code: 'ENOCHAR', message: errorMessage(err) } }]);
+          emit([{ property: p.name, error: { code: IoCodes.NO_CHARACTERISTIC, message: errorMessage(err) } }]);
           continue;
         }
         const onData = (data: Buffer, isNotification: boolean) => { if (isNotification) emit([fromBytes(p, data)]); };
@@ -217,8 +218,8 @@ export async function openConnection(d: ConnectionDeps): Promise<Connection<BleV
         } catch (err) {
           const e = gattError(err, `subscribing to ${p.visitor.characteristicUUID} (mode ${p.visitor.mode})`);
           // A lost link is the runtime's to handle; a refused subscription is this property's failure.
-          if ((e as Error & { code: string }).code === 'ECONNRESET') throw e;
-          emit([{ property: p.name, error: { code: 'ENOTIFY', message: e.message } }]);
+          if ((e as Error & { code: string }).code === IoCodes.CONNECTION_RESET) throw e;
+          emit([{ property: p.name, error: { code: IoCodes.NOTIFY, message: e.message } }]);
           continue;
         }
         // Many sensors notify only on change: one read now gives the twin a value from the start.

@@ -6,6 +6,7 @@ import { defineDriver, SDK_VERSION, type DeviceBinding, type Driver, type Driver
 import { BleAdapter } from './adapter.ts';
 import { protocolSchema, visitorProblems, visitorSchema, type BleProtocol, type BleVisitor } from './config.ts';
 import { isPush, openConnection } from './connection.ts';
+import { discoverBle } from './discover.ts';
 import { createNoble, describeBinding, type BleBinding } from './noble-loader.ts';
 import { codecFor } from './values.ts';
 
@@ -45,5 +46,7 @@ export function createBleDriver(binding: BleBinding): Driver<BleProtocol, BleVis
         release: () => ctx.links.release(key),
       });
     },
+    // A scan, or onboarding one sensor (options.address): see discover.ts.
+    discover: (options, ctx) => discoverBle((name) => openAdapter(binding, name, 1), options, ctx),
   });
 }

@@ -114,7 +114,7 @@ export async function onboard(adapter: BleAdapter, address: string, timeoutMs: n
   }
 }
 
-function slug(name: string | undefined, address: string): string {
+export function slug(name: string | undefined, address: string): string {
   const s = (name ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
   return s || `ble-${address.replace(/:/g, '')}`;
 }

@@ -4,22 +4,18 @@
 
 import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
 import { article, checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
-import { bitAt, ModbusException, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
-import { limitsOf, planReads, splitRequest, type PlanLimits, type Span } from './plan.ts';
+import { bitAt, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
+import { limitsOf, planReads, type PlanLimits, type Span } from './plan.ts';
+import { isSplit, readInParts, refusedAddress } from './split-reads.ts';
 import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
-import { acquireTransport, type Transport } from './transport.ts';
+import type { Transport } from './transport.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 type Request = ReadRequest<ModbusVisitor>;
 type Binding = PropertyBinding<ModbusVisitor>;
 
 export const DEFAULT_TIMEOUT_MS = 1000;
-
-/**
- * Requests a device answered with exception 02 and how they were split, kept per plan request
- * (whose identity lasts as long as the configuration), so a reconnect does not ask again.
- */
-const splits = new WeakMap<object, Request[]>();
 
 /** The read request of a planned span, built once: a plan's spans live as long as its configuration. */
 const requests = new WeakMap<Span, Uint8Array>();
@@ -34,16 +30,19 @@ function timeoutOf(config: ModbusProtocol): number {
   return config.timeout ?? DEFAULT_TIMEOUT_MS;
 }
 
-async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promise<{ transport: Transport; key: string }> {
+/** The transport of every unit id behind one endpoint or bus: when it dies, the runtime reconnects them all. */
+async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promise<Transport> {
   const serial = serialSettings(config);
-  if (serial) {
-    return acquireTransport(ctx.links, `modbus-rtu:${serial.path}`, async () => {
-      const link = await ctx.links.acquireSerial(serial, 'modbus');
-      return new RtuTransport(link, () => ctx.links.release(serialKey(serial.path)));
-    });
-  }
   const { host, port } = tcpEndpoint(config);
-  return acquireTransport(ctx.links, `modbus-tcp:${host}:${port}`, () => TcpTransport.open(host, port, timeoutOf(config)));
+  const lease = await ctx.share<Transport>(serial ? `modbus-rtu:${serial.path}` : `modbus-tcp:${host}:${port}`, async (fail) => {
+    const t = serial
+      ? new RtuTransport(await ctx.links.acquireSerial(serial, 'modbus'), () => ctx.links.release(serialKey(serial.path)))
+      : await TcpTransport.open(host, port, timeoutOf(config));
+    t.onLost(fail);
+    if (t.dead) fail(codedError(IoCodes.CONNECTION_RESET, 'the Modbus transport closed as it opened'));
+    return t;
+  });
+  return lease.link;
 }
 
 /** Cut each property's bytes out of the data a span returned. */
@@ -87,61 +86,33 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
     const unit = unitOf(device.config);
     const limits: PlanLimits = limitsOf(device.config);
     const maps = new Map(device.properties.map((p) => [p.name, mapOf(p)]));
-    const { transport, key } = await openTransport(device.config, ctx);
-    const off = transport.onLost((err) => ctx.lost(err));
+    const transport = await openTransport(device.config, ctx);
 
     const ask = async (pdu: Uint8Array, signal: AbortSignal) => parseResponse(pdu, await transport.request(unit, pdu, signal));
     const fetchSpan = (span: Span, signal: AbortSignal) => ask(requestOf(span), signal);
 
-    /** Read a request; on exception 02, split it and read the parts. `leaves` collects what was asked in the end. */
-    const readSplitting = async (request: Request, signal: AbortSignal, leaves: Request[]): Promise<RawReading[]> => {
-      try {
-        const readings = decodeSpan(request, await fetchSpan(request.detail as Span, signal), maps);
-        leaves.push(request);
-        return readings;
-      } catch (err) {
-        if (!(err instanceof ModbusException) || err.exception !== 2) throw err;
-        const parts = splitRequest(request, limits);
-        if (!parts.length) {
-          leaves.push(request);
-          return request.properties.map((p) => ({ property: p.name, error: { code: err.code, message: err.message } }));
-        }
-        const readings: RawReading[] = [];
-        for (const part of parts) readings.push(...await readSplitting(part, signal, leaves));
-        return readings;
-      }
-    };
+    const readPart = async (part: Request, signal: AbortSignal) => decodeSpan(part, await fetchSpan(part.detail as Span, signal), maps);
 
     return {
       async read(request, signal) {
-        let parts = splits.get(request);
-        if (!parts) {
+        if (!isSplit(request)) {
           // The common case: the request as planned answers, as one block of registers or bits
           // (the runtime cuts it into properties only when it changed).
           try {
             const data = await fetchSpan(request.detail as Span, signal);
             return { block: data, readings: () => decodeSpan(request, data, maps) };
           } catch (err) {
-            if (!(err instanceof ModbusException) || err.exception !== 2) throw err;
-            parts = splitRequest(request, limits);
-            if (!parts.length) return request.properties.map((p) => ({ property: p.name, error: { code: err.code, message: err.message } }));
+            if (!refusedAddress(err)) throw err;
+            return readInParts(request, limits, (part) => readPart(part, signal), ctx.log, err);
           }
         }
-        const leaves: Request[] = [];
-        const readings: RawReading[] = [];
-        for (const part of parts) readings.push(...await readSplitting(part, signal, leaves));
-        if (!sameRequests(splits.get(request), leaves)) {
-          splits.set(request, leaves);
-          const span = request.detail as Span;
-          ctx.log.warn({ table: span.table, address: span.address, count: span.count, requests: leaves.length }, 'the device refused a merged read (exception 02); reading it as smaller requests from now on');
-        }
-        return readings;
+        return readInParts(request, limits, (part) => readPart(part, signal), ctx.log);
       },
 
       async write(p: Binding, { raw }, signal) {
         const m = maps.get(p.name)!;
-        if (!TABLES[m.table].writable) throw codedError('MODBUS_NOT_WRITABLE', `${article(m.table)} cannot be written; only CoilRegister and HoldingRegister can`);
-        if (!raw) throw codedError('ECODEC', `no encoded value for ${p.name}`);
+        if (!TABLES[m.table].writable) throw codedError(IoCodes.MODBUS_NOT_WRITABLE, `${article(m.table)} cannot be written; only CoilRegister and HoldingRegister can`);
+        if (!raw) throw codedError(IoCodes.CODEC, `no encoded value for ${p.name}`);
         if (TABLES[m.table].bits) {
           await ask(writeSingleCoil(m.address, raw.some((b) => b !== 0)), signal);
         } else if (m.codec.type === 'bit') {
@@ -162,14 +133,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
         }
       },
 
-      async close() {
-        off();
-        await ctx.links.release(key);
-      },
+      async close() {},
     };
   },
 });
-
-function sameRequests(a: readonly Request[] | undefined, b: readonly Request[]): boolean {
-  return !!a && a.length === b.length && a.every((r, i) => r === b[i]);
-}

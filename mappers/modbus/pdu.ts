@@ -1,3 +1,4 @@
+import { IoCodes } from '../../core/errors.ts';
 // Modbus PDUs (function code + data), the same on TCP and RTU: building requests, checking and
 // unpacking responses, and exception responses as errors with stable codes.
 
@@ -15,7 +16,7 @@ export const EXCEPTIONS: Record<number, string> = {
 
 /** A frame that is not a valid answer: wrong length, wrong function, bad CRC. */
 export class FrameError extends Error {
-  constructor(readonly code: 'MODBUS_SHORT_FRAME' | 'MODBUS_CRC' | 'MODBUS_BAD_RESPONSE', message: string) {
+  constructor(readonly code: typeof IoCodes.MODBUS_SHORT_FRAME | typeof IoCodes.MODBUS_CRC | typeof IoCodes.MODBUS_BAD_RESPONSE, message: string) {
     super(message);
   }
 }
@@ -65,19 +66,19 @@ export function responseLength(head: Uint8Array): number | undefined {
 /** Check a response PDU against its request; returns the data bytes (registers or packed bits). */
 export function parseResponse(request: Uint8Array, response: Uint8Array): Uint8Array {
   const fc = request[0]!;
-  if (response.length < 2) throw new FrameError('MODBUS_SHORT_FRAME', `a ${response.length}-byte response is too short to be a Modbus answer`);
+  if (response.length < 2) throw new FrameError(IoCodes.MODBUS_SHORT_FRAME, `a ${response.length}-byte response is too short to be a Modbus answer`);
   if (response[0] === (fc | 0x80)) throw new ModbusException(response[1]!, fc);
-  if (response[0] !== fc) throw new FrameError('MODBUS_BAD_RESPONSE', `asked with function ${fc}, the device answered function ${response[0]}`);
+  if (response[0] !== fc) throw new FrameError(IoCodes.MODBUS_BAD_RESPONSE, `asked with function ${fc}, the device answered function ${response[0]}`);
   if (fc >= 1 && fc <= 4) {
     const count = (request[3]! << 8) | request[4]!;
     const expected = fc <= 2 ? Math.ceil(count / 8) : count * 2;
     const byteCount = response[1]!;
     if (byteCount !== expected || response.length !== 2 + byteCount) {
-      throw new FrameError('MODBUS_SHORT_FRAME', `asked for ${count} ${fc <= 2 ? 'bits' : 'registers'} (${expected} bytes), the device answered ${Math.max(0, Math.min(byteCount, response.length - 2))} bytes`);
+      throw new FrameError(IoCodes.MODBUS_SHORT_FRAME, `asked for ${count} ${fc <= 2 ? 'bits' : 'registers'} (${expected} bytes), the device answered ${Math.max(0, Math.min(byteCount, response.length - 2))} bytes`);
     }
     return response.subarray(2);
   }
-  if (response.length !== 5) throw new FrameError('MODBUS_SHORT_FRAME', `a write answer must be 5 bytes, got ${response.length}`);
+  if (response.length !== 5) throw new FrameError(IoCodes.MODBUS_SHORT_FRAME, `a write answer must be 5 bytes, got ${response.length}`);
   return response.subarray(1);
 }
 

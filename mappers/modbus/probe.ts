@@ -8,6 +8,7 @@ import { bitAt, parseResponse, readRequest } from './pdu.ts';
 import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
 import type { Transport } from './transport.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 export const PROBE_TABLES: Record<string, RegisterTable> = {
   holding: 'HoldingRegister', input: 'InputRegister', coil: 'CoilRegister', discrete: 'DiscreteInputRegister',
@@ -102,7 +103,7 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
   try {
     const request = readRequest(TABLES[table].fc, opts.address, opts.count);
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(codedError('ETIMEDOUT', `unit ${opts.unit} did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const timer = setTimeout(() => deadline.abort(codedError(IoCodes.TIMED_OUT, `unit ${opts.unit} did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     const data = await transport.request(opts.unit, request, deadline.signal).then((pdu) => parseResponse(request, pdu)).finally(() => clearTimeout(timer));
     const bits = TABLES[table].bits;
     const raw = bits

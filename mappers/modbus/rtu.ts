@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { codedError, type SerialLink } from '../sdk/index.ts';
 import { FrameError, responseLength } from './pdu.ts';
 import { Lifeline, type Transport } from './transport.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), sent low byte first. */
 export function crc16(bytes: Uint8Array, end = bytes.length): number {
@@ -43,7 +44,7 @@ export class RtuTransport implements Transport {
   readonly #gapMs: number;
   readonly #life = new Lifeline();
   readonly #onData = (chunk: Buffer) => this.#receive(chunk);
-  readonly #onClose = () => this.#die(codedError('ECONNRESET', `serial port ${this.#link.settings.path} closed`));
+  readonly #onClose = () => this.#die(codedError(IoCodes.CONNECTION_RESET, `serial port ${this.#link.settings.path} closed`));
   #rx: Buffer = Buffer.alloc(0);
   #waiter?: () => void;
   #lastFrameAt = 0;
@@ -65,7 +66,7 @@ export class RtuTransport implements Transport {
   }
 
   request(unit: number, pdu: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-    if (this.#life.dead) return Promise.reject(codedError('ENOTCONN', `serial port ${this.#link.settings.path} is closed`));
+    if (this.#life.dead) return Promise.reject(codedError(IoCodes.NOT_CONNECTED, `serial port ${this.#link.settings.path} is closed`));
     return this.#link.exclusive((port) => this.#exchange(port, unit, pdu, signal));
   }
 
@@ -95,7 +96,7 @@ export class RtuTransport implements Transport {
         if (err) reject(err);
         else resolve(value!);
       };
-      const onAbort = () => finish(signal.reason instanceof Error ? signal.reason : codedError('ETIMEDOUT', 'no answer'));
+      const onAbort = () => finish(signal.reason instanceof Error ? signal.reason : codedError(IoCodes.TIMED_OUT, 'no answer'));
       signal.addEventListener('abort', onAbort, { once: true });
       this.#waiter = () => {
         const rx = this.#rx;
@@ -103,12 +104,12 @@ export class RtuTransport implements Transport {
         if (length !== undefined && rx.length >= length + 3) {
           const frame = rx.subarray(0, length + 3);
           const crc = crc16(frame, length + 1);
-          if (frame[length + 1] !== (crc & 0xff) || frame[length + 2] !== crc >> 8) return finish(new FrameError('MODBUS_CRC', `CRC mismatch in the answer from unit ${unit} (noise on the line, or two devices answering)`));
-          if (frame[0] !== unit) return finish(codedError('MODBUS_BAD_RESPONSE', `asked unit ${unit}, unit ${frame[0]} answered`));
+          if (frame[length + 1] !== (crc & 0xff) || frame[length + 2] !== crc >> 8) return finish(new FrameError(IoCodes.MODBUS_CRC, `CRC mismatch in the answer from unit ${unit} (noise on the line, or two devices answering)`));
+          if (frame[0] !== unit) return finish(codedError(IoCodes.MODBUS_BAD_RESPONSE, `asked unit ${unit}, unit ${frame[0]} answered`));
           return finish(undefined, new Uint8Array(frame.subarray(1, length + 1)));
         }
         clearTimeout(silence);
-        silence = setTimeout(() => finish(new FrameError('MODBUS_SHORT_FRAME', `unit ${unit} sent ${this.#rx.length} bytes and went quiet before the frame was complete`)), SHORT_FRAME_SILENCE_MS);
+        silence = setTimeout(() => finish(new FrameError(IoCodes.MODBUS_SHORT_FRAME, `unit ${unit} sent ${this.#rx.length} bytes and went quiet before the frame was complete`)), SHORT_FRAME_SILENCE_MS);
       };
       if (this.#rx.length) this.#waiter();
     });

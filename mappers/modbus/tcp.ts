@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { codedError, errorCode } from '../sdk/index.ts';
 import { Lifeline, type Transport } from './transport.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 interface Pending {
   unit: number;
@@ -36,14 +37,14 @@ export class TcpTransport implements Transport {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('error', (err) => this.#die(err));
-    socket.on('close', () => this.#die(codedError('ECONNRESET', 'the device closed the Modbus TCP connection')));
+    socket.on('close', () => this.#die(codedError(IoCodes.CONNECTION_RESET, 'the device closed the Modbus TCP connection')));
   }
 
   /** Connect, giving up after `timeoutMs` (a pulled cable answers no SYN; the OS would wait minutes). */
   static open(host: string, port: number, timeoutMs: number): Promise<TcpTransport> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port });
-      const timer = setTimeout(() => fail(codedError('ETIMEDOUT', `connecting to ${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => fail(codedError(IoCodes.TIMED_OUT, `connecting to ${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs);
       const fail = (err: Error) => { clearTimeout(timer); socket.destroy(); reject(err); };
       socket.once('error', fail);
       socket.once('connect', () => {
@@ -63,7 +64,7 @@ export class TcpTransport implements Transport {
   }
 
   request(unit: number, pdu: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-    if (this.#life.dead) return Promise.reject(codedError('ENOTCONN', 'the Modbus TCP connection is closed'));
+    if (this.#life.dead) return Promise.reject(codedError(IoCodes.NOT_CONNECTED, 'the Modbus TCP connection is closed'));
     if (signal.aborted) return Promise.reject(signal.reason);
     let tid = this.#tid;
     do tid = (tid + 1) & 0xffff; while (this.#pending.has(tid));
@@ -82,9 +83,9 @@ export class TcpTransport implements Transport {
         if (!this.#pending.delete(tid)) return;
         reject(signal.reason);
         // Only a timeout says anything about the line; a device stopping cancels its request.
-        if (errorCode(signal.reason, '') === 'ETIMEDOUT' && ++this.#silentTimeouts >= SILENT_TIMEOUTS) {
+        if (errorCode(signal.reason, '') === IoCodes.TIMED_OUT && ++this.#silentTimeouts >= SILENT_TIMEOUTS) {
           this.#socket.destroy();
-          this.#die(codedError('ETIMEDOUT', `no answer on the connection through ${SILENT_TIMEOUTS} request timeouts in a row`));
+          this.#die(codedError(IoCodes.TIMED_OUT, `no answer on the connection through ${SILENT_TIMEOUTS} request timeouts in a row`));
         }
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -114,7 +115,7 @@ export class TcpTransport implements Transport {
       const length = this.#buffer.readUInt16BE(4);
       if (this.#buffer.readUInt16BE(2) !== 0 || length < 2 || length > 254) {
         this.#socket.destroy();
-        this.#die(codedError('MODBUS_BAD_RESPONSE', `the device sent a frame that is not Modbus TCP (protocol ${this.#buffer.readUInt16BE(2)}, length ${length})`));
+        this.#die(codedError(IoCodes.MODBUS_BAD_RESPONSE, `the device sent a frame that is not Modbus TCP (protocol ${this.#buffer.readUInt16BE(2)}, length ${length})`));
         return;
       }
       if (this.#buffer.length < 6 + length) return;
@@ -130,21 +131,21 @@ export class TcpTransport implements Transport {
       // An answer to a request that already timed out: nobody waits for it any more.
       if (!pending) continue;
       this.#pending.delete(tid);
-      if (pending.unit !== unit) pending.reject(codedError('MODBUS_BAD_RESPONSE', `asked unit ${pending.unit}, the answer came from unit ${unit}`));
+      if (pending.unit !== unit) pending.reject(codedError(IoCodes.MODBUS_BAD_RESPONSE, `asked unit ${pending.unit}, the answer came from unit ${unit}`));
       else pending.resolve(pdu);
     }
   }
 
   #die(err: Error): void {
     if (this.#life.dead) return;
-    for (const p of this.#pending.values()) p.reject(codedError('ECONNRESET', `the Modbus TCP connection broke: ${err.message}`));
+    for (const p of this.#pending.values()) p.reject(codedError(IoCodes.CONNECTION_RESET, `the Modbus TCP connection broke: ${err.message}`));
     this.#pending.clear();
     this.#life.end(err);
   }
 
   async close(): Promise<void> {
     this.#life.forget();
-    if (this.#socket.destroyed) return this.#die(codedError('ECONNRESET', 'closed'));
+    if (this.#socket.destroyed) return this.#die(codedError(IoCodes.CONNECTION_RESET, 'closed'));
     await new Promise<void>((resolve) => {
       this.#socket.once('close', () => resolve());
       this.#socket.destroy();

@@ -12,6 +12,7 @@ import { exploreCertificate } from 'node-opcua-crypto';
 import { MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, type ClientSession, type UserIdentityInfo } from 'node-opcua-client';
 import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
 import { identity, normalisePolicy, securityMode, type OpcuaProtocol } from './config.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 export interface OpenSession {
   client: OPCUAClient;
@@ -33,7 +34,7 @@ export async function certificateManager(dataDir: string): Promise<OPCUACertific
 
 function pemToDer(pem: string): Buffer {
   const body = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
-  if (!body) throw codedError('ECONFIG', 'the certificate file holds no PEM certificate');
+  if (!body) throw codedError(IoCodes.CONFIG, 'the certificate file holds no PEM certificate');
   return Buffer.from(body.replace(/\s+/g, ''), 'base64');
 }
 
@@ -74,9 +75,9 @@ function explain(err: unknown, config: OpcuaProtocol, pki: string): Error {
   if (/ECONNREFUSED|connect failed|ENOTFOUND|EHOSTUNREACH|cannot be established/i.test(msg)) {
     // node-opcua wraps the socket error in two sentences of advice; the socket error says it all.
     const cause = /Err = \((.+)\)/.exec(msg)?.[1] ?? msg;
-    return codedError(/ENOTFOUND/.test(cause) ? 'ENOTFOUND' : 'ECONNREFUSED', `cannot reach ${config.url}: ${cause}`);
+    return codedError(/ENOTFOUND/.test(cause) ? IoCodes.HOST_NOT_FOUND : IoCodes.CONNECTION_REFUSED, `cannot reach ${config.url}: ${cause}`);
   }
-  return codedError(errorCode(err, 'ECONNECT'), msg, err);
+  return codedError(errorCode(err, IoCodes.CONNECT), msg, err);
 }
 
 /** The application URI a certificate was issued for: the client must present the same one. */
@@ -105,7 +106,7 @@ export async function openSession(config: OpcuaProtocol, dataDir: string, timeou
   } as Parameters<typeof OPCUAClient.create>[0]);
   let closed = false;
   client.on('connection_lost', () => {
-    if (!closed) onLost(codedError('ECONNRESET', `the connection to ${config.url} was lost`));
+    if (!closed) onLost(codedError(IoCodes.CONNECTION_RESET, `the connection to ${config.url} was lost`));
   });
   const close = async (closeMs = 2000) => {
     if (closed) return;
@@ -134,10 +135,20 @@ export async function openSession(config: OpcuaProtocol, dataDir: string, timeou
     throw explain(err, config, pkiFolder(dataDir));
   }
   session.on('keepalive_failure', () => {
-    if (!closed) onLost(codedError('ETIMEDOUT', `the session with ${config.url} stopped answering keep-alive reads`));
+    if (!closed) onLost(codedError(IoCodes.TIMED_OUT, `the session with ${config.url} stopped answering keep-alive reads`));
   });
   session.on('session_closed', (status) => {
-    if (!closed) onLost(codedError('ECONNRESET', `the server closed the session (${status?.name ?? 'unknown status'})`));
+    if (!closed) onLost(codedError(IoCodes.CONNECTION_RESET, `the server closed the session (${status?.name ?? 'unknown status'})`));
   });
   return { client, session, close };
+}
+
+/** Session-level failures: the runtime must rebuild the session, not just retry the read. */
+const SESSION_GONE = /BadSession(Closed|IdInvalid|NotActivated)|BadSecureChannel(Closed|IdInvalid)|BadConnectionClosed|BadServerNotConnected|premature disconnection|Transaction has timed out|socket has been disconnected/i;
+
+/** A read or write failure as a coded error: ECONNRESET when the session itself is gone, so the runtime reconnects. */
+export function asSessionError(err: unknown, what: string): Error {
+  const message = `${what}: ${errorMessage(err)}`;
+  if (SESSION_GONE.test(errorMessage(err))) return codedError(IoCodes.CONNECTION_RESET, message, err);
+  return codedError(errorCode(err, IoCodes.READ), message, err);
 }

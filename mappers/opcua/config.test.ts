@@ -52,7 +52,7 @@ test('inconsistent security and identity fields are named', async () => {
   assert.match((await check({ url, userName: 'operator', password: join(dir, 'absent') })).join('\n'), /password names the file .*absent, which does not exist/);
   assert.match((await check({ url, certificate: passwordFile })).join('\n'), /privateKey/);
   assert.match((await check({ url: 'http://plc.local' })).join('\n'), /url/);
-  assert.match((await check({ url, securityMode: 'Encrypt' })).join('\n'), /securityMode: must be one of/);
+  assert.match((await check({ url, securityMode: 'Encrypt' })).join('\n'), /securityMode: "Encrypt" is not one of None, Sign, SignAndEncrypt/);
 });
 
 test('a relative password path is relative to the YAML file that declares the device', async () => {

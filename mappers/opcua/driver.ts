@@ -2,36 +2,28 @@
 // their source timestamps), or polling with one batched ReadRequest per cycle. Writes use the
 // variant type of the node's DataType, read once per session and cached.
 
-import { routeLibraryLog } from './library-log.ts';
+import { routeLibraryLogToGateway } from './library-log.ts';
 import { AttributeIds, type DataType, type NodeId } from 'node-opcua-client';
-import { codedError, errorCode, errorMessage } from '../sdk/async.ts';
+import { codedError, errorCode } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/driver.ts';
 import { leaseSession, type SessionLease } from './shared-session.ts';
+import { asSessionError } from './client.ts';
+import { discoverOpcua } from './discover.ts';
 import { checkDevice, identity, normalisePolicy, protocolSchema, securityMode, visitorSchema, withFiles, type OpcuaProtocol, type OpcuaVisitor } from './config.ts';
 import { NodeResolver, type Resolved } from './resolve.ts';
 import { SubscriptionKeeper } from './subscription.ts';
 import { statusError, toRaw, toVariant } from './values.ts';
 import type { PropertyValue } from '../../core/values.ts';
-import { createLogger } from '../../core/log.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 type Device = DeviceBinding<OpcuaProtocol, OpcuaVisitor>;
 type Property = PropertyBinding<OpcuaVisitor>;
 
 const DEFAULT_TIMEOUT_S = 10;
-let libraryLogRouted = false;
 /** A server refuses a deadband filter on a non-numeric node; the runtime's own deadband still applies. */
 const NUMERIC = new Set(['int', 'float', 'double']);
-/** Session-level failures: the runtime must rebuild the session, not just retry the read. */
-const SESSION_GONE = /BadSession(Closed|IdInvalid|NotActivated)|BadSecureChannel(Closed|IdInvalid)|BadConnectionClosed|BadServerNotConnected|premature disconnection|Transaction has timed out|socket has been disconnected/i;
-
 function timeoutMs(device: Device): number {
   return (device.config.timeout ?? DEFAULT_TIMEOUT_S) * 1000;
-}
-
-function asSessionError(err: unknown, what: string): Error {
-  const message = `${what}: ${errorMessage(err)}`;
-  if (SESSION_GONE.test(errorMessage(err))) return codedError('ECONNRESET', message, err);
-  return codedError(errorCode(err, 'EREAD'), message, err);
 }
 
 class OpcuaConnection implements Connection<OpcuaVisitor> {
@@ -82,7 +74,7 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
       const variant = toVariant(input.value, await dataType);
       status = await this.#lease.session.write({ nodeId: node.nodeId, attributeId: AttributeIds.Value, value: { value: variant } });
     } catch (err) {
-      if (errorCode(err, '') === 'ETYPE' || errorCode(err, '') === 'ERANGE') throw err;
+      if (errorCode(err, '') === IoCodes.TYPE || errorCode(err, '') === IoCodes.RANGE) throw err;
       throw asSessionError(err, `writing node ${node.nodeId.toString()}`);
     }
     if (status.isNotGood()) throw statusError(status, `writing node ${node.nodeId.toString()}`);
@@ -138,14 +130,8 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
   },
   async connect(device, ctx) {
     const c = device.config;
-    if (!libraryLogRouted) {
-      libraryLogRouted = true;
-      // node-opcua's messages concern the process, not one device: a logger of their own, at the gateway's level.
-      const log = createLogger({ level: ctx.log.level }).child({ component: 'mapper', library: 'node-opcua' });
-      // Its warnings repeat on every reconnect (a whole certificate dump each time); our own errors say what to do.
-      routeLibraryLog((level, text) => (level === 'error' ? log.warn(text) : log.debug(text)));
-    }
-    const lease = await leaseSession(ctx.links, withFiles(device), ctx.dataDir, timeoutMs(device), ctx.lost);
+    routeLibraryLogToGateway(ctx.log.level);
+    const lease = await leaseSession(ctx, withFiles(device), timeoutMs(device));
     try {
       const resolver = new NodeResolver(lease.session);
       const nodes = new Map<string, Resolved>();
@@ -157,4 +143,6 @@ export const opcuaDriver = defineDriver<OpcuaProtocol, OpcuaVisitor>({
       throw err;
     }
   },
+  // Browse the address space and propose a Device: see discover.ts.
+  discover: discoverOpcua,
 });

@@ -5,6 +5,7 @@
 
 import { inspect } from 'node:util';
 import { setErrorLogger, setWarningLogger } from 'node-opcua-debug';
+import { createLogger } from '../../core/log.ts';
 
 type LibrarySink = (level: 'warn' | 'error', text: string) => void;
 
@@ -26,4 +27,18 @@ setErrorLogger(forward('error'));
 
 export function routeLibraryLog(to: LibrarySink): void {
   sink = to;
+}
+
+let routedToGateway = false;
+
+/**
+ * Once, when the driver connects its first device: node-opcua's messages concern the process, not
+ * one device, so they get a logger of their own at the gateway's level. Its warnings repeat on
+ * every reconnect (a whole certificate dump each time); our own errors say what to do.
+ */
+export function routeLibraryLogToGateway(level: string): void {
+  if (routedToGateway) return;
+  routedToGateway = true;
+  const log = createLogger({ level }).child({ component: 'mapper', library: 'node-opcua' });
+  routeLibraryLog((lvl, text) => (lvl === 'error' ? log.warn(text) : log.debug(text)));
 }

@@ -14,6 +14,7 @@ import type { Logger } from '../../core/log.ts';
 import { codedError, errorMessage } from '../sdk/async.ts';
 import type { RawReading } from '../sdk/driver.ts';
 import { toRaw } from './values.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 export interface MonitoredNode {
   property: string;
@@ -166,7 +167,7 @@ export class SubscriptionKeeper {
       try {
         await this.#probe();
       } catch (err) {
-        this.#o.lost(codedError('ETIMEDOUT', `${reason}; the session does not answer either (${errorMessage(err)})`), true);
+        this.#o.lost(codedError(IoCodes.TIMED_OUT, `${reason}; the session does not answer either (${errorMessage(err)})`), true);
         return;
       }
       try {
@@ -177,7 +178,7 @@ export class SubscriptionKeeper {
         await this.#create();
         this.#o.log.info({ reason }, 'OPC UA subscription and monitored items recreated');
       } catch (err) {
-        this.#o.lost(codedError('ECONNRESET', `${reason}; recreating the subscription failed (${errorMessage(err)})`), false);
+        this.#o.lost(codedError(IoCodes.CONNECTION_RESET, `${reason}; recreating the subscription failed (${errorMessage(err)})`), false);
       }
     })().finally(() => {
       this.#repairing = false;
@@ -186,10 +187,10 @@ export class SubscriptionKeeper {
 
   async #probe(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(codedError('ETIMEDOUT', `no answer within ${this.#o.timeoutMs} ms`)), this.#o.timeoutMs)));
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(codedError(IoCodes.TIMED_OUT, `no answer within ${this.#o.timeoutMs} ms`)), this.#o.timeoutMs)));
     try {
       const dv = await Promise.race([this.#o.session.read({ nodeId: SERVER_STATE, attributeId: AttributeIds.Value }), timeout]);
-      if (dv.statusCode.isNotGood()) throw codedError('ECONNRESET', `reading the server state returned ${dv.statusCode.name}`);
+      if (dv.statusCode.isNotGood()) throw codedError(IoCodes.CONNECTION_RESET, `reading the server state returned ${dv.statusCode.name}`);
     } finally {
       clearTimeout(timer);
     }

@@ -7,6 +7,7 @@ import { DataType, Variant, VariantArrayType, type DataValue, type StatusCode } 
 import type { RawReading } from '../sdk/driver.ts';
 import { codedError } from '../sdk/async.ts';
 import type { PropertyValue } from '../../core/values.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** BadNodeIdUnknown -> BAD_NODE_ID_UNKNOWN: matches the codes every driver reports. */
 export function statusCodeName(status: StatusCode): string {
@@ -79,7 +80,7 @@ export function toRaw(property: string, dv: DataValue, what: string): RawReading
     return { property, time, quality: 'bad', error: { code: statusCodeName(status), message: `${what} returned ${describeStatus(status)}` } };
   }
   const value = fromVariant(dv.value);
-  if (value === undefined) return { property, time, quality: 'bad', error: { code: 'ENODATA', message: `${what} holds no value (null)` } };
+  if (value === undefined) return { property, time, quality: 'bad', error: { code: IoCodes.NO_DATA, message: `${what} holds no value (null)` } };
   return { property, value, time, quality: isUncertain(status) ? 'uncertain' : 'good' };
 }
 
@@ -95,14 +96,14 @@ const RANGES: Partial<Record<DataType, [number, number]>> = {
 function split64(v: bigint, signed: boolean): [number, number] {
   const min = signed ? -(2n ** 63n) : 0n;
   const max = signed ? 2n ** 63n - 1n : 2n ** 64n - 1n;
-  if (v < min || v > max) throw codedError('ERANGE', `${v} is out of range for ${signed ? 'Int64' : 'UInt64'}`);
+  if (v < min || v > max) throw codedError(IoCodes.RANGE, `${v} is out of range for ${signed ? 'Int64' : 'UInt64'}`);
   const u = BigInt.asUintN(64, v);
   return [Number(u / TWO32), Number(u % TWO32)];
 }
 
 /** A typed value as a Variant of the node's built-in DataType; throws ERANGE/ETYPE when it does not fit. */
 export function toVariant(value: PropertyValue, dataType: DataType): Variant {
-  const fail = (why: string) => codedError('ETYPE', `cannot write ${String(value)} to a node of DataType ${DataType[dataType]}: ${why}`);
+  const fail = (why: string) => codedError(IoCodes.TYPE, `cannot write ${String(value)} to a node of DataType ${DataType[dataType]}: ${why}`);
   const num = () => {
     const n = typeof value === 'bigint' ? Number(value) : typeof value === 'boolean' ? Number(value) : Number(value);
     if (typeof value === 'string' && value.trim() === '') throw fail('empty text');
@@ -118,7 +119,7 @@ export function toVariant(value: PropertyValue, dataType: DataType): Variant {
       const n = num();
       const [min, max] = RANGES[dataType]!;
       if (!Number.isInteger(n)) throw fail('not an integer');
-      if (n < min || n > max) throw codedError('ERANGE', `${n} is out of range for ${DataType[dataType]} (${min}..${max})`);
+      if (n < min || n > max) throw codedError(IoCodes.RANGE, `${n} is out of range for ${DataType[dataType]} (${min}..${max})`);
       v = n;
       break;
     }

@@ -3,6 +3,7 @@
 // mean the same thing whichever driver reads the bytes.
 
 import type { PropertyValue } from '../../core/values.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 export type CodecType =
   | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
@@ -37,7 +38,7 @@ export interface CodecSpec {
 /** A value that does not fit its codec: the message says which and why. */
 export class CodecError extends Error {
   override name = 'CodecError';
-  readonly code = 'ECODEC';
+  readonly code = IoCodes.CODEC;
 }
 
 const FIXED_WIDTH: Partial<Record<CodecType, number>> = {

@@ -7,6 +7,7 @@ import { parseValue, ValueError, type PropertyValue } from '../../core/values.ts
 import { applyScale, decode, removeScale, type CodecSpec } from './codec.ts';
 import type { PropertyBinding, RawReading } from './driver.ts';
 import { errorMessage } from './async.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** scale/valueOffset a visitor sets for a driver that returns typed values. */
 export function visitorScale(p: PropertyBinding): { scale?: number; valueOffset?: number } | undefined {
@@ -21,9 +22,9 @@ export function badReading(device: string, property: string, code: string, messa
 
 export function toReading(device: string, p: PropertyBinding, codec: CodecSpec | undefined, raw: RawReading | undefined, now: number): Reading {
   const time = raw?.time ?? now;
-  if (!raw) return badReading(device, p.name, 'ENODATA', 'the driver returned no value for this property', time);
+  if (!raw) return badReading(device, p.name, IoCodes.NO_DATA, 'the driver returned no value for this property', time);
   if (raw.error || raw.quality === 'bad') {
-    return { device, property: p.name, time, quality: 'bad', error: raw.error ?? { code: 'EBADQUALITY', message: 'the device marked the value bad' } };
+    return { device, property: p.name, time, quality: 'bad', error: raw.error ?? { code: IoCodes.BAD_QUALITY, message: 'the device marked the value bad' } };
   }
   let value: PropertyValue | undefined;
   try {
@@ -32,13 +33,13 @@ export function toReading(device: string, p: PropertyBinding, codec: CodecSpec |
       const scale = visitorScale(p);
       value = scale && (typeof raw.value === 'number' || typeof raw.value === 'bigint') ? applyScale(raw.value, scale) : raw.value;
     } else if (raw.raw !== undefined) value = raw.raw;
-    if (value === undefined) return badReading(device, p.name, 'ENODATA', 'the driver returned neither a value nor bytes', time);
+    if (value === undefined) return badReading(device, p.name, IoCodes.NO_DATA, 'the driver returned neither a value nor bytes', time);
     if (p.spec.type === 'int' && typeof value === 'number' && !Number.isInteger(value)) {
-      return badReading(device, p.name, 'ETYPE', `${value} is not an integer but the property type is int (check scale, or declare the property FLOAT)`, time);
+      return badReading(device, p.name, IoCodes.TYPE, `${value} is not an integer but the property type is int (check scale, or declare the property FLOAT)`, time);
     }
     value = parseValue(p.spec.type, value);
   } catch (err) {
-    const code = err instanceof ValueError ? 'ETYPE' : 'ECODEC';
+    const code = err instanceof ValueError ? IoCodes.TYPE : IoCodes.CODEC;
     return badReading(device, p.name, code, `cannot convert the device's value: ${errorMessage(err)}`, time);
   }
   const reading: Reading = { device, property: p.name, value, time, quality: raw.quality ?? 'good' };

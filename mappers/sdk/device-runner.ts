@@ -1,32 +1,25 @@
-// One device's life: connect, poll its plan through the link's scheduler, report, and when the
-// connection fails or breaks, go offline and retry with backoff, forever, without touching any
-// other device.
+// One device's life: connect, poll its plan through the link's scheduler, and when the connection
+// fails or breaks, go offline and retry with backoff, forever, without touching any other device.
+// What becomes of the answers (decode, block cache, report filter, metrics) is the pipeline's
+// (pipeline.ts); a write goes through write.ts and reads back through the same pipeline.
 
 import type { Logger } from '../../core/log.ts';
 import type { DeviceState, Reading, ReadingSink } from '../../core/reading.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
-import { badReading, toReading } from './convert.ts';
-import type { CodecSpec } from './codec.ts';
 import type { Connection, DriverContext, PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
-import type { LinkRegistry } from './links.ts';
+import type { LinkLease, LinkRegistry } from './links.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
-import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
+import { ReadPipeline } from './pipeline.ts';
 import type { LinkScheduler } from './scheduler.ts';
 import { writeProperty, type WriteRequest } from './write.ts';
 import type { WriteOutcome } from '../../core/reading.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** Codes that mean the connection itself is gone, not just one read. */
-/** A property of a read request with what a poll needs of it, looked up once per request. */
-interface BoundProperty {
-  p: PropertyBinding;
-  codec: CodecSpec | undefined;
-  slot: ReportSlot;
-}
-
-const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ENOTCONN', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
+const LOST_CODES = new Set<string>([IoCodes.CONNECTION_RESET, IoCodes.BROKEN_PIPE, IoCodes.NOT_CONNECTED, IoCodes.CONNECTION_REFUSED, IoCodes.CONNECTION_ABORTED, IoCodes.HOST_UNREACHABLE, IoCodes.NETWORK_UNREACHABLE]);
 
 export interface RunnerDeps {
   prepared: PreparedDevice;
@@ -47,10 +40,7 @@ export class DeviceRunner {
   readonly #id: string;
   readonly #protocol: string;
   readonly #backoff: Backoff;
-  readonly #filter: ReportFilter;
-  /** The last good block of each request whose driver answers in blocks. */
-  readonly #blocks = new WeakMap<ReadRequest, Uint8Array>();
-  readonly #boundByRequest = new WeakMap<ReadRequest, BoundProperty[]>();
+  readonly #pipeline: ReadPipeline;
   readonly #stop = new AbortController();
   #state: DeviceState = 'unknown';
   #reason = 'not connected yet';
@@ -60,6 +50,9 @@ export class DeviceRunner {
   #sent = false;
   #sentReason?: string;
   #unsubscribe?: () => Promise<void>;
+  #silenceTimer: unknown;
+  /** The shared links the live connection holds (DriverContext.share), released after it closes. */
+  #leases: LinkLease<unknown>[] = [];
   readonly #health = new Map<number, boolean>();
   /** This device's longest synchronous call per hook, so only a new record reaches the metrics. */
   readonly #longestHold = new Map<string, number>();
@@ -69,8 +62,7 @@ export class DeviceRunner {
     this.#id = deps.prepared.spec.id;
     this.#protocol = deps.prepared.spec.protocol;
     this.#backoff = new Backoff(deps.backoff);
-    const rules = new Map<string, ReportRule>(deps.prepared.spec.properties.map((p) => [p.name, { deadband: p.deadband, reportCycle: p.reportCycle }]));
-    this.#filter = new ReportFilter(rules);
+    this.#pipeline = new ReadPipeline(deps.prepared, deps.sink, deps.metrics);
   }
 
   get state(): DeviceState {
@@ -88,7 +80,7 @@ export class DeviceRunner {
 
   async stop(): Promise<void> {
     if (this.#stop.signal.aborted) return;
-    this.#stop.abort(codedError('ECANCELED', `device ${this.#id} stopped`));
+    this.#stop.abort(codedError(IoCodes.CANCELED, `device ${this.#id} stopped`));
     this.#generation++;
     if (this.#retryTimer !== undefined) this.#d.clock.clearTimer(this.#retryTimer);
     this.#retryTimer = undefined;
@@ -102,9 +94,8 @@ export class DeviceRunner {
       connection: this.#conn,
       notConnected: `device ${this.#id} is ${this.#state} (${this.#reason}); the write was not sent`,
       submit: (run) => this.#d.scheduler.submit(this.#id, (s) => run(signal ? AbortSignal.any([s, signal]) : s)),
-      deliver: (readings) => this.#deliver(readings),
+      readBack: (request, result) => this.#pipeline.ingest(request, result, this.#d.clock.now(), true).readings,
       call: (hook, fn) => this.#call(hook, fn),
-      now: () => this.#d.clock.now(),
     };
     return writeProperty(req, property, value).then((outcome) => {
       this.#d.metrics.writes.inc({ device: this.#id, protocol: this.#protocol, result: outcome.ok ? 'ok' : outcome.error?.code ?? 'error' });
@@ -142,23 +133,30 @@ export class DeviceRunner {
   async #connect(): Promise<void> {
     const gen = ++this.#generation;
     const { prepared, log } = this.#d;
+    const leases: LinkLease<unknown>[] = [];
+    const releaseAll = () => Promise.all(leases.map((l) => l.release())).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing a shared link failed'));
     const ctx: DriverContext = {
       log,
       signal: this.#stop.signal,
       links: this.#d.links,
       dataDir: this.#d.dataDir,
       lost: (err) => this.#lost(gen, err),
+      share: async (key, open, what) => {
+        const lease = await this.#d.links.share(key, open, (err) => this.#lost(gen, err), what);
+        leases.push(lease);
+        return lease;
+      },
       count: (event, n = 1) => this.#d.metrics.countEvent(this.#id, this.#protocol, event, n),
     };
     let conn: Connection;
     const attempt = this.#call('connect', () => prepared.driver.connect(prepared.binding, ctx));
     const timeout = new AbortController();
-    const timer = this.#d.clock.setTimer(() => timeout.abort(codedError('ETIMEDOUT', 'connect timed out')), prepared.timeoutMs);
+    const timer = this.#d.clock.setTimer(() => timeout.abort(codedError(IoCodes.TIMED_OUT, 'connect timed out')), prepared.timeoutMs);
     try {
       conn = await raceAbort(raceAbort(attempt, this.#stop.signal), timeout.signal);
     } catch (err) {
       // A connect that answers after we gave up must not leak its socket.
-      attempt.then((late) => late.close(), () => undefined).catch(() => undefined);
+      attempt.then((late) => late.close(), () => undefined).catch(() => undefined).finally(() => void releaseAll());
       if (gen !== this.#generation) return;
       const reason = timeout.signal.aborted ? `connect timed out after ${prepared.timeoutMs} ms` : errorMessage(err);
       this.#offline(`connect failed: ${reason}`);
@@ -169,9 +167,11 @@ export class DeviceRunner {
     }
     if (gen !== this.#generation) {
       await this.#call('close', () => conn.close()).catch(() => undefined);
+      await releaseAll();
       return;
     }
     this.#conn = conn;
+    this.#leases = leases;
     this.#backoff.reset();
     this.#health.clear();
     this.#reason = 'connected';
@@ -194,17 +194,9 @@ export class DeviceRunner {
     log.debug('device connected');
     if (conn.subscribe && pushed.length > 0) {
       try {
-        // Looked up once: a stream can push thousands of readings a second through this callback.
-        const byName = new Map(pushed.map((p) => [p.name, { p, codec: prepared.codecs.get(p.name) }]));
         const unsubscribe = await this.#call('subscribe', () => conn.subscribe!(pushed, (raws) => {
           if (gen !== this.#generation) return;
-          const now = this.#d.clock.now();
-          const readings: Reading[] = [];
-          for (const raw of raws) {
-            const bound = byName.get(raw.property);
-            if (bound) readings.push(toReading(this.#id, bound.p, bound.codec, raw, now));
-          }
-          this.#deliver(readings, true, 0, now);
+          this.#pipeline.pushed(pushed, raws, this.#d.clock.now());
         }));
         // Stopped or lost while subscribing: nobody else will call this unsubscribe.
         if (gen !== this.#generation) {
@@ -212,11 +204,40 @@ export class DeviceRunner {
           return;
         }
         this.#unsubscribe = unsubscribe;
+        if (prepared.streamTimeoutMs) this.#watchSilence(gen, conn, pushed, prepared.streamTimeoutMs);
       } catch (err) {
         this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
         return;
       }
     }
+  }
+
+  /**
+   * A pushed stream that stops is no error any read would see: every quarter of the timeout, look
+   * whether readings came (a count, so a stream of thousands a second costs no clock reads); after
+   * the timeout of silence, the pushed properties turn bad, again each timeout until data flows.
+   */
+  #watchSilence(gen: number, conn: Connection, pushed: readonly PropertyBinding[], timeoutMs: number): void {
+    const { clock } = this.#d;
+    const every = Math.max(1, Math.floor(timeoutMs / 4));
+    let last = clock.now();
+    let heardAtWatch = this.#pipeline.heard;
+    const watch = () => {
+      if (gen !== this.#generation) return;
+      const now = clock.now();
+      if (this.#pipeline.heard !== heardAtWatch) {
+        heardAtWatch = this.#pipeline.heard;
+        last = now;
+      } else if (now - last >= timeoutMs) {
+        const message = conn.silence?.(timeoutMs) ?? `no pushed data for ${timeoutMs} ms`;
+        this.#pipeline.pushed(pushed, pushed.map((p) => ({ property: p.name, error: { code: IoCodes.TIMED_OUT, message } })), now);
+        // Bad readings are not data: the count must not take them for the stream coming back.
+        heardAtWatch = this.#pipeline.heard;
+        last = now;
+      }
+      this.#silenceTimer = clock.setTimer(watch, every);
+    };
+    this.#silenceTimer = clock.setTimer(watch, every);
   }
 
   async #poll(gen: number, conn: Connection, req: ReadRequest, index: number, signal: AbortSignal): Promise<void> {
@@ -234,79 +255,20 @@ export class DeviceRunner {
       return;
     }
     if (signal.aborted || gen !== this.#generation) return;
-    const now = clock.now();
-    const bound = this.#bound(req);
-    let raws: RawReading[];
-    if (Array.isArray(result)) raws = result;
-    else {
-      if (this.#sameBlock(req, bound, result.block, now)) {
-        this.#deliver([], true, bound.length, now);
-        this.#pollDone(index, [], true);
-        return;
-      }
-      raws = result.readings();
-    }
-    const readings: Reading[] = [];
-    const slots: ReportSlot[] = [];
-    let unchanged = 0;
-    for (let i = 0; i < bound.length; i++) {
-      const { p, codec, slot } = bound[i]!;
-      // Drivers answer in the request's order; look further only when one did not.
-      const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
-      const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
-      if (bytes && this.#filter.unchanged(slot, bytes, now)) {
-        unchanged++;
-        continue;
-      }
-      const reading = toReading(this.#id, p, codec, raw, now);
-      if (codec) this.#filter.rawSeen(slot, reading.quality === 'good' ? bytes : undefined);
-      readings.push(reading);
-      slots.push(slot);
-    }
-    this.#deliver(readings, true, unchanged, now, slots);
-    this.#pollDone(index, readings, unchanged > 0 || readings.some((r) => r.quality !== 'bad'));
-    if (!Array.isArray(result)) {
-      // Kept only when every property came out good: a block that decoded to an error is decoded again.
-      if (readings.every((r) => r.quality === 'good')) this.#blocks.set(req, Uint8Array.from(result.block));
-      else this.#blocks.delete(req);
-    }
-  }
-
-  /**
-   * A block equal to the request's last one gives every property the bytes it had, so the poll
-   * would report nothing, exactly as unchanged() per property would find: unless some property
-   * has no codec, last read other than good, or is due for its reportCycle.
-   */
-  #sameBlock(req: ReadRequest, bound: readonly BoundProperty[], block: Uint8Array, now: number): boolean {
-    const prev = this.#blocks.get(req);
-    if (!prev || prev.length !== block.length) return false;
-    for (let i = 0; i < block.length; i++) if (prev[i] !== block[i]) return false;
-    return bound.every(({ codec, slot }) => codec !== undefined && this.#filter.settled(slot, now));
-  }
-
-  /** A request's properties with their codec and report slot, looked up once, not on every poll. */
-  #bound(req: ReadRequest): BoundProperty[] {
-    let bound = this.#boundByRequest.get(req);
-    if (!bound) {
-      bound = req.properties.map((p) => ({ p, codec: this.#d.prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }));
-      this.#boundByRequest.set(req, bound);
-    }
-    return bound;
+    const { readings, ok } = this.#pipeline.ingest(req, result, clock.now());
+    this.#pollDone(index, readings, ok);
   }
 
   /** A poll that failed as a whole: every property of its request reads bad with the reason. */
   #pollFailed(gen: number, req: ReadRequest, index: number, err: unknown): void {
-    const code = errorCode(err, 'EREAD');
-    if (gen !== this.#generation || code === 'ECANCELED') return;
+    const code = errorCode(err, IoCodes.READ);
+    if (gen !== this.#generation || code === IoCodes.CANCELED) return;
     this.#d.scheduler.countError();
     if (LOST_CODES.has(code)) {
       this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    const now = this.#d.clock.now();
-    const readings = req.properties.map((p) => badReading(this.#id, p.name, code, errorMessage(err), now));
-    this.#deliver(readings, true, 0, now);
-    this.#pollDone(index, readings, false);
+    this.#pollDone(index, this.#pipeline.failed(req, code, errorMessage(err), this.#d.clock.now()), false);
   }
 
   #pollDone(index: number, readings: Reading[], ok: boolean): void {
@@ -328,23 +290,6 @@ export class DeviceRunner {
     }
   }
 
-  /**
-   * `counted` is false for the bad markers of an outage: nothing was read, so no metric moves.
-   * `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again.
-   * `slots`, when given, holds each reading's report slot (a poll has them at hand).
-   */
-  #deliver(readings: Reading[], counted = true, unchanged = 0, now = this.#d.clock.now(), slots?: ReportSlot[]): void {
-    if (!readings.length && !unchanged) return;
-    if (counted) {
-      this.#d.metrics.countReads(this.#id, this.#protocol, readings.length + unchanged);
-      for (const r of readings) if (r.quality === 'bad' && r.error) this.#d.metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: r.error.code });
-    }
-    if (!readings.length) return;
-    const admitted: Reading[] = [];
-    for (let i = 0; i < readings.length; i++) if (this.#filter.admit(readings[i]!, now, slots?.[i])) admitted.push(readings[i]!);
-    if (admitted.length) this.#d.sink.report(admitted);
-  }
-
   #lost(gen: number, err: Error): void {
     if (gen !== this.#generation || !this.#conn) return;
     this.#generation++;
@@ -356,20 +301,25 @@ export class DeviceRunner {
 
   async #disconnect(): Promise<void> {
     this.#d.scheduler.removeDevice(this.#id);
+    if (this.#silenceTimer !== undefined) this.#d.clock.clearTimer(this.#silenceTimer);
+    this.#silenceTimer = undefined;
     const conn = this.#conn;
     const unsubscribe = this.#unsubscribe;
     this.#conn = undefined;
     this.#unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
     if (conn) await this.#call('close', () => conn.close()).catch((err: unknown) => this.#d.log.warn({ err: errorMessage(err) }, 'closing the connection failed'));
+    // After close(): the driver may still use its links while it closes.
+    const leases = this.#leases;
+    this.#leases = [];
+    await Promise.all(leases.map((l) => l.release())).catch((err: unknown) => this.#d.log.warn({ err: errorMessage(err) }, 'closing a shared link failed'));
   }
 
   /** Offline: the state says why, and every property turns bad so no stale value looks current. */
   #offline(reason: string): void {
     this.#reason = reason;
     this.#setState('offline', reason);
-    const now = this.#d.clock.now();
-    this.#deliver(this.#d.prepared.binding.properties.map((p) => badReading(this.#id, p.name, 'ENOTCONN', `device offline: ${reason}`, now)), false);
+    this.#pipeline.offline(IoCodes.NOT_CONNECTED, `device offline: ${reason}`, this.#d.clock.now());
   }
 
   #retry(): void {

@@ -8,10 +8,10 @@ import type { ConfigData } from '../../core/model/types.ts';
 import type { Quality, ReadingError } from '../../core/reading.ts';
 import type { PropertyValue } from '../../core/values.ts';
 import type { CodecSpec } from './codec.ts';
-import type { LinkRegistry, SerialSettings } from './links.ts';
+import type { LinkLease, LinkRegistry, SerialSettings } from './links.ts';
 
 /** The SDK's own version; drivers declare the range they were written for. */
-export const SDK_VERSION = '1.0.0';
+export const SDK_VERSION = '1.1.0';
 
 /** A JSON Schema object (draft 2020-12 or 07, as ajv accepts). */
 export type JsonSchema = Record<string, unknown>;
@@ -77,6 +77,15 @@ export interface DriverContext {
   readonly links: LinkRegistry;
   /** The gateway's data directory (certificate stores and the like live under it). */
   readonly dataDir: string;
+  /**
+   * A link shared by every device that reaches it the same way (`key`: one TCP connection to a
+   * PLC, one OPC UA session) and that can break. `open` gets `fail`: call it when the link breaks
+   * (the socket closed, a keep-alive went unanswered). The runtime does the rest: every device on
+   * the link goes offline and reconnects with backoff, the next share() opens a fresh link, the
+   * broken one closes when its last holder let go, and this device's lease is released when its
+   * connection closes or its connect fails. `what` names the link in messages.
+   */
+  readonly share: <T extends { close(): Promise<void> | void }>(key: string, open: (fail: (err: Error) => void) => Promise<T>, what?: string) => Promise<LinkLease<T>>;
   /** Tell the runtime the connection broke (a push protocol notices before any read does). */
   readonly lost: (error: Error) => void;
   /**
@@ -94,13 +103,27 @@ export interface Connection<V = ConfigData> {
   write(property: PropertyBinding<V>, value: { value: PropertyValue; raw?: Uint8Array }, signal: AbortSignal): Promise<void>;
   /** Push protocols: deliver readings as they arrive. Returns a function that unsubscribes. */
   subscribe?(properties: readonly PropertyBinding<V>[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>>;
+  /**
+   * With Driver.streamTimeout: the message of the bad readings when the stream has been silent for
+   * `ms` (say what the connection saw meanwhile: partial or dropped frames). Default: "no pushed
+   * data for <ms> ms".
+   */
+  silence?(ms: number): string;
   close(): Promise<void>;
 }
 
+/** A device a driver found (Driver.discover): enough to propose its Device YAML. */
 export interface DiscoveredDevice {
+  /** A name for the Device (a Kubernetes name). */
   name: string;
+  /** The protocol.configData that reaches it. */
   protocol: ConfigData;
+  /** Properties found, with a KubeEdge type (INT, DOUBLE, ...) and the visitor configData that reads each. */
   properties?: { name: string; type: string; visitor: ConfigData }[];
+  /** What the protocol saw, for a person choosing (RSSI and advertised services; browse paths). */
+  details?: Record<string, unknown>;
+  /** A DeviceModel and Device proposal in YAML, when the driver made one (proposalYaml). */
+  proposal?: string;
 }
 
 export interface Driver<P = ConfigData, V = ConfigData> {
@@ -129,9 +152,20 @@ export interface Driver<P = ConfigData, V = ConfigData> {
    * connection that can subscribe gets every property pushed and none polled.
    */
   pushes?(property: PropertyBinding<V>, device: DeviceBinding<P, V>): boolean;
+  /**
+   * Milliseconds without a pushed reading after which the runtime turns the pushed properties bad
+   * (ETIMEDOUT), again after each such interval until data flows. It checks every quarter of it, so
+   * silence shows between 1 and 1.25 intervals after the last reading; the link stays up.
+   */
+  streamTimeout?(device: DeviceBinding<P, V>): number | undefined;
   /** When set for a property, reads return raw bytes and writes receive encoded bytes. */
   codec?(property: PropertyBinding<V>): CodecSpec | undefined;
   connect(device: DeviceBinding<P, V>, ctx: DriverContext): Promise<Connection<V>>;
+  /**
+   * Find devices for onboarding (a BLE scan, an OPC UA browse), outside any running device: the
+   * CLI and the dashboard call it through MapperHost.discover. `options` are the driver's own
+   * (document them in its README); links it opens are closed when the iteration ends.
+   */
   discover?(options: ConfigData, ctx: DriverContext): AsyncIterable<DiscoveredDevice>;
 }
 

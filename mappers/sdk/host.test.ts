@@ -82,7 +82,7 @@ test('an invalid edit of a running device is reported and the last good version 
     assert.deepEqual([result.started, result.stopped, result.restarted], [[], [], []]);
     assert.equal(result.errors.length, 1);
     assert.equal(result.errors[0]!.code, ErrorCodes.VISITOR_CONFIG);
-    assert.match(result.errors[0]!.format(), /^test\/devices\.yaml:10: default\/a property temperature: spec\.properties\[name=temperature\]\.visitors\.configData\.period: .*period: must be > 0/);
+    assert.match(result.errors[0]!.format(), /^test\/devices\.yaml:10: default\/a property temperature: spec\.properties\[name=temperature\]\.visitors\.configData\.period: .*period: -5 must be above 0/);
     assert.equal(host.serves(a.id), true);
     await waitFor(() => sink.latest(a.id, 'temperature')?.value === 21.5, 'the old version to keep reading');
   });

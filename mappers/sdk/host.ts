@@ -5,7 +5,7 @@
 import type { LinkHealth } from '../../core/link-health.ts';
 import type { Registry } from 'prom-client';
 import type { DeviceId, DeviceSpecResolved } from '../../core/device.ts';
-import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
+import { EdgetwinError, ErrorCodes, type Where } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { DeviceState, PropertyWriter, ReadingSink, WriteOutcome } from '../../core/reading.ts';
 import type { PropertyValue } from '../../core/values.ts';
@@ -13,7 +13,9 @@ import { errorMessage } from './async.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { realClock, type Clock } from './clock.ts';
 import { DeviceRunner } from './device-runner.ts';
-import { SDK_VERSION, type Driver } from './driver.ts';
+import { SDK_VERSION, type DiscoveredDevice, type Driver } from './driver.ts';
+import { discoverWith } from './discovery.ts';
+import type { ConfigData } from '../../core/model/types.ts';
 import { driverProblems, sdkCompatible, type DriverLoader } from './plugin.ts';
 import { checkSerialClaims, LinkRegistry, type SerialClaim } from './links.ts';
 import { MapperMetrics } from './metrics.ts';
@@ -153,13 +155,22 @@ export class MapperHost implements PropertyWriter {
     await this.#links.closeAll();
   }
 
-  async #driverFor(device: DeviceSpecResolved): Promise<Driver | EdgetwinError> {
-    const where = { file: device.source?.file, line: device.source?.line, device: device.id, path: 'spec.protocol.protocolName' };
-    const loader = this.#loaders.get(device.protocol.toLowerCase());
+  /**
+   * Ask a protocol's driver for the devices it can find (a BLE scan, an OPC UA browse), for
+   * onboarding: the dashboard and the CLI call this. Links are shared with running devices.
+   */
+  async discover(protocol: string, options: ConfigData = {}, signal?: AbortSignal): Promise<DiscoveredDevice[]> {
+    const driver = await this.#driverFor(protocol, { flag: 'protocol' });
+    if (driver instanceof EdgetwinError) throw driver;
+    return discoverWith(driver, options, { log: this.#opts.log, dataDir: this.#opts.dataDir, links: this.#links, signal });
+  }
+
+  async #driverFor(protocol: string, where: Where): Promise<Driver | EdgetwinError> {
+    const loader = this.#loaders.get(protocol.toLowerCase());
     if (!loader) {
       const known = [...new Set(this.#opts.drivers.map((l) => l.name))].join(', ') || 'none';
-      const hint = this.#opts.unknownProtocolHint?.(device.protocol) ?? 'give the MapperHost a driver loader for it';
-      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `no driver for protocol "${device.protocol}" (installed: ${known})`, where, hint);
+      const hint = this.#opts.unknownProtocolHint?.(protocol) ?? 'give the MapperHost a driver loader for it';
+      return new EdgetwinError(ErrorCodes.PROTOCOL_UNKNOWN, `no driver for protocol "${protocol}" (installed: ${known})`, where, hint);
     }
     const from = loader.source ? ` (from ${loader.source})` : '';
     let loading = this.#loaded.get(loader);
@@ -191,7 +202,7 @@ export class MapperHost implements PropertyWriter {
     const prepared = new Map<DeviceId, PreparedDevice>();
     const errors: EdgetwinError[] = [];
     for (const device of devices) {
-      const driver = await this.#driverFor(device);
+      const driver = await this.#driverFor(device.protocol, { file: device.source?.file, line: device.source?.line, device: device.id, path: 'spec.protocol.protocolName' });
       if (driver instanceof EdgetwinError) {
         errors.push(driver);
         continue;

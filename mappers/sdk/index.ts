@@ -9,9 +9,14 @@ export type {
 export { applyScale, BYTE_ORDERS, CODEC_TYPES, checkCodecSpec, CodecError, codecWidth, decode, encode, removeScale, reorder, roundNoise } from './codec.ts';
 export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';
 export { checkSerialClaims, LinkRegistry, normaliseSerial, serialKey } from './links.ts';
-export type { SerialLink, SerialSettings } from './links.ts';
+export type { LinkLease, SerialLink, SerialSettings } from './links.ts';
 export { codedError, errorCode, errorMessage, isPermanent, permanentError, raceAbort } from './async.ts';
+export { IoCodeFamilies, IoCodes, isRegisteredCode } from '../../core/errors.ts';
+export type { IoCode } from '../../core/errors.ts';
+export type { FromSchema, JSONSchema } from '../../core/schema.ts';
 export { MapperHost } from './host.ts';
+export { discoverWith } from './discovery.ts';
+export type { DiscoverOptions } from './discovery.ts';
 export { proposalYaml } from './proposal.ts';
 export type { Proposal, ProposedProperty } from './proposal.ts';
 export type { DriverLoader, MapperHostOptions } from './host.ts';

@@ -208,3 +208,42 @@ test('a real pty that vanishes (socat killed) closes the link, and it reopens wh
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a shared link that breaks tells every holder, is never handed out again, and closes when its last holder lets go', async () => {
+  const links = new LinkRegistry();
+  const opened: { n: number; closed: boolean; fail?: (err: Error) => void }[] = [];
+  const open = async (fail: (err: Error) => void) => {
+    const link = { n: opened.length, closed: false, fail, close: () => { link.closed = true; } };
+    opened.push(link);
+    return link;
+  };
+  const heard: string[] = [];
+  const a = await links.share('plc', open, (err) => heard.push(`a: ${err.message}`));
+  const b = await links.share('plc', open, (err) => heard.push(`b: ${err.message}`));
+  assert.equal(a.link, b.link, 'one link for both devices');
+  opened[0]!.fail!(new Error('socket closed'));
+  opened[0]!.fail!(new Error('again'));
+  assert.deepEqual(heard, ['a: socket closed', 'b: socket closed'], 'every holder hears once');
+  const c = await links.share('plc', open, () => undefined);
+  assert.notEqual(c.link, a.link, 'a reconnect gets a fresh link');
+  await a.release();
+  await a.release();
+  assert.equal(opened[0]!.closed, false, 'the broken link stays until its last holder lets go');
+  await b.release();
+  assert.equal(opened[0]!.closed, true);
+  assert.equal(opened[1]!.closed, false);
+  await c.release();
+  assert.equal(opened[1]!.closed, true);
+});
+
+test('a shared link that broke while opening is skipped once, then the failure is an error', async () => {
+  const links = new LinkRegistry();
+  let opens = 0;
+  const brittle = async (fail: (err: Error) => void) => {
+    opens++;
+    fail(new Error('reset'));
+    return { close: () => undefined };
+  };
+  await assert.rejects(links.share('flaky', brittle, () => undefined, 'the session with opc.tcp://x'), (e: Error & { code?: string }) => e.code === 'ECONNRESET' && /the session with opc\.tcp:\/\/x broke as soon as it opened/.test(e.message));
+  assert.equal(opens, 2);
+});

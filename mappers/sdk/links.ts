@@ -4,7 +4,7 @@
 
 import { stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { EdgetwinError, ErrorCodes } from '../../core/errors.ts';
+import { EdgetwinError, ErrorCodes, IoCodes } from '../../core/errors.ts';
 import type { SourceRef } from '../../core/device.ts';
 
 export interface SerialSettings {
@@ -131,7 +131,7 @@ async function openWithSerialport(s: Required<SerialSettings>): Promise<Duplex> 
 function watchPath(port: Duplex, path: string): void {
   const timer = setInterval(() => {
     stat(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' && !port.destroyed) port.destroy(Object.assign(new Error(`serial port ${path} vanished (device unplugged?)`), { code: 'ENODEV' }));
+      if (err.code === IoCodes.NO_ENTRY && !port.destroyed) port.destroy(Object.assign(new Error(`serial port ${path} vanished (device unplugged?)`), { code: IoCodes.NO_DEVICE }));
     });
   }, 1000);
   timer.unref();
@@ -147,8 +147,37 @@ function closeDuplex(port: Duplex): Promise<void> {
 }
 
 /** Reference-counted shared resources, keyed by what they connect to. */
+/**
+ * A device's hold on a link shared by several devices that can break (one TCP connection to a PLC,
+ * one OPC UA session): see LinkRegistry.share.
+ */
+export interface LinkLease<T> {
+  readonly link: T;
+  /** The link is broken: every device holding it hears (ctx.lost) and the next lease opens a fresh one. */
+  fail(err: Error): void;
+  /** This device is done with it; the last holder of a broken or idle link closes it. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** One generation of a shared link: who holds it, and whether it broke. */
+class SharedLink<T> {
+  readonly holders = new Set<(err: Error) => void>();
+  broken = false;
+  link!: T;
+  constructor(readonly retire: () => void) {}
+
+  fail(err: Error): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.retire();
+    for (const lost of [...this.holders]) lost(err);
+  }
+}
+
 export class LinkRegistry {
   readonly #entries = new Map<string, Entry>();
+  /** The live generation of each shared link's key: a broken link is never handed out again. */
+  readonly #generations = new Map<string, number>();
   readonly #openSerial: SerialOpener;
 
   constructor(opts: { openSerial?: SerialOpener } = {}) {
@@ -167,6 +196,43 @@ export class LinkRegistry {
     this.#entries.set(key, entry);
     value.catch(() => { if (this.#entries.get(key) === entry) this.#entries.delete(key); });
     return value;
+  }
+
+  /**
+   * A link shared by every device that reaches it the same way (`base`), which can break. `open`
+   * gets the function that declares it broken (call it from the socket's close, a failed keep-alive):
+   * then every holder's `lost` is called, so each device goes offline and reconnects, and the next
+   * share() opens a fresh link under a new generation while the broken one closes once its last
+   * holder has released it. A link that broke before this device got it is skipped once.
+   */
+  async share<T extends { close(): Promise<void> | void }>(base: string, open: (fail: (err: Error) => void) => Promise<T>, lost: (err: Error) => void, what = `the link ${base}`): Promise<LinkLease<T>> {
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.#generations.get(base) ?? 0;
+      const key = `${base}#${generation}`;
+      const retire = () => { if ((this.#generations.get(base) ?? 0) === generation) this.#generations.set(base, generation + 1); };
+      const shared = await this.acquire(key, async () => {
+        const s = new SharedLink<T>(retire);
+        s.link = await open((err) => s.fail(err));
+        return { shared: s, close: () => s.link.close() };
+      }).then((x) => x.shared as SharedLink<T>);
+      if (shared.broken) {
+        await this.release(key);
+        if (attempt < 2) continue;
+        throw Object.assign(new Error(`${what} broke as soon as it opened`), { code: IoCodes.CONNECTION_RESET });
+      }
+      shared.holders.add(lost);
+      let released = false;
+      return {
+        link: shared.link,
+        fail: (err) => shared.fail(err),
+        release: async () => {
+          if (released) return;
+          released = true;
+          shared.holders.delete(lost);
+          await this.release(key);
+        },
+      };
+    }
   }
 
   /** One user is done; the last one closes the resource. */

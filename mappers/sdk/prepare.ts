@@ -2,16 +2,13 @@
 // schemas (ajv) and frozen, the driver's cross-field checks, codecs, and the read plan, computed
 // once per config and never per cycle.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import type { DeviceSpecResolved, PropertySpec } from '../../core/device.ts';
 import { EdgetwinError, ErrorCodes, type ErrorCode, type Where } from '../../core/errors.ts';
 import type { ConfigData } from '../../core/model/types.ts';
+import { compileSchema, dottedPath, type SchemaProblem, type Validator } from '../../core/schema.ts';
 import { checkCodecSpec, type CodecSpec } from './codec.ts';
 import type { DeviceBinding, Driver, PropertyBinding, ReadRequest } from './driver.ts';
 import type { SerialSettings } from './links.ts';
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -27,12 +24,14 @@ export interface PreparedDevice {
   link: string;
   maxInFlight: number;
   timeoutMs: number;
+  /** Driver.streamTimeout: silence on the pushed properties after which they turn bad. */
+  streamTimeoutMs?: number;
   serial?: SerialSettings;
 }
 
 interface Validators {
-  protocol: ValidateFunction;
-  visitor: ValidateFunction;
+  protocol: Validator<ConfigData>;
+  visitor: Validator<ConfigData>;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -41,19 +40,6 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
-}
-
-function fieldPath(err: ErrorObject): string {
-  const base = err.instancePath.split('/').filter(Boolean).join('.');
-  const extra = err.keyword === 'required' ? String(err.params.missingProperty) : err.keyword === 'additionalProperties' ? String(err.params.additionalProperty) : '';
-  return [base, extra].filter(Boolean).join('.');
-}
-
-function describe(err: ErrorObject): string {
-  if (err.keyword === 'required') return `missing required field ${String(err.params.missingProperty)}`;
-  if (err.keyword === 'additionalProperties') return `unknown field ${String(err.params.additionalProperty)}`;
-  if (err.keyword === 'enum') return `must be one of ${(err.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  return err.message ?? 'is invalid';
 }
 
 /**
@@ -77,13 +63,13 @@ function locate(spec: DeviceSpecResolved, prop: PropertySpec | undefined, base: 
 
 /** Compiles each driver's schemas once and turns Devices into PreparedDevices. */
 export class DevicePreparer {
-  readonly #ajv = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: false }));
   readonly #validators = new WeakMap<Driver, Validators>();
 
   #compile(driver: Driver): Validators {
     let v = this.#validators.get(driver);
     if (!v) {
-      v = { protocol: this.#ajv.compile(driver.protocolSchema), visitor: this.#ajv.compile(driver.visitorSchema) };
+      // A driver package's schemas may use keywords of other drafts: compiled tolerantly.
+      v = { protocol: compileSchema(driver.protocolSchema, { strict: false }), visitor: compileSchema(driver.visitorSchema, { strict: false }) };
       this.#validators.set(driver, v);
     }
     return v;
@@ -92,15 +78,16 @@ export class DevicePreparer {
   prepare(spec: DeviceSpecResolved, driver: Driver): { prepared?: PreparedDevice; errors: EdgetwinError[] } {
     const errors: EdgetwinError[] = [];
     const v = this.#compile(driver);
-    const schemaErrors = (code: ErrorCode, base: string, what: string, validate: ValidateFunction, prop?: PropertySpec) => {
-      for (const err of validate.errors ?? []) {
-        const field = fieldPath(err);
-        errors.push(new EdgetwinError(code, `${what} ${field || 'configData'}: ${describe(err)}`, locate(spec, prop, base, field || undefined), `see the ${driver.name} driver's configuration reference`));
+    const schemaErrors = (code: ErrorCode, base: string, what: string, problems: SchemaProblem[], prop?: PropertySpec) => {
+      for (const problem of problems) {
+        const field = dottedPath(problem.path);
+        errors.push(new EdgetwinError(code, `${what} ${field || 'configData'}: ${problem.message}`, locate(spec, prop, base, field || undefined), `see the ${driver.name} driver's configuration reference`));
       }
     };
 
     const config = structuredClone(spec.protocolConfig ?? {}) as ConfigData;
-    if (!v.protocol(config)) schemaErrors(ErrorCodes.PROTOCOL_CONFIG, 'spec.protocol.configData', `${driver.name} protocol field`, v.protocol);
+    const protocolChecked = v.protocol.check(config);
+    if (!protocolChecked.ok) schemaErrors(ErrorCodes.PROTOCOL_CONFIG, 'spec.protocol.configData', `${driver.name} protocol field`, protocolChecked.problems);
 
     const properties: PropertyBinding[] = [];
     for (const prop of spec.properties) {
@@ -108,8 +95,9 @@ export class DevicePreparer {
       // deadband and reconcile are extensions the runtime and the twin apply for every protocol
       // (core/model reads them into PropertySpec), so no driver schema has to list them.
       const { deadband: _deadband, reconcile: _reconcile, ...visitor } = structuredClone(prop.visitor ?? {}) as ConfigData;
-      if (!v.visitor(visitor)) {
-        schemaErrors(ErrorCodes.VISITOR_CONFIG, `spec.properties[name=${prop.name}].visitors.configData`, `${driver.name} visitor field`, v.visitor, prop);
+      const visitorChecked = v.visitor.check(visitor);
+      if (!visitorChecked.ok) {
+        schemaErrors(ErrorCodes.VISITOR_CONFIG, `spec.properties[name=${prop.name}].visitors.configData`, `${driver.name} visitor field`, visitorChecked.problems, prop);
       }
       properties.push({ name: prop.name, spec: prop, visitor });
     }
@@ -140,6 +128,7 @@ export class DevicePreparer {
     const pushed = driver.pushes ? binding.properties.filter((p) => driver.pushes!(p, binding)) : undefined;
     const polled = pushed ? binding.properties.filter((p) => !pushed.includes(p)) : binding.properties;
     const plan = driver.plan ? driver.plan(binding, polled) : polled.map((p) => ({ properties: [p] }));
+    const streamTimeoutMs = driver.streamTimeout?.(binding);
     return {
       errors,
       prepared: {
@@ -154,6 +143,7 @@ export class DevicePreparer {
         // A serial bus carries one request at a time, whatever the driver says.
         maxInFlight: serial ? 1 : driver.maxInFlight?.(binding) ?? 1,
         timeoutMs: driver.timeout?.(binding) ?? DEFAULT_TIMEOUT_MS,
+        ...(streamTimeoutMs ? { streamTimeoutMs } : {}),
         serial,
       },
     };

@@ -6,6 +6,7 @@
 import { getEventListeners } from 'node:events';
 import { realClock, type Clock } from './clock.ts';
 import { codedError } from './async.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** A periodic read. It reports its own failures: the scheduler only times and orders it. */
 export interface PollJob {
@@ -136,7 +137,7 @@ export class LinkScheduler {
     this.#order.splice(at, 1);
     // The turn stays with the device after the one served last, even as devices come and go.
     if (at <= this.#lastIndex) this.#lastIndex--;
-    const stopped = codedError('ECANCELED', `device ${device} stopped`);
+    const stopped = codedError(IoCodes.CANCELED, `device ${device} stopped`);
     for (const task of entry.tasks) task.reject(stopped);
     for (const flight of [...this.#inFlight]) if (flight.device === device) this.#end(flight, stopped, undefined, false);
     this.#pump();
@@ -148,7 +149,7 @@ export class LinkScheduler {
    */
   submit<T>(device: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const entry = this.#devices.get(device);
-    if (!entry) return Promise.reject(codedError('ENOTCONN', `device ${device} is not connected`));
+    if (!entry) return Promise.reject(codedError(IoCodes.NOT_CONNECTED, `device ${device} is not connected`));
     return new Promise<T>((resolve, reject) => {
       entry.tasks.push({ run, resolve: resolve as (v: unknown) => void, reject });
       this.#pump();
@@ -168,7 +169,7 @@ export class LinkScheduler {
     for (const flight of [...this.#inFlight]) {
       if (flight.deadline <= now) {
         const timeoutMs = this.#devices.get(flight.device)?.timeoutMs ?? 0;
-        this.#end(flight, codedError('ETIMEDOUT', `no answer within ${timeoutMs} ms`), undefined, false);
+        this.#end(flight, codedError(IoCodes.TIMED_OUT, `no answer within ${timeoutMs} ms`), undefined, false);
       }
     }
     while (this.#inFlight.size < this.#maxInFlight && this.#startNext(now));

@@ -1,14 +1,15 @@
 // A desired value on its way to the device: parse, encode with the codec in reverse, write in the
-// device's turn on its link, then read the property back through the same connection, so the twin
-// learns what the device really holds.
+// device's turn on its link, then read the property back through the same connection and the same
+// pipeline as a poll (decode, block cache, report filter: pipeline.ts), so the twin learns what the
+// device really holds and the read-back is reported like any other reading.
 
-import { ErrorCodes } from '../../core/errors.ts';
+import { ErrorCodes, IoCodes } from '../../core/errors.ts';
 import type { Reading, WriteOutcome } from '../../core/reading.ts';
 import { parseValue, type PropertyValue } from '../../core/values.ts';
 import { errorCode, errorMessage, isPermanent, raceAbort } from './async.ts';
 import { encode } from './codec.ts';
-import { toDriverValue, toReading } from './convert.ts';
-import { readingsOf, type Connection } from './driver.ts';
+import { toDriverValue } from './convert.ts';
+import type { Connection, RawBlock, RawReading, ReadRequest } from './driver.ts';
 import type { PreparedDevice } from './prepare.ts';
 
 export interface WriteRequest {
@@ -20,9 +21,8 @@ export interface WriteRequest {
   submit<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T>;
   /** Call a driver hook, timing how long it holds the event loop. */
   call<T>(hook: string, fn: () => Promise<T>): Promise<T>;
-  /** Report the read-back readings like any other reading. */
-  deliver(readings: Reading[]): void;
-  now(): number;
+  /** Put the read-back answer through the device's pipeline: reported like a poll; every property of the request decoded. */
+  readBack(request: ReadRequest, result: RawReading[] | RawBlock): Reading[];
 }
 
 function fail(code: string, message: string): WriteOutcome {
@@ -40,7 +40,7 @@ export async function writeProperty(req: WriteRequest, property: string, input: 
   const binding = prepared.binding.properties.find((p) => p.name === property);
   if (!binding) return fail(ErrorCodes.BAD_REQUEST, `property ${property} of ${id} is not served by the ${prepared.driver.name} driver: ${spec.unsupported ?? 'unsupported'}`);
   const conn = req.connection;
-  if (!conn) return fail('ENOTCONN', req.notConnected);
+  if (!conn) return fail(IoCodes.NOT_CONNECTED, req.notConnected);
 
   let value: PropertyValue;
   let raw: Uint8Array | undefined;
@@ -53,29 +53,25 @@ export async function writeProperty(req: WriteRequest, property: string, input: 
   try {
     raw = codec ? encode(value, codec) : undefined;
   } catch (err) {
-    return fail('ECODEC', `cannot encode ${String(value)} for ${property}: ${errorMessage(err)}`);
+    return fail(IoCodes.CODEC, `cannot encode ${String(value)} for ${property}: ${errorMessage(err)}`);
   }
 
   try {
     await req.submit((signal) => raceAbort(req.call('write', () => conn.write(binding, { value: toDriverValue(binding, value), raw }, signal)), signal));
   } catch (err) {
-    return { ...fail(errorCode(err, 'EWRITE'), `writing ${property} of ${id} failed: ${errorMessage(err)}`), ...(isPermanent(err) ? { permanent: true } : {}) };
+    return { ...fail(errorCode(err, IoCodes.WRITE), `writing ${property} of ${id} failed: ${errorMessage(err)}`), ...(isPermanent(err) ? { permanent: true } : {}) };
   }
 
   const request = prepared.plan.find((r) => r.properties.some((p) => p.name === property)) ?? { properties: [binding] };
   let readings: Reading[];
   try {
-    const raws = readingsOf(await req.submit((signal) => raceAbort(req.call('read', () => conn.read(request, signal)), signal)));
-    const now = req.now();
-    const byName = new Map(raws.map((r) => [r.property, r]));
-    readings = request.properties.map((p) => toReading(id, p, prepared.codecs.get(p.name), byName.get(p.name), now));
+    readings = req.readBack(request, await req.submit((signal) => raceAbort(req.call('read', () => conn.read(request, signal)), signal)));
   } catch (err) {
-    return fail(errorCode(err, 'EREAD'), `${property} of ${id} was written but reading it back failed: ${errorMessage(err)}`);
+    return fail(errorCode(err, IoCodes.READ), `${property} of ${id} was written but reading it back failed: ${errorMessage(err)}`);
   }
-  req.deliver(readings);
   const mine = readings.find((r) => r.property === property)!;
   if (mine.quality === 'bad') {
-    return fail(mine.error?.code ?? 'EREAD', `${property} of ${id} was written but reading it back failed: ${mine.error?.message ?? 'bad quality'}`);
+    return fail(mine.error?.code ?? IoCodes.READ, `${property} of ${id} was written but reading it back failed: ${mine.error?.message ?? 'bad quality'}`);
   }
   return { ok: true, readBack: mine.value };
 }

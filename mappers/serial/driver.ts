@@ -8,11 +8,12 @@ import { protocolSchema, serialSettings, visitorSchema, type SerialProtocol, typ
 import { extract, extractCodec, preview, type Extracted } from './extract.ts';
 import type { Frame } from './framer.ts';
 import { PortSession, type Verdict } from './session.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 type Binding = PropertyBinding<SerialVisitor>;
 
 function toRaw(property: string, x: Extracted): RawReading {
-  if ('error' in x) return { property, error: { code: 'EFORMAT', message: x.error } };
+  if ('error' in x) return { property, error: { code: IoCodes.FORMAT, message: x.error } };
   return 'raw' in x ? { property, raw: x.raw } : { property, value: x.value };
 }
 
@@ -29,6 +30,8 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
   codec: (p) => extractCodec(p.visitor.extract, p.visitor),
   // Stream properties arrive through subscribe(); the rest of the device is polled.
   pushes: (p) => p.visitor.stream !== undefined,
+  // The runtime turns them bad when the instrument falls silent.
+  streamTimeout: (d) => d.config.streamTimeout,
 
   async connect(device, ctx) {
     const config = device.config;
@@ -49,7 +52,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     const link = await ctx.links.acquireSerial(serialSettings(config), 'serial').catch((err: Error & { code?: string }) => {
       if (err.code?.startsWith('ET_')) throw err;
       const why = err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '');
-      throw codedError(err.code ?? 'ENODEV', `serial port ${config.serialPort} cannot be opened: ${why} (is the adapter plugged in, and the path right?)`, err);
+      throw codedError(err.code ?? IoCodes.NO_DEVICE, `serial port ${config.serialPort} cannot be opened: ${why} (is the adapter plugged in, and the path right?)`, err);
     });
     const session = new PortSession(link, config, ctx.log, ctx.lost, ctx.count);
     await session.settle(config.settleMs);
@@ -70,7 +73,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
         return toRaw(p.name, await session.request(command, answerOf(p), command ? `answer to ${p.name}` : `frame for ${p.name}`, signal));
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code === 'EDEVICE' || code === 'EFORMAT') return { property: p.name, error: { code, message: (err as Error).message } };
+        if (code === IoCodes.DEVICE || code === IoCodes.FORMAT) return { property: p.name, error: { code, message: (err as Error).message } };
         throw err;
       }
     };
@@ -83,7 +86,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
       },
       async write(p, { value, raw }, signal) {
         const w = p.visitor.write;
-        if (!w) throw codedError('EREADONLY', `property ${p.name} has no write command`);
+        if (!w) throw codedError(IoCodes.READ_ONLY, `property ${p.name} has no write command`);
         const command = renderCommand(w.command, { address, value: { text: String(value), raw } });
         const expect = patterns.get(p.name)!.expect;
         if (!expect) return session.send(command);
@@ -100,36 +103,18 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
     };
     if (!streaming.length) return connection;
 
+    let unmatchedSeen = 0;
+    connection.silence = (ms) => {
+      const stats = session.reader.stats;
+      const partial = session.reader.pending ? `; ${session.reader.pending} bytes of an unfinished frame` : '';
+      const bad = stats.bad ? `; ${stats.bad} bad frames dropped so far (last: ${stats.lastError})` : '';
+      // A stream pattern that does not fit the instrument's lines looks like silence: say so.
+      const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!.bytes)}` : '';
+      unmatchedSeen = session.unmatched;
+      return `no data from the instrument for ${ms} ms${partial}${bad}${unmatched}`;
+    };
     connection.subscribe = async (properties, emit) => {
       const mine = properties.filter((p) => p.visitor.stream).map((p) => ({ p, ...patterns.get(p.name)! }));
-      // Streams can carry hundreds of thousands of frames a second, so a frame only bumps a count
-      // (no clock read, no timer): a watch every quarter of the timeout notices when the count
-      // stops moving, so silence is reported between 1 and 1.25 timeouts after the last frame.
-      let last = Date.now();
-      let heard = 0;
-      let heardAtWatch = 0;
-      let unmatchedSeen = 0;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const every = Math.max(1, Math.floor(config.streamTimeout / 4));
-      const watch = () => {
-        if (heard !== heardAtWatch) {
-          heardAtWatch = heard;
-          last = Date.now();
-        }
-        const quiet = Date.now() - last;
-        if (quiet >= config.streamTimeout) {
-          const stats = session.reader.stats;
-          const partial = session.reader.pending ? `; ${session.reader.pending} bytes of an unfinished frame` : '';
-          const bad = stats.bad ? `; ${stats.bad} bad frames dropped so far (last: ${stats.lastError})` : '';
-          // A stream pattern that does not fit the instrument's lines looks like silence: say so.
-          const unmatched = session.unmatched > unmatchedSeen ? `; ${session.unmatched - unmatchedSeen} frames matched no stream pattern, last ${preview(session.lastUnmatched!.bytes)}` : '';
-          unmatchedSeen = session.unmatched;
-          const message = `no data from the instrument for ${config.streamTimeout} ms${partial}${bad}${unmatched}`;
-          emit(mine.map(({ p }) => ({ property: p.name, error: { code: 'ETIMEDOUT', message } })));
-          last = Date.now();
-        }
-        timer = setTimeout(watch, every);
-      };
       // The readings of every frame in one chunk from the port go to the runtime together: they
       // arrived together, and a fast stream brings hundreds per chunk.
       let batch: RawReading[] = [];
@@ -141,9 +126,7 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
           const gate = stream!.exec(text);
           if (gate) batch.push(toRaw(p.name, extract(p.visitor.extract, frame, re, gate, stream)));
         }
-        if (batch.length === before) return false;
-        heard++;
-        return true;
+        return batch.length !== before;
       };
       session.onStreamFlush = () => {
         if (!batch.length) return;
@@ -151,11 +134,9 @@ export const serialDriver = defineDriver<SerialProtocol, SerialVisitor>({
         batch = [];
         emit(readings);
       };
-      timer = setTimeout(watch, every);
       return async () => {
         session.onStream = undefined;
         session.onStreamFlush = undefined;
-        if (timer) clearTimeout(timer);
       };
     };
     return connection;

@@ -10,6 +10,7 @@ import { appendChecksum } from './checksum.ts';
 import type { SerialProtocol } from './config.ts';
 import { preview } from './extract.ts';
 import { frameOut, FrameReader, type Frame } from './framer.ts';
+import { IoCodes } from '../../core/errors.ts';
 
 /** What a request's answer check says about one frame: not mine (undefined), a result, or a device error. */
 export type Verdict<T> = undefined | { ok: T } | { deviceError: string };
@@ -63,7 +64,7 @@ export class PortSession {
     });
     link.port.on('data', this.#onData);
     void link.closed.then((err) => {
-      if (!this.#closed) lost(codedError('ECONNRESET', `serial port ${config.serialPort} closed: ${err.message}`));
+      if (!this.#closed) lost(codedError(IoCodes.CONNECTION_RESET, `serial port ${config.serialPort} closed: ${err.message}`));
     });
   }
 
@@ -103,7 +104,7 @@ export class PortSession {
   }
 
   #send(bytes: Uint8Array): void {
-    if (!this.#link.isOpen) throw codedError('ECONNRESET', `serial port ${this.#config.serialPort} is closed`);
+    if (!this.#link.isOpen) throw codedError(IoCodes.CONNECTION_RESET, `serial port ${this.#config.serialPort} is closed`);
     this.#link.port.write(bytes);
   }
 
@@ -142,7 +143,7 @@ export class PortSession {
         }
         done();
         if ('ok' in verdict) resolve(verdict.ok);
-        else reject(codedError('EDEVICE', `the instrument answered: ${verdict.deviceError}`));
+        else reject(codedError(IoCodes.DEVICE, `the instrument answered: ${verdict.deviceError}`));
         return true;
       };
       try {
@@ -157,11 +158,11 @@ export class PortSession {
   #timeoutError(what: string, bad: number, unexpected: number, last: Frame | undefined): Error {
     const ms = this.#config.timeout;
     const stats = this.reader.stats;
-    if (bad > 0) return codedError('EBADFRAME', `no valid ${what} within ${ms} ms: ${bad} frame${bad > 1 ? 's' : ''} dropped (${stats.lastError ?? 'bad frame'})`);
-    if (unexpected > 0) return codedError('EFORMAT', `no ${what} within ${ms} ms: ${unexpected} frame${unexpected > 1 ? 's' : ''} did not match, last ${preview(last!.bytes)}`);
-    if (this.reader.pending > 0) return codedError('EPARTIAL', `${what} incomplete after ${ms} ms: ${this.reader.pending} bytes arrived without the end of a frame`);
+    if (bad > 0) return codedError(IoCodes.BAD_FRAME, `no valid ${what} within ${ms} ms: ${bad} frame${bad > 1 ? 's' : ''} dropped (${stats.lastError ?? 'bad frame'})`);
+    if (unexpected > 0) return codedError(IoCodes.FORMAT, `no ${what} within ${ms} ms: ${unexpected} frame${unexpected > 1 ? 's' : ''} did not match, last ${preview(last!.bytes)}`);
+    if (this.reader.pending > 0) return codedError(IoCodes.PARTIAL, `${what} incomplete after ${ms} ms: ${this.reader.pending} bytes arrived without the end of a frame`);
     const at = this.#config.address !== undefined ? ` at address ${String(this.#config.address)}` : '';
-    return codedError('ETIMEDOUT', `no ${what} within ${ms} ms (is the instrument${at} connected, powered and set to ${this.#link.settings.baudRate} baud?)`);
+    return codedError(IoCodes.TIMED_OUT, `no ${what} within ${ms} ms (is the instrument${at} connected, powered and set to ${this.#link.settings.baudRate} baud?)`);
   }
 }
 

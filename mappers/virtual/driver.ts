@@ -4,25 +4,13 @@
 // what the runtime does when a device misbehaves.
 
 import type { DeviceId } from '../../core/device.ts';
+import type { FromSchema } from '../../core/schema.ts';
 import type { PropertyValue } from '../../core/values.ts';
 import { codedError } from '../sdk/async.ts';
 import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type PropertyBinding, type RawReading } from '../sdk/driver.ts';
-import { generate, seededRandom, type GeneratorConfig } from './generators.ts';
+import { generate, seededRandom } from './generators.ts';
 import { virtualSwitch } from './switch.ts';
-
-export interface VirtualProtocol {
-  seed?: number;
-  faults?: { disconnectEvery?: number; errorRate?: number };
-  /** Name of an in-process VirtualSwitch that can cut this device off (tests, demos). */
-  switch?: string;
-}
-
-export interface VirtualVisitor extends GeneratorConfig {
-  /** Per-property read error rate, overriding faults.errorRate. */
-  errorRate?: number;
-  scale?: number;
-  valueOffset?: number;
-}
+import { IoCodes } from '../../core/errors.ts';
 
 /** What a simulated device remembers across reconnects, as a real one would. */
 interface Memory {
@@ -32,7 +20,7 @@ interface Memory {
   walks: Map<string, { position?: number }>;
 }
 
-const rate = { type: 'number', minimum: 0, maximum: 1 };
+const rate = { type: 'number', minimum: 0, maximum: 1 } as const;
 
 export const protocolSchema = {
   type: 'object',
@@ -44,9 +32,13 @@ export const protocolSchema = {
       additionalProperties: false,
       properties: { disconnectEvery: { type: 'number', exclusiveMinimum: 0 }, errorRate: rate },
     },
+    // The name of an in-process VirtualSwitch that can cut this device off (tests, demos).
     switch: { type: 'string', minLength: 1 },
   },
-};
+} as const;
+
+/** The protocol's configData, as its schema says (a type derived from the schema, never kept beside it). */
+export type VirtualProtocol = FromSchema<typeof protocolSchema>;
 
 export const visitorSchema = {
   type: 'object',
@@ -62,25 +54,28 @@ export const visitorSchema = {
     scale: { type: 'number' },
     valueOffset: { type: 'number' },
   },
-};
+} as const;
+
+/** A property's visitor configData: a signal (GeneratorConfig), a per-property error rate, scale and offset. */
+export type VirtualVisitor = FromSchema<typeof visitorSchema>;
 
 function connection(device: DeviceBinding<VirtualProtocol, VirtualVisitor>, memory: Memory, lost: (err: Error) => void): Connection<VirtualVisitor> {
   const { faults, switch: switchName } = device.config;
   let closed = false;
   const cables: (() => void)[] = [];
-  if (switchName) cables.push(virtualSwitch(switchName).onCut(() => lost(codedError('ECONNRESET', `virtual switch ${switchName} was cut`))));
+  if (switchName) cables.push(virtualSwitch(switchName).onCut(() => lost(codedError(IoCodes.CONNECTION_RESET, `virtual switch ${switchName} was cut`))));
   if (faults?.disconnectEvery) {
-    const timer = setTimeout(() => lost(codedError('ECONNRESET', `injected disconnect (faults.disconnectEvery ${faults.disconnectEvery} s)`)), faults.disconnectEvery * 1000);
+    const timer = setTimeout(() => lost(codedError(IoCodes.CONNECTION_RESET, `injected disconnect (faults.disconnectEvery ${faults.disconnectEvery} s)`)), faults.disconnectEvery * 1000);
     cables.push(() => clearTimeout(timer));
   }
   const usable = () => {
-    if (closed) throw codedError('ENOTCONN', 'connection closed');
-    if (switchName && !virtualSwitch(switchName).up) throw codedError('ECONNRESET', `virtual switch ${switchName} is cut`);
+    if (closed) throw codedError(IoCodes.NOT_CONNECTED, 'connection closed');
+    if (switchName && !virtualSwitch(switchName).up) throw codedError(IoCodes.CONNECTION_RESET, `virtual switch ${switchName} is cut`);
   };
   const readOne = (p: PropertyBinding<VirtualVisitor>): RawReading => {
     const errorRate = p.visitor.errorRate ?? faults?.errorRate ?? 0;
     if (errorRate > 0 && memory.random() < errorRate) {
-      return { property: p.name, error: { code: 'EVIRTUAL_FAULT', message: `injected read error (error rate ${errorRate})` } };
+      return { property: p.name, error: { code: IoCodes.VIRTUAL_FAULT, message: `injected read error (error rate ${errorRate})` } };
     }
     const written = memory.written.get(p.name);
     if (written !== undefined) return { property: p.name, value: written };
@@ -122,7 +117,7 @@ export function createVirtualDriver() {
     },
     async connect(device, ctx) {
       const switchName = device.config.switch;
-      if (switchName && !virtualSwitch(switchName).up) throw codedError('ECONNREFUSED', `virtual switch ${switchName} is cut`);
+      if (switchName && !virtualSwitch(switchName).up) throw codedError(IoCodes.CONNECTION_REFUSED, `virtual switch ${switchName} is cut`);
       let memory = memories.get(device.id);
       if (!memory) {
         memory = { epoch: Date.now(), random: seededRandom(device.config.seed ?? Math.floor(Math.random() * 2 ** 32)), written: new Map(), walks: new Map() };

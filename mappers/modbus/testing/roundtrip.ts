@@ -11,6 +11,7 @@ import { modbusLoader } from '../index.ts';
 import { parseResponse, readRequest } from '../pdu.ts';
 import type { Transport } from '../transport.ts';
 import { fixtureCases, fixtureDevice, type FixtureCase } from './fixture.ts';
+import { IoCodes } from '../../../core/errors.ts';
 
 const FC = { hr: 3, ir: 4, co: 1, di: 2 } as const;
 
@@ -32,7 +33,7 @@ export async function readAndWriteEverything(config: ConfigData, label: string):
     const { errors } = await host.apply([device]);
     assert.deepEqual(errors.map((e) => e.format()), []);
     for (const c of cases) {
-      const r = await waitFor(() => sink.readings.find((x) => x.property === c.name && x.error?.code !== 'ENOTCONN'), `a reading of ${c.name}`);
+      const r = await waitFor(() => sink.readings.find((x) => x.property === c.name && x.error?.code !== IoCodes.NOT_CONNECTED), `a reading of ${c.name}`);
       assert.equal(r.quality, 'good', `${c.name}: ${r.error?.code} ${r.error?.message}`);
       assert.ok(sameValue(r.value, c.expect), `${c.name}: expected ${String(c.expect)}, read ${String(r.value)}`);
     }

@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCodes } from '../../../core/errors.ts';
+import { ErrorCodes, IoCodes } from '../../../core/errors.ts';
 import { silentLogger } from '../../../core/log.ts';
 import type { ConfigData } from '../../../core/model/types.ts';
 import { sameAtWirePrecision, type PropertyType, type PropertyValue } from '../../../core/values.ts';
@@ -200,7 +200,7 @@ export function runConformance(opts: ConformanceOptions): void {
         const d = device({ withFailing: true });
         await host.apply([d]);
         const name = sim.failing!.name;
-        const r = await waitFor(() => sink.readings.find((x) => x.device === d.id && x.property === name && x.error?.code !== 'ENOTCONN' && x.quality === 'bad'), `a bad reading of ${name}`, wait);
+        const r = await waitFor(() => sink.readings.find((x) => x.device === d.id && x.property === name && x.error?.code !== IoCodes.NOT_CONNECTED && x.quality === 'bad'), `a bad reading of ${name}`, wait);
         assert.equal(r.value, undefined);
         assert.match(r.error?.code ?? '', /^[A-Z0-9_]+$/, 'a stable upper-case code');
         assert.ok(r.error?.message, 'a message');

@@ -1,0 +1,100 @@
+// The read pipeline: a poll and the read-back after a write go the same way (codec, block cache,
+// report filter), so a read-back leaves the cache as a poll would and reports nothing twice.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../core/log.ts';
+import { waitFor as waitUntil } from '../../core/testing.ts';
+import { makeDevice, RecordingSink, waitFor } from './conformance/harness.ts';
+import { defineDriver, SDK_VERSION, type RawBlock, type ReadRequest } from './driver.ts';
+import { MapperHost } from './host.ts';
+import { MapperMetrics } from './metrics.ts';
+import { ReadPipeline } from './pipeline.ts';
+import { DevicePreparer } from './prepare.ts';
+
+/** A device of 16-bit words answered as one block; counts how often a block is decoded. */
+function blockDriver(words: number[], counter: { decoded: number }) {
+  const blockOf = (req: ReadRequest<{ word: number }>): RawBlock => {
+    const block = Uint8Array.from(words.flatMap((w) => [(w >> 8) & 0xff, w & 0xff]));
+    return { block, readings: () => { counter.decoded++; return req.properties.map((p) => ({ property: p.name, raw: block.subarray(p.visitor.word * 2, p.visitor.word * 2 + 2) })); } };
+  };
+  const driver = defineDriver<Record<string, never>, { word: number }>({
+    name: 'blocks',
+    sdkVersion: `^${SDK_VERSION}`,
+    protocolSchema: { type: 'object' },
+    visitorSchema: { type: 'object', required: ['word'], properties: { word: { type: 'integer' } } },
+    codec: () => ({ type: 'int16' }),
+    plan: (_d, properties) => [{ properties }],
+    async connect() {
+      return {
+        async read(req) {
+          return blockOf(req);
+        },
+        async write(p, { raw }) {
+          words[p.visitor.word] = (raw![0]! << 8) | raw![1]!;
+        },
+        async close() {},
+      };
+    },
+  });
+  return { driver, blockOf };
+}
+
+test('a read-back decodes every property, reports only what changed, and leaves the block cached for the next poll', () => {
+  const words = [100, 200];
+  const counter = { decoded: 0 };
+  const { driver, blockOf } = blockDriver(words, counter);
+  const device = makeDevice({ name: 'blk', protocol: 'blocks', config: {}, properties: [
+    { name: 'a', type: 'int', accessMode: 'ReadWrite', visitor: { word: 0 } },
+    { name: 'b', type: 'int', visitor: { word: 1 } },
+  ] });
+  const { prepared, errors } = new DevicePreparer().prepare(device, driver);
+  assert.deepEqual(errors, []);
+  const sink = new RecordingSink();
+  const pipeline = new ReadPipeline(prepared!, sink, new MapperMetrics(new Registry()));
+  const req = prepared!.plan[0]! as ReadRequest<{ word: number }>;
+
+  pipeline.ingest(req, blockOf(req), 1000);
+  assert.deepEqual(sink.readings.map((r) => [r.property, r.value]), [['a', 100], ['b', 200]]);
+  assert.equal(counter.decoded, 1);
+
+  words[0] = 150; // the write
+  const back = pipeline.ingest(req, blockOf(req), 1001, true);
+  assert.deepEqual(back.readings.map((r) => [r.property, r.value]), [['a', 150], ['b', 200]], 'the writer gets every property, the unchanged one too');
+  assert.deepEqual(sink.readings.map((r) => [r.property, r.value]), [['a', 100], ['b', 200], ['a', 150]], 'only the change is reported');
+  assert.equal(counter.decoded, 2);
+
+  const poll = pipeline.ingest(req, blockOf(req), 1002);
+  assert.equal(counter.decoded, 2, 'the next poll finds the read-back block cached and does not decode it');
+  assert.deepEqual(poll.readings, []);
+  assert.equal(sink.readings.length, 3, 'nothing is reported twice');
+});
+
+test('through the host: a write reads back through the pipeline, and polls after it find the block cached', async () => {
+  const words = [100, 200];
+  const counter = { decoded: 0 };
+  const { driver } = blockDriver(words, counter);
+  const registry = new Registry();
+  const sink = new RecordingSink();
+  const host = new MapperHost({ sink, drivers: [{ name: 'blocks', load: async () => driver }], log: silentLogger, dataDir: '.', registry });
+  try {
+    const device = makeDevice({ name: 'blk', protocol: 'blocks', config: {}, properties: [
+      // A long collectCycle: no poll runs between the write and its read-back.
+      { name: 'a', type: 'int', accessMode: 'ReadWrite', collectCycle: 300, visitor: { word: 0 } },
+      { name: 'b', type: 'int', collectCycle: 300, visitor: { word: 1 } },
+    ] });
+    assert.deepEqual((await host.apply([device])).errors, []);
+    await waitFor(() => sink.latest(device.id, 'b')?.value === 200, 'the first values');
+    const outcome = await host.write(device.id, 'a', '150');
+    assert.deepEqual(outcome, { ok: true, readBack: 150 });
+    const decodedAfterWrite = counter.decoded;
+    const reads = async () => (await host.metrics.reads.get()).values.reduce((n, v) => n + v.value, 0);
+    const readsAfterWrite = await reads();
+    await waitUntil('three more polls', async () => (await reads()) >= readsAfterWrite + 6);
+    assert.equal(counter.decoded, decodedAfterWrite, 'polls after the read-back find its block cached');
+    assert.deepEqual(sink.readings.filter((r) => r.property === 'a').map((r) => r.value), [100, 150], 'the written value is reported once');
+  } finally {
+    await host.close();
+  }
+});

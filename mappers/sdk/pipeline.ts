@@ -1,0 +1,165 @@
+// One device's readings on their way from the driver to the twin: decode with the property's codec,
+// skip an answer byte for byte the same as the last (the block cache and the per-property raw
+// check), filter by deadband and reportCycle, count, and report. Polls, pushed readings, the
+// read-back after a write and the bad markers of an outage all pass here, so they are decoded,
+// filtered and counted the same way. The connection's life is device-runner.ts's business.
+
+import type { Reading, ReadingSink } from '../../core/reading.ts';
+import { badReading, toReading } from './convert.ts';
+import type { CodecSpec } from './codec.ts';
+import type { PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
+import type { MapperMetrics } from './metrics.ts';
+import type { PreparedDevice } from './prepare.ts';
+import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
+
+/** A property of a read request with what a poll needs of it, looked up once per request. */
+interface BoundProperty {
+  p: PropertyBinding;
+  codec: CodecSpec | undefined;
+  slot: ReportSlot;
+}
+
+/** What one answer to a request came to. */
+export interface Ingested {
+  /** The readings decoded (a poll leaves out properties whose bytes had not changed). */
+  readings: Reading[];
+  /** True when some property read well (counted unchanged ones included): the request is healthy. */
+  ok: boolean;
+}
+
+export class ReadPipeline {
+  readonly #prepared: PreparedDevice;
+  readonly #sink: ReadingSink;
+  readonly #metrics: MapperMetrics;
+  readonly #id: string;
+  readonly #protocol: string;
+  readonly #filter: ReportFilter;
+  /** The last good block of each request whose driver answers in blocks. */
+  readonly #blocks = new WeakMap<ReadRequest, Uint8Array>();
+  readonly #boundByRequest = new WeakMap<ReadRequest, BoundProperty[]>();
+  /** Calls of pushed() that brought readings: the silence watch compares it, no clock read per reading. */
+  heard = 0;
+  /** Pushed properties looked up once: a stream can push thousands of readings a second. */
+  #pushed?: Map<string, { p: PropertyBinding; codec: CodecSpec | undefined }>;
+
+  constructor(prepared: PreparedDevice, sink: ReadingSink, metrics: MapperMetrics) {
+    this.#prepared = prepared;
+    this.#sink = sink;
+    this.#metrics = metrics;
+    this.#id = prepared.spec.id;
+    this.#protocol = prepared.spec.protocol;
+    const rules = new Map<string, ReportRule>(prepared.spec.properties.map((p) => [p.name, { deadband: p.deadband, reportCycle: p.reportCycle }]));
+    this.#filter = new ReportFilter(rules);
+  }
+
+  /**
+   * An answer to a read request. A poll (`readBack` false) skips what has not changed since it was
+   * last reported. A read-back after a write decodes every property, since the writer needs the
+   * value, but reports, filters and caches exactly as a poll would.
+   */
+  ingest(req: ReadRequest, result: RawReading[] | RawBlock, now: number, readBack = false): Ingested {
+    const bound = this.#bound(req);
+    let raws: RawReading[];
+    if (Array.isArray(result)) raws = result;
+    else {
+      if (!readBack && this.#sameBlock(req, bound, result.block, now)) {
+        this.#deliver([], true, bound.length, now);
+        return { readings: [], ok: true };
+      }
+      raws = result.readings();
+    }
+    const readings: Reading[] = [];
+    const reported: Reading[] = [];
+    const slots: ReportSlot[] = [];
+    let unchanged = 0;
+    let good = true;
+    for (let i = 0; i < bound.length; i++) {
+      const { p, codec, slot } = bound[i]!;
+      // Drivers answer in the request's order; look further only when one did not.
+      const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
+      const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
+      if (bytes && this.#filter.unchanged(slot, bytes, now)) {
+        unchanged++;
+        if (readBack) readings.push(toReading(this.#id, p, codec, raw, now));
+        continue;
+      }
+      const reading = toReading(this.#id, p, codec, raw, now);
+      if (codec) this.#filter.rawSeen(slot, reading.quality === 'good' ? bytes : undefined);
+      if (reading.quality !== 'good') good = false;
+      readings.push(reading);
+      reported.push(reading);
+      slots.push(slot);
+    }
+    this.#deliver(reported, true, unchanged, now, slots);
+    if (!Array.isArray(result)) {
+      // Kept only when every property came out good: a block that decoded to an error is decoded again.
+      if (good) this.#blocks.set(req, Uint8Array.from(result.block));
+      else this.#blocks.delete(req);
+    }
+    return { readings, ok: unchanged > 0 || reported.some((r) => r.quality !== 'bad') };
+  }
+
+  /** Readings a subscription delivered. */
+  pushed(properties: readonly PropertyBinding[], raws: readonly RawReading[], now: number): void {
+    let byName = this.#pushed;
+    if (!byName) this.#pushed = byName = new Map(properties.map((p) => [p.name, { p, codec: this.#prepared.codecs.get(p.name) }]));
+    const readings: Reading[] = [];
+    for (const raw of raws) {
+      const bound = byName.get(raw.property);
+      if (bound) readings.push(toReading(this.#id, bound.p, bound.codec, raw, now));
+    }
+    if (readings.length) this.heard++;
+    this.#deliver(readings, true, 0, now);
+  }
+
+  /** A request that failed as a whole: every property of it reads bad with the reason. */
+  failed(req: ReadRequest, code: string, message: string, now: number): Reading[] {
+    const readings = req.properties.map((p) => badReading(this.#id, p.name, code, message, now));
+    this.#deliver(readings, true, 0, now);
+    return readings;
+  }
+
+  /** The device went offline: every property turns bad so no stale value looks current. Nothing was read, so nothing is counted. */
+  offline(code: string, message: string, now: number): void {
+    this.#deliver(this.#prepared.binding.properties.map((p) => badReading(this.#id, p.name, code, message, now)), false, 0, now);
+  }
+
+  /**
+   * A block equal to the request's last one gives every property the bytes it had, so the poll
+   * would report nothing, exactly as unchanged() per property would find: unless some property
+   * has no codec, last read other than good, or is due for its reportCycle.
+   */
+  #sameBlock(req: ReadRequest, bound: readonly BoundProperty[], block: Uint8Array, now: number): boolean {
+    const prev = this.#blocks.get(req);
+    if (!prev || prev.length !== block.length) return false;
+    for (let i = 0; i < block.length; i++) if (prev[i] !== block[i]) return false;
+    return bound.every(({ codec, slot }) => codec !== undefined && this.#filter.settled(slot, now));
+  }
+
+  /** A request's properties with their codec and report slot, looked up once, not on every poll. */
+  #bound(req: ReadRequest): BoundProperty[] {
+    let bound = this.#boundByRequest.get(req);
+    if (!bound) {
+      bound = req.properties.map((p) => ({ p, codec: this.#prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }));
+      this.#boundByRequest.set(req, bound);
+    }
+    return bound;
+  }
+
+  /**
+   * `counted` is false for the bad markers of an outage: nothing was read, so no metric moves.
+   * `unchanged`: good reads whose bytes had not changed, counted as reads but not decoded again.
+   * `slots`, when given, holds each reading's report slot (a poll has them at hand).
+   */
+  #deliver(readings: Reading[], counted: boolean, unchanged: number, now: number, slots?: ReportSlot[]): void {
+    if (!readings.length && !unchanged) return;
+    if (counted) {
+      this.#metrics.countReads(this.#id, this.#protocol, readings.length + unchanged);
+      for (const r of readings) if (r.quality === 'bad' && r.error) this.#metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: r.error.code });
+    }
+    if (!readings.length) return;
+    const admitted: Reading[] = [];
+    for (let i = 0; i < readings.length; i++) if (this.#filter.admit(readings[i]!, now, slots?.[i])) admitted.push(readings[i]!);
+    if (admitted.length) this.#sink.report(admitted);
+  }
+}
