@@ -48,7 +48,7 @@ export function onboardingRoutes(o: OnboardingOptions): (t: RouteTable) => void 
           const body = req.body as { url: string; filter?: string; depth?: number; name?: string };
           log.info({ url: redactUrl(body.url), from: req.socket.remoteAddress }, 'onboarding: OPC UA browse asked from the API');
           const found = await proposeOpcua({ ...body, timeout: 10 }, o.dataDir).catch((err: Error) => {
-            throw new HttpError(502, 'ET_BROWSE', `browsing ${redactUrl(body.url)} failed: ${err.message}`);
+            throw new HttpError(502, ErrorCodes.DISCOVERY, `browsing ${redactUrl(body.url)} failed: ${err.message}`);
           });
           return [200, { name: found.name, variables: found.variables.length, yaml: found.yaml }];
         },
@@ -64,7 +64,7 @@ export function onboardingRoutes(o: OnboardingOptions): (t: RouteTable) => void 
           const seconds = (req.body as { seconds?: number }).seconds ?? 5;
           log.info({ seconds }, 'onboarding: BLE scan asked from the API');
           const devices = await scanBle(o.bleBinding ?? 'hci', o.bleAdapter ?? 'hci0', { seconds }).catch((err: Error) => {
-            throw new HttpError(502, 'ET_BLE', `the BLE scan failed: ${err.message}`);
+            throw new HttpError(502, ErrorCodes.DISCOVERY, `the BLE scan failed: ${err.message}`);
           });
           return [200, { devices }];
         },
@@ -80,7 +80,7 @@ export function onboardingRoutes(o: OnboardingOptions): (t: RouteTable) => void 
           const { address } = req.body as { address: string };
           log.info({ address }, 'onboarding: BLE onboard asked from the API');
           const result = await onboardBle(o.bleBinding ?? 'hci', o.bleAdapter ?? 'hci0', address, 15_000).catch((err: Error) => {
-            throw new HttpError(502, 'ET_BLE', `onboarding ${address} failed: ${err.message}`);
+            throw new HttpError(502, ErrorCodes.DISCOVERY, `onboarding ${address} failed: ${err.message}`);
           });
           return [200, { yaml: result.yaml }];
         },
@@ -108,7 +108,7 @@ export function onboardingRoutes(o: OnboardingOptions): (t: RouteTable) => void 
             rmSync(file, { force: true });
             await o.reload();
             const why = mine.length ? mine.map((e) => e.format()).join('; ') : 'it holds no Device';
-            throw new HttpError(400, 'ET_MODEL', `the proposal was not added: ${why}`);
+            throw new HttpError(400, ErrorCodes.MODEL_SCHEMA, `the proposal was not added: ${why}`);
           }
           log.info({ file, devices: added }, 'onboarding: device file added');
           return [200, { file, devices: added }];

@@ -39,6 +39,10 @@ export const ErrorCodes = {
   FORBIDDEN_CONTENT_TYPE: 'ET_FORBIDDEN_CONTENT_TYPE',
   /** A known API path asked with a method it does not serve. */
   METHOD_NOT_ALLOWED: 'ET_METHOD_NOT_ALLOWED',
+  /** Too many wrong sign-in tokens in the last minute: sign-in pauses for a minute. */
+  TOO_MANY: 'ET_TOO_MANY',
+  /** A driver's discover() failed: an OPC UA server could not be browsed, a BLE scan or onboarding failed. */
+  DISCOVERY: 'ET_DISCOVERY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -121,7 +121,7 @@ test('a device whose configData the driver rejects is refused with the field nam
   edgecore!.send({ call: 'RegisterDevice', device: device('broken', undefined, 'nonsense') });
   const refused = await edgecore!.next('call_error', (e) => e.call === 'RegisterDevice', from);
   assert.equal(refused.code, 'INVALID_ARGUMENT');
-  assert.match(String(refused.details), /device default\/broken: .*spec\.properties\[0\]\.visitors\.configData\.function: .*must be one of/);
+  assert.match(String(refused.details), /device default\/broken: .*spec\.properties\[0\]\.visitors\.configData\.function: .*is not one of/);
   // The good device keeps running.
   await edgecore!.next('status', (e) => e.device === 'line', edgecore!.events.length);
 });

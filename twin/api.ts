@@ -5,9 +5,9 @@
 // fastify reads a body or a route runs; the order of its checks is the order of the old server's:
 // Host and Origin, the token, which route (404, 405), then a write's content type.
 
-import Ajv from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
+import { compileSchema } from '../core/schema.ts';
 import type { Logger } from '../core/log.ts';
 import { redactDeep, redactText } from '../core/redact.ts';
 import { formatValue, type PropertyValue } from '../core/values.ts';
@@ -147,9 +147,17 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     },
   }) as unknown as FastifyInstance;
 
-  // The project's ajv checks bodies, as it checks Device documents: one validator, one dialect.
-  const ajv = new Ajv.default({ allErrors: false, coerceTypes: false, strict: true });
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  // The project's one schema setup checks bodies, as it checks Device documents: one validator, one dialect.
+  app.setValidatorCompiler(({ schema }) => {
+    const validator = compileSchema(schema);
+    return (data: unknown) => {
+      const checked = validator.check(data);
+      if (checked.ok) return { value: data };
+      // `validation` marks it for the error handler, which answers the route's own 400 message.
+      const error = Object.assign(new Error(checked.problems.map((p) => p.message).join('; ')), { validation: checked.problems });
+      return { error };
+    };
+  });
   // JSON only, parsed by us: the same messages and limits as before, and nothing but an object.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, text, done) => {
@@ -318,12 +326,12 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
         // Guessing is slow: after SIGN_IN_FAILURES wrong tokens in a minute, nobody signs in until it passes.
         const now = Date.now();
         while (failures.length && failures[0]! < now - 60_000) failures.shift();
-        if (failures.length >= SIGN_IN_FAILURES) throw new HttpError(429, 'ET_TOO_MANY', `${failures.length} wrong tokens in the last minute: try again in a minute`, { 'retry-after': '60' });
+        if (failures.length >= SIGN_IN_FAILURES) throw new HttpError(429, ErrorCodes.TOO_MANY, `${failures.length} wrong tokens in the last minute: try again in a minute`, { 'retry-after': '60' });
         const cookie = g.signIn((req.body as { token: string }).token);
         if (!cookie) {
           failures.push(now);
           log.warn({ from: req.socket.remoteAddress }, 'api: a sign-in with a wrong token');
-          throw new HttpError(401, 'ET_UNAUTHORIZED', 'the token is wrong: it is the content of the file api.tokenFile (or --api-token-file) names');
+          throw new HttpError(401, ErrorCodes.UNAUTHORIZED, 'the token is wrong: it is the content of the file api.tokenFile (or --api-token-file) names');
         }
         return [200, { signedIn: true, required: true }, undefined, { 'set-cookie': cookie }];
       },

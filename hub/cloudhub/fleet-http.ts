@@ -10,6 +10,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isLoopback, type Refusal, type RequestGuard } from '../../twin/http-guard.ts';
 import type { Fleet } from './fleet.ts';
+import { ErrorCodes } from '../../core/errors.ts';
 
 export interface FleetHttpOptions {
   fleet: Fleet;
@@ -71,7 +72,7 @@ export function fleetHttp(o: FleetHttpOptions): (req: IncomingMessage, res: Serv
       return true;
     }
     if (method !== 'GET' && method !== 'HEAD') {
-      json(res, 405, { code: 'ET_METHOD_NOT_ALLOWED', message: `${path} serves GET` }, { allow: 'GET' });
+      json(res, 405, { code: ErrorCodes.METHOD_NOT_ALLOWED, message: `${path} serves GET` }, { allow: 'GET' });
       return true;
     }
     if (path === '/') {
@@ -82,19 +83,19 @@ export function fleetHttp(o: FleetHttpOptions): (req: IncomingMessage, res: Serv
     if (path.startsWith('/assets/')) {
       const file = path.slice('/assets/'.length);
       const body = assets.get(file);
-      if (!body) json(res, 404, { code: 'ET_NOT_FOUND', message: `no asset ${file}: reload the page` });
+      if (!body) json(res, 404, { code: ErrorCodes.NOT_FOUND, message: `no asset ${file}: reload the page` });
       else res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' }).end(body);
       return true;
     }
     if (path === '/api/v1/fleet') {
-      o.fleet.snapshot().then((s) => json(res, 200, { boot, ...s }), (err: Error) => json(res, 500, { code: 'ET_INTERNAL', message: err.message }));
+      o.fleet.snapshot().then((s) => json(res, 200, { boot, ...s }), (err: Error) => json(res, 500, { code: ErrorCodes.INTERNAL, message: err.message }));
       return true;
     }
     if (path === '/api/v1/fleet/events') {
       stream(o, boot, req, res);
       return true;
     }
-    json(res, 404, { code: 'ET_NOT_FOUND', message: `no route ${path}: the fleet view serves /, /api/v1/fleet and /api/v1/fleet/events` });
+    json(res, 404, { code: ErrorCodes.NOT_FOUND, message: `no route ${path}: the fleet view serves /, /api/v1/fleet and /api/v1/fleet/events` });
     return true;
   };
 }
@@ -114,7 +115,7 @@ export function refusal(guard: RequestGuard, req: IncomingMessage, path: string)
 function signIn(guard: RequestGuard, req: IncomingMessage, res: ServerResponse, json: (res: ServerResponse, s: number, b: unknown, h?: Record<string, string>) => void): void {
   const refused = guard.checkWrite(req);
   if (req.method !== 'POST' || refused) {
-    json(res, refused?.status ?? 405, refused ? { code: refused.code, message: refused.message } : { code: 'ET_METHOD_NOT_ALLOWED', message: '/api/v1/session serves POST {"token": "..."}' });
+    json(res, refused?.status ?? 405, refused ? { code: refused.code, message: refused.message } : { code: ErrorCodes.METHOD_NOT_ALLOWED, message: '/api/v1/session serves POST {"token": "..."}' });
     return;
   }
   let body = '';
@@ -131,7 +132,7 @@ function signIn(guard: RequestGuard, req: IncomingMessage, res: ServerResponse, 
       token = undefined;
     }
     const cookie = typeof token === 'string' && guard.requiresToken ? guard.signIn(token) : undefined;
-    if (!cookie) json(res, 401, { code: 'ET_UNAUTHORIZED', message: guard.requiresToken ? 'the token is wrong' : 'this cloud asks for no token' });
+    if (!cookie) json(res, 401, { code: ErrorCodes.UNAUTHORIZED, message: guard.requiresToken ? 'the token is wrong' : 'this cloud asks for no token' });
     else json(res, 200, { signedIn: true }, { 'set-cookie': cookie });
   });
 }
