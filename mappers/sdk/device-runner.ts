@@ -263,11 +263,11 @@ export class DeviceRunner {
   #pollFailed(gen: number, req: ReadRequest, index: number, err: unknown): void {
     const code = errorCode(err, IoCodes.READ);
     if (gen !== this.#generation || code === IoCodes.CANCELED) return;
-    this.#d.scheduler.countError();
     if (LOST_CODES.has(code)) {
       this.#lost(gen, err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    this.#d.scheduler.countError();
     this.#pollDone(index, this.#pipeline.failed(req, code, errorMessage(err), this.#d.clock.now()), false);
   }
 
@@ -292,6 +292,8 @@ export class DeviceRunner {
 
   #lost(gen: number, err: Error): void {
     if (gen !== this.#generation || !this.#conn) return;
+    // A lost connection is an error on its link, whether a poll or the link itself found it.
+    this.#d.scheduler.countError();
     this.#generation++;
     this.#d.log.warn({ err: errorMessage(err) }, 'device connection lost');
     void this.#disconnect();
