@@ -142,10 +142,16 @@ export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-export async function tokenCommand(opts: { ttl?: string; stateDir?: string }): Promise<void> {
+export async function tokenCommand(opts: { ttl?: string; stateDir?: string; kubeconfig?: string; namespace?: string }): Promise<void> {
   const ttl = opts.ttl ? parseDuration(opts.ttl) : DEFAULT_TOKEN_TTL_MS;
-  const dir = resolve(opts.stateDir ?? CLOUD_DEFAULTS.stateDir);
-  const ca = await CertificateAuthority.loadOrCreate(dir, {
+  // With Kubernetes configured the CA lives in Secret edgetwin-ca, as for the running cloud; an
+  // explicit --state-dir (without --kubeconfig) names a cloud that runs without Kubernetes.
+  const source = opts.kubeconfig || !opts.stateDir ? kubernetesSource(opts.kubeconfig) : undefined;
+  if (opts.kubeconfig && !existsSync(opts.kubeconfig)) throw new Error(`--kubeconfig ${opts.kubeconfig}: no such file`);
+  const store = source
+    ? (await import('../hub/controllers/index.ts')).connectKubernetes(source, { namespace: opts.namespace, log: createLogger({ level: 'warn', name: 'edgetwin-cloud' }) }).caStore()
+    : new DirCaStore(resolve(opts.stateDir ?? CLOUD_DEFAULTS.stateDir));
+  const ca = await CertificateAuthority.loadOrCreate(store, {
     onCreate: (where) => process.stderr.write(`created a new CA in ${where}\n`),
   });
   process.stdout.write(`${await createJoinToken(ca, ttl)}\n`);
@@ -158,4 +164,27 @@ export async function revokeCommand(node: string, opts: { stateDir?: string }): 
   if (!(await store.get('ca.crt'))) throw new Error(`${dir} holds no cloud CA: pass the cloud's --state-dir`);
   await new Revocations(store).revoke(node);
   process.stdout.write(`node ${node} is revoked: its certificates are refused from now on (a running cloud ends its session within seconds); it can join again only with a new token\n`);
+}
+
+/** `edgetwin cloud install-crds`: prints the CRDs (--dry-run) or creates/updates them in the cluster. */
+export async function installCrdsCommand(opts: { dryRun?: boolean; force?: boolean; kubeconfig?: string }): Promise<void> {
+  const controllers = await import('../hub/controllers/install-crds.ts');
+  if (opts.dryRun) {
+    process.stdout.write(controllers.crdsYaml());
+    return;
+  }
+  const source = kubernetesSource(opts.kubeconfig);
+  if (!source) throw new Error('no Kubernetes configuration: pass --kubeconfig <file>, set KUBECONFIG, or run in a pod; or print the CRDs with --dry-run and pipe them into `kubectl apply -f -`');
+  if (opts.kubeconfig && !existsSync(opts.kubeconfig)) throw new Error(`--kubeconfig ${opts.kubeconfig}: no such file`);
+  const { loadKube } = await import('../hub/controllers/kube.ts');
+  const results = await controllers.installCrds(loadKube(source), { force: opts.force });
+  let refused = 0;
+  for (const r of results) {
+    process.stdout.write(`customresourcedefinition ${r.name} ${r.action}${r.detail ? `: ${r.detail}` : ''}\n`);
+    if (r.action === 'refused') refused++;
+  }
+  if (refused > 0) {
+    process.stderr.write(`error: ${refused} CRD(s) not installed (see above)\n`);
+    process.exitCode = 1;
+  }
 }

@@ -11,7 +11,7 @@ import { IssuedNodes, Revocations } from '../join/revocation.ts';
 import { createJoinServer } from '../join/server.ts';
 import { DirCaStore, ensureStateDir } from '../join/store.ts';
 import type { Message } from '../message/index.ts';
-import { SqliteAckRecordStore } from './ack-store.ts';
+import { SqliteAckRecordStore, type AckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
 import { ReportLog } from './report-log.ts';
 import type { Controllers, ControllersConfig } from '../controllers/index.ts';
@@ -74,8 +74,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const kubernetes = opts.kubernetes
     ? (await import('../controllers/index.ts')).connectKubernetes(opts.kubernetes, { namespace: opts.namespace, log })
     : undefined;
-  const store = new DirCaStore(opts.stateDir);
-  const ca = await CertificateAuthority.loadOrCreate(store, { onCreate: (where) => log.info({ stateDir: where }, 'created a new CA') });
+  const store = kubernetes ? kubernetes.caStore() : new DirCaStore(opts.stateDir);
+  const ca = await CertificateAuthority.loadOrCreate(store, { onCreate: (where) => log.info({ where }, 'created a new CA') });
   const revocations = new Revocations(store);
   await revocations.reload();
   const issued = new IssuedNodes(store);
@@ -84,7 +84,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const ackStore = new SqliteAckRecordStore(opts.stateDir);
+  // With Kubernetes the ACK record is KubeEdge's: ObjectSync objects (read in full before CloudHub starts).
+  const ackStore: AckRecordStore = kubernetes ? await kubernetes.ackStore() : new SqliteAckRecordStore(opts.stateDir);
   const reports = new ReportLog(opts.stateDir);
   const hub = new CloudHub({ ca, credentials, revocations, ackStore, registry, log, settings: opts.settings });
   let controllers: Controllers | undefined;
@@ -144,7 +145,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
 
   if (kubernetes) {
     try {
-      controllers = await kubernetes.startControllers(hub, registry, opts.controllers);
+      controllers = await kubernetes.startControllers({ link: hub, acks: ackStore, registry, config: opts.controllers ?? {} });
     } catch (err) {
       clearInterval(poll);
       await hub.close();

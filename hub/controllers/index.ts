@@ -3,7 +3,11 @@
 // edge process (and a cloud without Kubernetes) never loads the client.
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
+import type { AckRecordStore } from '../cloudhub/ack-store.ts';
 import type { Offer } from '../cloudhub/queue.ts';
+import type { CaStore } from '../join/store.ts';
+import { SecretCaStore } from './ca-secret.ts';
+import { ObjectSyncAckStore } from './objectsync-store.ts';
 import type { Message } from '../message/index.ts';
 import { CONTROLLERS, type ControllersConfig } from './all.ts';
 import { UpstreamDispatch } from './dispatch.ts';
@@ -25,6 +29,8 @@ export interface ControllerContext {
   kube: KubeClient;
   link: CloudLink;
   dispatch: UpstreamDispatch;
+  /** What each node acknowledged (ObjectSync objects), for the periodic sync. */
+  acks: AckRecordStore;
   /** The cloud's own namespace (its CA Secret lives there); default `edgetwin`. */
   namespace: string;
   config: ControllersConfig;
@@ -50,7 +56,20 @@ export interface Controllers {
 export interface KubernetesConnection {
   kube: KubeClient;
   namespace: string;
-  startControllers(link: CloudLink, registry: Registry, config?: ControllersConfig, factories?: ControllerFactory[]): Promise<Controllers>;
+  /** The CA in Secret `edgetwin-ca` of the cloud's namespace. */
+  caStore(): CaStore;
+  /** The ACK record on ObjectSync/ClusterObjectSync objects, read in full. */
+  ackStore(): Promise<ObjectSyncAckStore>;
+  startControllers(opts: StartOptions): Promise<Controllers>;
+}
+
+export interface StartOptions {
+  link: CloudLink;
+  acks: AckRecordStore;
+  registry: Registry;
+  config?: ControllersConfig;
+  /** Default: every controller of all.ts. */
+  factories?: ControllerFactory[];
 }
 
 export const DEFAULT_NAMESPACE = 'edgetwin';
@@ -62,9 +81,15 @@ export function connectKubernetes(source: KubeSource, opts: { namespace?: string
   return {
     kube,
     namespace,
-    async startControllers(link, registry, config = {}, factories = CONTROLLERS) {
+    caStore: () => new SecretCaStore(kube, namespace),
+    async ackStore() {
+      const store = new ObjectSyncAckStore(kube, opts.log);
+      await store.load();
+      return store;
+    },
+    async startControllers({ link, acks, registry, config = {}, factories = CONTROLLERS }) {
       const dispatch = new UpstreamDispatch();
-      const ctx: ControllerContext = { kube, link, dispatch, namespace, config, registry, log: opts.log };
+      const ctx: ControllerContext = { kube, link, dispatch, acks, namespace, config, registry, log: opts.log };
       const list = factories.map((f) => f(ctx));
       const started: Controller[] = [];
       for (const c of list) {
