@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../../core/log.ts';
 import { StatusWriter, summarize } from './status-writer.ts';
-import type { DeviceStatusBody } from './types.ts';
+import type { DeviceStatusBody, TwinValue } from './types.ts';
 
 function harness(settings: { perDeviceIntervalMs: number; budgetPerSecond: number }, fail?: (name: string) => boolean) {
   let now = 0;
@@ -27,7 +27,7 @@ function harness(settings: { perDeviceIntervalMs: number; budgetPerSecond: numbe
 }
 
 const known = new Set(Array.from({ length: 10 }, (_, i) => `p${i}`));
-const report = (v: string, reconcile?: string) => ({ reported: { value: v, metadata: reconcile ? { reconcile } : {} } });
+const report = (v: string, reconcile?: string): { reported: TwinValue } => ({ reported: { value: v, metadata: reconcile ? { reconcile } : {} } });
 
 describe('StatusWriter', () => {
   it('1,000 devices reporting 10 values every 100 ms: never more than the budget in any second, and every device gets its last values', async () => {
