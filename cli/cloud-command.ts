@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../core/log.ts';
 import { CLOUD_DEFAULTS, startCloud } from '../hub/cloudhub/cloud.ts';
 import type { CloudHubSettings } from '../hub/cloudhub/server.ts';
+import type { ControllersConfig } from '../hub/controllers/index.ts';
 import { CertificateAuthority } from '../hub/join/ca.ts';
 import { Revocations } from '../hub/join/revocation.ts';
 import { isValidNodeName } from '../hub/join/server.ts';
@@ -29,6 +30,8 @@ export interface CloudCommandOptions {
 export interface CloudFileConfig {
   settings: Partial<CloudHubSettings>;
   revocationPollMs?: number;
+  /** The `devices:` section: the DeviceController's status writes and sync. */
+  controllers?: ControllersConfig;
 }
 
 const CLOUDHUB_KEYS = ['keepaliveTimeout', 'maxFrameBytes', 'nodeLimit', 'nodeAuthorization', 'resendInterval', 'maxResendInterval', 'revocationPoll'];
@@ -42,6 +45,10 @@ export function loadCloudConfig(file: string): CloudFileConfig {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
   const root = (doc ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(root)) {
+    if (key !== 'cloudhub' && key !== 'devices') throw new Error(`${file}: ${key} is not a section; the sections are cloudhub and devices`);
+  }
+  const devices = loadDevicesSection(file, root.devices);
   const hub = (root.cloudhub ?? {}) as Record<string, unknown>;
   if (typeof hub !== 'object' || Array.isArray(hub)) throw new Error(`${file}: cloudhub must be a map of ${CLOUDHUB_KEYS.join(', ')}`);
   for (const key of Object.keys(hub)) {
@@ -86,9 +93,49 @@ export function loadCloudConfig(file: string): CloudFileConfig {
       maxResendIntervalMs: maxResend ?? Math.max(60_000, resend ?? 0),
     };
   }
-  const out: CloudFileConfig = { settings };
+  const out: CloudFileConfig = { settings, ...(devices ? { controllers: { devices } } : {}) };
   const poll = duration('revocationPoll');
   if (poll !== undefined) out.revocationPollMs = poll;
+  return out;
+}
+
+/** `devices: {statusWriter: {perDeviceInterval, budget}, sync}`: errors name the file and key. */
+function loadDevicesSection(file: string, section: unknown): ControllersConfig['devices'] | undefined {
+  if (section === undefined || section === null) return undefined;
+  if (typeof section !== 'object' || Array.isArray(section)) throw new Error(`${file}: devices must be a map with statusWriter and sync`);
+  const d = section as Record<string, unknown>;
+  for (const key of Object.keys(d)) {
+    if (key !== 'statusWriter' && key !== 'sync') throw new Error(`${file}: devices.${key} is not a setting; the settings are devices.statusWriter.perDeviceInterval, devices.statusWriter.budget, devices.sync`);
+  }
+  const duration = (key: string, v: unknown): number | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v === 'number' && v > 0) return v;
+    if (typeof v === 'string') {
+      try {
+        return parseDuration(v);
+      } catch (err) {
+        throw new Error(`${file}: ${key}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`${file}: ${key} must be a duration like 1s (or a number of milliseconds)`);
+  };
+  const out: NonNullable<ControllersConfig['devices']> = {};
+  const sync = duration('devices.sync', d.sync);
+  if (sync !== undefined) out.syncMs = sync;
+  if (d.statusWriter !== undefined) {
+    if (!d.statusWriter || typeof d.statusWriter !== 'object') throw new Error(`${file}: devices.statusWriter must be a map with perDeviceInterval and budget`);
+    const w = d.statusWriter as Record<string, unknown>;
+    for (const key of Object.keys(w)) {
+      if (key !== 'perDeviceInterval' && key !== 'budget') throw new Error(`${file}: devices.statusWriter.${key} is not a setting; the settings are perDeviceInterval and budget`);
+    }
+    out.statusWriter = {};
+    const every = duration('devices.statusWriter.perDeviceInterval', w.perDeviceInterval);
+    if (every !== undefined) out.statusWriter.perDeviceIntervalMs = every;
+    if (w.budget !== undefined) {
+      if (typeof w.budget !== 'number' || !Number.isInteger(w.budget) || w.budget < 1) throw new Error(`${file}: devices.statusWriter.budget must be a whole number of writes per second, at least 1`);
+      out.statusWriter.budgetPerSecond = w.budget;
+    }
+  }
   return out;
 }
 
@@ -121,6 +168,7 @@ export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
       advertise: opts.advertise?.split(',').map((s) => s.trim()).filter(Boolean),
       settings: file.settings,
       revocationPollMs: file.revocationPollMs,
+      ...(file.controllers ? { controllers: file.controllers } : {}),
       kubernetes: kubernetesSource(opts.kubeconfig),
       namespace: opts.namespace,
       log,
