@@ -48,6 +48,8 @@ export class DeviceController implements Controller {
   private chain: Promise<void> = Promise.resolve();
   private syncTimer?: NodeJS.Timeout;
   private stopped = false;
+  private creating = 0;
+  private readonly creatingWaiters: Array<() => void> = [];
 
   constructor(private readonly ctx: ControllerContext, settings: Partial<DeviceControllerSettings> = {}) {
     this.settings = { ...DEFAULT_DEVICE_CONTROLLER, ...settings, statusWriter: { ...DEFAULT_STATUS_WRITER, ...settings.statusWriter } };
@@ -220,13 +222,25 @@ export class DeviceController implements Controller {
     const id = deviceId(d);
     let p = this.statusReady.get(id);
     if (p) return p;
-    p = this.getOrCreateStatus(d).then(() => true, (err: Error) => {
+    p = this.limited(() => this.getOrCreateStatus(d)).then(() => true, (err: Error) => {
       this.statusReady.delete(id);
       this.log.warn({ device: id, err: err.message }, 'cannot get or create the DeviceStatus; tried again on the next report');
       return false;
     });
     this.statusReady.set(id, p);
     return p;
+  }
+
+  /** At most 8 DeviceStatus reads/creates at once: 10,000 Devices listed at start must not open 10,000 requests. */
+  private async limited<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.creating >= 8) await new Promise<void>((r) => this.creatingWaiters.push(r));
+    this.creating++;
+    try {
+      return await fn();
+    } finally {
+      this.creating--;
+      this.creatingWaiters.shift()?.();
+    }
   }
 
   private async getOrCreateStatus(d: Device): Promise<void> {

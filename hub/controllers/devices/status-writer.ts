@@ -1,7 +1,9 @@
 // The DeviceStatus writer: every report from the edges lands in memory, per device, and the
 // writer sends each device's whole status as ONE merge patch of the status subresource, at most
 // once per device per `perDeviceIntervalMs`, and at most `budgetPerSecond` patches in any one
-// second across all devices (a sliding window, so no second of the API server's sees more).
+// second across all devices. The budget is kept as the API server sees it: a write may start only
+// while the writes in flight plus those that completed in the last second are fewer than the
+// budget, so however late the server applies a write, no second of its sees more than the budget.
 // Reports that arrive between two writes of a device coalesce: 1,000 changes of an offline
 // gateway cost one write when it returns. Devices are served oldest change first, so under
 // overload each waits about devices / budget seconds and none starves.
@@ -49,9 +51,8 @@ export class StatusWriter {
   private readonly entries = new Map<string, Entry>();
   /** Devices with unwritten changes, oldest change first (Map keeps insertion order). */
   private readonly dirty = new Map<string, Entry>();
-  /** Start times of the last `budgetPerSecond` writes (a ring). */
-  private readonly window: number[];
-  private windowAt = 0;
+  /** Completion times of the writes of the last second, oldest first. */
+  private readonly completed: number[] = [];
   private inFlight = 0;
   private timer?: NodeJS.Timeout;
   readonly stats: StatusWriterStats = { writes: 0, failures: 0, coalesced: 0, dirty: 0 };
@@ -59,7 +60,6 @@ export class StatusWriter {
   onWritten?: (namespace: string, name: string, dirtySince: number) => void;
 
   constructor(private readonly settings: StatusWriterSettings, private readonly write: WriteStatus, private readonly log: Logger, private readonly now: () => number = Date.now) {
-    this.window = new Array<number>(Math.max(1, Math.floor(settings.budgetPerSecond))).fill(-Infinity);
   }
 
   start(): void {
@@ -152,14 +152,13 @@ export class StatusWriter {
   /** Sends what is due within the budget (public for tests with a fake clock). */
   tick(): void {
     const now = this.now();
+    while (this.completed.length > 0 && this.completed[0]! <= now - 1000) this.completed.shift();
+    const budget = Math.max(1, Math.floor(this.settings.budgetPerSecond));
     for (const [key, e] of this.dirty) {
       if (this.inFlight >= this.settings.concurrency) break;
-      // The window's oldest write must be a second old before another may start.
-      if (now - this.window[this.windowAt]! < 1000) break;
+      if (this.inFlight + this.completed.length >= budget) break;
       if (e.inFlight || now - e.lastWriteAt < this.settings.perDeviceIntervalMs) continue;
       this.dirty.delete(key);
-      this.window[this.windowAt] = now;
-      this.windowAt = (this.windowAt + 1) % this.window.length;
       this.send(e, now);
     }
     this.stats.dirty = this.dirty.size;
@@ -186,6 +185,8 @@ export class StatusWriter {
     }).finally(() => {
       e.inFlight = false;
       this.inFlight--;
+      // A failed write counts too: the server may have applied it before the answer was lost.
+      this.completed.push(this.now());
     });
   }
 }
