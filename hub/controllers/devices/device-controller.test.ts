@@ -201,6 +201,26 @@ describe('DeviceController', () => {
     await waitFor('the DeviceStatus collected', () => get('devicestatuses', 't1').then(() => false, () => true));
   });
 
+  it('the API server restarted: the informers come back; a Device created meanwhile goes once, none is sent twice', async () => {
+    const before = await create('devices', device('before', 'gw-a'));
+    await a.next('before', (m) => m.route.resource === 'default/device/before');
+    await api.restart();
+    await create('devices', device('during', 'gw-a'));
+    await kube.request('PATCH', objectPath(G, V, 'devices', 'default', 'before'), { body: { metadata: { labels: { touched: 'yes' } } }, contentType: MERGE });
+    await a.next('during', (m) => m.route.resource === 'default/device/during', 60_000);
+    // A later change still arrives: the watch is live again.
+    await kube.request('PATCH', objectPath(G, V, 'devices', 'default', 'during'), { body: { spec: { properties: [{ name: 'temp', desired: { value: '7' } }, { name: 'speed' }] } }, contentType: MERGE });
+    await a.next('during updated', (m) => m.route.resource === 'default/device/during' && m.route.operation === 'update', 60_000);
+    const count = (name: string, op: string) => a.received.filter((m) => m.route.resource === `default/device/${name}` && m.route.operation === op).length;
+    assert.equal(count('before', 'insert'), 1);
+    assert.equal(count('before', 'update'), 0, 'a label change sends nothing, and the re-list does not resend');
+    assert.equal(count('during', 'insert'), 1);
+    assert.ok(before.metadata.uid);
+    await kube.request('DELETE', objectPath(G, V, 'devices', 'default', 'before'));
+    await kube.request('DELETE', objectPath(G, V, 'devices', 'default', 'during'));
+    await a.next('during deleted', (m) => m.route.resource === 'default/device/during' && m.route.operation === 'delete');
+  });
+
   it('a cloud restarted sends only what the node lacks: nothing for a device it has, the new one, a delete for the one gone', async () => {
     const keep = await create('devices', device('keep', 'gw-a'));
     const gone = await create('devices', device('gone', 'gw-a'));
