@@ -73,6 +73,18 @@ describe('controller framework', () => {
     }
   });
 
+  it('a cloud pointed at a cluster without the CRDs stops with a message saying to install them', async () => {
+    const { startCloud } = await import('../cloudhub/cloud.ts');
+    const { tempDir } = await import('../../twin/testing.ts');
+    const state = tempDir('edgetwin-nocrd-');
+    try {
+      await assert.rejects(startCloud({ stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log: silentLogger, kubernetes: api.kubeconfigPath }),
+        /does not serve objectsyncs\.reliablesyncs\.kubeedge\.io: install the CRDs first \(edgetwin cloud install-crds/);
+    } finally {
+      state.remove();
+    }
+  });
+
   it('upstream dispatch: the first route that claims the resource gets it; unclaimed is false', async () => {
     const d = new UpstreamDispatch();
     const got: string[] = [];
