@@ -207,12 +207,17 @@ export class DeviceController implements Controller {
     const mine = this.devices.list().filter((d) => d.spec?.nodeName === node);
     for (const d of mine) await this.addTo(node, d, true);
     const uids = new Set(mine.map((d) => d.metadata.uid));
+    const modelNamespaces = new Set<string>();
     for (const [uid, rec] of await this.acks.list(node)) {
-      if (rec.deleted || rec.object?.kind !== 'Device' || uids.has(uid)) continue;
+      if (rec.deleted) continue;
+      if (rec.object?.kind === 'DeviceModel') modelNamespaces.add(rec.object.namespace ?? 'default');
+      if (rec.object?.kind !== 'Device' || uids.has(uid)) continue;
       const stub: Device = { apiVersion: API_VERSION, kind: 'Device', metadata: { namespace: rec.object.namespace ?? 'default', name: rec.object.name ?? '', uid } };
       this.log.info({ node, device: deviceId(stub) }, 'the node has a device that no longer exists there: deleting it');
       await this.removeFrom(node, stub);
     }
+    // Models the node holds that none of its devices uses any more (removeFrom drops them too).
+    for (const ns of modelNamespaces) await this.dropUnusedModels(node, ns);
   }
 
   // ---- DeviceStatus ----
