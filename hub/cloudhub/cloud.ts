@@ -1,6 +1,8 @@
 // The `edgetwin cloud` process, as one function the command and the tests' child both call: the
 // CA, the join server (:10002), CloudHub (:10000), and /metrics and /healthz on loopback (:10080).
-// Without Kubernetes no controller runs; edge messages go to the ReportLog in the state directory.
+// With Kubernetes the controllers run (hub/controllers, loaded by a dynamic import), the CA lives in
+// Secret edgetwin-ca and the ACK record in ObjectSync objects; without it no controller runs and
+// edge messages go to the ReportLog in the state directory (as do those no controller claims).
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { hostname, networkInterfaces } from 'node:os';
