@@ -29,8 +29,8 @@ export interface ControllerContext {
   kube: KubeClient;
   link: CloudLink;
   dispatch: UpstreamDispatch;
-  /** What each node acknowledged (ObjectSync objects), for the periodic sync. */
-  acks: AckRecordStore;
+  /** What each node acknowledged (ObjectSync objects), for controllers that sync against it. */
+  acks?: AckRecordStore;
   /** The cloud's own namespace (its CA Secret lives there); default `edgetwin`. */
   namespace: string;
   config: ControllersConfig;

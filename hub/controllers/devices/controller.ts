@@ -55,6 +55,7 @@ export class DeviceController implements Controller {
     this.settings = { ...DEFAULT_DEVICE_CONTROLLER, ...settings, statusWriter: { ...DEFAULT_STATUS_WRITER, ...settings.statusWriter } };
     this.kube = ctx.kube;
     this.log = ctx.log.child({ controller: 'devices' });
+    if (!ctx.acks) throw new Error('the DeviceController needs the ACK record (ControllerContext.acks) to know what each node has');
     this.acks = ctx.acks;
     const informer = (plural: string) => ({ path: collectionPath(DEVICES_GROUP, DEVICES_VERSION, plural), resyncMs: 0, backoff: DEFAULT_BACKOFF, log: this.log });
     this.devices = new Informer(ctx.kube, informer('devices'));
