@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import { redactUrl, urlHasPassword } from '../core/redact.ts';
 import type { EdgeLink } from '../hub/edge.ts';
+import { CLOUD_FILE_PREFIX } from '../core/device-source.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
@@ -99,7 +100,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       // In the gateway's one database file: what waits for the broker survives a restart.
       outbox = new Outbox({ db: store.database, name: 'mqtt', registry, ...config.mqtt.outbox });
     }
-    const catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices));
+    // Created once the cloud link exists: on a joined gateway the cloud's Devices are a second source.
+    let catalog: DeviceCatalog | undefined;
     // Every listener (the broker above, the API here) is bound before any device starts, and before
     // waiting on an external broker: a taken port stops the gateway before it touches a device
     // (no YAML setpoint written by a gateway that then exits).
@@ -116,7 +118,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         ...health.report(),
         nodeName: config.nodeName,
         mqtt: redactUrl(mqttUrl),
-        devices: catalog.devices.length,
+        devices: catalog?.devices.length ?? 0,
         ...(cloud ? { cloud: cloud.status() } : {}),
         ...(edged ? { pods: edged.pods().length, containerRuntime: edged.runtime().reachable } : {}),
       }),
@@ -160,6 +162,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       health.add('mqtt', () => (bus.connected ? undefined : `not connected to the MQTT broker ${shown}; ${bus.waiting} messages wait in the outbox for it`));
     }
 
+    catalog = new DeviceCatalog(config.devices, (devices) => host.check(devices), cloud?.devices);
+    const devices = catalog;
     const applyLoad = async (load: CatalogLoad) => {
       for (const d of load.devices) {
         if (d.nodeName && d.nodeName !== config.nodeName) {
@@ -169,11 +173,40 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       twin.setDevices(load.devices);
       const applied = await host.apply(load.devices);
       for (const e of applied.errors) log.error({ code: e.code, device: e.where.device }, e.format());
+      // The cloud's Devices that failed here are reported up (DeviceStatus, an Event); the rest run.
+      cloud?.reportDeviceErrors([...load.errors, ...applied.errors]);
       return applied;
     };
-    lastLoad = await catalog.load();
-    const firstLoad = lastLoad;
-    await applyLoad(firstLoad);
+    // One load at a time, whether a file changed or the cloud sent a device.
+    let loading: Promise<unknown> = Promise.resolve();
+    const loadAndApply = (): Promise<CatalogLoad> => {
+      const next = loading.then(async () => {
+        const load = await devices.load();
+        lastLoad = load;
+        await applyLoad(load);
+        return load;
+      });
+      loading = next.catch(() => undefined);
+      return next;
+    };
+    // Subscribed before the first load: a device the cloud sends meanwhile is not missed.
+    if (cloud) {
+      const stop = cloud.devices.onChange(() => {
+        void loadAndApply().then(
+          (load) => {
+            const cloudErrors = load.errors.filter((e) => e.where.file?.startsWith(CLOUD_FILE_PREFIX));
+            for (const e of cloudErrors) log.error({ code: e.code, device: e.where.device }, e.format());
+            log.info({ devices: load.devices.map((d) => d.id), cloudErrors: cloudErrors.length }, 'devices from the cloud applied');
+          },
+          (err: unknown) => log.error({ err }, 'applying the devices from the cloud failed; the last good devices keep running'),
+        );
+      });
+      cleanup.push(stop);
+      cleanup.push(async () => {
+        await loading;
+      });
+    }
+    const firstLoad = await loadAndApply();
 
     return {
       config,
@@ -184,12 +217,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       mqttUrl: redactUrl(mqttUrl),
       firstLoad,
       cloud,
-      async reload() {
-        const load = await catalog.load();
-        lastLoad = load;
-        await applyLoad(load);
-        return load;
-      },
+      reload: loadAndApply,
       reloadPods() {
         edged?.reload();
       },
@@ -206,9 +234,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
 /** A device file that failed to load (or was emptied) is a reason: its devices are not what the files say. */
 function devicesProblem(paths: string[], load: CatalogLoad): string | undefined {
-  if (load.errors.length > 0) {
-    const first = load.errors[0]!.format();
-    return `${load.errors.length} error${load.errors.length > 1 ? 's' : ''} loading the device files (${first}); run \`edgetwin validate\` on them`;
+  // A cloud Device's error is the cluster's to see (DeviceStatus, an Event), not a fault of this gateway.
+  const errors = load.errors.filter((e) => !e.where.file?.startsWith(CLOUD_FILE_PREFIX));
+  if (errors.length > 0) {
+    const first = errors[0]!.format();
+    return `${errors.length} error${errors.length > 1 ? 's' : ''} loading the device files (${first}); run \`edgetwin validate\` on them`;
   }
   if (paths.length > 0 && load.devices.length === 0) return `the device files (${paths.join(', ')}) hold no Device`;
   return undefined;

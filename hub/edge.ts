@@ -21,7 +21,9 @@ import { Upstream } from './edgehub/upstream.ts';
 import { CertRotation } from './join/rotation.ts';
 import { readIdentity, type NodeFiles } from './join/node-files.ts';
 import { errorTo, isResponse, needsAck, OK, Operations, responseTo, Sources, type Message } from './message/index.ts';
+import { CloudDevices } from './metamanager/devices.ts';
 import { MetaManager } from './metamanager/metamanager.ts';
+import { DeviceErrorReports } from './edgehub/device-errors.ts';
 import { ServiceBus } from './servicebus/servicebus.ts';
 
 export interface CloudLinkConfig {
@@ -67,12 +69,17 @@ export interface EdgeLinkOptions {
   twin: DeviceTwin;
   log: Logger;
   registry: Registry;
+  /** Cloud device changes arriving together cause one reload after this long; default 100 ms. */
+  devicesSettleMs?: number;
 }
 
 export class EdgeLink extends EventEmitter {
   readonly hub: EdgeHub;
   readonly meta: MetaManager;
   readonly upstream: Upstream;
+  /** The cloud's Devices bound to this node, for the gateway's catalog. */
+  readonly devices: CloudDevices;
+  private readonly deviceErrors: DeviceErrorReports;
   private readonly db: Database.Database;
   private readonly outbox: Outbox;
   private readonly servicebus: ServiceBus;
@@ -89,6 +96,8 @@ export class EdgeLink extends EventEmitter {
     this.meta = new MetaManager(this.db, log);
     this.outbox = new Outbox({ db: this.db, name: 'cloud', registry: opts.registry });
     this.upstream = new Upstream({ outbox: this.outbox, bucket: new TokenBucket(opts.config.qps, opts.config.burst), log, resendMs: opts.config.resendMs, idSalt: outboxSalt(this.db) });
+    this.devices = new CloudDevices({ meta: this.meta, nodeName: opts.nodeName, log, settleMs: opts.devicesSettleMs });
+    this.deviceErrors = new DeviceErrorReports(this.db, this.upstream);
     this.servicebus = new ServiceBus({ allowedPorts: opts.config.serviceBus.allowedPorts, log });
     const files = opts.files;
     this.hub = new EdgeHub({
@@ -137,6 +146,14 @@ export class EdgeLink extends EventEmitter {
     this.rotation?.start();
   }
 
+  /**
+   * After each load of the gateway's devices: the errors of cloud Devices go up (DeviceStatus
+   * shows them), and errors that went away are cleared. Returns the cloud devices in error.
+   */
+  reportDeviceErrors(errors: readonly EdgetwinError[]): string[] {
+    return this.deviceErrors.report(errors);
+  }
+
   /** What /healthz shows of the link. */
   status(): { connected: boolean; endpoint: string; outbox: number; objects: Record<string, number> } {
     return { connected: this.hub.connected, endpoint: this.hub.endpoint, outbox: this.upstream.depth, objects: this.meta.counts() };
@@ -162,6 +179,12 @@ export class EdgeLink extends EventEmitter {
       return;
     }
     if (msg.route.operation === Operations.KEEPALIVE) return;
+    if (msg.route.resource === 'membership' || msg.route.resource.endsWith('/membership')) {
+      // NO-ACK and lost while offline, so not a source of truth: the device messages that follow
+      // it (ACK class, kept in MetaManager) say which devices this node runs.
+      this.log.debug({ content: msg.content }, 'edgehub: device membership from the cloud (the device objects decide)');
+      return;
+    }
     // MetaManager commits before the ACK is written: an acknowledged object is on disk.
     const result = this.meta.apply(msg);
     if (result !== 'ignored') {

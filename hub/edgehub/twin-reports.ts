@@ -1,14 +1,40 @@
-// The twin's change stream, going up: every committed reported value and every desired value of
-// a property becomes the property's last value in the upstream outbox (a `twin/edge_updated`
-// once drained), every device state the device's last state (`state/update`). The hub listens to
-// the twin; the twin knows nothing of the hub.
+// The twin's change stream, going up: every committed reported value, desired value and reconcile
+// transition of a property becomes the property's last twin in the upstream outbox (a
+// `twin/edge_updated` once drained), every device state the device's last state (`state/update`).
+// The hub listens to the twin; the twin knows nothing of the hub.
+//
+// KubeEdge's MsgTwin shape, with edgetwin's extras in its open metadata maps (timestamp a number
+// of ms as KubeEdge's; the extras strings):
+//   actual.metadata:   timestamp, quality (good | uncertain | bad), reconcile, reason, error
+//   expected.metadata: timestamp, origin (cloud | api | mqtt | cli | yaml), reconcile, reason
+// The reconcile state rides on both, because a property whose desired value never reached the
+// machine may have no reading yet (no `actual`), and the cluster must still see it pending or failed.
 
-import { msgTwin } from '../../twin/kubeedge.ts';
-import type { DeviceTwin, TwinChange } from '../../twin/twin.ts';
+import { msgTwin, type MsgTwin } from '../../twin/kubeedge.ts';
+import type { DeviceTwin, TwinChange, TwinPropertyView } from '../../twin/twin.ts';
 import type { Upstream } from './upstream.ts';
+
+/** The twin of one property as it goes up to the cloud. */
+export function upstreamTwin(p: TwinPropertyView): MsgTwin {
+  const t = msgTwin(p, true);
+  const rec: Record<string, string> = {};
+  if (p.reconcile.state !== 'none') rec.reconcile = p.reconcile.state;
+  if (p.reconcile.reason !== undefined) rec.reason = p.reconcile.reason;
+  if (t.actual) {
+    t.actual.metadata = { ...t.actual.metadata, ...rec };
+  }
+  if (t.expected && p.desired) {
+    t.expected.metadata = { ...t.expected.metadata, origin: p.desired.origin, ...rec };
+  }
+  return t;
+}
 
 /** Starts forwarding; returns the function that stops it. */
 export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
+  const property = (device: string, name: string) => {
+    const p = twin.get(device)?.properties[name];
+    if (p) upstream.twin(device, name, upstreamTwin(p));
+  };
   const onChange = (c: TwinChange) => {
     switch (c.kind) {
       case 'reported': {
@@ -16,12 +42,15 @@ export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
         if (!view) return;
         for (const u of c.updates) {
           const p = view.properties[u.property];
-          if (p) upstream.twin(c.device, u.property, msgTwin(p, true));
+          if (p) upstream.twin(c.device, u.property, upstreamTwin(p));
         }
         return;
       }
       case 'desired':
-        upstream.twin(c.device, c.property, msgTwin(c.current, true));
+        upstream.twin(c.device, c.property, upstreamTwin(c.current));
+        return;
+      case 'reconcile':
+        property(c.device, c.property);
         return;
       case 'state': {
         // KubeEdge sets lastOnlineTime (RFC 3339, UTC) only for online and ok.
@@ -29,6 +58,13 @@ export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
         upstream.state(c.device, c.state, lastOnline);
         return;
       }
+      case 'membership':
+        // A new device's properties go up at once (with their desired values and reconcile
+        // states), so its DeviceStatus fills before the first reading.
+        for (const v of c.added) {
+          for (const p of Object.values(v.properties)) if (p.desired || p.reported) upstream.twin(v.device, p.name, upstreamTwin(p));
+        }
+        return;
       default:
         return;
     }

@@ -19,7 +19,18 @@ import type { TokenBucket } from './pacing.ts';
 type Item =
   | { k: 'twin'; d: string; p: string; t: MsgTwin }
   | { k: 'state'; d: string; s: string; lo?: string }
+  | { k: 'error'; d: string; e: DeviceError | null }
   | { k: 'msg'; m: Pick<Message, 'route' | 'content'> & { header?: Partial<Message['header']> } };
+
+/** Why the gateway does not run a Device the cloud sent (a schema or protocol error), for DeviceStatus. */
+export interface DeviceError {
+  /** edgetwin's error code, e.g. ET_MODEL_SCHEMA. */
+  code: string;
+  /** The whole message: what, where (the field's path) and what to do. */
+  message: string;
+  /** The first error's field path in the Device or DeviceModel, e.g. `spec.properties[0].collectCycle`. */
+  field?: string;
+}
 
 interface InFlight {
   entries: Pick<OutboxEntry, 'id' | 'rev'>[];
@@ -87,6 +98,11 @@ export class Upstream {
     const r: Item = { k: 'state', d: device, s: state };
     if (lastOnlineTime) r.lo = lastOnlineTime;
     this.keep(this.outbox.put(`state${KEY_SEP}${device}`, JSON.stringify(r)));
+  }
+
+  /** A device's load error, or null when it loads again: the last word per device goes up. */
+  deviceError(device: string, error: DeviceError | null): void {
+    this.keep(this.outbox.put(`error${KEY_SEP}${device}`, JSON.stringify({ k: 'error', d: device, e: error } satisfies Item)));
   }
 
   /** Any other message that needs an answer: kept in order, never coalesced. */
@@ -198,6 +214,7 @@ export class Upstream {
     if (!first) return undefined;
     const r = JSON.parse(first.payload.toString('utf8')) as Item;
     if (r.k === 'state') return { message: stateMessage(r), entries: [first] };
+    if (r.k === 'error') return { message: errorMessage(r), entries: [first] };
     if (r.k === 'msg') {
       const m = newMessage(r.m.route, r.m.content);
       return { message: m, entries: [first] };
@@ -220,6 +237,18 @@ export function twinMessage(device: string, twin: { [property: string]: MsgTwin 
   return newMessage(
     { source: Sources.TWIN, group: Groups.RESOURCE, operation: Operations.UPDATE, resource: `device/${device}/twin/edge_updated` },
     { event_id: crypto.randomUUID(), timestamp: Date.now(), twin },
+  );
+}
+
+/**
+ * `device/{ns}/{name}/error`: edgetwin's own (KubeEdge's edge reports no load errors), content
+ * `{event_id, timestamp, device: {name}, error: {code, message, field} | null}`; null clears it.
+ */
+function errorMessage(r: Extract<Item, { k: 'error' }>): Message {
+  const name = r.d.slice(r.d.indexOf('/') + 1);
+  return newMessage(
+    { source: Sources.TWIN, group: Groups.RESOURCE, operation: Operations.UPDATE, resource: `device/${r.d}/error` },
+    { event_id: crypto.randomUUID(), timestamp: Date.now(), device: { name }, error: r.e },
   );
 }
 
