@@ -16,7 +16,7 @@ import { Outbox } from '../twin/outbox.ts';
 import type { DeviceTwin } from '../twin/twin.ts';
 import { EdgeHub } from './edgehub/edgehub.ts';
 import { TokenBucket } from './edgehub/pacing.ts';
-import { reportTwin } from './edgehub/twin-reports.ts';
+import { lastOnlineTime, reportTwin } from './edgehub/twin-reports.ts';
 import { Upstream } from './edgehub/upstream.ts';
 import { CertRotation } from './join/rotation.ts';
 import { readIdentity, type NodeFiles } from './join/node-files.ts';
@@ -97,7 +97,10 @@ export class EdgeLink extends EventEmitter {
     this.outbox = new Outbox({ db: this.db, name: 'cloud', registry: opts.registry });
     this.upstream = new Upstream({ outbox: this.outbox, bucket: new TokenBucket(opts.config.qps, opts.config.burst), log, resendMs: opts.config.resendMs, idSalt: outboxSalt(this.db) });
     this.devices = new CloudDevices({ meta: this.meta, nodeName: opts.nodeName, log, settleMs: opts.devicesSettleMs });
-    this.deviceErrors = new DeviceErrorReports(this.db, this.upstream);
+    this.deviceErrors = new DeviceErrorReports(this.db, this.upstream, (device) => {
+      const v = opts.twin.get(device);
+      return v && { state: v.state, lastOnlineTime: lastOnlineTime(v.state, v.lastOnline) };
+    });
     this.servicebus = new ServiceBus({ allowedPorts: opts.config.serviceBus.allowedPorts, log });
     const files = opts.files;
     this.hub = new EdgeHub({
@@ -129,7 +132,8 @@ export class EdgeLink extends EventEmitter {
       this.upstream.offline();
       this.emit('disconnected');
     });
-    this.untwin = reportTwin(opts.twin, this.upstream);
+    const errors = this.deviceErrors;
+    this.untwin = reportTwin(opts.twin, this.upstream, (device) => errors.has(device));
     if (opts.joinServer) {
       this.rotation = new CertRotation({ files, joinServer: opts.joinServer, log, onRenewed: () => this.hub.reconnect('node certificate renewed') });
     } else {

@@ -112,8 +112,13 @@ describe('devices from the cloud on a gateway process', () => {
       const t = (f.content as { twin: Record<string, UpTwin> }).twin[property];
       return t ? [t] : [];
     });
+  /** The device's state/update messages: its error (the DeviceController's contract), or null when it carries none. */
   const errorsOf = (device: string, from = 0) =>
-    cloud.frames.slice(from).filter((f) => f.route.resource === `device/default/${device}/error`).map((f) => (f.content as { error: { code: string; message: string; field?: string } | null }).error);
+    cloud.frames.slice(from).filter((f) => f.route.resource === `device/default/${device}/state/update`).map((f) => {
+      const d = (JSON.parse(f.content as string) as { device: { state: string; error?: { code: string; message: string; field?: string } } }).device;
+      if (d.error) assert.equal(d.state, 'unhealthy');
+      return d.error ?? null;
+    });
   const send = async (m: Message) => {
     cloud.send(m);
     if (m.route.group === 'resource') await waitFor(`the ACK of ${m.route.resource}`, () => acked.has(m.header.msg_id), 30_000, 10);

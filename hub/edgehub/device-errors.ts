@@ -1,6 +1,9 @@
 // Which of the cloud's Devices the gateway refuses, and why, going up so the cluster shows it
-// (DeviceStatus `status.extensions.error` and an Event on the Device). A device's error is sent
-// when it appears or changes, and cleared (error null) when the device loads again or is gone.
+// (DeviceStatus `status.extensions.error` and an Event on the Device). On the wire this is the
+// device's `state/update` with state `unhealthy` and `error: {code, message, field}` (the
+// DeviceController's contract, docs/cloud.md); a later state/update without error clears it.
+// While a device is in error its twin's own states are held back (a device kept at its last good
+// version still runs, and its "online" must not clear the error of the version that failed).
 // What was last sent is kept in cloud.db beside the outbox, so a clear after a restart is not lost.
 
 import type Database from 'better-sqlite3';
@@ -8,16 +11,26 @@ import type { EdgetwinError } from '../../core/errors.ts';
 import { cloudDeviceOf, CLOUD_FILE_PREFIX } from '../metamanager/devices.ts';
 import type { DeviceError, Upstream } from './upstream.ts';
 
+/** The twin's current state of a device, to send when its error clears. */
+export type CurrentState = (device: string) => { state: string; lastOnlineTime?: string } | undefined;
+
 export class DeviceErrorReports {
   private readonly stmts;
+  private readonly current = new Map<string, string>();
 
-  constructor(db: Database.Database, private readonly upstream: Upstream) {
+  constructor(db: Database.Database, private readonly upstream: Upstream, private readonly stateOf: CurrentState) {
     db.exec('CREATE TABLE IF NOT EXISTS device_errors (device TEXT PRIMARY KEY, error TEXT NOT NULL)');
     this.stmts = {
       all: db.prepare<[], { device: string; error: string }>('SELECT device, error FROM device_errors'),
       put: db.prepare<[string, string]>('INSERT INTO device_errors (device, error) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET error = excluded.error'),
       clear: db.prepare<[string]>('DELETE FROM device_errors WHERE device = ?'),
     };
+    for (const r of this.stmts.all.all()) this.current.set(r.device, r.error);
+  }
+
+  /** True while the device's error is what the cluster should see instead of its twin state. */
+  has(device: string): boolean {
+    return this.current.has(device);
   }
 
   /** After each load of the catalog: every error about a cloud device, by device. Returns the devices now in error. */
@@ -31,19 +44,22 @@ export class DeviceErrorReports {
       list.push(e);
       now.set(device, list);
     }
-    const before = new Map(this.stmts.all.all().map((r) => [r.device, r.error]));
     for (const [device, list] of now) {
       const error: DeviceError = { code: list[0]!.code, message: list.map((e) => e.format()).join('; ') };
       if (list[0]!.where.path) error.field = list[0]!.where.path;
       const text = JSON.stringify(error);
-      if (before.get(device) === text) continue;
+      if (this.current.get(device) === text) continue;
       this.stmts.put.run(device, text);
-      this.upstream.deviceError(device, error);
+      this.current.set(device, text);
+      this.upstream.state(device, 'unhealthy', undefined, error);
     }
-    for (const device of before.keys()) {
+    for (const device of [...this.current.keys()]) {
       if (now.has(device)) continue;
       this.stmts.clear.run(device);
-      this.upstream.deviceError(device, null);
+      this.current.delete(device);
+      // Cleared: the device's own state again (unknown when it is gone or not yet connected).
+      const s = this.stateOf(device);
+      this.upstream.state(device, s?.state ?? 'unknown', s?.lastOnlineTime);
     }
     return [...now.keys()];
   }

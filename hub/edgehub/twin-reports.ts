@@ -29,8 +29,16 @@ export function upstreamTwin(p: TwinPropertyView): MsgTwin {
   return t;
 }
 
-/** Starts forwarding; returns the function that stops it. */
-export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
+/** KubeEdge's lastOnlineTime: RFC 3339 UTC, set only for online (and KubeEdge's ok). */
+export function lastOnlineTime(state: string, lastOnline: number | undefined): string | undefined {
+  return state === 'online' && lastOnline !== undefined ? new Date(lastOnline).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
+}
+
+/**
+ * Starts forwarding; returns the function that stops it. `holdState` says when a device's state
+ * must not go up (its load error is what the cluster sees instead).
+ */
+export function reportTwin(twin: DeviceTwin, upstream: Upstream, holdState: (device: string) => boolean = () => false): () => void {
   const property = (device: string, name: string) => {
     const p = twin.get(device)?.properties[name];
     if (p) upstream.twin(device, name, upstreamTwin(p));
@@ -52,12 +60,9 @@ export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
       case 'reconcile':
         property(c.device, c.property);
         return;
-      case 'state': {
-        // KubeEdge sets lastOnlineTime (RFC 3339, UTC) only for online and ok.
-        const lastOnline = c.state === 'online' && c.lastOnline !== undefined ? new Date(c.lastOnline).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
-        upstream.state(c.device, c.state, lastOnline);
+      case 'state':
+        if (!holdState(c.device)) upstream.state(c.device, c.state, lastOnlineTime(c.state, c.lastOnline));
         return;
-      }
       case 'membership':
         // A new device's properties go up at once (with their desired values and reconcile
         // states), so its DeviceStatus fills before the first reading.
