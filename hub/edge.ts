@@ -100,7 +100,7 @@ export class EdgeLink extends EventEmitter {
     this.deviceErrors = new DeviceErrorReports(this.db, this.upstream, (device) => {
       const v = opts.twin.get(device);
       return v && { state: v.state, lastOnlineTime: lastOnlineTime(v.state, v.lastOnline) };
-    });
+    }, (device) => this.meta.get(`${device.slice(0, device.indexOf('/'))}/device/${device.slice(device.indexOf('/') + 1)}`) !== undefined);
     this.servicebus = new ServiceBus({ allowedPorts: opts.config.serviceBus.allowedPorts, log });
     const files = opts.files;
     this.hub = new EdgeHub({

@@ -204,6 +204,19 @@ describe('devices from the cloud on a gateway process', () => {
     // room-a still runs: its temperature keeps being read.
     const t0 = (await get<TwinBody>(edge!, '/api/v1/devices/default/room-a/twin')).body.properties.temperature!.reported!.time;
     await waitFor('room-a reads on', async () => (await get<TwinBody>(edge!, '/api/v1/devices/default/room-a/twin')).body.properties.temperature!.reported!.time > t0, 30_000, 50);
+    // Refused by the driver's own visitor schema (the API server keeps configData as it is).
+    const wrongVisitor = structuredClone(roomA);
+    wrongVisitor.metadata.name = 'wrong-visitor';
+    wrongVisitor.metadata.uid = 'uid-wrong-visitor';
+    ((wrongVisitor.spec.properties![0] as { visitors: { configData: { function: string } } }).visitors.configData).function = 'noSuchFunction';
+    await send(objectMessage('insert', wrongVisitor));
+    const visitorError = await waitFor('the error of wrong-visitor up', () => errorsOf('wrong-visitor').find((e) => e !== null), 30_000, 50);
+    assert.match(visitorError!.field ?? '', /^spec\.properties\[0\]\.visitors\.configData/);
+    assert.match(visitorError!.message, /noSuchFunction|function/);
+    const applied = appliedCount();
+    await send(objectMessage('delete', wrongVisitor));
+    await waitFor('the delete applied', () => appliedCount() > applied, 30_000, 20);
+    assert.ok(!errorsOf('wrong-visitor').includes(null), 'a deleted Device gets no state after its error (its DeviceStatus is gone with it)');
     const h = (await get<{ status: string }>(edge!, '/healthz')).body;
     assert.notEqual(h.status, 'degraded', 'a cloud device error is the cluster\'s to see, not a gateway fault');
 

@@ -18,7 +18,12 @@ export class DeviceErrorReports {
   private readonly stmts;
   private readonly current = new Map<string, string>();
 
-  constructor(db: Database.Database, private readonly upstream: Upstream, private readonly stateOf: CurrentState) {
+  /**
+   * `stateOf`: the twin's state of a device, sent when its error clears. `stillSent`: whether the
+   * cloud still sends the device (it is in MetaManager); the error of a deleted Device is forgotten
+   * without a message, as its DeviceStatus goes with it.
+   */
+  constructor(db: Database.Database, private readonly upstream: Upstream, private readonly stateOf: CurrentState, private readonly stillSent: (device: string) => boolean = () => true) {
     db.exec('CREATE TABLE IF NOT EXISTS device_errors (device TEXT PRIMARY KEY, error TEXT NOT NULL)');
     this.stmts = {
       all: db.prepare<[], { device: string; error: string }>('SELECT device, error FROM device_errors'),
@@ -57,6 +62,7 @@ export class DeviceErrorReports {
       if (now.has(device)) continue;
       this.stmts.clear.run(device);
       this.current.delete(device);
+      if (!this.stillSent(device)) continue;
       // Cleared: the device's own state again (unknown when it is gone or not yet connected).
       const s = this.stateOf(device);
       this.upstream.state(device, s?.state ?? 'unknown', s?.lastOnlineTime);
