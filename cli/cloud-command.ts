@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../core/log.ts';
 import { CLOUD_DEFAULTS, startCloud } from '../hub/cloudhub/cloud.ts';
 import type { CloudHubSettings } from '../hub/cloudhub/server.ts';
+import type { ControllersConfig } from '../hub/controllers/index.ts';
 import { CertificateAuthority } from '../hub/join/ca.ts';
 import { Revocations } from '../hub/join/revocation.ts';
 import { isValidNodeName } from '../hub/join/server.ts';
@@ -20,6 +21,7 @@ export interface CloudCommandOptions {
   advertise?: string;
   stateDir?: string;
   kubeconfig?: string;
+  namespace?: string;
   config?: string;
   logLevel?: string;
 }
@@ -28,6 +30,8 @@ export interface CloudCommandOptions {
 export interface CloudFileConfig {
   settings: Partial<CloudHubSettings>;
   revocationPollMs?: number;
+  /** The `devices:` section: the DeviceController's status writes and sync. */
+  controllers?: ControllersConfig;
 }
 
 const CLOUDHUB_KEYS = ['keepaliveTimeout', 'maxFrameBytes', 'nodeLimit', 'nodeAuthorization', 'resendInterval', 'maxResendInterval', 'revocationPoll'];
@@ -41,6 +45,10 @@ export function loadCloudConfig(file: string): CloudFileConfig {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
   const root = (doc ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(root)) {
+    if (key !== 'cloudhub' && key !== 'devices') throw new Error(`${file}: ${key} is not a section; the sections are cloudhub and devices`);
+  }
+  const devices = loadDevicesSection(file, root.devices);
   const hub = (root.cloudhub ?? {}) as Record<string, unknown>;
   if (typeof hub !== 'object' || Array.isArray(hub)) throw new Error(`${file}: cloudhub must be a map of ${CLOUDHUB_KEYS.join(', ')}`);
   for (const key of Object.keys(hub)) {
@@ -85,13 +93,53 @@ export function loadCloudConfig(file: string): CloudFileConfig {
       maxResendIntervalMs: maxResend ?? Math.max(60_000, resend ?? 0),
     };
   }
-  const out: CloudFileConfig = { settings };
+  const out: CloudFileConfig = { settings, ...(devices ? { controllers: { devices } } : {}) };
   const poll = duration('revocationPoll');
   if (poll !== undefined) out.revocationPollMs = poll;
   return out;
 }
 
-function kubernetesSource(flag: string | undefined): string | undefined {
+/** `devices: {statusWriter: {perDeviceInterval, budget}, sync}`: errors name the file and key. */
+function loadDevicesSection(file: string, section: unknown): ControllersConfig['devices'] | undefined {
+  if (section === undefined || section === null) return undefined;
+  if (typeof section !== 'object' || Array.isArray(section)) throw new Error(`${file}: devices must be a map with statusWriter and sync`);
+  const d = section as Record<string, unknown>;
+  for (const key of Object.keys(d)) {
+    if (key !== 'statusWriter' && key !== 'sync') throw new Error(`${file}: devices.${key} is not a setting; the settings are devices.statusWriter.perDeviceInterval, devices.statusWriter.budget, devices.sync`);
+  }
+  const duration = (key: string, v: unknown): number | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v === 'number' && v > 0) return v;
+    if (typeof v === 'string') {
+      try {
+        return parseDuration(v);
+      } catch (err) {
+        throw new Error(`${file}: ${key}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`${file}: ${key} must be a duration like 1s (or a number of milliseconds)`);
+  };
+  const out: NonNullable<ControllersConfig['devices']> = {};
+  const sync = duration('devices.sync', d.sync);
+  if (sync !== undefined) out.syncMs = sync;
+  if (d.statusWriter !== undefined) {
+    if (!d.statusWriter || typeof d.statusWriter !== 'object') throw new Error(`${file}: devices.statusWriter must be a map with perDeviceInterval and budget`);
+    const w = d.statusWriter as Record<string, unknown>;
+    for (const key of Object.keys(w)) {
+      if (key !== 'perDeviceInterval' && key !== 'budget') throw new Error(`${file}: devices.statusWriter.${key} is not a setting; the settings are perDeviceInterval and budget`);
+    }
+    out.statusWriter = {};
+    const every = duration('devices.statusWriter.perDeviceInterval', w.perDeviceInterval);
+    if (every !== undefined) out.statusWriter.perDeviceIntervalMs = every;
+    if (w.budget !== undefined) {
+      if (typeof w.budget !== 'number' || !Number.isInteger(w.budget) || w.budget < 1) throw new Error(`${file}: devices.statusWriter.budget must be a whole number of writes per second, at least 1`);
+      out.statusWriter.budgetPerSecond = w.budget;
+    }
+  }
+  return out;
+}
+
+export function kubernetesSource(flag: string | undefined): string | undefined {
   if (flag) return flag;
   if (process.env.KUBECONFIG) return process.env.KUBECONFIG;
   if (process.env.KUBERNETES_SERVICE_HOST) return 'in-cluster';
@@ -120,7 +168,9 @@ export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
       advertise: opts.advertise?.split(',').map((s) => s.trim()).filter(Boolean),
       settings: file.settings,
       revocationPollMs: file.revocationPollMs,
+      ...(file.controllers ? { controllers: file.controllers } : {}),
       kubernetes: kubernetesSource(opts.kubeconfig),
+      namespace: opts.namespace,
       log,
     });
   } catch (err) {
@@ -140,10 +190,16 @@ export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-export async function tokenCommand(opts: { ttl?: string; stateDir?: string }): Promise<void> {
+export async function tokenCommand(opts: { ttl?: string; stateDir?: string; kubeconfig?: string; namespace?: string }): Promise<void> {
   const ttl = opts.ttl ? parseDuration(opts.ttl) : DEFAULT_TOKEN_TTL_MS;
-  const dir = resolve(opts.stateDir ?? CLOUD_DEFAULTS.stateDir);
-  const ca = await CertificateAuthority.loadOrCreate(dir, {
+  // With Kubernetes configured the CA lives in Secret edgetwin-ca, as for the running cloud; an
+  // explicit --state-dir (without --kubeconfig) names a cloud that runs without Kubernetes.
+  const source = opts.kubeconfig || !opts.stateDir ? kubernetesSource(opts.kubeconfig) : undefined;
+  if (opts.kubeconfig && !existsSync(opts.kubeconfig)) throw new Error(`--kubeconfig ${opts.kubeconfig}: no such file`);
+  const store = source
+    ? (await import('../hub/controllers/index.ts')).connectKubernetes(source, { namespace: opts.namespace, log: createLogger({ level: 'warn', name: 'edgetwin-cloud' }) }).caStore()
+    : new DirCaStore(resolve(opts.stateDir ?? CLOUD_DEFAULTS.stateDir));
+  const ca = await CertificateAuthority.loadOrCreate(store, {
     onCreate: (where) => process.stderr.write(`created a new CA in ${where}\n`),
   });
   process.stdout.write(`${await createJoinToken(ca, ttl)}\n`);
@@ -156,4 +212,27 @@ export async function revokeCommand(node: string, opts: { stateDir?: string }): 
   if (!(await store.get('ca.crt'))) throw new Error(`${dir} holds no cloud CA: pass the cloud's --state-dir`);
   await new Revocations(store).revoke(node);
   process.stdout.write(`node ${node} is revoked: its certificates are refused from now on (a running cloud ends its session within seconds); it can join again only with a new token\n`);
+}
+
+/** `edgetwin cloud install-crds`: prints the CRDs (--dry-run) or creates/updates them in the cluster. */
+export async function installCrdsCommand(opts: { dryRun?: boolean; force?: boolean; kubeconfig?: string }): Promise<void> {
+  const controllers = await import('../hub/controllers/install-crds.ts');
+  if (opts.dryRun) {
+    process.stdout.write(controllers.crdsYaml());
+    return;
+  }
+  const source = kubernetesSource(opts.kubeconfig);
+  if (!source) throw new Error('no Kubernetes configuration: pass --kubeconfig <file>, set KUBECONFIG, or run in a pod; or print the CRDs with --dry-run and pipe them into `kubectl apply -f -`');
+  if (opts.kubeconfig && !existsSync(opts.kubeconfig)) throw new Error(`--kubeconfig ${opts.kubeconfig}: no such file`);
+  const { loadKube } = await import('../hub/controllers/kube.ts');
+  const results = await controllers.installCrds(loadKube(source), { force: opts.force });
+  let refused = 0;
+  for (const r of results) {
+    process.stdout.write(`customresourcedefinition ${r.name} ${r.action}${r.detail ? `: ${r.detail}` : ''}\n`);
+    if (r.action === 'refused') refused++;
+  }
+  if (refused > 0) {
+    process.stderr.write(`error: ${refused} CRD(s) not installed (see above)\n`);
+    process.exitCode = 1;
+  }
 }

@@ -190,7 +190,8 @@ const cloud = program
   .option('--http-port <n>', '/metrics and /healthz port on 127.0.0.1 (default 10080)', port)
   .option('--advertise <hosts>', 'comma-separated names and addresses for the server certificate (default: hostname, 127.0.0.1, this machine\'s addresses)')
   .option('--state-dir <dir>', 'where the CA, the ACK record and the report log live (default ./edgetwin-cloud)')
-  .option('--kubeconfig <file>', 'Kubernetes config (default: KUBECONFIG, then in-cluster)')
+  .option('--kubeconfig <file>', 'Kubernetes config (default: KUBECONFIG, then in-cluster); with it the device and node controllers run')
+  .option('--namespace <ns>', 'the cloud\'s namespace in Kubernetes, where its CA Secret lives (default edgetwin)')
   .option('--config <file>', 'YAML config file with cloudhub.* settings')
   .option('--log-level <level>', 'trace | debug | info | warn | error')
   .action(async (opts) => {
@@ -202,8 +203,20 @@ cloud
   .description('print a join token for `edgetwin join` (creates the CA if there is none yet)')
   .option('--ttl <duration>', 'how long the token is valid, e.g. 24h, 30m (default 24h)')
   .option('--state-dir <dir>', 'the cloud\'s state directory (default ./edgetwin-cloud)')
-  .action(client(async (opts: { ttl?: string; stateDir?: string }) => {
+  .option('--kubeconfig <file>', 'read the CA from Secret edgetwin-ca in this cluster (default: KUBECONFIG, then in-cluster; without any: the state directory)')
+  .option('--namespace <ns>', 'the cloud\'s namespace (default edgetwin)')
+  .action(client(async (opts: { ttl?: string; stateDir?: string; kubeconfig?: string; namespace?: string }) => {
     await (await cloudCommands()).tokenCommand(opts);
+  }));
+
+cloud
+  .command('install-crds')
+  .description('create or update the Device, DeviceModel, DeviceStatus, ObjectSync and ClusterObjectSync CRDs (a superset of KubeEdge\'s)')
+  .option('--dry-run', 'print them as YAML instead (pipe into `kubectl apply -f -`)')
+  .option('--force', 'replace a CRD whose installed schema has fields ours does not')
+  .option('--kubeconfig <file>', 'Kubernetes config (default: KUBECONFIG, then in-cluster)')
+  .action(client(async (opts: { dryRun?: boolean; force?: boolean; kubeconfig?: string }) => {
+    await (await cloudCommands()).installCrdsCommand(opts);
   }));
 
 cloud

@@ -11,6 +11,16 @@ export interface AckRecord {
   resourceVersion?: string;
   /** The last acknowledged message deleted the object. */
   deleted: boolean;
+  /** What the object is, when the message carried it (ObjectSync keeps it in its spec). */
+  object?: ObjectRef;
+}
+
+export interface ObjectRef {
+  apiVersion?: string;
+  kind?: string;
+  /** Absent (or KubeEdge's literal `null`) for a cluster-scoped object. */
+  namespace?: string;
+  name?: string;
 }
 
 export interface AckRecordStore {

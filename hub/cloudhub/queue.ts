@@ -6,7 +6,7 @@
 import {
   isDelete, isNewer, needsAck, objectKey, trimNode, type Message,
 } from '../message/index.ts';
-import type { AckRecordStore } from './ack-store.ts';
+import type { AckRecordStore, ObjectRef } from './ack-store.ts';
 
 export interface QueueOptions {
   /** Time between the first resends (KubeEdge: 5 s). */
@@ -42,6 +42,7 @@ interface Pending {
   operation: string;
   rv?: string;
   delete: boolean;
+  object?: ObjectRef;
   frame: string;
   sends: number;
   firstSentAt?: number;
@@ -105,6 +106,8 @@ export class NodeQueue {
     if (pending) this.remove(pending);
     const entry: Pending = { key, id: wire.header.msg_id, operation: wire.route.operation, delete: del, frame: JSON.stringify(wire), sends: 0, nextAt: 0 };
     if (rv !== undefined) entry.rv = rv;
+    const object = objectRefOf(msg);
+    if (object) entry.object = object;
     this.byKey.set(key, entry);
     this.byId.set(entry.id, entry);
     this.hooks.onDepthChange?.(1);
@@ -116,7 +119,11 @@ export class NodeQueue {
     const entry = this.byId.get(parentId);
     if (!entry) return false;
     // Recorded before the message leaves the queue: a crash in between resends, never forgets.
-    await this.store.put(this.node, entry.key, entry.rv === undefined ? { deleted: entry.delete } : { resourceVersion: entry.rv, deleted: entry.delete });
+    await this.store.put(this.node, entry.key, {
+      deleted: entry.delete,
+      ...(entry.rv === undefined ? {} : { resourceVersion: entry.rv }),
+      ...(entry.object ? { object: entry.object } : {}),
+    });
     if (this.byKey.get(entry.key) === entry) this.remove(entry);
     if (entry.firstSentAt !== undefined) this.hooks.onAcked?.(Date.now() - entry.firstSentAt);
     return true;
@@ -155,6 +162,18 @@ export function resourceVersionOf(msg: Message): string | undefined {
   const content = msg.content as { metadata?: { resourceVersion?: unknown } } | null;
   const rv = content && typeof content === 'object' ? content.metadata?.resourceVersion : undefined;
   return typeof rv === 'string' && rv ? rv : undefined;
+}
+
+/** The object a message carries (apiVersion, kind, metadata.namespace/name), if it carries one. */
+export function objectRefOf(msg: Message): ObjectRef | undefined {
+  const c = msg.content as { apiVersion?: unknown; kind?: unknown; metadata?: { namespace?: unknown; name?: unknown } } | null;
+  if (!c || typeof c !== 'object' || !c.metadata || typeof c.metadata !== 'object') return undefined;
+  const ref: ObjectRef = {};
+  if (typeof c.apiVersion === 'string') ref.apiVersion = c.apiVersion;
+  if (typeof c.kind === 'string') ref.kind = c.kind;
+  if (typeof c.metadata.namespace === 'string' && c.metadata.namespace) ref.namespace = c.metadata.namespace;
+  if (typeof c.metadata.name === 'string') ref.name = c.metadata.name;
+  return ref;
 }
 
 /** The frame as the node sees it: a copy whose resource has `node/{node}/` trimmed. */
