@@ -159,6 +159,12 @@ describe('devices from Kubernetes, end to end with kubectl', { skip }, () => {
     for (const g of gateways.values()) await waitFor(`${g.node} connected`, async () => (await health(g)).cloud.connected, 60_000, 100);
   });
   after(async () => {
+    // EDGETWIN_E2E_LOGS=<dir> keeps what the cloud and the gateways logged, to read after a failure.
+    const keep = process.env.EDGETWIN_E2E_LOGS;
+    if (keep) {
+      writeFileSync(join(keep, 'cloud.log'), cloud?.out.join('') ?? '');
+      for (const g of gateways.values()) writeFileSync(join(keep, `${g.node}.log`), g.out.join(''));
+    }
     for (const g of gateways.values()) await kill(g, 'SIGKILL');
     await kill(cloud, 'SIGKILL');
     await proxyB?.close();
@@ -232,6 +238,9 @@ describe('devices from Kubernetes, end to end with kubectl', { skip }, () => {
     await waitFor('22 on gw-b', async () => (await twinOn(b, 'room-b'))?.properties.setpoint!.desired!.value === 22, 60_000, 200);
     assert.deepEqual(await devicesOn(b), ['default/room-a', 'default/room-b']);
     assert.deepEqual(await devicesOn(gateways.get('gw-a')!), ['default/line-plc']);
+    // One DeviceStatus per Device, none doubled by the re-list.
+    const names = (l: { items: { metadata: { name: string } }[] }) => l.items.map((i) => i.metadata.name).sort().join();
+    assert.equal(names(await json('get', 'devicestatuses')), names(await json('get', 'devices')));
   });
 
   it('the cloud killed with -9 and restarted: gateways reconnect, devices stay, a later patch arrives', async () => {
