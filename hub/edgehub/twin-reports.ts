@@ -1,6 +1,8 @@
 // The twin's change stream, going up: every committed reported value, desired value and reconcile
 // transition of a property becomes the property's last twin in the upstream outbox (a
 // `twin/edge_updated` once drained), every device state the device's last state (`state/update`).
+// Stored values are not replayed when the gateway starts (thousands of devices would flood the
+// outbox with what the cloud already has); each property goes up with its next reading.
 // The hub listens to the twin; the twin knows nothing of the hub.
 //
 // KubeEdge's MsgTwin shape, with edgetwin's extras in its open metadata maps (timestamp a number
@@ -62,13 +64,6 @@ export function reportTwin(twin: DeviceTwin, upstream: Upstream, holdState: (dev
         return;
       case 'state':
         if (!holdState(c.device)) upstream.state(c.device, c.state, lastOnlineTime(c.state, c.lastOnline));
-        return;
-      case 'membership':
-        // A new device's properties go up at once (with their desired values and reconcile
-        // states), so its DeviceStatus fills before the first reading.
-        for (const v of c.added) {
-          for (const p of Object.values(v.properties)) if (p.desired || p.reported) upstream.twin(v.device, p.name, upstreamTwin(p));
-        }
         return;
       default:
         return;
