@@ -227,6 +227,22 @@ describe('devices from the cloud on a gateway process', () => {
     await waitFor('bad-room runs', async () => (await get(edge!, '/api/v1/devices/default/bad-room/twin')).status === 200, 30_000, 50);
   });
 
+  it('a running Device updated into a malformed one keeps its last good version running; its error stands until a good update clears it with its state', async () => {
+    const broken = structuredClone(roomA);
+    (broken.spec.properties![0] as { collectCycle: unknown }).collectCycle = 'often';
+    const from = cloud.frames.length;
+    await send(objectMessage('update', broken));
+    await waitFor('the error of room-a up', () => errorsOf('room-a', from).find((e) => e !== null), 30_000, 50);
+    const t0 = (await get<TwinBody>(edge!, '/api/v1/devices/default/room-a/twin')).body.properties.temperature!.reported!.time;
+    await waitFor('room-a reads on at its last good version', async () => (await get<TwinBody>(edge!, '/api/v1/devices/default/room-a/twin')).body.properties.temperature!.reported!.time > t0, 30_000, 50);
+    assert.ok(!errorsOf('room-a', from).includes(null), 'no state without the error while it stands');
+    const fixed = cloud.frames.length;
+    await send(objectMessage('update', roomA));
+    await waitFor('the error cleared', () => errorsOf('room-a', fixed).includes(null), 30_000, 50);
+    const cleared = cloud.frames.slice(fixed).find((f) => f.route.resource === 'device/default/room-a/state/update')!;
+    assert.equal((JSON.parse(cleared.content as string) as { device: { state: string } }).device.state, 'online');
+  });
+
   it('deleting a Device removes it and its twin from the gateway', async () => {
     const bad = { ...structuredClone(roomA), metadata: { name: 'bad-room', namespace: 'default', uid: 'uid-bad-room' } };
     await send(membership([], ['bad-room']));
