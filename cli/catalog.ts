@@ -1,9 +1,11 @@
-// The set of devices the gateway runs, from --devices files and folders. On reload it keeps the
-// last good version of any device whose new version fails to load, so an invalid edit never
-// takes a running device down.
+// The set of devices the gateway runs, from --devices files and folders and, on a gateway joined
+// to a cloud, from the cloud's Devices (a DeviceSource). On reload it keeps the last good version
+// of any device whose new version fails to load, so an invalid edit never takes a running device
+// down, whichever source it came from.
 
 import { readFile } from 'node:fs/promises';
 import type { DeviceSpecResolved } from '../core/device.ts';
+import type { DeviceSource } from '../core/device-source.ts';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import { loadDevices } from '../core/model/load.ts';
 
@@ -23,7 +25,7 @@ export class DeviceCatalog {
   private current = new Map<string, DeviceSpecResolved>();
 
   /** `paths` may be a function: asked at every load (a folder that gains its first file joins then). */
-  constructor(private readonly paths: string[] | (() => string[]), private readonly check: DeviceCheck) {}
+  constructor(private readonly paths: string[] | (() => string[]), private readonly check: DeviceCheck, private readonly extra?: DeviceSource) {}
 
   get devices(): DeviceSpecResolved[] {
     return [...this.current.values()];
@@ -31,8 +33,21 @@ export class DeviceCatalog {
 
   async load(): Promise<CatalogLoad> {
     const model = await loadDevices(typeof this.paths === 'function' ? this.paths() : this.paths);
-    const checked = await this.check(model.devices);
-    const errors = [...model.errors, ...checked.errors];
+    const extra = this.extra?.load();
+    const fromFiles = new Set(model.devices.map((d) => d.id));
+    const sourceErrors: EdgetwinError[] = [];
+    const devices = [...model.devices];
+    for (const d of extra?.devices ?? []) {
+      // A device in the files is the gateway's own: the cloud's copy of the same id does not replace it.
+      if (fromFiles.has(d.id)) {
+        sourceErrors.push(new EdgetwinError(ErrorCodes.MODEL_DUPLICATE, 'a device of this name is also in the --devices files of this gateway; the file\'s device runs',
+          { file: d.source?.file, device: d.id }, 'rename one of them, or remove the device from the gateway\'s files'));
+        continue;
+      }
+      devices.push(d);
+    }
+    const checked = await this.check(devices);
+    const errors = [...model.errors, ...(extra?.errors ?? []), ...sourceErrors, ...checked.errors];
     errors.push(...(await this.emptiedFiles(checked.accepted)));
     const next = new Map(checked.accepted.map((d) => [d.id, d]));
     const kept: string[] = [];
@@ -44,7 +59,7 @@ export class DeviceCatalog {
       }
     }
     this.current = next;
-    return { devices: this.devices, errors, warnings: model.warnings, files: model.files, kept };
+    return { devices: this.devices, errors, warnings: [...model.warnings, ...(extra?.warnings ?? [])], files: model.files, kept };
   }
 
   /**

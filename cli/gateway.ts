@@ -13,6 +13,7 @@ import type { EdgeLink } from '../hub/edge.ts';
 import type { DeviceSpecResolved } from '../core/device.ts';
 import type { PropertyWriter } from '../core/reading.ts';
 import { formatValue } from '../core/values.ts';
+import { CLOUD_FILE_PREFIX } from '../core/device-source.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { dashboardRoutes } from '../twin/dashboard-api.ts';
@@ -161,10 +162,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     }
     const history = new PropertyHistory(twin);
     cleanup.push(() => history.close());
-    const catalog = new DeviceCatalog(() => [...config.devices, ...(hasDeviceFiles(devicesDir) ? [devicesDir] : [])], async (devices) => {
-      const checked = await host.check(devices.filter((d) => !viaDmi(d)));
-      return { accepted: [...checked.accepted, ...devices.filter(viaDmi)], errors: checked.errors };
-    });
+    // Created once the cloud link exists: on a joined gateway the cloud's Devices are a second source.
+    let catalog: DeviceCatalog | undefined;
     // Set once the devices first loaded; the onboarding routes reload through it.
     let reload: () => Promise<CatalogLoad> = () => Promise.reject(new Error('the gateway is still starting'));
     // Every listener (the broker above, the API here) is bound before any device starts, and before
@@ -183,7 +182,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
         ...health.report(),
         nodeName: config.nodeName,
         mqtt: redactUrl(mqttUrl),
-        devices: catalog.devices.length,
+        devices: catalog?.devices.length ?? 0,
         ...(cloud ? { cloud: cloud.status() } : {}),
         ...(edged ? { pods: edged.pods().length, containerRuntime: edged.runtime().reachable } : {}),
         ...(dmi ? { dmi: { socket: dmi.socket, mappers: dmi.status() } } : {}),
@@ -232,6 +231,15 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       health.add('mqtt', () => (bus.connected ? undefined : `not connected to the MQTT broker ${shown}; ${bus.waiting} messages wait in the outbox for it`));
     }
 
+    const devices = new DeviceCatalog(
+      () => [...config.devices, ...(hasDeviceFiles(devicesDir) ? [devicesDir] : [])],
+      async (found) => {
+        const checked = await host.check(found.filter((d) => !viaDmi(d)));
+        return { accepted: [...checked.accepted, ...found.filter(viaDmi)], errors: checked.errors };
+      },
+      cloud?.devices,
+    );
+    catalog = devices;
     const applyLoad = async (load: CatalogLoad) => {
       for (const d of load.devices) {
         if (d.nodeName && d.nodeName !== config.nodeName) {
@@ -242,20 +250,40 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       dmi?.apply(load.devices.filter(viaDmi));
       const applied = await host.apply(load.devices.filter((d) => !viaDmi(d)));
       for (const e of applied.errors) log.error({ code: e.code, device: e.where.device }, e.format());
+      // The cloud's Devices that failed here are reported up (DeviceStatus, an Event); the rest run.
+      cloud?.reportDeviceErrors([...load.errors, ...applied.errors]);
       return applied;
     };
-    // One load at a time: a file change and a mapper's registration may ask at once.
-    let loading: Promise<CatalogLoad> = Promise.resolve(undefined as unknown as CatalogLoad);
-    reload = () => {
-      loading = loading.catch(() => undefined).then(async () => {
-        const load = await catalog.load();
+    // One load at a time: a file change, a mapper's registration, or the cloud sending a device.
+    let loading: Promise<unknown> = Promise.resolve();
+    reload = (): Promise<CatalogLoad> => {
+      const next = loading.then(async () => {
+        const load = await devices.load();
         lastLoad = load;
         await applyLoad(load);
         return load;
       });
-      return loading;
+      loading = next.catch(() => undefined);
+      return next;
     };
     reloadForDmi = reload;
+    // Subscribed before the first load: a device the cloud sends meanwhile is not missed.
+    if (cloud) {
+      const stop = cloud.devices.onChange(() => {
+        void reload().then(
+          (load) => {
+            const cloudErrors = load.errors.filter((e) => e.where.file?.startsWith(CLOUD_FILE_PREFIX));
+            for (const e of cloudErrors) log.error({ code: e.code, device: e.where.device }, e.format());
+            log.info({ devices: load.devices.map((d) => d.id), cloudErrors: cloudErrors.length }, 'devices from the cloud applied');
+          },
+          (err: unknown) => log.error({ err }, 'applying the devices from the cloud failed; the last good devices keep running'),
+        );
+      });
+      cleanup.push(stop);
+      cleanup.push(async () => {
+        await loading;
+      });
+    }
     const firstLoad = await reload();
 
     return {
@@ -286,9 +314,11 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
 
 /** A device file that failed to load (or was emptied) is a reason: its devices are not what the files say. */
 function devicesProblem(paths: string[], load: CatalogLoad): string | undefined {
-  if (load.errors.length > 0) {
-    const first = load.errors[0]!.format();
-    return `${load.errors.length} error${load.errors.length > 1 ? 's' : ''} loading the device files (${first}); run \`edgetwin validate\` on them`;
+  // A cloud Device's error is the cluster's to see (DeviceStatus, an Event), not a fault of this gateway.
+  const errors = load.errors.filter((e) => !e.where.file?.startsWith(CLOUD_FILE_PREFIX));
+  if (errors.length > 0) {
+    const first = errors[0]!.format();
+    return `${errors.length} error${errors.length > 1 ? 's' : ''} loading the device files (${first}); run \`edgetwin validate\` on them`;
   }
   if (paths.length > 0 && load.devices.length === 0) return `the device files (${paths.join(', ')}) hold no Device`;
   return undefined;

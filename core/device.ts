@@ -66,6 +66,12 @@ export interface DeviceSpecResolved {
   properties: PropertySpec[];
   methods: DeviceMethod[];
   source?: SourceRef;
+  /**
+   * 'cloud' when the Device came from Kubernetes through the cloud link (MetaManager): its
+   * desired values enter the twin with origin `cloud`, and its load errors are reported up.
+   * Absent for devices from --devices files.
+   */
+  managedBy?: 'cloud';
   /** Stable hash of everything above, so a reload restarts only devices that changed. */
   fingerprint: string;
 }

@@ -16,12 +16,14 @@ import { Outbox } from '../twin/outbox.ts';
 import type { DeviceTwin } from '../twin/twin.ts';
 import { EdgeHub } from './edgehub/edgehub.ts';
 import { TokenBucket } from './edgehub/pacing.ts';
-import { reportTwin } from './edgehub/twin-reports.ts';
+import { lastOnlineTime, reportTwin } from './edgehub/twin-reports.ts';
 import { Upstream } from './edgehub/upstream.ts';
 import { CertRotation } from './join/rotation.ts';
 import { readIdentity, type NodeFiles } from './join/node-files.ts';
 import { errorTo, isResponse, needsAck, OK, Operations, responseTo, Sources, type Message } from './message/index.ts';
+import { CloudDevices } from './metamanager/devices.ts';
 import { MetaManager } from './metamanager/metamanager.ts';
+import { DeviceErrorReports } from './edgehub/device-errors.ts';
 import { ServiceBus } from './servicebus/servicebus.ts';
 
 export interface CloudLinkConfig {
@@ -67,12 +69,17 @@ export interface EdgeLinkOptions {
   twin: DeviceTwin;
   log: Logger;
   registry: Registry;
+  /** Cloud device changes arriving together cause one reload after this long; default 100 ms. */
+  devicesSettleMs?: number;
 }
 
 export class EdgeLink extends EventEmitter {
   readonly hub: EdgeHub;
   readonly meta: MetaManager;
   readonly upstream: Upstream;
+  /** The cloud's Devices bound to this node, for the gateway's catalog. */
+  readonly devices: CloudDevices;
+  private readonly deviceErrors: DeviceErrorReports;
   private readonly db: Database.Database;
   private readonly outbox: Outbox;
   private readonly servicebus: ServiceBus;
@@ -89,6 +96,11 @@ export class EdgeLink extends EventEmitter {
     this.meta = new MetaManager(this.db, log);
     this.outbox = new Outbox({ db: this.db, name: 'cloud', registry: opts.registry });
     this.upstream = new Upstream({ outbox: this.outbox, bucket: new TokenBucket(opts.config.qps, opts.config.burst), log, resendMs: opts.config.resendMs, idSalt: outboxSalt(this.db) });
+    this.devices = new CloudDevices({ meta: this.meta, nodeName: opts.nodeName, log, settleMs: opts.devicesSettleMs });
+    this.deviceErrors = new DeviceErrorReports(this.db, this.upstream, (device) => {
+      const v = opts.twin.get(device);
+      return v && { state: v.state, lastOnlineTime: lastOnlineTime(v.state, v.lastOnline) };
+    }, (device) => this.meta.get(`${device.slice(0, device.indexOf('/'))}/device/${device.slice(device.indexOf('/') + 1)}`) !== undefined);
     this.servicebus = new ServiceBus({ allowedPorts: opts.config.serviceBus.allowedPorts, log });
     const files = opts.files;
     this.hub = new EdgeHub({
@@ -120,7 +132,8 @@ export class EdgeLink extends EventEmitter {
       this.upstream.offline();
       this.emit('disconnected');
     });
-    this.untwin = reportTwin(opts.twin, this.upstream);
+    const errors = this.deviceErrors;
+    this.untwin = reportTwin(opts.twin, this.upstream, (device) => errors.has(device));
     if (opts.joinServer) {
       this.rotation = new CertRotation({ files, joinServer: opts.joinServer, log, onRenewed: () => this.hub.reconnect('node certificate renewed') });
     } else {
@@ -135,6 +148,14 @@ export class EdgeLink extends EventEmitter {
   start(): void {
     this.hub.start();
     this.rotation?.start();
+  }
+
+  /**
+   * After each load of the gateway's devices: the errors of cloud Devices go up (DeviceStatus
+   * shows them), and errors that went away are cleared. Returns the cloud devices in error.
+   */
+  reportDeviceErrors(errors: readonly EdgetwinError[]): string[] {
+    return this.deviceErrors.report(errors);
   }
 
   /** What /healthz shows of the link. */
@@ -162,6 +183,12 @@ export class EdgeLink extends EventEmitter {
       return;
     }
     if (msg.route.operation === Operations.KEEPALIVE) return;
+    if (msg.route.resource === 'membership' || msg.route.resource.endsWith('/membership')) {
+      // NO-ACK and lost while offline, so not a source of truth: the device messages that follow
+      // it (ACK class, kept in MetaManager) say which devices this node runs.
+      this.log.debug({ content: msg.content }, 'edgehub: device membership from the cloud (the device objects decide)');
+      return;
+    }
     // MetaManager commits before the ACK is written: an acknowledged object is on disk.
     const result = this.meta.apply(msg);
     if (result !== 'ignored') {

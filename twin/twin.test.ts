@@ -263,6 +263,26 @@ describe('DeviceTwin', () => {
     assert.equal(prop('setpoint').desired?.origin, 'yaml');
   });
 
+  it('a Device from the cloud: its desired value has origin cloud and a cloud version; a local value stays until the spec value changes', async () => {
+    writer.served.add(ID);
+    const fromCloud = (desired: number, collectCycle = 1000): DeviceSpecResolved => ({ ...thermo({ desired, collectCycle }), managedBy: 'cloud' });
+    open([fromCloud(20)]);
+    assert.deepEqual([prop('setpoint').desired?.value, prop('setpoint').desired?.origin], [20, 'cloud']);
+    assert.deepEqual(prop('setpoint').expectedVersion, { cloud: 1, edge: 0 });
+    twin.setDesired(ID, 'setpoint', 25, 'mqtt');
+    // The Device updated in another field (or sent again): the local value stays in force.
+    twin.setDevices([fromCloud(20, 2000)]);
+    assert.deepEqual([prop('setpoint').desired?.value, prop('setpoint').desired?.origin], [25, 'mqtt']);
+    await reopen([fromCloud(20, 2000)]);
+    assert.deepEqual([prop('setpoint').desired?.value, prop('setpoint').desired?.origin], [25, 'mqtt'], 'also across a restart');
+    // A changed spec value is the latest: it wins.
+    twin.setDevices([fromCloud(22, 2000)]);
+    assert.deepEqual([prop('setpoint').desired?.value, prop('setpoint').desired?.origin], [22, 'cloud']);
+    assert.deepEqual(prop('setpoint').expectedVersion, { cloud: 2, edge: 1 });
+    await waitFor('applied', () => prop('setpoint').reconcile.state === 'applied');
+    assert.ok(changes.some((c) => c.kind === 'desired' && c.origin === 'cloud' && c.current.desired?.value === 22));
+  });
+
   it('persists reported values, versions and when the device was last online across a restart', async () => {
     open([thermo()], false);
     twin.state(ID, 'online');

@@ -123,7 +123,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     const next = new Set(devices.map((d) => d.id));
     const added: DeviceEntry[] = [];
     const removed: TwinView[] = [];
-    const yaml: [DeviceEntry, PropState, ReturnType<PropState['view']>][] = [];
+    const yaml: [DeviceEntry, PropState, ReturnType<PropState['view']>, DesiredOrigin][] = [];
     const defer: TwinChange[] = [];
     const now = Date.now();
     try {
@@ -139,13 +139,13 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.committed();
     for (const c of defer) this.tell(c);
     if (added.length || removed.length) this.tell({ kind: 'membership', added: added.map((e) => e.view()), removed });
-    for (const [e, p, last] of yaml) this.emitDesired(e, p, 'yaml', last);
+    for (const [e, p, last, origin] of yaml) this.emitDesired(e, p, origin, last);
     for (const e of this.devices.values()) this.reconciler.resume(e);
   }
 
   private setDevicesInTransaction(
     devices: DeviceSpecResolved[], next: Set<DeviceId>, added: DeviceEntry[], removed: TwinView[],
-    yaml: [DeviceEntry, PropState, ReturnType<PropState['view']>][], defer: TwinChange[], now: number,
+    yaml: [DeviceEntry, PropState, ReturnType<PropState['view']>, DesiredOrigin][], defer: TwinChange[], now: number,
   ): void {
     for (const [id, e] of this.devices) {
       if (next.has(id)) continue;
@@ -163,6 +163,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       }
       e.spec = spec;
       syncProperties(this.store, this.reconciler, e);
+      // A Device from the cloud carries the cloud's desired values: the same rule as a file's
+      // (applied only when changed since last loaded), so a local desired value set meanwhile stays
+      // until the cloud's spec value changes: latest wins, in order of arrival at the gateway.
+      const origin: DesiredOrigin = spec.managedBy === 'cloud' ? 'cloud' : 'yaml';
       for (const p of e.props.values()) {
         const text = p.spec.desired === undefined ? null : formatValue(p.spec.type, p.spec.desired);
         if (text === p.yamlDesired) continue;
@@ -170,10 +174,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
         this.store.setYamlDesired(p.rid, text);
         if (p.spec.desired === undefined) continue;
         if (p.spec.accessMode === 'ReadOnly') {
-          this.log.warn({ device: spec.id, property: p.spec.name }, 'twin: desired value in YAML ignored: the property is ReadOnly');
+          this.log.warn({ device: spec.id, property: p.spec.name, origin }, 'twin: desired value in the Device spec ignored: the property is ReadOnly');
           continue;
         }
-        yaml.push([e, p, this.applyDesired(e, p, p.spec.desired, 'yaml', now, defer)]);
+        yaml.push([e, p, this.applyDesired(e, p, p.spec.desired, origin, now, defer), origin]);
       }
     }
   }

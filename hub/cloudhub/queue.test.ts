@@ -53,6 +53,21 @@ describe('node queue', () => {
     store.close();
   });
 
+  it('after a delete, an older version stays out and the same version may return (an unchanged DeviceModel sent to a node again)', async () => {
+    const store = new SqliteAckRecordStore(join(dir, 'd.db'));
+    const q = new NodeQueue('n1', store, { resendIntervalMs: 100, retriesAtInterval: 4, maxResendIntervalMs: 1000 }, { write: () => true });
+    const insert = device('7', 'insert');
+    await q.offer(insert);
+    await q.ack(insert.header.msg_id);
+    const del = device('7', 'delete');
+    await q.offer(del);
+    await q.ack(del.header.msg_id);
+    assert.deepEqual(await store.get('n1', 'dev-1'), { resourceVersion: '7', deleted: true });
+    assert.equal(await q.offer(device('6', 'insert')), 'stale');
+    assert.equal(await q.offer(device('7', 'insert')), 'queued');
+    store.close();
+  });
+
   it('a NO-ACK message is written once, or dropped when the node has no session', async () => {
     const store = new SqliteAckRecordStore(join(dir, 'c.db'));
     let connected = false;

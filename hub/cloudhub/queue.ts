@@ -101,7 +101,11 @@ export class NodeQueue {
       if (!del && !isNewer(rv, pending.rv)) return 'older-than-pending';
     } else if (!del) {
       const acked = await this.store.get(this.node, key);
-      if (acked && !isNewer(rv, acked.resourceVersion)) return 'stale';
+      // After a delete, the same version may come again: an object can leave a node and return
+      // unchanged (a DeviceModel whose last device there went, then a new device that uses it).
+      // Only an older version than the delete's stays out, so nothing deleted comes back from the past.
+      const returning = acked?.deleted === true && rv === acked.resourceVersion;
+      if (acked && !returning && !isNewer(rv, acked.resourceVersion)) return 'stale';
     }
     if (pending) this.remove(pending);
     const entry: Pending = { key, id: wire.header.msg_id, operation: wire.route.operation, delete: del, frame: JSON.stringify(wire), sends: 0, nextAt: 0 };

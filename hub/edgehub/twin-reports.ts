@@ -1,14 +1,50 @@
-// The twin's change stream, going up: every committed reported value and every desired value of
-// a property becomes the property's last value in the upstream outbox (a `twin/edge_updated`
-// once drained), every device state the device's last state (`state/update`). The hub listens to
-// the twin; the twin knows nothing of the hub.
+// The twin's change stream, going up: every committed reported value, desired value and reconcile
+// transition of a property becomes the property's last twin in the upstream outbox (a
+// `twin/edge_updated` once drained), every device state the device's last state (`state/update`).
+// Stored values are not replayed when the gateway starts (thousands of devices would flood the
+// outbox with what the cloud already has); each property goes up with its next reading.
+// The hub listens to the twin; the twin knows nothing of the hub.
+//
+// KubeEdge's MsgTwin shape, with edgetwin's extras in its open metadata maps (timestamp a number
+// of ms as KubeEdge's; the extras strings):
+//   actual.metadata:   timestamp, quality (good | uncertain | bad), reconcile, reason, error
+//   expected.metadata: timestamp, origin (cloud | api | mqtt | cli | yaml), reconcile, reason
+// The reconcile state rides on both, because a property whose desired value never reached the
+// machine may have no reading yet (no `actual`), and the cluster must still see it pending or failed.
 
-import { msgTwin } from '../../twin/kubeedge.ts';
-import type { DeviceTwin, TwinChange } from '../../twin/twin.ts';
+import { msgTwin, type MsgTwin } from '../../twin/kubeedge.ts';
+import type { DeviceTwin, TwinChange, TwinPropertyView } from '../../twin/twin.ts';
 import type { Upstream } from './upstream.ts';
 
-/** Starts forwarding; returns the function that stops it. */
-export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
+/** The twin of one property as it goes up to the cloud. */
+export function upstreamTwin(p: TwinPropertyView): MsgTwin {
+  const t = msgTwin(p, true);
+  const rec: Record<string, string> = {};
+  if (p.reconcile.state !== 'none') rec.reconcile = p.reconcile.state;
+  if (p.reconcile.reason !== undefined) rec.reason = p.reconcile.reason;
+  if (t.actual) {
+    t.actual.metadata = { ...t.actual.metadata, ...rec };
+  }
+  if (t.expected && p.desired) {
+    t.expected.metadata = { ...t.expected.metadata, origin: p.desired.origin, ...rec };
+  }
+  return t;
+}
+
+/** KubeEdge's lastOnlineTime: RFC 3339 UTC, set only for online (and KubeEdge's ok). */
+export function lastOnlineTime(state: string, lastOnline: number | undefined): string | undefined {
+  return state === 'online' && lastOnline !== undefined ? new Date(lastOnline).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
+}
+
+/**
+ * Starts forwarding; returns the function that stops it. `holdState` says when a device's state
+ * must not go up (its load error is what the cluster sees instead).
+ */
+export function reportTwin(twin: DeviceTwin, upstream: Upstream, holdState: (device: string) => boolean = () => false): () => void {
+  const property = (device: string, name: string) => {
+    const p = twin.get(device)?.properties[name];
+    if (p) upstream.twin(device, name, upstreamTwin(p));
+  };
   const onChange = (c: TwinChange) => {
     switch (c.kind) {
       case 'reported': {
@@ -16,19 +52,19 @@ export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
         if (!view) return;
         for (const u of c.updates) {
           const p = view.properties[u.property];
-          if (p) upstream.twin(c.device, u.property, msgTwin(p, true));
+          if (p) upstream.twin(c.device, u.property, upstreamTwin(p));
         }
         return;
       }
       case 'desired':
-        upstream.twin(c.device, c.property, msgTwin(c.current, true));
+        upstream.twin(c.device, c.property, upstreamTwin(c.current));
         return;
-      case 'state': {
-        // KubeEdge sets lastOnlineTime (RFC 3339, UTC) only for online and ok.
-        const lastOnline = c.state === 'online' && c.lastOnline !== undefined ? new Date(c.lastOnline).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
-        upstream.state(c.device, c.state, lastOnline);
+      case 'reconcile':
+        property(c.device, c.property);
         return;
-      }
+      case 'state':
+        if (!holdState(c.device)) upstream.state(c.device, c.state, lastOnlineTime(c.state, c.lastOnline));
+        return;
       default:
         return;
     }

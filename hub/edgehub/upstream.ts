@@ -18,8 +18,18 @@ import type { TokenBucket } from './pacing.ts';
 
 type Item =
   | { k: 'twin'; d: string; p: string; t: MsgTwin }
-  | { k: 'state'; d: string; s: string; lo?: string }
+  | { k: 'state'; d: string; s: string; lo?: string; e?: DeviceError }
   | { k: 'msg'; m: Pick<Message, 'route' | 'content'> & { header?: Partial<Message['header']> } };
+
+/** Why the gateway does not run a Device the cloud sent (a schema or protocol error), for DeviceStatus. */
+export interface DeviceError {
+  /** edgetwin's error code, e.g. ET_MODEL_SCHEMA. */
+  code?: string;
+  /** The whole message: what, where (the field's path) and what to do. */
+  message: string;
+  /** The first error's field path in the Device or DeviceModel, e.g. `spec.properties[0].collectCycle`. */
+  field?: string;
+}
 
 interface InFlight {
   entries: Pick<OutboxEntry, 'id' | 'rev'>[];
@@ -82,10 +92,14 @@ export class Upstream {
     this.keep(this.outbox.put(`twin${KEY_SEP}${device}${KEY_SEP}${property}`, JSON.stringify({ k: 'twin', d: device, p: property, t: twin } satisfies Item)));
   }
 
-  /** The last state of one device. */
-  state(device: string, state: string, lastOnlineTime?: string): void {
+  /**
+   * The last state of one device; with `error`, why the gateway cannot run it (the state is then
+   * `unhealthy`); a later state without error clears it in the cluster.
+   */
+  state(device: string, state: string, lastOnlineTime?: string, error?: DeviceError): void {
     const r: Item = { k: 'state', d: device, s: state };
     if (lastOnlineTime) r.lo = lastOnlineTime;
+    if (error) r.e = error;
     this.keep(this.outbox.put(`state${KEY_SEP}${device}`, JSON.stringify(r)));
   }
 
@@ -223,11 +237,13 @@ export function twinMessage(device: string, twin: { [property: string]: MsgTwin 
   );
 }
 
-/** `device/{ns}/{name}/state/update`, whose content KubeEdge sends as a JSON string (dtmanager/device.go). */
+/** `device/{ns}/{name}/state/update`, whose content KubeEdge sends as a JSON string (dtmanager/device.go); `error` is edgetwin's. */
 function stateMessage(r: Extract<Item, { k: 'state' }>): Message {
   const name = r.d.slice(r.d.indexOf('/') + 1);
-  const device: { name: string; state: string; lastOnlineTime?: string } = { name, state: r.s };
+  const device: { name: string; state: string; lastOnlineTime?: string; error?: DeviceError } = { name, state: r.s };
   if (r.lo) device.lastOnlineTime = r.lo;
+  // edgetwin's addition (the cloud writes it to DeviceStatus status.extensions.error).
+  if (r.e) device.error = r.e;
   return newMessage(
     { source: Sources.TWIN, group: Groups.RESOURCE, operation: Operations.UPDATE, resource: `device/${r.d}/state/update` },
     JSON.stringify({ event_id: crypto.randomUUID(), timestamp: Date.now(), device }),
