@@ -20,6 +20,7 @@ export interface CloudCommandOptions {
   advertise?: string;
   stateDir?: string;
   kubeconfig?: string;
+  namespace?: string;
   config?: string;
   logLevel?: string;
 }
@@ -91,7 +92,7 @@ export function loadCloudConfig(file: string): CloudFileConfig {
   return out;
 }
 
-function kubernetesSource(flag: string | undefined): string | undefined {
+export function kubernetesSource(flag: string | undefined): string | undefined {
   if (flag) return flag;
   if (process.env.KUBECONFIG) return process.env.KUBECONFIG;
   if (process.env.KUBERNETES_SERVICE_HOST) return 'in-cluster';
@@ -121,6 +122,7 @@ export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
       settings: file.settings,
       revocationPollMs: file.revocationPollMs,
       kubernetes: kubernetesSource(opts.kubeconfig),
+      namespace: opts.namespace,
       log,
     });
   } catch (err) {

@@ -190,7 +190,8 @@ const cloud = program
   .option('--http-port <n>', '/metrics and /healthz port on 127.0.0.1 (default 10080)', port)
   .option('--advertise <hosts>', 'comma-separated names and addresses for the server certificate (default: hostname, 127.0.0.1, this machine\'s addresses)')
   .option('--state-dir <dir>', 'where the CA, the ACK record and the report log live (default ./edgetwin-cloud)')
-  .option('--kubeconfig <file>', 'Kubernetes config (default: KUBECONFIG, then in-cluster)')
+  .option('--kubeconfig <file>', 'Kubernetes config (default: KUBECONFIG, then in-cluster); with it the device and node controllers run')
+  .option('--namespace <ns>', 'the cloud\'s namespace in Kubernetes, where its CA Secret lives (default edgetwin)')
   .option('--config <file>', 'YAML config file with cloudhub.* settings')
   .option('--log-level <level>', 'trace | debug | info | warn | error')
   .action(async (opts) => {

@@ -14,6 +14,7 @@ import type { Message } from '../message/index.ts';
 import { SqliteAckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
 import { ReportLog } from './report-log.ts';
+import type { Controllers, ControllersConfig } from '../controllers/index.ts';
 import { CloudHub, type CloudHubSettings, type ServiceRequest, type ServiceResponse, type UpstreamHandler } from './server.ts';
 
 export const CLOUD_DEFAULTS = {
@@ -38,6 +39,10 @@ export interface CloudOptions {
   revocationPollMs?: number;
   /** Where Kubernetes is, if anywhere (--kubeconfig, KUBECONFIG, in-cluster). */
   kubernetes?: string;
+  /** The cloud's namespace in Kubernetes (default `edgetwin`). */
+  namespace?: string;
+  /** Settings of the controllers, by section (`devices`, ...). */
+  controllers?: ControllersConfig;
   log: Logger;
 }
 
@@ -45,6 +50,8 @@ export interface Cloud {
   hub: CloudHub;
   ca: CertificateAuthority;
   reports: ReportLog;
+  /** The running controllers; absent without Kubernetes. */
+  controllers?: Controllers;
   ports: { cloudhub: number; join: number; http: number };
   send(node: string, msg: Message): Promise<Offer>;
   onUpstream(handler: UpstreamHandler): void;
@@ -63,6 +70,10 @@ export function defaultAdvertise(): string[] {
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const { log } = opts;
   await ensureStateDir(opts.stateDir);
+  // Loaded only when Kubernetes is configured: @kubernetes/client-node stays out of every other process.
+  const kubernetes = opts.kubernetes
+    ? (await import('../controllers/index.ts')).connectKubernetes(opts.kubernetes, { namespace: opts.namespace, log })
+    : undefined;
   const store = new DirCaStore(opts.stateDir);
   const ca = await CertificateAuthority.loadOrCreate(store, { onCreate: (where) => log.info({ stateDir: where }, 'created a new CA') });
   const revocations = new Revocations(store);
@@ -76,7 +87,9 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const ackStore = new SqliteAckRecordStore(opts.stateDir);
   const reports = new ReportLog(opts.stateDir);
   const hub = new CloudHub({ ca, credentials, revocations, ackStore, registry, log, settings: opts.settings });
+  let controllers: Controllers | undefined;
   hub.onUpstream(async (node, msg) => {
+    if (controllers && (await controllers.dispatch.dispatch(node, msg))) return;
     await reports.store(node, msg);
   });
   const join = createJoinServer({ ca, credentials, revocations, issued, log, connected: (n) => hub.isConnected(n) });
@@ -129,20 +142,35 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   }, opts.revocationPollMs ?? CLOUD_DEFAULTS.revocationPollMs);
   poll.unref();
 
+  if (kubernetes) {
+    try {
+      controllers = await kubernetes.startControllers(hub, registry, opts.controllers);
+    } catch (err) {
+      clearInterval(poll);
+      await hub.close();
+      await closeAll();
+      ackStore.close();
+      reports.close();
+      throw err;
+    }
+  }
+
   log.info({ ...ports, listen: opts.listen ?? 'all interfaces', stateDir: opts.stateDir, sans: credentials.sans, caHash: ca.hash }, 'cloud started');
-  if (opts.kubernetes) log.warn({ kubernetes: opts.kubernetes }, 'Kubernetes is configured but this version runs no controller yet: the cloud-edge link runs alone');
+  if (kubernetes) log.info({ kubernetes: opts.kubernetes, server: kubernetes.kube.server, namespace: kubernetes.namespace, controllers: controllers?.list.map((c) => c.name) }, 'controllers running against Kubernetes');
   else log.info('no Kubernetes configuration (--kubeconfig, KUBECONFIG or in-cluster): no controller runs, the cloud-edge link runs alone and edge messages go to the report log');
 
   return {
     hub,
     ca,
     reports,
+    ...(controllers ? { controllers } : {}),
     ports,
     send: (node, msg) => hub.send(node, msg),
     onUpstream: (h) => hub.onUpstream(h),
     callService: (node, req, timeoutMs) => hub.callService(node, req, timeoutMs),
     async close() {
       clearInterval(poll);
+      await controllers?.stop();
       await hub.close();
       join.closeAllConnections();
       http.closeAllConnections();
