@@ -59,15 +59,22 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
   if (missing.length > 0) {
     log.warn({ cniBinDir: cfg.cniBinDir, missing }, `CNI plugins ${missing.join(', ')} are not in ${cfg.cniBinDir}: pods without hostNetwork cannot start (apt install containernetworking-plugins, or set edged.cniBinDir)`);
   }
-  try {
-    writeConflist({ bridge: cfg.bridge, podCidr: cfg.podCidr, confDir: cfg.cniConfDir, ipamDir: join(cfg.dataDir, 'edged', 'ipam') });
-  } catch (err) {
-    log.warn({ cniConfDir: cfg.cniConfDir, error: (err as Error).message }, 'cannot write the CNI config for the pod bridge: pods without hostNetwork cannot start (check edged.cniConfDir)');
-  }
-  const shadows = shadowingConfigs(cfg.cniConfDir);
-  if (shadows.length > 0) {
-    log.warn({ cniConfDir: cfg.cniConfDir, configs: shadows }, `containerd uses the first CNI config by name, and ${shadows[0]} comes before ${CONFLIST_NAME}: pods join that network, not ${cfg.bridge} (remove it, or rename it after ${CONFLIST_NAME})`);
-  }
+  // Written when containerd first answers (before any pod sandbox is asked for), not before: a
+  // gateway with no containerd (a cloud-linked one turns edged on by default) leaves the host's
+  // CNI folder alone.
+  let networkWritten = false;
+  const writeNetwork = () => {
+    networkWritten = true;
+    try {
+      writeConflist({ bridge: cfg.bridge, podCidr: cfg.podCidr, confDir: cfg.cniConfDir, ipamDir: join(cfg.dataDir, 'edged', 'ipam') });
+    } catch (err) {
+      log.warn({ cniConfDir: cfg.cniConfDir, error: (err as Error).message }, 'cannot write the CNI config for the pod bridge: pods without hostNetwork cannot start (check edged.cniConfDir)');
+    }
+    const shadows = shadowingConfigs(cfg.cniConfDir);
+    if (shadows.length > 0) {
+      log.warn({ cniConfDir: cfg.cniConfDir, configs: shadows }, `containerd uses the first CNI config by name, and ${shadows[0]} comes before ${CONFLIST_NAME}: pods join that network, not ${cfg.bridge} (remove it, or rename it after ${CONFLIST_NAME})`);
+    }
+  };
   const cri: Cri = await connectCri(cfg.containerd);
   let runtime: RuntimeView = { reachable: false, endpoint: cfg.containerd, message: 'not contacted yet' };
   const sink: StatusSink = {
@@ -78,6 +85,7 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
       downstream?.podRemoved(pod);
     },
     runtime(view) {
+      if (view.reachable && !networkWritten) writeNetwork();
       runtime = view;
       downstream?.runtime(view);
     },
