@@ -83,7 +83,7 @@ describe('EdgeController', () => {
     assert.ok(!sent.slice(before).some((s) => s.msg.route.resource.includes('unrelated')));
   });
 
-  it('applies what the node sends for itself and refuses what it sends for others', async () => {
+  it('applies what the node sends for itself and refuses what it sends for others; a final delete of a pod already gone is done', async () => {
     // Register and status patch of its own node; a lease, created then renewed.
     await up('gw-b', 'insert', 'default/node/gw-b', { metadata: { name: 'gw-b', labels: { zone: 'hall-2' } }, status: { nodeInfo: { kubeletVersion: 'v1.32.10-edgetwin-0.1.0' } } });
     let node = await kube.request<{ metadata: { labels: Record<string, string> }; status: { nodeInfo: Record<string, string> } }>('GET', '/api/v1/nodes/gw-b');
@@ -120,6 +120,15 @@ describe('EdgeController', () => {
     await up('gw-a', 'delete', 'default/pod/web', { metadata: { name: 'web', namespace: 'default', uid: web.metadata.uid } });
     await waitFor('the delete to reach gw-a', () => sent.some((s) => s.node === 'gw-a' && s.msg.route.resource === 'node/gw-a/default/pod/web' && s.msg.route.operation === 'delete'));
     await assert.rejects(kube.request('GET', objectPath('', 'v1', 'pods', 'default', 'web')), /NotFound/);
+    await waitFor('the informer to forget web', async () => {
+      try {
+        await up('gw-a', 'patch', 'default/podpatch/web', JSON.stringify({ status: { phase: 'Running' } }));
+        return false;
+      } catch (err) {
+        return /does not exist/.test((err as Error).message);
+      }
+    });
+    await up('gw-a', 'delete', 'default/pod/web', { metadata: { name: 'web', namespace: 'default', uid: web.metadata.uid } });
   });
 
   it("applies a KubeEdge edge's strategic-merge patch as one", () => {

@@ -209,6 +209,8 @@ export class EdgeController implements Controller {
       }
       case 'pod': {
         if (op !== Operations.DELETE) throw new Refused(`pods made on the gateway (${op}) are not supported`);
+        // Gone already (force-deleted, or this is a resend): what the node asked for is done.
+        if (!this.pods.get(ns, name)) return;
         const pod = this.ownPod(node, ns, name);
         const uid = (content as { metadata?: { uid?: string } } | null)?.metadata?.uid;
         if (uid && uid !== pod.metadata?.uid) return; // that pod is gone already; a new one of the same name stays
@@ -292,9 +294,13 @@ export class EdgeController implements Controller {
   }
 }
 
-/** Every field of v1.PodStatus: one an edge's full status leaves out is removed. */
-const POD_STATUS_FIELDS = ['phase', 'conditions', 'message', 'reason', 'nominatedNodeName', 'hostIP', 'hostIPs', 'podIP', 'podIPs', 'startTime',
-  'initContainerStatuses', 'containerStatuses', 'ephemeralContainerStatuses', 'qosClass', 'resize', 'resourceClaimStatuses'];
+/**
+ * The fields of v1.PodStatus the kubelet owns: one an edge's full status leaves out is removed.
+ * Those other writers own (qosClass, set once by the API server; nominatedNodeName, resize,
+ * resourceClaimStatuses) are never touched.
+ */
+const POD_STATUS_FIELDS = ['phase', 'conditions', 'message', 'reason', 'hostIP', 'hostIPs', 'podIP', 'podIPs', 'startTime',
+  'initContainerStatuses', 'containerStatuses', 'ephemeralContainerStatuses'];
 
 /**
  * How a pod status from the edge is applied. KubeEdge's edged sends the kubelet status manager's
