@@ -27,6 +27,17 @@ describe('gateway configuration', () => {
     assert.equal(c.nodeName, hostname());
   });
 
+  it('turns edged on with --cloud (or cloud.url) unless the file says edged.enabled: false; cloud.node.* are seconds', () => {
+    assert.equal(resolveConfig({}).edged.enabled, false);
+    const linked = resolveConfig({ cloud: 'wss://cloud.example:10000' });
+    assert.equal(linked.edged.enabled, true);
+    assert.deepEqual(linked.cloud?.node, { statusMs: 10_000, reportMs: 300_000, leaseMs: 10_000 });
+    const off = resolveConfig({ cloud: 'wss://cloud.example:10000', config: file('edged-off.yaml', 'edged:\n  enabled: false\ncloud:\n  node: { statusUpdate: 2, statusReport: 60, lease: 0.5 }\n') });
+    assert.equal(off.edged.enabled, false);
+    assert.deepEqual(off.cloud?.node, { statusMs: 2_000, reportMs: 60_000, leaseMs: 500 });
+    assert.equal(resolveConfig({ config: file('cloud-url.yaml', 'cloud:\n  url: wss://c.example:10000\n') }).edged.enabled, true);
+  });
+
   it('takes the file over the defaults and flags over the file; file paths are relative to the file', () => {
     const config = file('gw.yaml', 'devices: [devices]\ndataDir: data\nnodeName: line-3\nmqtt:\n  port: 11883\n  username: gw\n  passwordFile: secret\n  tls: { ca: ca.pem }\napi:\n  port: 17000\n');
     const fromFile = resolveConfig({ config });
@@ -123,6 +134,7 @@ describe('gateway configuration', () => {
     assert.deepEqual(d, {
       url: 'wss://cloud.example:10000', projectId: 'e632aba927ea4ac2b575ec1603d56f10', qps: 100, burst: 200, heartbeatMs: 15_000,
       resendMs: 30_000, reconnect: { firstMs: 1000, maxMs: 30_000 }, serviceBus: { allowedPorts: [] },
+      node: { statusMs: 10_000, reportMs: 300_000, leaseMs: 10_000 },
     });
     const config = file('cloud.yaml', 'cloud:\n  url: wss://10.0.0.5:10000\n  qps: 30\n  burst: 60\n  heartbeat: 0.5\n  reconnect: { first: 0.1, max: 2 }\n  serviceBus: { allowedPorts: [8080] }\n');
     const c = resolveConfig({ config });

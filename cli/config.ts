@@ -112,7 +112,7 @@ export const DEFAULTS = {
   apiPort: 7180,
   apiHost: '127.0.0.1',
   storeRetryMs: 5000,
-  cloud: { projectId: 'e632aba927ea4ac2b575ec1603d56f10', qps: 100, burst: 200, heartbeat: 15, reconnectFirst: 1, reconnectMax: 30, resend: 30 },
+  cloud: { projectId: 'e632aba927ea4ac2b575ec1603d56f10', qps: 100, burst: 200, heartbeat: 15, reconnectFirst: 1, reconnectMax: 30, resend: 30, nodeStatusUpdate: 10, nodeStatusReport: 300, nodeLease: 10 },
 } as const;
 
 const seconds = { type: 'number', exclusiveMinimum: 0 } as const;
@@ -202,6 +202,7 @@ const fileSchema = {
         heartbeat: seconds,
         resend: seconds,
         reconnect: { type: 'object', additionalProperties: false, properties: { first: seconds, max: seconds } },
+        node: { type: 'object', additionalProperties: false, properties: { statusUpdate: seconds, statusReport: seconds, lease: seconds } },
         serviceBus: {
           type: 'object',
           additionalProperties: false,
@@ -469,6 +470,11 @@ function cloudConfig(flag: string | undefined, file: CloudFileConfig | undefined
     resendMs: ms(file?.resend ?? d.resend),
     reconnect: { firstMs: ms(file?.reconnect?.first ?? d.reconnectFirst), maxMs: ms(file?.reconnect?.max ?? d.reconnectMax) },
     serviceBus: { allowedPorts: file?.serviceBus?.allowedPorts ?? [] },
+    node: {
+      statusMs: ms(file?.node?.statusUpdate ?? d.nodeStatusUpdate),
+      reportMs: ms(file?.node?.statusReport ?? d.nodeStatusReport),
+      leaseMs: ms(file?.node?.lease ?? d.nodeLease),
+    },
   };
 }
 
@@ -486,7 +492,8 @@ function resolveEdged(flags: ConfigFlags, file: FileConfig): EdgedSettings {
   const pods = flags.pods && flags.pods.length > 0 ? flags.pods.map((p) => resolve(p)) : file.edged?.pods ?? [];
   const e = file.edged ?? {};
   return {
-    enabled: e.enabled ?? pods.length > 0,
+    // A cloud-linked gateway runs the pods the cloud assigns it (containerd missing is only a warning).
+    enabled: e.enabled ?? (pods.length > 0 || Boolean(flags.cloud ?? file.cloud?.url)),
     pods,
     containerd: e.containerd ?? EDGED_CONFIG_DEFAULTS.containerd,
     cniBinDir: e.cniBinDir ?? EDGED_CONFIG_DEFAULTS.cniBinDir,

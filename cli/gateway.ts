@@ -14,6 +14,7 @@ import type { DeviceSpecResolved } from '../core/device.ts';
 import type { PropertyWriter } from '../core/reading.ts';
 import { formatValue } from '../core/values.ts';
 import { CLOUD_FILE_PREFIX } from '../core/device-source.ts';
+import type { PodSource, StatusSink } from '../hub/edged/source.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { dashboardRoutes } from '../twin/dashboard-api.ts';
@@ -30,6 +31,7 @@ import { DeviceCatalog, type CatalogLoad } from './catalog.ts';
 import { readPassword, type GatewayConfig } from './config.ts';
 import { loadDrivers, unknownProtocolHint } from './drivers.ts';
 import { onboardingRoutes } from './onboarding-api.ts';
+import { edgetwinVersion } from './version.ts';
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -195,21 +197,42 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     });
     cleanup.push(() => api.close());
 
-    // The pod runtime and its gRPC stack load only when edged is on, after the listeners are bound.
-    edged = config.edged.enabled ? await startPods(config, log, registry) : undefined;
-    if (edged) {
-      const pods = edged;
-      cleanup.push(() => pods.close());
-      // No container runtime is a node condition, not a gateway fault: devices keep running.
-      health.add('pods', () => (pods.runtime().reachable ? undefined : `containerd is not reachable at ${config.edged.containerd}; pods wait for it`), { degrades: false });
-    }
-
     // After the listeners: a gateway that cannot serve locally never talks to the cloud either.
     const cloud = edge && identity && config.cloud ? edge.startEdgeLink({ config: config.cloud, dataDir: config.dataDir, twin, log, registry, ...identity }) : undefined;
     if (cloud) {
       cleanup.push(() => cloud.close());
       // Running offline is normal for a gateway: the link shows in /healthz but never degrades it.
       health.add('cloud', () => (cloud.status().connected ? undefined : `not connected to ${cloud.status().endpoint}; working offline`), { degrades: false });
+    }
+
+    // The pod runtime and its gRPC stack load only when edged is on, after the listeners are bound.
+    // Cloud-linked, its pods come from MetaManager (so they run again offline) and statuses go up the link.
+    edged = config.edged.enabled ? await startPods(config, log, registry, cloud) : undefined;
+    if (edged) {
+      const pods = edged;
+      cleanup.push(() => pods.close());
+      // No container runtime is a node condition, not a gateway fault: devices keep running.
+      health.add('pods', () => (pods.runtime().reachable ? undefined : `containerd is not reachable at ${config.edged.containerd}; pods wait for it`), { degrades: false });
+    }
+    if (cloud && config.cloud) {
+      // The gateway is a Node of the cluster, with or without pods.
+      const { NodePresence, hostAddress } = await import('../hub/edged/node-presence.ts');
+      const pods = edged;
+      const presence = new NodePresence({
+        nodeName: config.nodeName,
+        version: edgetwinVersion(),
+        uplink: cloud.upstream,
+        log: log.child({ component: 'node' }),
+        dataDir: config.dataDir,
+        address: hostAddress(),
+        runtime: pods ? { view: () => pods.runtime(), images: () => pods.images() } : undefined,
+        statusIntervalMs: config.cloud.node?.statusMs,
+        reportIntervalMs: config.cloud.node?.reportMs,
+        leaseIntervalMs: config.cloud.node?.leaseMs,
+      });
+      await presence.start();
+      cloud.on('connected', () => presence.refresh());
+      cleanup.push(() => presence.stop());
     }
 
     const bus = new MqttEventBus({
@@ -324,16 +347,28 @@ function devicesProblem(paths: string[], load: CatalogLoad): string | undefined 
   return undefined;
 }
 
-/** Standalone pods from --pods files, run on containerd. */
-async function startPods(config: GatewayConfig, log: Logger, registry: Registry) {
+/** Pods run on containerd: the cloud's (from MetaManager) when linked, else the --pods files. */
+async function startPods(config: GatewayConfig, log: Logger, registry: Registry, cloud: EdgeLink | undefined) {
   const { startEdged } = await import('../hub/edged/edged.ts');
-  const { DirPodSource } = await import('../hub/edged/source.ts');
-  const source = new DirPodSource(config.edged.pods);
-  const report = () => {
-    for (const p of source.reload()) log.warn({ file: p.file, line: p.line }, `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-    log.info({ pods: source.pods().length }, 'pods loaded');
-  };
-  report();
+  let source: PodSource;
+  let sink: StatusSink | undefined;
+  let report = () => {};
+  if (cloud) {
+    const { MetaPodSource, LinkStatusSink } = await import('../hub/edged/meta-source.ts');
+    if (config.edged.pods.length > 0) log.warn({ pods: config.edged.pods }, 'edged runs the pods the cloud assigns to this node; the --pods files are not read on a cloud-linked gateway');
+    source = new MetaPodSource(cloud.meta, config.nodeName);
+    sink = new LinkStatusSink(cloud.upstream);
+    log.info({ pods: source.pods().length }, 'pods from MetaManager (the copy of what the cloud sent)');
+  } else {
+    const { DirPodSource } = await import('../hub/edged/source.ts');
+    const dir = new DirPodSource(config.edged.pods);
+    source = dir;
+    report = () => {
+      for (const p of dir.reload()) log.warn({ file: p.file, line: p.line }, `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+      log.info({ pods: dir.pods().length }, 'pods loaded');
+    };
+    report();
+  }
   const edged = await startEdged(
     {
       containerd: config.edged.containerd,
@@ -349,6 +384,7 @@ async function startPods(config: GatewayConfig, log: Logger, registry: Registry)
     },
     source,
     log,
+    sink,
   );
   return { ...edged, reload: report };
 }

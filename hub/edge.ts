@@ -37,6 +37,8 @@ export interface CloudLinkConfig {
   /** An unanswered report is sent again after this long on a live link. */
   resendMs: number;
   serviceBus: { allowedPorts: number[] };
+  /** Node presence: status checked every statusMs, sent at least every reportMs; Lease every leaseMs. */
+  node?: { statusMs: number; reportMs: number; leaseMs: number };
 }
 
 /**

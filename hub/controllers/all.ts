@@ -2,6 +2,7 @@
 // controller adds its factory and its settings section here (one line each).
 import { DeviceController, type DeviceControllerSettings } from './devices/controller.ts';
 import type { StatusWriterSettings } from './devices/status-writer.ts';
+import { edgeControllerFactory } from './edge-controller.ts';
 import type { ControllerFactory } from './index.ts';
 
 export interface ControllersConfig {
@@ -12,4 +13,5 @@ export interface ControllersConfig {
 
 export const CONTROLLERS: ControllerFactory[] = [
   (ctx) => new DeviceController(ctx, ctx.config.devices as Partial<DeviceControllerSettings> | undefined),
+  edgeControllerFactory,
 ];

@@ -108,6 +108,14 @@ export class Upstream {
     this.keep(this.outbox.append(JSON.stringify({ k: 'msg', m: { route: msg.route, content: msg.content } } satisfies Item)));
   }
 
+  /**
+   * A message of which only the newest matters (a node status, a lease, a pod's full status):
+   * replaces any message of the same key still waiting, keeping its place in the queue.
+   */
+  latest(key: string, msg: Pick<Message, 'route' | 'content'>): void {
+    this.keep(this.outbox.put(`msg${KEY_SEP}${key}`, JSON.stringify({ k: 'msg', m: { route: msg.route, content: msg.content } } satisfies Item)));
+  }
+
   /** The link is up: `send` writes one frame and says whether it could. */
   online(send: (m: Message) => boolean): void {
     this.sender = send;
