@@ -122,8 +122,12 @@ describe('pods from Kubernetes through edgetwin cloud', () => {
       }, 60_000, 100);
       return child;
     };
+    // The cloud keeps its ACK record in ObjectSync objects: the CRDs come first, as for a user.
+    const crds = await cli(['cloud', 'install-crds', '--kubeconfig', api.kubeconfigPath]);
+    assert.equal(crds.code, 0, crds.stderr);
     let cloud = await startCloud();
-    const token = await cli(['cloud', 'token', '--state-dir', stateDir]);
+    // With Kubernetes the CA lives in the Secret edgetwin-ca: the token comes from there.
+    const token = await cli(['cloud', 'token', '--kubeconfig', api.kubeconfigPath]);
     assert.equal(token.code, 0, token.stderr);
     const data = join(work, 'gw');
     const joined = await cli(['join', '--cloud', `127.0.0.1:${joinPort}`, '--token', token.stdout.trim(), '--node-name', 'test-node', '--data-dir', data]);

@@ -52,10 +52,14 @@ export async function viaCloud(ctd: TestContainerd, bridge: string, podCidr: str
     const env = { KUBECONFIG: api.kubeconfigPath };
     const [port, joinPort, httpPort, apiPort, mqttPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const stateDir = join(work, 'cloud');
+    // The cloud keeps its ACK record in ObjectSync objects: the CRDs come first, as for a user.
+    const crds = start(['cloud', 'install-crds'], env);
+    await new Promise((r) => crds.child.once('exit', r));
     const cloud = start(['cloud', '--port', String(port), '--join-port', String(joinPort), '--http-port', String(httpPort), '--state-dir', stateDir, '--advertise', '127.0.0.1', '--log-level', 'warn'], env);
     children.push(cloud.child);
     await waitFor('the cloud', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined))?.ok, 60_000, 100);
-    const token = start(['cloud', 'token', '--state-dir', stateDir], env);
+    // With Kubernetes the CA lives in the Secret edgetwin-ca: the token comes from there.
+    const token = start(['cloud', 'token'], env);
     await new Promise((r) => token.child.once('exit', r));
     const data = join(work, 'gw');
     await joinCloud({ cloud: `127.0.0.1:${joinPort}`, token: token.log().trim().split('\n').at(-1)!, nodeName: NODE, dataDir: data });
