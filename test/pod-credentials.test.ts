@@ -222,3 +222,87 @@ describe('embedded broker with scoped credentials', () => {
     assert.ok(pod.connected);
   });
 });
+
+// What the port onto fastify had to keep: the guard's session cookies, extension routes (the
+// dashboard's), and a bridge listener next to a wildcard main listener.
+describe('scoped credentials next to sessions, extensions and a wildcard listener', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: TwinStore;
+  let twin: DeviceTwin;
+  let api: LocalApi;
+  let wild: LocalApi;
+  const scoped = new ScopedCredentials([POD_USER_PREFIX]);
+  const podToken = 'pod-token-of-line-app-fedcba9876543210';
+  const configured = 'configured-token-fedcba9876543210';
+  const call = async (base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
+    const res = await fetch(base + path, { method, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers }, body });
+    const text = await res.text();
+    return { status: res.status, text, headers: res.headers, json: text.startsWith('{') ? JSON.parse(text) : undefined };
+  };
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+
+  before(async () => {
+    tmp = tempDir();
+    store = TwinStore.open(tmp.dir);
+    twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', writer: new RecordingWriter(), registry: new Registry() });
+    twin.setDevices([device('packer', [property('speed', { type: 'int' })], { namespace: 'line', id: 'line/packer' })]);
+    scoped.set(podToken, { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] });
+    api = await startApi({
+      twin,
+      port: 0,
+      log: silentLogger,
+      registry: new Registry(),
+      scoped,
+      token: configured,
+      extend: (routes) => routes.add({ name: 'extra', url: '/api/v1/extra', methods: { GET: async () => [200, { extra: true }] } }),
+    });
+    wild = await startApi({ twin, host: '0.0.0.0', port: 0, log: silentLogger, registry: new Registry(), scoped, token: configured });
+  });
+  after(async () => {
+    await api.close();
+    await wild.close();
+    await twin.close();
+    store.close();
+    tmp.remove();
+  });
+
+  it('refuses a pod token on an extension route, and does not trade it for a session', async () => {
+    assert.equal((await call(api.url, 'GET', '/api/v1/extra', bearer(configured))).status, 200);
+    const r = await call(api.url, 'GET', '/api/v1/extra', bearer(podToken));
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json.code, 'ET_FORBIDDEN_SCOPE');
+    const signIn = await call(api.url, 'POST', '/api/v1/session', {}, JSON.stringify({ token: podToken }));
+    assert.equal(signIn.status, 401, signIn.text);
+    assert.equal(signIn.headers.get('set-cookie'), null);
+  });
+
+  it('keeps the session cookie signed in with the configured token as full access', async () => {
+    const signIn = await call(api.url, 'POST', '/api/v1/session', {}, JSON.stringify({ token: configured }));
+    assert.equal(signIn.status, 200, signIn.text);
+    const cookie = { cookie: signIn.headers.get('set-cookie')!.split(';')[0]! };
+    assert.equal((await call(api.url, 'GET', '/api/v1/extra', cookie)).status, 200);
+    assert.equal((await call(api.url, 'GET', '/metrics', cookie)).status, 200);
+    assert.equal((await call(api.url, 'GET', '/api/v1/extra', { cookie: 'edgetwin_session=forged' })).status, 401);
+  });
+
+  it('on a bridge listener, takes the configured token as full access and closes with the API', async () => {
+    const bridge = await api.addListener(BRIDGE);
+    assert.equal((await call(bridge.url, 'GET', '/api/v1/extra', bearer(configured))).status, 200);
+    assert.equal((await call(bridge.url, 'GET', '/api/v1/extra', bearer(podToken))).status, 403);
+    assert.equal((await call(bridge.url, 'GET', '/api/v1/extra')).status, 401);
+    await bridge.close();
+    await assert.rejects(fetch(bridge.url + '/healthz'), 'the bridge listener is closed');
+    assert.equal((await call(api.url, 'GET', '/healthz')).status, 200, 'the main listener stays');
+  });
+
+  it('with a wildcard main listener, answers to the bridge address by name once added, and opens no second server', async () => {
+    const wildUrl = wild.url.replace('0.0.0.0', BRIDGE);
+    const before = await call(wildUrl, 'GET', '/api/v1/devices/line/packer/twin', bearer(podToken));
+    assert.equal(before.status, 403, before.text);
+    assert.equal(before.json.code, 'ET_FORBIDDEN_HOST');
+    const added = await wild.addListener(BRIDGE);
+    assert.equal(added.url, wildUrl);
+    assert.equal((await call(wildUrl, 'GET', '/api/v1/devices/line/packer/twin', bearer(podToken))).status, 200);
+    await added.close();
+  });
+});
