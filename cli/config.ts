@@ -76,6 +76,8 @@ export interface EdgedSettings {
   syncIntervalMs?: number;
   /** First CrashLoopBackOff / ImagePullBackOff delay, ms (Kubernetes: 10 s). */
   backoffBaseMs?: number;
+  /** How often to look for the pod bridge's address to listen on, ms (tuning; default 1000). */
+  bridgeCheckMs?: number;
 }
 
 export const EDGED_CONFIG_DEFAULTS = {
@@ -224,6 +226,7 @@ const fileSchema = {
         podCidr: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$' },
         syncIntervalMs: { type: 'integer', minimum: 50 },
         backoffBaseMs: { type: 'integer', minimum: 10 },
+        bridgeCheckMs: { type: 'integer', minimum: 50 },
       },
     },
     dmi: {
@@ -502,5 +505,6 @@ function resolveEdged(flags: ConfigFlags, file: FileConfig): EdgedSettings {
     podCidr: e.podCidr ?? EDGED_CONFIG_DEFAULTS.podCidr,
     syncIntervalMs: e.syncIntervalMs,
     backoffBaseMs: e.backoffBaseMs,
+    bridgeCheckMs: e.bridgeCheckMs,
   };
 }

@@ -14,6 +14,7 @@ import type { DeviceSpecResolved } from '../core/device.ts';
 import type { PropertyWriter } from '../core/reading.ts';
 import { formatValue } from '../core/values.ts';
 import { CLOUD_FILE_PREFIX } from '../core/device-source.ts';
+import { POD_USER_PREFIX } from '../hub/edged/credentials.ts';
 import type { PodSource, StatusSink } from '../hub/edged/source.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
@@ -24,6 +25,7 @@ import { lockDataDir } from '../twin/datadir-lock.ts';
 import { MqttEventBus } from '../twin/eventbus.ts';
 import { Health } from '../twin/health.ts';
 import { Outbox } from '../twin/outbox.ts';
+import { ScopedCredentials } from '../twin/scoped-credentials.ts';
 import { TwinStore } from '../twin/store.ts';
 import { DeviceTwin } from '../twin/twin.ts';
 import { loadApiAuth } from './api-auth.ts';
@@ -151,9 +153,13 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       .add('devices', () => (lastLoad ? devicesProblem(config.devices, lastLoad) : 'loading the device files'));
     let mqttUrl = config.mqtt.url;
     let inProcess: EmbeddedBroker['aedes'] | undefined;
+    let embedded: EmbeddedBroker | undefined;
+    // Per-pod tokens (hub/edged/credentials.ts), which the broker and the API accept with a scope.
+    const scoped = config.edged.enabled ? new ScopedCredentials([POD_USER_PREFIX]) : undefined;
     let outbox: Outbox | undefined;
     if (!mqttUrl) {
-      const broker = await startEmbeddedBroker({ port: config.mqtt.port, settings: config.broker, log, registry, servedLocally: (id) => twin.servedLocally(id) });
+      const broker = await startEmbeddedBroker({ port: config.mqtt.port, settings: config.broker, log, registry, servedLocally: (id) => twin.servedLocally(id), scoped });
+      embedded = broker;
       cleanup.push(() => broker.close());
       mqttUrl = broker.url;
       inProcess = broker.aedes;
@@ -194,6 +200,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
         await dashboardRoutes({ twin, history, pageDir: dashboardPage(), logs: extras.logs, links: () => host.linkHealth() })(routes);
         onboardingRoutes({ dataDir: config.dataDir, devicesDir, bleBinding: extras.bleBinding, log, reload: () => reload() })(routes);
       },
+      scoped,
     });
     cleanup.push(() => api.close());
 
@@ -207,10 +214,31 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
 
     // The pod runtime and its gRPC stack load only when edged is on, after the listeners are bound.
     // Cloud-linked, its pods come from MetaManager (so they run again offline) and statuses go up the link.
-    edged = config.edged.enabled ? await startPods(config, log, registry, cloud) : undefined;
+    edged = config.edged.enabled ? await startPods(config, log, registry, cloud, { api: api.url, mqtt: embedded?.url }, scoped) : undefined;
     if (edged) {
       const pods = edged;
       cleanup.push(() => pods.close());
+      // The broker and the API also listen on the pod bridge's address, once CNI has made the bridge.
+      const { podBridgeAddress, whenAddressUp } = await import('../hub/edged/edged.ts');
+      const bridgeIp = podBridgeAddress(config.edged.podCidr);
+      const opened: { close(): Promise<void> }[] = [];
+      let apiOpen = false;
+      let brokerOpen = !embedded;
+      const watch = whenAddressUp(
+        bridgeIp,
+        config.edged.bridgeCheckMs ?? 1000,
+        async () => {
+          if (!apiOpen) opened.push(await api.addListener(bridgeIp));
+          apiOpen = true;
+          if (!brokerOpen) opened.push(await embedded!.addListener(bridgeIp));
+          brokerOpen = true;
+        },
+        (err) => log.warn({ address: bridgeIp, error: err.message }, 'cannot listen on the pod bridge yet; trying again'),
+      );
+      cleanup.push(async () => {
+        watch.stop();
+        await Promise.all(opened.map((l) => l.close()));
+      });
       // No container runtime is a node condition, not a gateway fault: devices keep running.
       health.add('pods', () => (pods.runtime().reachable ? undefined : `containerd is not reachable at ${config.edged.containerd}; pods wait for it`), { degrades: false });
     }
@@ -348,7 +376,7 @@ function devicesProblem(paths: string[], load: CatalogLoad): string | undefined 
 }
 
 /** Pods run on containerd: the cloud's (from MetaManager) when linked, else the --pods files. */
-async function startPods(config: GatewayConfig, log: Logger, registry: Registry, cloud: EdgeLink | undefined) {
+async function startPods(config: GatewayConfig, log: Logger, registry: Registry, cloud: EdgeLink | undefined, gateway: { api: string; mqtt?: string }, credentials: ScopedCredentials | undefined) {
   const { startEdged } = await import('../hub/edged/edged.ts');
   let source: PodSource;
   let sink: StatusSink | undefined;
@@ -381,6 +409,8 @@ async function startPods(config: GatewayConfig, log: Logger, registry: Registry,
       syncIntervalMs: config.edged.syncIntervalMs,
       backoffBaseMs: config.edged.backoffBaseMs,
       registry,
+      gateway,
+      credentials,
     },
     source,
     log,

@@ -37,6 +37,8 @@ export const ErrorCodes = {
   FORBIDDEN_ORIGIN: 'ET_FORBIDDEN_ORIGIN',
   /** A write request that does not say Content-Type: application/json. */
   FORBIDDEN_CONTENT_TYPE: 'ET_FORBIDDEN_CONTENT_TYPE',
+  /** A scoped credential (a pod's token) asked for something outside its scope: another namespace's device, or a route it may not use. */
+  FORBIDDEN_SCOPE: 'ET_FORBIDDEN_SCOPE',
   /** A known API path asked with a method it does not serve. */
   METHOD_NOT_ALLOWED: 'ET_METHOD_NOT_ALLOWED',
   /** Too many wrong sign-in tokens in the last minute: sign-in pauses for a minute. */

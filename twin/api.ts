@@ -3,7 +3,9 @@
 // out in their KubeEdge string form. Errors are {code, message} with 400, 401, 403, 404, 405, 409,
 // 429 (sign-in guessing) or 503. Every request passes the request guard (http-guard.ts) in an onRequest hook, before
 // fastify reads a body or a route runs; the order of its checks is the order of the old server's:
-// Host and Origin, the token, which route (404, 405), then a write's content type.
+// Host and Origin, the token, which route (404, 405), a scoped credential's scope, then a write's
+// content type. The same app also answers on the pod bridge (addListener): a second node server
+// hands its requests to fastify's router, and those requests pass a guard that takes no anonymous caller.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
@@ -11,10 +13,13 @@ import { compileSchema } from '../core/schema.ts';
 import type { Logger } from '../core/log.ts';
 import { redactDeep, redactText } from '../core/redact.ts';
 import { formatValue, type PropertyValue } from '../core/values.ts';
-import { exposureProblem, isLoopback, methodNotAllowed, RequestGuard, type Refusal } from './http-guard.ts';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { exposureProblem, isLoopback, methodNotAllowed, RequestGuard, type Caller, type Refusal } from './http-guard.ts';
 import { PROPERTY_KEY_MAX_BYTES, PROPERTY_VALUE_MAX_BYTES } from './kubeedge.ts';
 import type { HealthReport } from './health.ts';
 import { counter, type Registry } from './metrics.ts';
+import { scopeAllowsDevice, type CredentialScope, type ScopedCredentials } from './scoped-credentials.ts';
 import type { DeviceTwin } from './twin.ts';
 import type { DesiredResult, TwinView } from './types.ts';
 
@@ -43,6 +48,19 @@ export interface ApiOptions {
   extend?: (routes: RouteTable) => void | Promise<void>;
   /** The pods of the gateway's pod runtime (hub/edged); undefined when it runs none. GET /api/v1/pods. */
   pods?: () => unknown[] | undefined;
+  /** Credentials with a scope (pod tokens): bearer tokens limited to reading and setting desired values of their namespaces' devices. */
+  scoped?: ScopedCredentials;
+}
+
+export interface LocalApi {
+  url: string;
+  port: number;
+  /**
+   * Also listens on `host` (the pod bridge's address), on the same port, where every request must
+   * carry the configured token or a scoped credential, whatever the main listener asks.
+   */
+  addListener(host: string): Promise<{ url: string; close(): Promise<void> }>;
+  close(): Promise<void>;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -75,6 +93,8 @@ export interface RouteSpec {
   body?: object;
   /** The message of the 400 for a body the schema refuses. */
   badBody?: string;
+  /** The methods a scoped credential may use here, for the devices of its namespaces (`:ns`); none: it is refused. */
+  scoped?: readonly string[];
 }
 
 /** What an extension registers routes with, and what it may need of the server. */
@@ -94,6 +114,8 @@ interface RouteConfig {
   /** The methods the path serves, for a 405's Allow. */
   allow?: string[];
   badBody?: string;
+  /** A scoped credential may use this method of the route. */
+  scoped?: boolean;
 }
 
 /** A path segment fastify could not decode is the caller's mistake, not ours. */
@@ -118,13 +140,19 @@ export function checkApiExposure(host: string, auth: { token?: string; clientCa?
   }
 }
 
-export async function startApi(opts: ApiOptions): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startApi(opts: ApiOptions): Promise<LocalApi> {
   const { twin, registry } = opts;
   const log = opts.log.child({ component: 'api' });
   const host = opts.host ?? '127.0.0.1';
   checkApiExposure(host, { token: opts.token, clientCa: opts.tls?.clientCa });
   const requests = counter(registry, 'edgetwin_api_requests_total', 'Local API requests, by route and status', ['route', 'status']);
   let guard: RequestGuard | undefined; // built once the port is known (port 0 picks one)
+  // Requests that came in on a bridge listener, and that listener's guard.
+  const bridged = new WeakMap<IncomingMessage, RequestGuard>();
+  const guardOf = (req: FastifyRequest) => bridged.get(req.raw) ?? guard!;
+  // Who each request is, as its guard identified it in the onRequest hook.
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  const callerOf = (req: FastifyRequest): Caller | undefined => callers.get(req);
   const scheme = opts.tls ? 'https' : 'http';
 
   // Loaded here, not at the top: a library caller that never starts the API does not pay for it.
@@ -141,8 +169,8 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
     frameworkErrors: (err, req, reply) => {
       // A path fastify cannot decode: the guard still speaks first, so a stranger learns nothing.
-      const g = guard!;
-      const refusal = g.checkSite(req) ?? (g.authenticated(req) ? undefined : g.unauthorized(req));
+      const g = bridged.get(req.raw) ?? guard!;
+      const refusal = g.checkSite(req) ?? (g.identify(req) ? undefined : g.unauthorized(req));
       answerError(req, reply, refusal ? refuse(refusal) : (err as { code?: string }).code === 'FST_ERR_BAD_URL' ? malformedPath(req.url) : err);
     },
   }) as unknown as FastifyInstance;
@@ -183,16 +211,19 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
   };
 
   app.addHook('onRequest', async (req) => {
-    const g = guard!;
+    const g = guardOf(req);
     const site = g.checkSite(req);
     if (site) throw refuse(site);
     const config = req.routeOptions.config as Partial<RouteConfig>;
+    const caller = g.identify(req);
+    if (caller) callers.set(req, caller);
     // Nothing past this line, not even which paths exist, for a caller without the token.
     const open = config.public || (req.method === 'GET' && publicPrefixes.some((p) => req.url.startsWith(p)));
-    if (!open && !g.authenticated(req)) throw refuse(g.unauthorized(req));
+    if (!open && !caller) throw refuse(g.unauthorized(req));
     // 404 and 405 answer before a write's content type matters, and before a body is read.
     if (config.kind === 'wrong-method') throw refuse(methodNotAllowed(req.method, new URL(req.url, 'http://localhost').pathname, config.allow ?? []));
     if (config.kind !== 'route') return;
+    if (caller?.kind === 'scoped' && !open) checkScope(config, req.method, req.params as Params, caller.scope);
     const write = g.checkWrite(req);
     if (write) throw refuse(write);
   });
@@ -216,7 +247,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
       app.route({
         method,
         url: route.url,
-        config: { name: route.name, kind: 'route', public: route.public ?? false, badBody: route.badBody } satisfies RouteConfig,
+        config: { name: route.name, kind: 'route', public: route.public ?? false, badBody: route.badBody, scoped: route.scoped?.includes(method) ?? false } satisfies RouteConfig,
         ...(route.body && ['PUT', 'POST', 'PATCH'].includes(method) ? { schema: { body: route.body } } : {}),
         handler: async (req, reply) => {
           const answer = await handler(req, req.params as Params, reply);
@@ -249,7 +280,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
         const { status, reasons, ...rest } = opts.health?.() ?? { status: 'ok' as const, reasons: [] };
         const full = { status, reasons, devices: twin.list().length, ...rest };
         // Without the token, only this machine sees the details; anyone else learns ok or not.
-        const trusted = guard!.authenticated(req) || isLoopback(req.socket.remoteAddress ?? '');
+        const trusted = callerOf(req)?.kind === 'full' || isLoopback(req.socket.remoteAddress ?? '');
         // 503 when degraded, so a plain HTTP probe (systemd, Kubernetes, a load balancer) sees it too.
         // What we return never carries a password, whatever a health probe holds.
         return [status === 'ok' ? 200 : 503, redactDeep(trusted ? full : { status })];
@@ -257,7 +288,19 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     },
   });
   add({ name: 'metrics', url: '/metrics', methods: { GET: async () => [200, redactText(await registry.metrics()), registry.contentType] } });
-  add({ name: 'devices', url: '/api/v1/devices', methods: { GET: async () => [200, { devices: twin.list() }] } });
+  add({
+    name: 'devices',
+    url: '/api/v1/devices',
+    scoped: ['GET'],
+    methods: {
+      GET: async (req) => {
+        // A scoped caller sees its namespaces' devices only.
+        const caller = callerOf(req);
+        const all = twin.list();
+        return [200, { devices: caller?.kind === 'scoped' ? all.filter((d) => scopeAllowsDevice(caller.scope, `${d.namespace}/${d.name}`)) : all }];
+      },
+    },
+  });
   add({
     name: 'pods',
     url: '/api/v1/pods',
@@ -272,6 +315,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
   add({
     name: 'twin',
     url: '/api/v1/devices/:ns/:name/twin',
+    scoped: ['GET'],
     methods: {
       GET: async (_req, p) => {
         const id = `${p.ns}/${p.name}`;
@@ -286,6 +330,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     url: '/api/v1/devices/:ns/:name/twin/desired/:property',
     body: { type: 'object', required: ['value'], properties: { value: {} } },
     badBody: 'the body must be {"value": ...}',
+    scoped: ['PUT'],
     methods: {
       PUT: async (req, p) => {
         const body = req.body as Record<string, unknown>;
@@ -321,7 +366,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     badBody: 'the body must be {"token": "<the API token>"}',
     methods: {
       POST: async (req) => {
-        const g = guard!;
+        const g = guardOf(req);
         if (!g.requiresToken) return [200, { signedIn: true, required: false }];
         // Guessing is slow: after SIGN_IN_FAILURES wrong tokens in a minute, nobody signs in until it passes.
         const now = Date.now();
@@ -335,7 +380,7 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
         }
         return [200, { signedIn: true, required: true }, undefined, { 'set-cookie': cookie }];
       },
-      DELETE: async (req) => [200, { signedIn: false, required: guard!.requiresToken }, undefined, { 'set-cookie': guard!.signOut(req) }],
+      DELETE: async (req) => [200, { signedIn: false, required: guardOf(req).requiresToken }, undefined, { 'set-cookie': guardOf(req).signOut(req) }],
     },
   });
   await opts.extend?.({ add, publicPrefix: (p) => publicPrefixes.push(p), app, guard: () => guard!, log });
@@ -345,14 +390,74 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
   });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  guard = new RequestGuard({ bindHost: host, port, scheme, allowedHosts: opts.allowedHosts, token: opts.token, allowedHostsSetting: 'api.allowedHosts' });
-  const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  guard = new RequestGuard({ bindHost: host, port, scheme, allowedHosts: opts.allowedHosts, token: opts.token, allowedHostsSetting: 'api.allowedHosts', scoped: opts.scoped });
+  const mainGuard = guard;
+  const urlOf = (h: string) => `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  const url = urlOf(host);
   if (!isLoopback(host) && opts.token && !opts.tls) {
     log.warn({ url }, 'local API: the bearer token crosses the network in clear text; add api.tls.cert and api.tls.key');
   }
   const auth = [opts.token ? 'bearer token' : '', opts.tls?.clientCa ? 'client certificate' : ''].filter(Boolean).join(' + ') || 'none (loopback only)';
   log.info({ url, auth }, 'local API listening');
-  return { url, port, close: () => app.close() };
+
+  const extra = new Set<Server>();
+  const closeServer = (s: Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      // Open event streams (the dashboard's) must not hold a shutdown up, here as on the main server.
+      s.closeAllConnections();
+    });
+  return {
+    url,
+    port,
+    async addListener(bridgeHost) {
+      if (['', '0.0.0.0', '::', '[::]'].includes(host)) {
+        // The main listener already takes this address; it only has to answer to its name.
+        mainGuard.allowHost(bridgeHost);
+        return { url: urlOf(bridgeHost), close: async () => undefined };
+      }
+      const bridgeGuard = new RequestGuard({ bindHost: bridgeHost, port, scheme, allowedHosts: opts.allowedHosts, token: opts.token, allowedHostsSetting: 'api.allowedHosts', scoped: opts.scoped, credentialRequired: true });
+      // A second node server on the same app: fastify's router serves its requests, through the same hooks.
+      const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+        bridged.set(req, bridgeGuard);
+        app.routing(req, res);
+      };
+      const s: Server = opts.tls
+        ? (createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest) as unknown as Server)
+        : createServer(onRequest);
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(new Error(`local API cannot listen on the pod bridge ${bridgeHost}:${port}: ${err.message}`, { cause: err }));
+        s.once('error', onError);
+        s.listen(port, bridgeHost, () => {
+          s.off('error', onError);
+          resolve();
+        });
+      });
+      extra.add(s);
+      log.info({ url: urlOf(bridgeHost), auth: opts.token ? 'bearer token or pod credential' : 'pod credential' }, 'local API listening for pods');
+      return {
+        url: urlOf(bridgeHost),
+        close: async () => {
+          if (!extra.delete(s)) return;
+          await closeServer(s);
+        },
+      };
+    },
+    close: async () => {
+      await Promise.all([...extra].map(closeServer));
+      extra.clear();
+      await app.close();
+    },
+  };
+}
+
+/** A scoped caller may use a route only as it says, and only for the devices of its namespaces. */
+function checkScope(config: Partial<RouteConfig>, method: string, params: Params, scope: CredentialScope): void {
+  const where = `${scope.subject} may only list devices, read twins and set desired values in namespace${scope.namespaces.length === 1 ? '' : 's'} ${scope.namespaces.join(', ')}`;
+  if (!config.scoped) throw new HttpError(403, ErrorCodes.FORBIDDEN_SCOPE, `${method} ${config.name} is refused: ${where}`);
+  if (params.ns !== undefined && !scope.namespaces.includes(params.ns)) {
+    throw new HttpError(403, ErrorCodes.FORBIDDEN_SCOPE, `device ${params.ns}/${params.name} is refused: ${where}`);
+  }
 }
 
 function toHttpError(err: unknown): HttpError {

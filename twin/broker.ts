@@ -16,6 +16,7 @@ import { PacketSizeGuard } from './broker/packet-guard.ts';
 import { PasswordFile } from './broker/passwords.ts';
 import { Permissions, type Who } from './broker/permissions.ts';
 import { BROKER_DEFAULTS, checkExposure, readTls, type BrokerSettings } from './broker/settings.ts';
+import type { ScopedCredentials } from './scoped-credentials.ts';
 
 export { BROKER_DEFAULTS, type BrokerSettings } from './broker/settings.ts';
 
@@ -26,6 +27,11 @@ export interface EmbeddedBroker {
   aedes: Aedes;
   /** True while it accepts connections (for /healthz). */
   readonly serving: boolean;
+  /**
+   * Also listens on `host` (the pod bridge's address), same port: there a client must authenticate
+   * (a scoped credential, a password file user or a client certificate); anonymous clients are refused.
+   */
+  addListener(host: string): Promise<{ url: string; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -38,6 +44,8 @@ export interface EmbeddedBrokerOptions {
   registry?: Registry;
   /** True when a local driver serves the device `ns/name` (only the gateway publishes its data/update). */
   servedLocally?: (device: string) => boolean;
+  /** Credentials with a scope (pods'): the password of their user, limited to their namespaces' devices. */
+  scoped?: ScopedCredentials;
 }
 
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
@@ -52,6 +60,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     log.warn({ mapperUsers: s.mapperUsers }, 'broker.mapperUsers is set, but with no broker.passwordFile or broker.tls.ca no client can authenticate as one');
   }
   const who = new WeakMap<Client, Who>();
+  // Connections accepted on a listener beyond loopback added by addListener: no anonymous client there.
+  const strict = new WeakSet<object>();
+  const scoped = opts.scoped;
   const whoIs = (client: Client): Who => who.get(client) ?? { clientId: client.id };
 
   const aedes = await Aedes.createBroker({
@@ -59,10 +70,29 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     // would only add mqemitter's queue, which drains recursively and overflows the stack when long.
     concurrency: 0,
     authenticate(client, username, password, done) {
+      const refuseConnect = (why: string) => {
+        m.refused.inc({ action: 'connect' });
+        log.warn({ client: client.id, user: username, address: remoteAddress(client) }, `mqtt connect refused: ${why}`);
+        done(Object.assign(new Error(why), { returnCode: 4 as const }), false);
+      };
+      const scope = username !== undefined && password !== undefined ? scoped?.verifyUser(username, password) : undefined;
+      if (scope) {
+        who.set(client, { user: username, clientId: client.id, scope });
+        return done(null, true);
+      }
+      // A pod's user name is only ever its own credential's: never a claim, never a password file entry.
+      if (scoped?.reserved(username)) return refuseConnect('bad user name or password');
       const cn = certificateUser(client);
       if (cn !== undefined) {
         who.set(client, { user: cn, clientId: client.id });
         return done(null, true);
+      }
+      if (strict.has(client.conn)) {
+        if (passwords && username !== undefined && password !== undefined && passwords.verify(username, password)) {
+          who.set(client, { user: username, clientId: client.id });
+          return done(null, true);
+        }
+        return refuseConnect('this listener is for pods: connect as user pod:<namespace>/<name> with the token of /var/run/edgetwin/token');
       }
       if (!passwords) {
         // No password file: a user name is only a claim, so the client counts as anonymous.
@@ -104,7 +134,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));
 
-  const accept = (conn: Socket) => {
+  const accept = (conn: Socket, beyondLoopback = false) => {
+    if (beyondLoopback) strict.add(conn);
     // Small MQTT packets must not wait for Nagle's algorithm (40 ms with delayed ACKs on Linux).
     conn.setNoDelay(true);
     const client = aedes.handle(conn, undefined as never) as Client;
@@ -120,27 +151,39 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       },
     });
   };
-  const server: Server = tls
-    ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.requireClientCert }, accept)
-    : createServer(accept);
-  if (tls) server.on('tlsClientError', (err) => log.info({ err: err.message }, 'mqtt TLS handshake failed'));
-
-  const host = s.host;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      aedes.close();
-      const hint = err.code === 'EADDRINUSE' ? ' (another broker is using it: pass --mqtt-url to use that broker, or --mqtt-port to pick another port)' : '';
-      reject(new Error(`embedded MQTT broker cannot listen on ${host}:${opts.port}: ${err.message}${hint}`, { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen(opts.port, host, () => {
-      server.off('error', onError);
-      resolve();
+  const makeServer = (beyondLoopback: boolean): Server => {
+    const onConn = (conn: Socket) => accept(conn, beyondLoopback);
+    const srv: Server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.requireClientCert }, onConn)
+      : createServer(onConn);
+    if (tls) srv.on('tlsClientError', (err) => log.info({ err: err.message }, 'mqtt TLS handshake failed'));
+    return srv;
+  };
+  const listen = (srv: Server, bindHost: string, bindPort: number) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const hint = err.code === 'EADDRINUSE' ? ' (another broker is using it: pass --mqtt-url to use that broker, or --mqtt-port to pick another port)' : '';
+        reject(new Error(`embedded MQTT broker cannot listen on ${bindHost}:${bindPort}: ${err.message}${hint}`, { cause: err }));
+      };
+      srv.once('error', onError);
+      srv.listen(bindPort, bindHost, () => {
+        srv.off('error', onError);
+        resolve();
+      });
     });
-  });
+  const server = makeServer(false);
+  const host = s.host;
+  try {
+    await listen(server, host, opts.port);
+  } catch (err) {
+    aedes.close();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  const url = `${tls ? 'mqtts' : 'mqtt'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const urlOf = (h: string) => `${tls ? 'mqtts' : 'mqtt'}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  const url = urlOf(host);
+  const extra = new Set<Server>();
   log.info({ url, users: passwords?.size, acl: s.aclFile !== undefined, clientCerts: tls?.ca !== undefined }, 'embedded MQTT broker listening');
   let closing: Promise<void> | undefined;
   return {
@@ -150,11 +193,26 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     get serving() {
       return server.listening && !aedes.closed;
     },
+    async addListener(bridgeHost) {
+      // A wildcard main listener already takes the address, under its own (secure-by-default) rules.
+      if (['', '0.0.0.0', '::', '[::]'].includes(host)) return { url: urlOf(bridgeHost), close: async () => undefined };
+      const srv = makeServer(true);
+      await listen(srv, bridgeHost, port);
+      extra.add(srv);
+      log.info({ url: urlOf(bridgeHost) }, 'embedded MQTT broker listening for pods (authenticated clients only)');
+      return {
+        url: urlOf(bridgeHost),
+        close: () =>
+          new Promise<void>((resolve) => {
+            extra.delete(srv);
+            srv.close(() => resolve());
+          }),
+      };
+    },
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        aedes.close();
-      });
+      closing ??= Promise.all(
+        [server, ...extra].map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))).concat([Promise.resolve(aedes.close())]),
+      ).then(() => undefined);
       return closing;
     },
   };

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultHostNames, exposureProblem, isLoopback, methodNotAllowed, RequestGuard } from './http-guard.ts';
+import { ScopedCredentials } from './scoped-credentials.ts';
 
 const req = (headers: Record<string, string>, method = 'GET') => ({ method, headers });
 
@@ -73,4 +74,33 @@ test('405 names the methods the path serves in Allow', () => {
   const r = methodNotAllowed('DELETE', '/x', ['GET', 'PUT']);
   assert.equal(r.status, 405);
   assert.equal(r.headers?.allow, 'GET, PUT');
+});
+
+test('identify: the token or its session is full access, a scoped credential its scope, a required credential refuses anyone else', () => {
+  const scoped = new ScopedCredentials(['pod:']);
+  scoped.set('pod-secret', { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] });
+  const bearer = (t: string) => req({ authorization: `Bearer ${t}` });
+
+  const withToken = new RequestGuard({ bindHost: '127.0.0.1', port: 7180, scheme: 'http', token: 'tok', scoped });
+  assert.deepEqual(withToken.identify(bearer('tok')), { kind: 'full' });
+  assert.deepEqual(withToken.identify(bearer('pod-secret')), { kind: 'scoped', scope: { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] } });
+  assert.equal(withToken.identify(bearer('wrong')), undefined);
+  assert.equal(withToken.identify(req({})), undefined);
+  assert.equal(withToken.authenticated(bearer('pod-secret')), false, 'a scoped credential is not the token');
+  assert.equal(withToken.signIn('pod-secret'), undefined, 'nor does it sign in');
+  const cookie = withToken.signIn('tok')!.split(';')[0]!;
+  assert.deepEqual(withToken.identify(req({ cookie })), { kind: 'full' });
+
+  const open = new RequestGuard({ bindHost: '127.0.0.1', port: 7180, scheme: 'http', scoped });
+  assert.deepEqual(open.identify(req({})), { kind: 'full' }, 'no token asked for: anyone, as before');
+  assert.equal(open.identify(bearer('pod-secret'))?.kind, 'scoped', 'but a pod token keeps its scope');
+
+  const bridge = new RequestGuard({ bindHost: '10.88.0.1', port: 7180, scheme: 'http', scoped, credentialRequired: true });
+  assert.equal(bridge.requiresToken, true);
+  assert.equal(bridge.identify(req({})), undefined);
+  assert.equal(bridge.identify(bearer('anything')), undefined);
+  assert.equal(bridge.identify(bearer('pod-secret'))?.kind, 'scoped');
+  assert.equal(bridge.checkSite(req({ host: '10.88.0.7:7180' }))?.status, 403);
+  bridge.allowHost('10.88.0.7');
+  assert.equal(bridge.checkSite(req({ host: '10.88.0.7:7180' })), undefined, 'allowHost adds a name on the port');
 });

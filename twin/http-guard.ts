@@ -19,6 +19,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
 import { ErrorCodes, type ErrorCode } from '../core/errors.ts';
+import type { CredentialScope, ScopedCredentials } from './scoped-credentials.ts';
 
 /** What the guard reads of a request: node's IncomingMessage and fastify's request both fit. */
 export interface GuardedRequest {
@@ -46,6 +47,10 @@ export interface GuardOptions {
   token?: string;
   /** The setting a user changes to add a host, named in the refusal (`api.allowedHosts`). */
   allowedHostsSetting?: string;
+  /** Credentials the gateway hands out with a scope (pod tokens); a request carrying one is limited to it. */
+  scoped?: ScopedCredentials;
+  /** Even with no `token` configured, a request must carry a credential (a listener beyond loopback). */
+  credentialRequired?: boolean;
 }
 
 /** The session cookie's name. */
@@ -54,6 +59,9 @@ export const SESSION_COOKIE = 'edgetwin_session';
 const SESSION_MS = 12 * 3600_000;
 /** Sessions kept at once; the oldest goes first (a browser that signs in again loses nothing). */
 const MAX_SESSIONS = 64;
+
+/** Who a request is: the holder of the configured token (or anyone, where none is asked for), or a scoped credential. */
+export type Caller = { kind: 'full' } | { kind: 'scoped'; scope: CredentialScope };
 
 const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -132,7 +140,30 @@ export class RequestGuard {
   }
 
   get requiresToken(): boolean {
-    return this.tokenDigest !== undefined;
+    return this.tokenDigest !== undefined || Boolean(this.opts.credentialRequired);
+  }
+
+  /** Adds a name the server is reached by (an address that appeared after it started). */
+  allowHost(name: string): void {
+    const h = normalizeHost(name, this.opts.port);
+    if (h) this.allowed.add(h);
+  }
+
+  /**
+   * Who is calling: the configured token (or a session signed in with it) is full access; a scoped credential is its scope; with
+   * no token configured (and none required) anyone else is full access, as before. Undefined: refuse.
+   */
+  identify(req: GuardedRequest): Caller | undefined {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+    if (m) {
+      if (this.isToken(m[1]!)) return { kind: 'full' };
+      const scope = this.opts.scoped?.byToken(m[1]!);
+      if (scope) return { kind: 'scoped', scope };
+    } else if (this.tokenDigest && this.hasSession(req)) {
+      // A browser signed in with the token (no bearer header: it navigates).
+      return { kind: 'full' };
+    }
+    return this.requiresToken ? undefined : { kind: 'full' };
   }
 
   /** Host and Origin: the request is addressed to us by a name we answer to, and sent by our own pages or by no page at all. */
@@ -165,12 +196,13 @@ export class RequestGuard {
     return undefined;
   }
 
-  /** True when the request carries the bearer token or a live session cookie, or when no token is asked for. */
+  /** True when the request carries the bearer token or a live session cookie, or when no token is asked for (a scoped credential is not the token). */
   authenticated(req: GuardedRequest): boolean {
-    if (!this.tokenDigest) return true;
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
-    // Equal-length digests, so the comparison's time says nothing about the token.
-    if (m !== null) return this.isToken(m[1]!);
+    return this.identify(req)?.kind === 'full';
+  }
+
+  /** True when the request carries a session cookie that is still live. */
+  private hasSession(req: GuardedRequest): boolean {
     const session = sessionOf(req);
     if (session === undefined) return false;
     const key = digest(session).toString('hex');
@@ -184,6 +216,7 @@ export class RequestGuard {
   }
 
   private isToken(given: string): boolean {
+    // Equal-length digests, so the comparison's time says nothing about the token.
     return this.tokenDigest !== undefined && timingSafeEqual(digest(given), this.tokenDigest);
   }
 
@@ -213,7 +246,7 @@ export class RequestGuard {
     return {
       status: 401,
       code: ErrorCodes.UNAUTHORIZED,
-      message: given ? 'the bearer token is wrong' : 'this server requires a bearer token: send "Authorization: Bearer <token>" (the CLI: --api-token-file <file>)',
+      message: given ? 'the bearer token is wrong (neither the configured token nor a pod credential of this gateway)' : 'this server requires a bearer token: send "Authorization: Bearer <token>" (the CLI: --api-token-file <file>)',
       headers: { 'www-authenticate': `Bearer realm="edgetwin"${given ? ', error="invalid_token"' : ''}` },
     };
   }

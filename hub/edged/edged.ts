@@ -3,11 +3,14 @@
 // missing or down is a warning and a retry, never an exit: the devices keep running.
 
 import { existsSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
+import type { ScopedCredentials } from '../../twin/scoped-credentials.ts';
 import { connectCri, type Cri } from './cri/client.ts';
-import { CONFLIST_NAME, shadowingConfigs, validatePodNetwork, writeConflist } from './cni.ts';
+import { bridgeAddress, CONFLIST_NAME, shadowingConfigs, validatePodNetwork, writeConflist } from './cni.ts';
+import { PodCredentials, TOKEN_PATH } from './credentials.ts';
 import { PodManager } from './manager.ts';
 import { hostAddress } from './node-presence.ts';
 import type { PodStatus } from './pod.ts';
@@ -30,6 +33,14 @@ export interface EdgedConfig {
   runtimeRetryMs?: number;
   extraEnv?: Record<string, string>;
   registry?: Registry;
+  /**
+   * The gateway's own listeners (the local API, the embedded broker), as the gateway reaches them.
+   * Pods get EDGETWIN_API_URL / EDGETWIN_MQTT_URL pointing at them: on the bridge address, or on
+   * loopback for hostNetwork pods. No `mqtt`: the gateway uses an external broker; pods get no MQTT URL.
+   */
+  gateway?: { api: string; mqtt?: string };
+  /** Where per-pod tokens are registered; none: pods get no token. */
+  credentials?: ScopedCredentials;
 }
 
 export interface PodView {
@@ -103,6 +114,8 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
     backoffMaxMs: cfg.backoffMaxMs,
     runtimeRetryMs: cfg.runtimeRetryMs,
     extraEnv: cfg.extraEnv,
+    podEnv: cfg.gateway ? podEnv(cfg.gateway, bridgeAddress(cfg.podCidr), Boolean(cfg.credentials)) : undefined,
+    credentials: cfg.credentials ? new PodCredentials(cfg.dataDir, cfg.credentials) : undefined,
     registry: cfg.registry,
   });
   manager.start();
@@ -124,6 +137,61 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
     async close() {
       await manager.close();
       cri.close();
+    },
+  };
+}
+
+/** The gateway's URLs as a pod sees them: on the bridge address, or on loopback for a hostNetwork pod. */
+export function podEnv(gateway: { api: string; mqtt?: string }, bridgeIp: string, withToken: boolean): (hostNetwork: boolean) => Record<string, string> {
+  const at = (url: string, hostNetwork: boolean) => {
+    const u = new URL(url);
+    const bound = u.hostname.replace(/^\[|\]$/g, '');
+    // A hostNetwork pod shares the host's loopback; a listener bound to a single other address stays where it is.
+    const loopbackOrAny = ['0.0.0.0', '::', 'localhost', '::1'].includes(bound) || bound.startsWith('127.');
+    u.hostname = hostNetwork ? (loopbackOrAny ? '127.0.0.1' : u.hostname) : bridgeIp;
+    return u.toString().replace(/\/$/, '');
+  };
+  return (hostNetwork) => ({
+    EDGETWIN_API_URL: at(gateway.api, hostNetwork),
+    ...(gateway.mqtt ? { EDGETWIN_MQTT_URL: at(gateway.mqtt, hostNetwork) } : {}),
+    ...(withToken ? { EDGETWIN_TOKEN_FILE: TOKEN_PATH } : {}),
+  });
+}
+
+/** The address pods reach the gateway on, once the bridge carries it (CNI makes the bridge with the first pod). */
+export function podBridgeAddress(podCidr: string): string {
+  return bridgeAddress(podCidr);
+}
+
+/**
+ * Calls `up` once `address` is on one of this host's interfaces, checking every `intervalMs`;
+ * a failing `up` is tried again on the next check. The bridge appears only when containerd's CNI
+ * call makes it for the first pod, so the gateway cannot bind there at start.
+ */
+export function whenAddressUp(address: string, intervalMs: number, up: () => Promise<void>, onError: (err: Error) => void): { stop(): void } {
+  let done = false;
+  let busy = false;
+  const present = () => Object.values(networkInterfaces()).some((list) => (list ?? []).some((a) => a.address === address));
+  const check = () => {
+    if (done || busy || !present()) return;
+    busy = true;
+    up().then(
+      () => {
+        done = true;
+        clearInterval(timer);
+      },
+      (err: Error) => onError(err),
+    ).finally(() => {
+      busy = false;
+    });
+  };
+  const timer = setInterval(check, intervalMs);
+  timer.unref();
+  check();
+  return {
+    stop() {
+      done = true;
+      clearInterval(timer);
     },
   };
 }

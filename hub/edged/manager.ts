@@ -14,6 +14,7 @@ import { Prober } from './probes.ts';
 import type { Registry } from 'prom-client';
 import type { PodSource, StatusSink } from './source.ts';
 import { containerMounts, removePodDir, syncVolumes, VolumeError } from './volumes.ts';
+import { TOKEN_PATH, type PodCredentials } from './credentials.ts';
 
 export const LABEL = {
   managed: 'edgetwin.io/managed',
@@ -42,6 +43,10 @@ export interface PodManagerOptions {
   backoffMaxMs?: number;
   /** Environment every container gets (EDGETWIN_MQTT_URL, EDGETWIN_API_URL). */
   extraEnv?: Record<string, string>;
+  /** Environment by network: a hostNetwork pod reaches the gateway on loopback, the others on the bridge. */
+  podEnv?: (hostNetwork: boolean) => Record<string, string>;
+  /** Per-pod tokens, mounted at /var/run/edgetwin/token; none: pods get no token. */
+  credentials?: PodCredentials;
   /** How often to try again while containerd cannot be reached. */
   runtimeRetryMs?: number;
   registry?: Registry;
@@ -233,6 +238,7 @@ export class PodManager {
       if (desired.has(uid)) continue;
       this.log.info({ pod: `${sb.metadata.namespace}/${sb.metadata.name}`, uid }, 'removing the containers of a pod that is no longer assigned to this gateway');
       await this.teardown(uid, Number(sb.annotations[GRACE_ANNOTATION] ?? 30), sb.id === '' ? [] : [sb]);
+      this.o.credentials?.remove(uid);
       removePodDir(this.o.dataDir, uid);
     }
   }
@@ -281,6 +287,7 @@ export class PodManager {
     const grace = w.pod.spec.terminationGracePeriodSeconds ?? 30;
     const sandboxes = await this.o.cri.runtime.listPodSandbox({ labelSelector: { [LABEL.uid]: w.uid } });
     await this.teardown(w.uid, grace, sandboxes);
+    this.o.credentials?.remove(w.uid);
     removePodDir(this.o.dataDir, w.uid);
     this.workers.delete(w.uid);
     const [namespace, name] = w.key.split('/') as [string, string];
@@ -334,6 +341,8 @@ export class PodManager {
     let volumeError: VolumeError | undefined;
     try {
       volumePaths = syncVolumes(pod, w.uid, this.o.dataDir, this.o.source).paths;
+      // Every sync, not only when a container is made: a pod adopted after a gateway restart keeps its token working.
+      this.o.credentials?.ensure(pod.metadata.namespace ?? 'default', pod.metadata.name, w.uid);
     } catch (err) {
       if (!(err instanceof VolumeError)) throw err;
       volumeError = err;
@@ -415,8 +424,14 @@ export class PodManager {
     let envs: { key: string; value: string }[];
     let mounts;
     try {
-      envs = buildEnv(w.pod, spec, this.o.source, { nodeName: this.o.nodeName, podIP: w.podIP ?? '', hostIP: this.o.hostIP, uid: w.uid, extra: this.o.extraEnv ?? {} });
+      const extra = { ...this.o.extraEnv, ...this.o.podEnv?.(Boolean(w.pod.spec.hostNetwork)) };
+      envs = buildEnv(w.pod, spec, this.o.source, { nodeName: this.o.nodeName, podIP: w.podIP ?? '', hostIP: this.o.hostIP, uid: w.uid, extra });
       mounts = containerMounts(w.pod, index, volumePaths ?? new Map());
+      if (this.o.credentials) {
+        const tokenFile = this.o.credentials.ensure(w.pod.metadata.namespace ?? 'default', w.pod.metadata.name, w.uid);
+        // A volumeMount of the spec at the same path wins, as the spec's own env does.
+        if (!mounts.some((m) => m.containerPath === TOKEN_PATH)) mounts.push({ containerPath: TOKEN_PATH, hostPath: tokenFile, readonly: true });
+      }
     } catch (err) {
       if (!(err instanceof VolumeError)) throw err;
       st.waiting = { reason: err.reason, message: err.message };
