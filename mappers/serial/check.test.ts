@@ -56,5 +56,5 @@ test('bad escapes, unknown placeholders and bad patterns name their field', asyn
   assert.match(text, /property b: .*stream: not a valid regular expression/);
   assert.match(text, /property c: .*extract: extract takes exactly one of regex, bytes and jsonPath, not regex and jsonPath/);
   const [schema] = await errorsOf({}, [{ name: 'd', type: 'int', visitor: { stream: 'D', extract: { jsonPath: 'temperature' } } }]);
-  assert.match(schema!, /property d: .*extract\.jsonPath: .*must match pattern/);
+  assert.match(schema!, /property d: .*extract\.jsonPath: .*does not match the pattern/);
 });
