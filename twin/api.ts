@@ -125,6 +125,12 @@ export async function startApi(opts: ApiOptions): Promise<{ url: string; port: n
     { name: 'metrics', path: ['metrics'], methods: { GET: async () => [200, await registry.metrics()] } },
     { name: 'devices', path: ['api', 'v1', 'devices'], methods: { GET: async () => [200, { devices: twin.list() }] } },
     {
+      // The node itself: its name and, when it has one, its link to the cloud (null when standalone).
+      name: 'node',
+      path: ['api', 'v1', 'node'],
+      methods: { GET: async () => [200, { nodeName: twin.nodeName, devices: twin.list().length, cloud: twin.cloudLink ?? null }] },
+    },
+    {
       name: 'twin',
       path: ['api', 'v1', 'devices', ':ns', ':name', 'twin'],
       methods: {

@@ -10,7 +10,7 @@ import { CertificateAuthority } from '../join/ca.ts';
 import { IssuedNodes, Revocations } from '../join/revocation.ts';
 import { createJoinServer } from '../join/server.ts';
 import { DirCaStore, ensureStateDir } from '../join/store.ts';
-import type { Message } from '../message/index.ts';
+import { isMembershipDetailRequest, membershipDetail, type MembershipDevice, type Message } from '../message/index.ts';
 import { SqliteAckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
 import { ReportLog } from './report-log.ts';
@@ -38,6 +38,11 @@ export interface CloudOptions {
   revocationPollMs?: number;
   /** Where Kubernetes is, if anywhere (--kubeconfig, KUBECONFIG, in-cluster). */
   kubernetes?: string;
+  /**
+   * The devices bound to a node, for an edge's `membership/detail` query after it reconnects.
+   * Until the device controller exists (next issue) no device is bound to any node: empty.
+   */
+  membership?: (node: string) => MembershipDevice[];
   log: Logger;
 }
 
@@ -77,7 +82,10 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const reports = new ReportLog(opts.stateDir);
   const hub = new CloudHub({ ca, credentials, revocations, ackStore, registry, log, settings: opts.settings });
   hub.onUpstream(async (node, msg) => {
+    // A query, not a report: answered from what the cloud knows of the node, and not logged.
+    if (isMembershipDetailRequest(msg)) return membershipDetail(opts.membership?.(node) ?? []);
     await reports.store(node, msg);
+    return undefined;
   });
   const join = createJoinServer({ ca, credentials, revocations, issued, log, connected: (n) => hub.isConnected(n) });
   const http = createHttpServer((req, res) => {

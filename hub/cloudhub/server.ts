@@ -53,7 +53,11 @@ export interface CloudHubOptions {
 }
 
 /** An edge -> cloud message with its resource already prefixed `node/{node}/`. */
-export type UpstreamHandler = (node: string, msg: Message) => Promise<void> | void;
+/**
+ * A consumer of edge -> cloud messages. What it resolves with (other than undefined) is the content
+ * of the edge's answer (a query's result); the answer is `"OK"` when every handler resolved undefined.
+ */
+export type UpstreamHandler = (node: string, msg: Message) => Promise<unknown> | unknown;
 
 export interface ServiceRequest {
   port: number;
@@ -71,7 +75,7 @@ export interface ServiceResponse {
 
 /** Operations an edge may send up. Anything else is answered with an error. */
 const UPSTREAM_OPERATIONS = new Set<string>([
-  Operations.INSERT, Operations.UPDATE, Operations.DELETE, Operations.QUERY, Operations.PATCH, Operations.UPLOAD,
+  Operations.INSERT, Operations.UPDATE, Operations.DELETE, Operations.QUERY, Operations.PATCH, Operations.UPLOAD, Operations.GET,
 ]);
 
 interface Session {
@@ -352,15 +356,19 @@ export class CloudHub {
       this.reply(session, errorTo(msg, 'this cloud has no consumer for edge messages'));
       return;
     }
+    let answer: unknown = OK;
     try {
-      for (const h of this.upstream) await h(node, up);
+      for (const h of this.upstream) {
+        const r = await h(node, up);
+        if (r !== undefined) answer = r;
+      }
     } catch (err) {
       this.log.error({ node, err, resource: up.route.resource }, 'storing an edge message failed');
       this.reply(session, errorTo(msg, `the cloud could not store ${msg.route.resource}: ${(err as Error).message}; send it again`));
       return;
     }
     this.metrics.stored.inc();
-    this.reply(session, responseTo(msg, OK));
+    this.reply(session, responseTo(msg, answer));
   }
 
   private answerCall(id: string, msg: Message): void {

@@ -1,10 +1,12 @@
 // The twin's change stream, going up: every committed reported value and every desired value of
 // a property becomes the property's last value in the upstream outbox (a `twin/edge_updated`
-// once drained), every device state the device's last state (`state/update`). The hub listens to
-// the twin; the twin knows nothing of the hub.
+// once drained), every device state the device's last state (`state/update`). When the twin
+// learns that the cloud link is up again it asks for the node's membership detail, as KubeEdge's
+// DeviceTwin does. The hub listens to the twin; the twin knows nothing of the hub.
 
 import { msgTwin } from '../../twin/kubeedge.ts';
 import type { DeviceTwin, TwinChange } from '../../twin/twin.ts';
+import { MEMBERSHIP_DETAIL, membershipDetailRequest } from '../message/index.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Starts forwarding; returns the function that stops it. */
@@ -29,6 +31,10 @@ export function reportTwin(twin: DeviceTwin, upstream: Upstream): () => void {
         upstream.state(c.device, c.state, lastOnline);
         return;
       }
+      case 'cloud':
+        // One waiting request is enough: a link that flaps asks once, when it finally holds.
+        if (c.connected) upstream.request(MEMBERSHIP_DETAIL, membershipDetailRequest(twin.nodeName));
+        return;
       default:
         return;
     }

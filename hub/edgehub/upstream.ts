@@ -94,6 +94,14 @@ export class Upstream {
     this.keep(this.outbox.append(JSON.stringify({ k: 'msg', m: { route: msg.route, content: msg.content } } satisfies Item)));
   }
 
+  /**
+   * A request that only its latest copy matters for (a query the cloud answers): kept under `key`,
+   * so asking again while an earlier one still waits replaces it instead of queueing another.
+   */
+  request(key: string, msg: Pick<Message, 'route' | 'content'>): void {
+    this.keep(this.outbox.put(`msg${KEY_SEP}${key}`, JSON.stringify({ k: 'msg', m: { route: msg.route, content: msg.content } } satisfies Item)));
+  }
+
   /** The link is up: `send` writes one frame and says whether it could. */
   online(send: (m: Message) => boolean): void {
     this.sender = send;
