@@ -5,14 +5,20 @@
 // accepts the same TLS connections and answers each report with the same response frame. For each
 // N and side: time to connect all, server CPU %, resident memory per node ((RSS connected - RSS
 // idle) / N), report -> answer latency p50/p99, reports lost. Prints a table, then one JSON line.
+//
+// The node certificates (one CA, an ECDSA P-256 key per node) are kept between runs in
+// $TMPDIR/edgetwin-bench-cloudhub-certs: 10,000 of them take a while to make, and only the first
+// run pays. BENCH_CPU_PROF=<dir> runs both servers under --cpu-prof and writes their profiles
+// there. BENCH_REPORT_MS (default 1000) changes each node's report period, to load a server with
+// many messages from few sockets while working on its hot path; the goals are for 1000.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../../core/testing.ts';
-import { CertificateAuthority } from '../../hub/join/ca.ts';
+import { CA_CERT_KEY, CA_KEY_KEY, CertificateAuthority } from '../../hub/join/ca.ts';
 import { makeNodeCsr } from '../../hub/testing/csr.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,6 +29,7 @@ const quick = process.env.BENCH_QUICK === '1';
 const SIZES = process.env.BENCH_NODES ? process.env.BENCH_NODES.split(',').map(Number) : quick ? [100, 500] : [1000, 10_000];
 const MEASURE_MS = quick ? 5000 : 20_000;
 const WARMUP_MS = quick ? 1000 : 3000;
+const REPORT_MS = Number(process.env.BENCH_REPORT_MS ?? 1000);
 const GOALS = { p99Ms: 1000, memRatio: 1.5, ratio: 0.5, lost: 0 };
 // 10,000 sockets on each side of the loopback: the bench raises its children's file limit.
 const NOFILE = 30_000;
@@ -32,28 +39,44 @@ if (!existsSync(join(root, 'dist', 'main.js'))) {
   process.exit(1);
 }
 
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 const work = mkdtempSync(join(tmpdir(), 'edgetwin-bench-cloudhub-'));
+const certDir = join(tmpdir(), 'edgetwin-bench-cloudhub-certs');
+mkdirSync(certDir, { recursive: true });
+const ca = await CertificateAuthority.loadOrCreate(certDir);
+// The cloud's state directory holds the same CA, and nothing of an earlier run.
 const stateDir = join(work, 'state');
-const ca = await CertificateAuthority.loadOrCreate(stateDir);
+mkdirSync(stateDir, { mode: 0o700 });
+for (const f of [CA_CERT_KEY, CA_KEY_KEY]) copyFileSync(join(certDir, f), join(stateDir, f));
 const server = await ca.issueServerCert(['127.0.0.1']);
 const maxN = Math.max(...SIZES);
-process.stdout.write(`issuing ${maxN} node certificates...\n`);
-const creds: Array<{ node: string; certPem: string; keyPem: string }> = [];
-for (let i = 0; i < maxN; i++) {
-  const node = `bench-${i}`;
-  const { csrDer, keyPem } = await makeNodeCsr({ cn: `system:node:${node}`, o: 'system:nodes' });
-  creds.push({ node, certPem: (await ca.signNodeCsr(csrDer, node)).pem, keyPem });
+const credsFile = join(certDir, 'creds.json');
+const creds: Array<{ node: string; certPem: string; keyPem: string }> = existsSync(credsFile) ? JSON.parse(readFileSync(credsFile, 'utf8')) : [];
+if (creds.length < maxN) {
+  const t = performance.now();
+  process.stdout.write(`issuing ${maxN - creds.length} node certificates (kept in ${certDir} for the next run)...\n`);
+  for (let i = creds.length; i < maxN; i++) {
+    const node = `bench-${i}`;
+    const { csrDer, keyPem } = await makeNodeCsr({ cn: `system:node:${node}`, o: 'system:nodes' });
+    creds.push({ node, certPem: (await ca.signNodeCsr(csrDer, node)).pem, keyPem });
+  }
+  writeFileSync(credsFile, JSON.stringify(creds), { mode: 0o600 });
+  process.stdout.write(`  ${Math.round(performance.now() - t)} ms\n`);
 }
-const credsFile = join(work, 'creds.json');
-writeFileSync(credsFile, JSON.stringify(creds));
 
-interface Child { proc: ChildProcess; lines: Array<Record<string, unknown>>; waiters: Array<() => void> }
+interface Child { proc: ChildProcess; lines: Array<Record<string, unknown>>; waiters: Array<() => void>; ended: boolean }
 
 function start(cmd: string, args: string[]): Child {
   const quoted = [cmd, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const proc = spawn('bash', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${quoted}`], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, EDGETWIN_LOG_LEVEL: 'warn' } });
-  const c: Child = { proc, lines: [], waiters: [] };
-  createInterface({ input: proc.stdout! }).on('line', (l) => {
+  const c: Child = { proc, lines: [], waiters: [], ended: false };
+  const rl = createInterface({ input: proc.stdout! });
+  // A child may exit before its last (long) line is read: it counts as gone only when its output ended.
+  rl.on('close', () => {
+    c.ended = true;
+    for (const w of c.waiters.splice(0)) w();
+  });
+  rl.on('line', (l) => {
     try {
       c.lines.push(JSON.parse(l) as Record<string, unknown>);
     } catch {
@@ -69,7 +92,7 @@ async function line(c: Child, key: string, timeoutMs = 600_000): Promise<Record<
   for (;;) {
     const found = c.lines.find((l) => key in l);
     if (found) return found[key] as Record<string, unknown>;
-    if (c.proc.exitCode !== null) throw new Error(`a bench child exited (${c.proc.exitCode}) before "${key}"`);
+    if (c.ended) throw new Error(`a bench child exited (${c.proc.exitCode}) before "${key}"`);
     if (Date.now() > deadline) throw new Error(`no "${key}" from a bench child after ${timeoutMs} ms`);
     await new Promise<void>((r) => {
       const t = setTimeout(r, 500);
@@ -107,21 +130,24 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
     writeFileSync(config, `cloudhub:\n  nodeLimit: ${n + 100}\n  keepaliveTimeout: 60s\n`);
     const httpPort = await freePort();
     rmSync(join(stateDir, 'reports.db'), { force: true });
-    srv = start(BIN, ['cloud', '--listen', '127.0.0.1', '--port', String(port), '--join-port', String(await freePort()), '--http-port', String(httpPort),
+    const node = PROFILE_DIR ? [process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, BIN]] as const : [BIN, []] as const;
+    srv = start(node[0], [...node[1], 'cloud', '--listen', '127.0.0.1', '--port', String(port), '--join-port', String(await freePort()), '--http-port', String(httpPort),
       '--advertise', '127.0.0.1', '--state-dir', stateDir, '--config', config, '--log-level', 'warn']);
     await waitFor('edgetwin cloud /healthz', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 60_000, 200);
   } else {
-    srv = start(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--import', 'tsx', join(here, 'baseline.ts'),
+    srv = start(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', join(here, 'baseline.ts'),
       JSON.stringify({ port, certPem: server.certPem, keyPem: server.keyPem, caPem: ca.certPem })]);
     await line(srv, 'ready', 60_000);
   }
   try {
     await new Promise((r) => setTimeout(r, 1000));
     const idleKb = rssKb(srv.proc.pid!);
-    const generators = n >= 2000 ? 2 : 1;
+    // A generator process per 2,500 nodes: one event loop timing 10,000 reports a second would
+    // measure its own queueing, not the server's.
+    const generators = Math.max(1, Math.ceil(n / 2500));
     const per = Math.ceil(n / generators);
     const loads = Array.from({ length: generators }, (_, g) => start(process.execPath, ['--import', 'tsx', join(here, 'load.ts'), JSON.stringify({
-      port, credsFile, from: g * per, to: Math.min(n, (g + 1) * per), caPem: ca.certPem, reportEveryMs: 1000, keepaliveMs: 15_000, measureMs: MEASURE_MS, graceMs: 10_000,
+      port, credsFile, from: g * per, to: Math.min(n, (g + 1) * per), caPem: ca.certPem, reportEveryMs: REPORT_MS, keepaliveMs: 15_000, measureMs: MEASURE_MS, graceMs: 10_000,
     })]));
     try {
       const connected = await Promise.all(loads.map((l) => line(l, 'connected')));
@@ -150,8 +176,17 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
       for (const l of loads) await kill(l);
     }
   } finally {
+    if (PROFILE_DIR) await stop(srv);
     await kill(srv);
   }
+}
+
+/** SIGTERM, so a profiled cloud writes its profile on the way out. */
+async function stop(c: Child): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  const gone = new Promise((r) => c.proc.once('exit', r));
+  c.proc.kill('SIGTERM');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 20_000))]);
 }
 
 const results: Array<{ n: number; baseline: SideResult; edgetwin: SideResult }> = [];
@@ -175,7 +210,7 @@ for (const r of results) {
   }
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-process.stdout.write(`\nCloudHub bench: N edge nodes, one report a second each, ${MEASURE_MS / 1000} s measured${quick ? ' (BENCH_QUICK)' : ''}\n`);
+process.stdout.write(`\nCloudHub bench: N edge nodes, one report every ${REPORT_MS} ms each, ${MEASURE_MS / 1000} s measured${quick ? ' (BENCH_QUICK)' : ''}\n`);
 for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
 
 const top = results[results.length - 1]!;

@@ -40,6 +40,12 @@ function connect(c: { node: string; certPem: string; keyPem: string }): Promise<
   });
 }
 
+// Running from the first connection: 10,000 handshakes take longer than the cloud's keepalive
+// timeout, and a node that connected early must not be dropped while the others connect.
+const keepalive = setInterval(() => {
+  for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(newMessage({ source: 'websocket', group: 'resource', operation: 'keepalive', resource: 'node' }, 'ping')));
+}, args.keepaliveMs);
+
 const t0 = performance.now();
 // A bounded number of handshakes in flight, as a fleet of gateways coming up would be.
 const CONCURRENCY = 200;
@@ -48,10 +54,6 @@ await Promise.all(Array.from({ length: Math.min(CONCURRENCY, creds.length) }, as
   while (next < creds.length) await connect(creds[next++]!);
 }));
 out({ connected: { nodes: sockets.length, ms: Math.round(performance.now() - t0), failed } });
-
-const keepalive = setInterval(() => {
-  for (const ws of sockets) ws.send(JSON.stringify(newMessage({ source: 'websocket', group: 'resource', operation: 'keepalive', resource: 'node' }, 'ping')));
-}, args.keepaliveMs);
 
 function report(ws: WebSocket, i: number): void {
   if (!measuring || ws.readyState !== ws.OPEN) return;

@@ -49,3 +49,20 @@ export function createCloudHubMetrics(registry: Registry, gauges: NodeGauges) {
     stored: new Counter({ name: 'edgetwin_cloudhub_upstream_stored_total', help: 'Edge messages the consumer stored and the cloud answered OK', registers }),
   };
 }
+
+/**
+ * inc() of a counter labelled by operation, with each label's child looked up once: prom-client
+ * hashes the label set on every inc({...}), and this runs twice for every message of every node.
+ * The operations are a bounded set (unknown ones are counted as `other`), so the cache is too.
+ */
+export function perOperation(counter: Counter<'operation'>): (operation: string) => void {
+  const children = new Map<string, { inc(): void }>();
+  return (operation) => {
+    let c = children.get(operation);
+    if (!c) {
+      c = counter.labels(operation);
+      children.set(operation, c);
+    }
+    c.inc();
+  };
+}

@@ -8,6 +8,16 @@ import type { Message } from '../message/index.ts';
 
 export const REPORT_DB_FILE = 'reports.db';
 
+/**
+ * How long a report waits for others to share its transaction. Reports of thousands of nodes
+ * arrive spread over each second, a few per event-loop turn: one commit per turn would be
+ * thousands of WAL appends a second, each a write system call. A few milliseconds more per answer
+ * buys a commit per dozens of reports.
+ */
+export const REPORT_BATCH_MS = 5;
+/** A batch this big commits at once, without waiting out the window. */
+const REPORT_BATCH_MAX = 2000;
+
 export interface StoredReport {
   seq: number;
   node: string;
@@ -31,10 +41,11 @@ export class ReportLog {
   private readonly prune: Database.Statement<[number]>;
   private inserted = 0;
   private batch: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private readonly commit: (batch: Pending[]) => boolean[];
 
-  /** Keeps the newest `maxRows` messages. */
-  constructor(stateDirOrFile: string, private readonly maxRows = 100_000) {
+  /** Keeps the newest `maxRows` messages; a report waits at most `batchMs` for its commit to start. */
+  constructor(stateDirOrFile: string, private readonly maxRows = 100_000, private readonly batchMs = REPORT_BATCH_MS) {
     const file = stateDirOrFile.endsWith('.db') ? stateDirOrFile : join(stateDirOrFile, REPORT_DB_FILE);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -55,19 +66,23 @@ export class ReportLog {
 
   /**
    * Stores a message whose resource the cloud already prefixed with its node; resolves false for
-   * a repeat. Messages arriving in the same turn of the event loop are committed in one
-   * transaction (one WAL append for many reports), and each resolves only after that commit.
+   * a repeat. Messages arriving within `batchMs` of each other are committed in one transaction
+   * (one WAL append for many reports), and each resolves only after that commit.
    */
   store(node: string, msg: Message): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.batch.push({ node, msg, resolve, reject });
-      if (this.batch.length === 1) setImmediate(() => this.flush());
+      if (this.batch.length >= REPORT_BATCH_MAX) this.flush();
+      else if (this.batch.length === 1) this.timer = setTimeout(() => this.flush(), this.batchMs);
     });
   }
 
   private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const batch = this.batch;
     this.batch = [];
+    if (batch.length === 0) return;
     let results: boolean[];
     try {
       results = this.commit(batch);

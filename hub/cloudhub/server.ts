@@ -18,7 +18,7 @@ import {
   type Message,
 } from '../message/index.ts';
 import type { AckRecordStore } from './ack-store.ts';
-import { createCloudHubMetrics, type CloudHubMetrics } from './metrics.ts';
+import { createCloudHubMetrics, perOperation, type CloudHubMetrics } from './metrics.ts';
 import { DEFAULT_QUEUE_OPTIONS, NodeQueue, type Offer, type QueueOptions } from './queue.ts';
 
 export const DEFAULT_PROJECT_ID = 'e632aba927ea4ac2b575ec1603d56f10';
@@ -111,6 +111,8 @@ export class CloudHub {
   private readonly timers: NodeJS.Timeout[] = [];
   private depth = 0;
   private readonly log: Logger;
+  private readonly countIn: (operation: string) => void;
+  private readonly countOut: (operation: string) => void;
 
   constructor(private readonly opts: CloudHubOptions) {
     this.settings = { ...DEFAULT_CLOUDHUB_SETTINGS, ...opts.settings, resend: { ...DEFAULT_QUEUE_OPTIONS, ...opts.settings?.resend } };
@@ -138,6 +140,8 @@ export class CloudHub {
       connectedCount: () => this.sessions.size,
       queueDepth: () => this.depth,
     });
+    this.countIn = perOperation(this.metrics.messagesIn);
+    this.countOut = perOperation(this.metrics.messagesOut);
     const { keepaliveTimeoutMs, resend } = this.settings;
     this.timers.push(setInterval(() => this.checkKeepalive(), Math.max(20, Math.floor(keepaliveTimeoutMs / 4))));
     this.timers.push(setInterval(() => this.flushQueues(), Math.max(20, Math.min(1000, Math.floor(resend.resendIntervalMs / 5)))));
@@ -280,7 +284,7 @@ export class CloudHub {
     const session: Session = { node, project, ws, certNotBefore, remote, lastSeenMs: now, lastKeepaliveMs: now, chain: Promise.resolve() };
     this.sessions.set(node, session);
     this.log.info({ node, project, remote }, 'node connected');
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.receive(session, data, isBinary));
+    ws.on('message', (data: Buffer) => this.receive(session, data));
     ws.on('error', (err) => this.log.debug({ node, err: err.message }, 'session error'));
     ws.on('close', (code) => this.closed(session, code));
     for (const h of this.connectionHandlers) h(node, true);
@@ -307,8 +311,9 @@ export class CloudHub {
     this.closed(session, 1006);
   }
 
-  private receive(session: Session, data: Buffer, isBinary: boolean): void {
-    const parsed = parseFrame(isBinary ? data : data.toString('utf8'), this.settings.maxFrameBytes);
+  private receive(session: Session, data: Buffer): void {
+    // parseFrame takes the Buffer as it is: its size is known without scanning a string for it.
+    const parsed = parseFrame(data, this.settings.maxFrameBytes);
     if (!parsed.ok) {
       const reason = parsed.reason.startsWith('frame of') ? 'too-big' : parsed.reason.includes('not JSON') ? 'not-json' : 'not-envelope';
       this.refuseFrame(session, parsed.partial, parsed.reason, reason);
@@ -316,7 +321,7 @@ export class CloudHub {
     }
     const msg = parsed.message;
     session.lastSeenMs = Date.now();
-    this.metrics.messagesIn.inc({ operation: metricOperation(msg.route.operation) });
+    this.countIn(metricOperation(msg.route.operation));
     session.chain = session.chain.then(() => this.handle(session, msg)).catch((err: unknown) => {
       this.log.error({ node: session.node, err }, 'handling an edge message failed');
     });
@@ -398,7 +403,7 @@ export class CloudHub {
   private write(session: Session | undefined, frame: string, operation: string): boolean {
     if (!session || session.ws.readyState !== session.ws.OPEN) return false;
     session.ws.send(frame);
-    this.metrics.messagesOut.inc({ operation: metricOperation(operation) });
+    this.countOut(metricOperation(operation));
     return true;
   }
 
