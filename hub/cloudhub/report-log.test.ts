@@ -38,4 +38,27 @@ describe('report log', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('recognizes a repeat after a restart (the edge resends what a killed cloud never answered), within the rows it keeps', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgetwin-reportlog-'));
+    const file = join(dir, 'reports.db');
+    try {
+      const msgs = Array.from({ length: 5 }, (_, i) => report(i));
+      const first = new ReportLog(file, 3, 1);
+      for (const m of msgs) assert.equal(await first.store('edge-a', m), true);
+      assert.equal(await first.store('edge-b', msgs[4]!), true, 'the same id from another node is another report');
+      first.close();
+      const again = new ReportLog(file, 3, 1);
+      try {
+        assert.equal(await again.store('edge-a', msgs[4]!), false, 'kept: a repeat');
+        assert.equal(await again.store('edge-a', msgs[3]!), false, 'kept: a repeat');
+        assert.equal(again.list('edge-a').filter((r) => r.msgId === msgs[4]!.header.msg_id).length, 1);
+        assert.equal(await again.store('edge-a', msgs[0]!), true, 'pruned long ago: stored as new');
+      } finally {
+        again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

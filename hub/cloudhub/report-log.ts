@@ -43,6 +43,12 @@ export class ReportLog {
   private batch: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly commit: (batch: Pending[]) => boolean[];
+  /**
+   * `{node}\0{msg_id}` of the rows kept, oldest first: how a repeat is recognized. A UNIQUE index
+   * on random message ids did the same at seven times the cost: each insert and each prune
+   * rewrote a random index page, so the WAL grew by kilobytes per report.
+   */
+  private readonly seen = new Set<string>();
 
   /** Keeps the newest `maxRows` messages; a report waits at most `batchMs` for its commit to start. */
   constructor(stateDirOrFile: string, private readonly maxRows = 100_000, private readonly batchMs = REPORT_BATCH_MS) {
@@ -52,16 +58,35 @@ export class ReportLog {
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS reports (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, msg_id TEXT NOT NULL, operation TEXT NOT NULL,
-      resource TEXT NOT NULL, content TEXT, at INTEGER NOT NULL, UNIQUE (node, msg_id))`);
+      resource TEXT NOT NULL, content TEXT, at INTEGER NOT NULL)`);
+    const kept = this.db.prepare<[number], { node: string; msg_id: string }>('SELECT node, msg_id FROM reports ORDER BY seq DESC LIMIT ?').all(maxRows);
+    for (let i = kept.length - 1; i >= 0; i--) this.seen.add(`${kept[i]!.node}\0${kept[i]!.msg_id}`);
+    // OR IGNORE: a file from an earlier version has a UNIQUE (node, msg_id), which agrees with `seen`.
     this.insert = this.db.prepare('INSERT OR IGNORE INTO reports (node, msg_id, operation, resource, content, at) VALUES (?, ?, ?, ?, ?, ?)');
     this.prune = this.db.prepare('DELETE FROM reports WHERE seq <= (SELECT MAX(seq) FROM reports) - ?');
     this.commit = this.db.transaction((batch: Pending[]) => {
-      const out = batch.map(({ node, msg }) => this.insert.run(node, msg.header.msg_id, msg.route.operation, msg.route.resource, JSON.stringify(msg.content ?? null), Date.now()).changes > 0);
+      const fresh = new Set<string>();
+      const out = batch.map(({ node, msg }) => {
+        const key = `${node}\0${msg.header.msg_id}`;
+        if (this.seen.has(key) || fresh.has(key)) return false;
+        fresh.add(key);
+        this.insert.run(node, msg.header.msg_id, msg.route.operation, msg.route.resource, JSON.stringify(msg.content ?? null), Date.now());
+        return true;
+      });
       const before = this.inserted;
-      this.inserted += out.filter(Boolean).length;
+      this.inserted += fresh.size;
       if (Math.floor(this.inserted / 1000) !== Math.floor(before / 1000)) this.prune.run(this.maxRows);
       return out;
     });
+  }
+
+  /** After a commit only: a failed transaction must not leave its keys behind as stored. */
+  private remember(batch: Pending[], results: boolean[]): void {
+    for (let i = 0; i < batch.length; i++) {
+      if (!results[i]) continue;
+      this.seen.add(`${batch[i]!.node}\0${batch[i]!.msg.header.msg_id}`);
+      if (this.seen.size > this.maxRows) this.seen.delete(this.seen.values().next().value!);
+    }
   }
 
   /**
@@ -90,6 +115,7 @@ export class ReportLog {
       for (const b of batch) b.reject(err as Error);
       return;
     }
+    this.remember(batch, results);
     batch.forEach((b, i) => b.resolve(results[i]!));
   }
 
