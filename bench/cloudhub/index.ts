@@ -142,9 +142,9 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
   try {
     await new Promise((r) => setTimeout(r, 1000));
     const idleKb = rssKb(srv.proc.pid!);
-    // A generator process per 2,500 nodes: one event loop timing 10,000 reports a second would
-    // measure its own queueing, not the server's.
-    const generators = Math.max(1, Math.ceil(n / 2500));
+    // A generator process per 2,500 reports a second: one event loop timing 10,000 reports a
+    // second would measure its own queueing, not the server's.
+    const generators = Math.max(1, Math.ceil((n * 1000) / REPORT_MS / 2500));
     const per = Math.ceil(n / generators);
     const loads = Array.from({ length: generators }, (_, g) => start(process.execPath, ['--import', 'tsx', join(here, 'load.ts'), JSON.stringify({
       port, credsFile, from: g * per, to: Math.min(n, (g + 1) * per), caPem: ca.certPem, reportEveryMs: REPORT_MS, keepaliveMs: 15_000, measureMs: MEASURE_MS, graceMs: 10_000,

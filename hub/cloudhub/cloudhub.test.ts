@@ -235,6 +235,18 @@ describe('delivery', () => {
       e.send(report);
       await e.next('OK for the repeat', (m) => m.header.parent_msg_id === report.header.msg_id, undefined, e.received.indexOf(ok) + 1);
       assert.equal(cloud.reports.list('edge-a').filter((r) => r.msgId === report.header.msg_id).length, 1);
+      // Counted on the hot path in plain numbers, handed to prom-client at the scrape.
+      const count = async (name: string) => Number((await metric(name)).split(' ').at(-1));
+      const storedTotal = await count('edgetwin_cloudhub_upstream_stored_total');
+      const inUpdates = await count('edgetwin_cloudhub_messages_in_total{operation="update"}');
+      const outResponses = await count('edgetwin_cloudhub_messages_out_total{operation="response"}');
+      assert.ok(storedTotal >= 1 && inUpdates >= 2 && outResponses >= 2, `${storedTotal} ${inUpdates} ${outResponses}`);
+      const another = newMessage({ source: 'twin', group: 'twin', operation: 'update', resource: 'default/device/thermo/twin/edge_updated' }, { temp: '23' });
+      e.send(another);
+      await e.next('OK', (m) => m.header.parent_msg_id === another.header.msg_id);
+      assert.equal(await count('edgetwin_cloudhub_upstream_stored_total'), storedTotal + 1);
+      assert.equal(await count('edgetwin_cloudhub_messages_in_total{operation="update"}'), inUpdates + 1);
+      assert.equal(await count('edgetwin_cloudhub_messages_out_total{operation="response"}'), outResponses + 1);
     } finally {
       e.close();
     }

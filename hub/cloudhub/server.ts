@@ -18,7 +18,7 @@ import {
   type Message,
 } from '../message/index.ts';
 import type { AckRecordStore } from './ack-store.ts';
-import { createCloudHubMetrics, perOperation, type CloudHubMetrics } from './metrics.ts';
+import { createCloudHubMetrics, type CloudHubMetrics } from './metrics.ts';
 import { DEFAULT_QUEUE_OPTIONS, NodeQueue, type Offer, type QueueOptions } from './queue.ts';
 
 export const DEFAULT_PROJECT_ID = 'e632aba927ea4ac2b575ec1603d56f10';
@@ -111,8 +111,6 @@ export class CloudHub {
   private readonly timers: NodeJS.Timeout[] = [];
   private depth = 0;
   private readonly log: Logger;
-  private readonly countIn: (operation: string) => void;
-  private readonly countOut: (operation: string) => void;
 
   constructor(private readonly opts: CloudHubOptions) {
     this.settings = { ...DEFAULT_CLOUDHUB_SETTINGS, ...opts.settings, resend: { ...DEFAULT_QUEUE_OPTIONS, ...opts.settings?.resend } };
@@ -140,8 +138,6 @@ export class CloudHub {
       connectedCount: () => this.sessions.size,
       queueDepth: () => this.depth,
     });
-    this.countIn = perOperation(this.metrics.messagesIn);
-    this.countOut = perOperation(this.metrics.messagesOut);
     const { keepaliveTimeoutMs, resend } = this.settings;
     this.timers.push(setInterval(() => this.checkKeepalive(), Math.max(20, Math.floor(keepaliveTimeoutMs / 4))));
     this.timers.push(setInterval(() => this.flushQueues(), Math.max(20, Math.min(1000, Math.floor(resend.resendIntervalMs / 5)))));
@@ -321,7 +317,7 @@ export class CloudHub {
     }
     const msg = parsed.message;
     session.lastSeenMs = Date.now();
-    this.countIn(metricOperation(msg.route.operation));
+    this.metrics.messagesIn.add(metricOperation(msg.route.operation));
     session.chain = session.chain.then(() => this.handle(session, msg)).catch((err: unknown) => {
       this.log.error({ node: session.node, err }, 'handling an edge message failed');
     });
@@ -372,7 +368,7 @@ export class CloudHub {
       this.reply(session, errorTo(msg, `the cloud could not store ${msg.route.resource}: ${(err as Error).message}; send it again`));
       return;
     }
-    this.metrics.stored.inc();
+    this.metrics.stored.add();
     this.reply(session, responseTo(msg, answer));
   }
 
@@ -403,7 +399,7 @@ export class CloudHub {
   private write(session: Session | undefined, frame: string, operation: string): boolean {
     if (!session || session.ws.readyState !== session.ws.OPEN) return false;
     session.ws.send(frame);
-    this.countOut(metricOperation(operation));
+    this.metrics.messagesOut.add(metricOperation(operation));
     return true;
   }
 
