@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { Message } from '../message/index.ts';
+import { RecentKeys } from './recent-keys.ts';
 
 export const REPORT_DB_FILE = 'reports.db';
 
@@ -44,11 +45,11 @@ export class ReportLog {
   private timer: NodeJS.Timeout | undefined;
   private readonly commit: (batch: Pending[]) => boolean[];
   /**
-   * `{node}\0{msg_id}` of the rows kept, oldest first: how a repeat is recognized. A UNIQUE index
+   * `{node}\0{msg_id}` of the newest `maxRows` reports: how a repeat is recognized. A UNIQUE index
    * on random message ids did the same at seven times the cost: each insert and each prune
    * rewrote a random index page, so the WAL grew by kilobytes per report.
    */
-  private readonly seen = new Set<string>();
+  private readonly seen: RecentKeys;
 
   /** Keeps the newest `maxRows` messages; a report waits at most `batchMs` for its commit to start. */
   constructor(stateDirOrFile: string, private readonly maxRows = 100_000, private readonly batchMs = REPORT_BATCH_MS) {
@@ -59,6 +60,7 @@ export class ReportLog {
     this.db.exec(`CREATE TABLE IF NOT EXISTS reports (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, msg_id TEXT NOT NULL, operation TEXT NOT NULL,
       resource TEXT NOT NULL, content TEXT, at INTEGER NOT NULL)`);
+    this.seen = new RecentKeys(maxRows);
     const kept = this.db.prepare<[number], { node: string; msg_id: string }>('SELECT node, msg_id FROM reports ORDER BY seq DESC LIMIT ?').all(maxRows);
     for (let i = kept.length - 1; i >= 0; i--) this.seen.add(`${kept[i]!.node}\0${kept[i]!.msg_id}`);
     // OR IGNORE: a file from an earlier version has a UNIQUE (node, msg_id), which agrees with `seen`.
@@ -85,7 +87,6 @@ export class ReportLog {
     for (let i = 0; i < batch.length; i++) {
       if (!results[i]) continue;
       this.seen.add(`${batch[i]!.node}\0${batch[i]!.msg.header.msg_id}`);
-      if (this.seen.size > this.maxRows) this.seen.delete(this.seen.values().next().value!);
     }
   }
 
