@@ -4,7 +4,9 @@
 // against `edgetwin cloud` (the built CLI), and in the same run against a bare `ws` server that
 // accepts the same TLS connections and answers each report with the same response frame. For each
 // N and side: time to connect all, server CPU %, resident memory per node ((RSS connected - RSS
-// idle) / N), report -> answer latency p50/p99, reports lost. Prints a table, then one JSON line.
+// idle) / N), report -> answer latency p50/p99 (the answer leaves only after the controller stored
+// the report, so this bounds the report -> controller latency, which is also read from edgetwin's
+// stored reports), reports lost. Prints a table, then one JSON line; its p99Ms is the round trip.
 //
 // The node certificates (one CA, an ECDSA P-256 key per node) are kept between runs in
 // $TMPDIR/edgetwin-bench-cloudhub-certs: 10,000 of them take a while to make, and only the first
@@ -12,6 +14,7 @@
 // there. BENCH_REPORT_MS (default 1000) changes each node's report period, to load a server with
 // many messages from few sockets while working on its hot path; the goals are for 1000.
 import { spawn, type ChildProcess } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -120,7 +123,14 @@ const kill = async (c: Child) => {
   await gone;
 };
 
-interface SideResult { connectMs: number; connected: number; cpuPct: number; kbPerNode: number; p50Ms: number; p99Ms: number; lost: number; answered: number; msgsPerCpuSec: number }
+interface SideResult {
+  connectMs: number; connected: number; cpuPct: number; kbPerNode: number;
+  /** Report sent -> its answer back at the edge: the answer leaves only after the controller stored the report. */
+  p50Ms: number; p99Ms: number;
+  /** edgetwin only: report sent -> handed to the controller (the report log's commit), from the stored rows. */
+  handoffP50Ms?: number; handoffP99Ms?: number;
+  lost: number; answered: number; msgsPerCpuSec: number;
+}
 
 async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideResult> {
   const port = await freePort();
@@ -165,7 +175,9 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
       const lat = done.flatMap((d) => d.latencies as number[]).sort((a, b) => a - b);
       const pct = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : NaN);
       const answered = done.reduce((s, d) => s + (d.answered as number), 0);
+      const handoff = side === 'edgetwin' ? handoffLatencies(join(stateDir, 'reports.db')) : undefined;
       return {
+        ...(handoff ? { handoffP50Ms: handoff.p50, handoffP99Ms: handoff.p99 } : {}),
         connectMs, connected: nodes, cpuPct: Math.round((cpu / wallS) * 1000) / 10,
         kbPerNode: Math.round(((busyKb - idleKb) / n) * 10) / 10,
         p50Ms: Math.round(pct(0.5) * 10) / 10, p99Ms: Math.round(pct(0.99) * 10) / 10,
@@ -178,6 +190,23 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
   } finally {
     if (PROFILE_DIR) await stop(srv);
     await kill(srv);
+  }
+}
+
+/**
+ * From the edge to the controller: each stored report's commit time (the report log's `at`) minus
+ * the time its generator stamped into it just before sending. Milliseconds, one clock (one machine).
+ * The log keeps the newest 100,000 reports: at 10,000 nodes, the second half of the window.
+ */
+function handoffLatencies(file: string): { p50: number; p99: number } | undefined {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    const rows = db.prepare<[], { content: string; at: number }>("SELECT content, at FROM reports WHERE operation = 'update'").all();
+    const lat = rows.map((r) => r.at - (JSON.parse(r.content) as { timestamp: number }).timestamp).sort((a, b) => a - b);
+    if (lat.length === 0) return undefined;
+    return { p50: lat[Math.floor(lat.length / 2)]!, p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! };
+  } finally {
+    db.close();
   }
 }
 
@@ -202,11 +231,11 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const rows: string[][] = [['N', 'side', 'connect all', 'CPU %', 'KB/node', 'p50', 'p99', 'lost', 'msgs/CPU-s']];
+const rows: string[][] = [['N', 'side', 'connect all', 'CPU %', 'KB/node', 'p50', 'p99', 'p99 to controller', 'lost', 'msgs/CPU-s']];
 for (const r of results) {
   for (const side of ['baseline', 'edgetwin'] as const) {
     const s = r[side];
-    rows.push([String(r.n), side, `${s.connectMs} ms`, String(s.cpuPct), String(s.kbPerNode), `${s.p50Ms} ms`, `${s.p99Ms} ms`, String(s.lost), String(s.msgsPerCpuSec)]);
+    rows.push([String(r.n), side, `${s.connectMs} ms`, String(s.cpuPct), String(s.kbPerNode), `${s.p50Ms} ms`, `${s.p99Ms} ms`, s.handoffP99Ms === undefined ? '-' : `${s.handoffP99Ms} ms`, String(s.lost), String(s.msgsPerCpuSec)]);
   }
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
