@@ -3,6 +3,7 @@
 // timing each report until its `response`. Driven over stdin/stdout by bench/cloudhub/index.ts.
 //   argv[2]: JSON { port, credsFile, from, to, caPem, reportEveryMs, keepaliveMs, measureMs, graceMs }
 //   stdout: {"connected": {"nodes", "ms", "failed"}} then, after "start" on stdin, {"done": {...}}
+//   (`dropped`: sessions the server closed before the end)
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
@@ -19,6 +20,8 @@ const latencies: number[] = [];
 let sent = 0;
 let failed = 0;
 let measuring = false;
+let finished = false;
+let dropped = 0;
 
 function connect(c: { node: string; certPem: string; keyPem: string }): Promise<void> {
   return new Promise((resolve) => {
@@ -27,6 +30,9 @@ function connect(c: { node: string; certPem: string; keyPem: string }): Promise<
       headers: { node_id: c.node, project_id: 'e632aba927ea4ac2b575ec1603d56f10' }, handshakeTimeout: 120_000,
     });
     ws.on('open', () => { sockets.push(ws); resolve(); });
+    // A session the server ends before the run is over: its node stops reporting, which no
+    // latency shows, so it is counted.
+    ws.on('close', () => { if (!finished) dropped++; });
     ws.on('error', () => { failed++; resolve(); });
     ws.on('message', (data: Buffer) => {
       const m = JSON.parse(data.toString()) as { header: { parent_msg_id?: string }; route: { operation: string } };
@@ -82,7 +88,8 @@ for await (const line of createInterface({ input: process.stdin })) {
   const deadline = Date.now() + args.graceMs;
   while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   clearInterval(keepalive);
-  out({ done: { sent, answered: latencies.length, lost: pending.size, latencies: latencies.map((x) => Math.round(x * 10) / 10) } });
+  finished = true;
+  out({ done: { sent, answered: latencies.length, lost: pending.size, dropped, latencies: latencies.map((x) => Math.round(x * 10) / 10) } });
   for (const ws of sockets) ws.terminate();
   process.exit(0);
 }
