@@ -95,7 +95,10 @@ async function line(c: Child, key: string, timeoutMs = 600_000): Promise<Record<
   for (;;) {
     const found = c.lines.find((l) => key in l);
     if (found) return found[key] as Record<string, unknown>;
-    if (c.ended) throw new Error(`a bench child exited (${c.proc.exitCode}) before "${key}"`);
+    if (c.ended) {
+      if (c.proc.exitCode === null && c.proc.signalCode === null) await new Promise((r) => { c.proc.once('exit', r); setTimeout(r, 5000); });
+      throw new Error(`a bench child (${c.proc.spawnargs.slice(-2, -1).join(' ')}) ended its output before "${key}": exit code ${c.proc.exitCode}, signal ${c.proc.signalCode}`);
+    }
     if (Date.now() > deadline) throw new Error(`no "${key}" from a bench child after ${timeoutMs} ms`);
     await new Promise<void>((r) => {
       const t = setTimeout(r, 500);

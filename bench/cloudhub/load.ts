@@ -89,7 +89,8 @@ for await (const line of createInterface({ input: process.stdin })) {
   while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   clearInterval(keepalive);
   finished = true;
-  out({ done: { sent, answered: latencies.length, lost: pending.size, dropped, latencies: latencies.map((x) => Math.round(x * 10) / 10) } });
+  // Hundreds of kilobytes of latencies: a pipe takes them in pieces, so exit only once all are written.
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify({ done: { sent, answered: latencies.length, lost: pending.size, dropped, latencies: latencies.map((x) => Math.round(x * 10) / 10) } })}\n`, () => resolve()));
   for (const ws of sockets) ws.terminate();
   process.exit(0);
 }
