@@ -127,7 +127,10 @@ const kill = async (c: Child) => {
 };
 
 interface SideResult {
-  connectMs: number; connected: number; cpuPct: number; kbPerNode: number;
+  connectMs: number; connected: number; cpuPct: number;
+  /** The load generators' CPU over the same window (they share the machine with the server). */
+  generatorsCpuPct: number;
+  kbPerNode: number;
   /** Report sent -> its answer back at the edge: the answer leaves only after the controller stored the report. */
   p50Ms: number; p99Ms: number;
   /** edgetwin only: report sent -> handed to the controller (the report log's commit), from the stored rows. */
@@ -171,12 +174,14 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
       const nodes = connected.reduce((s, c) => s + (c.nodes as number), 0);
       await new Promise((r) => setTimeout(r, WARMUP_MS));
       const cpu0 = cpuSeconds(srv.proc.pid!);
+      const loadCpu0 = loads.map((l) => cpuSeconds(l.proc.pid!));
       const t0 = performance.now();
       for (const l of loads) l.proc.stdin!.write('start\n');
       await new Promise((r) => setTimeout(r, MEASURE_MS / 2));
       const busyKb = rssKb(srv.proc.pid!);
       const done = await Promise.all(loads.map((l) => line(l, 'done')));
       const cpu = cpuSeconds(srv.proc.pid!) - cpu0;
+      const loadCpu = loads.reduce((sum, l, i) => sum + cpuSeconds(l.proc.pid!) - loadCpu0[i]!, 0);
       const wallS = (performance.now() - t0) / 1000;
       const lat = done.flatMap((d) => d.latencies as number[]).sort((a, b) => a - b);
       const pct = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : NaN);
@@ -184,7 +189,7 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
       const handoff = side === 'edgetwin' ? handoffLatencies(join(stateDir, 'reports.db')) : undefined;
       return {
         ...(handoff ? { handoffP50Ms: handoff.p50, handoffP99Ms: handoff.p99 } : {}),
-        connectMs, connected: nodes, cpuPct: Math.round((cpu / wallS) * 1000) / 10,
+        connectMs, connected: nodes, cpuPct: Math.round((cpu / wallS) * 1000) / 10, generatorsCpuPct: Math.round((loadCpu / wallS) * 1000) / 10,
         kbPerNode: Math.round(((busyKb - idleKb) / n) * 10) / 10,
         p50Ms: Math.round(pct(0.5) * 10) / 10, p99Ms: Math.round(pct(0.99) * 10) / 10,
         lost: done.reduce((s, d) => s + (d.lost as number), 0) + (n - nodes),

@@ -30,9 +30,9 @@ function connect(c: { node: string; certPem: string; keyPem: string }): Promise<
       headers: { node_id: c.node, project_id: 'e632aba927ea4ac2b575ec1603d56f10' }, handshakeTimeout: 120_000,
     });
     ws.on('open', () => { sockets.push(ws); resolve(); });
-    // A session the server ends before the run is over: its node stops reporting, which no
-    // latency shows, so it is counted.
-    ws.on('close', () => { if (!finished) dropped++; });
+    // A session the server ends before the run is over (not a handshake that failed: that node
+    // is counted as not connected): its node stops reporting, which no latency shows.
+    ws.on('close', () => { if (!finished && sockets.includes(ws)) dropped++; });
     ws.on('error', () => { failed++; resolve(); });
     ws.on('message', (data: Buffer) => {
       const m = JSON.parse(data.toString()) as { header: { parent_msg_id?: string }; route: { operation: string } };
