@@ -174,18 +174,18 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
       const nodes = connected.reduce((s, c) => s + (c.nodes as number), 0);
       await new Promise((r) => setTimeout(r, WARMUP_MS));
       const cpu0 = cpuSeconds(srv.proc.pid!);
-      const loadCpu0 = loads.map((l) => cpuSeconds(l.proc.pid!));
       const t0 = performance.now();
       for (const l of loads) l.proc.stdin!.write('start\n');
       await new Promise((r) => setTimeout(r, MEASURE_MS / 2));
       const busyKb = rssKb(srv.proc.pid!);
       const done = await Promise.all(loads.map((l) => line(l, 'done')));
       const cpu = cpuSeconds(srv.proc.pid!) - cpu0;
-      const loadCpu = loads.reduce((sum, l, i) => sum + cpuSeconds(l.proc.pid!) - loadCpu0[i]!, 0);
       const wallS = (performance.now() - t0) / 1000;
       const lat = done.flatMap((d) => d.latencies as number[]).sort((a, b) => a - b);
       const pct = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : NaN);
       const answered = done.reduce((s, d) => s + (d.answered as number), 0);
+      // Each generator's own count: it has exited by now.
+      const loadCpu = done.reduce((s, d) => s + (d.cpuS as number), 0);
       const handoff = side === 'edgetwin' ? handoffLatencies(join(stateDir, 'reports.db')) : undefined;
       return {
         ...(handoff ? { handoffP50Ms: handoff.p50, handoffP99Ms: handoff.p99 } : {}),

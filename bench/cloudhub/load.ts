@@ -74,6 +74,7 @@ const timers: NodeJS.Timeout[] = [];
 for await (const line of createInterface({ input: process.stdin })) {
   if (line.trim() !== 'start') continue;
   measuring = true;
+  const cpuAtStart = process.cpuUsage();
   sockets.forEach((ws, i) => {
     // Spread over the second, so the load is a steady rate rather than a burst per second.
     const phase = (i * args.reportEveryMs) / sockets.length;
@@ -90,7 +91,11 @@ for await (const line of createInterface({ input: process.stdin })) {
   clearInterval(keepalive);
   finished = true;
   // Hundreds of kilobytes of latencies: a pipe takes them in pieces, so exit only once all are written.
-  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify({ done: { sent, answered: latencies.length, lost: pending.size, dropped, latencies: latencies.map((x) => Math.round(x * 10) / 10) } })}\n`, () => resolve()));
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify({ done: { sent, answered: latencies.length, lost: pending.size, dropped, cpuS: cpuSeconds(process.cpuUsage(cpuAtStart)), latencies: latencies.map((x) => Math.round(x * 10) / 10) } })}\n`, () => resolve()));
   for (const ws of sockets) ws.terminate();
   process.exit(0);
+}
+
+function cpuSeconds(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1e6;
 }

@@ -15,7 +15,7 @@ export const REPORT_DB_FILE = 'reports.db';
  * thousands of WAL appends a second, each a write system call. A few milliseconds more per answer
  * buys a commit per dozens of reports.
  */
-export const REPORT_BATCH_MS = 5;
+export const REPORT_BATCH_MS = 2;
 /** A batch this big commits at once, without waiting out the window. */
 const REPORT_BATCH_MAX = 2000;
 
