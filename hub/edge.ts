@@ -20,7 +20,7 @@ import { lastOnlineTime, reportTwin } from './edgehub/twin-reports.ts';
 import { Upstream } from './edgehub/upstream.ts';
 import { CertRotation } from './join/rotation.ts';
 import { readIdentity, type NodeFiles } from './join/node-files.ts';
-import { errorTo, isResponse, needsAck, OK, Operations, responseTo, Sources, type Message } from './message/index.ts';
+import { errorTo, isResponse, MEMBERSHIP_DETAIL, needsAck, OK, Operations, readMembershipDetail, responseTo, Sources, type MembershipDevice, type Message } from './message/index.ts';
 import { CloudDevices } from './metamanager/devices.ts';
 import { MetaManager } from './metamanager/metamanager.ts';
 import { DeviceErrorReports } from './edgehub/device-errors.ts';
@@ -126,16 +126,22 @@ export class EdgeLink extends EventEmitter {
         this.set(upstream.depth);
       },
     });
+    // Forwarding first, so the twin's `cloud` change (and its membership request) reaches the outbox.
+    const errors = this.deviceErrors;
+    this.untwin = reportTwin(opts.twin, this.upstream, (device) => errors.has(device));
+    const twin = opts.twin;
     this.hub.on('connected', () => {
+      // KubeEdge's EdgeHub broadcasts node/connection cloud_connected to the twin.
+      twin.setCloudConnected(true);
       this.upstream.online((m) => this.hub.send(m));
       this.emit('connected');
     });
     this.hub.on('disconnected', () => {
+      twin.setCloudConnected(false);
       this.upstream.offline();
       this.emit('disconnected');
     });
-    const errors = this.deviceErrors;
-    this.untwin = reportTwin(opts.twin, this.upstream, (device) => errors.has(device));
+    twin.setCloudConnected(false);
     if (opts.joinServer) {
       this.rotation = new CertRotation({ files, joinServer: opts.joinServer, log, onRenewed: () => this.hub.reconnect('node certificate renewed') });
     } else {
@@ -143,7 +149,10 @@ export class EdgeLink extends EventEmitter {
     }
   }
 
-  override on(event: 'connected' | 'disconnected', fn: () => void): this {
+  override on(event: 'connected' | 'disconnected', fn: () => void): this;
+  /** The cloud's answer to the twin's membership/detail request: the devices bound to this node. */
+  override on(event: 'membership', fn: (devices: MembershipDevice[]) => void): this;
+  override on(event: string, fn: Parameters<EventEmitter['on']>[1]): this {
     return super.on(event, fn);
   }
 
@@ -177,7 +186,18 @@ export class EdgeLink extends EventEmitter {
   /** Every valid frame from the cloud. */
   private route(msg: Message): void {
     if (isResponse(msg)) {
-      if (!this.upstream.answer(msg)) this.log.debug({ parent: msg.header.parent_msg_id }, 'edgehub: an answer to nothing waiting (answered before, or from before a restart)');
+      if (!this.upstream.answer(msg)) {
+        this.log.debug({ parent: msg.header.parent_msg_id }, 'edgehub: an answer to nothing waiting (answered before, or from before a restart)');
+        return;
+      }
+      if (msg.route.operation === Operations.RESPONSE && msg.route.resource === MEMBERSHIP_DETAIL) {
+        // KubeEdge's own cloudcore answers the query with a bare "OK": then there is nothing to learn.
+        const devices = readMembershipDetail(msg.content);
+        if (devices) {
+          this.log.info({ devices: devices.length }, 'edgehub: the cloud sent the node\'s membership detail');
+          this.emit('membership', devices);
+        }
+      }
       return;
     }
     if (ServiceBus.handles(msg)) {

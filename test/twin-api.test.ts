@@ -62,6 +62,29 @@ describe('local API', () => {
     assert.equal(t.json.properties.count.reported.quality, 'good');
   });
 
+  it('shows the node and its cloud link: null standalone, then what the link owner last told the twin', async () => {
+    const standalone = await call('GET', '/api/v1/node');
+    assert.equal(standalone.status, 200);
+    assert.deepEqual(standalone.json, { nodeName: 'n1', devices: 1, cloud: null });
+    const changes: unknown[] = [];
+    const listen = (c: { kind: string }) => {
+      if (c.kind === 'cloud') changes.push(c);
+    };
+    twin.on('change', listen);
+    try {
+      twin.setCloudConnected(true);
+      twin.setCloudConnected(true);
+      const up = await call('GET', '/api/v1/node');
+      assert.equal(up.json.cloud.connected, true);
+      assert.equal(typeof up.json.cloud.since, 'number');
+      twin.setCloudConnected(false);
+      assert.equal((await call('GET', '/api/v1/node')).json.cloud.connected, false);
+      assert.deepEqual(changes.map((c) => (c as { connected: boolean }).connected), [true, false], 'one change per transition, none for a repeat');
+    } finally {
+      twin.off('change', listen);
+    }
+  });
+
   it('sets a desired value and shows it applied', async () => {
     const r = await call('PUT', '/api/v1/devices/line/packer/twin/desired/speed', '{"value": "60"}');
     assert.equal(r.status, 200, r.text);

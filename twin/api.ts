@@ -288,6 +288,8 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
     },
   });
   add({ name: 'metrics', url: '/metrics', methods: { GET: async () => [200, redactText(await registry.metrics()), registry.contentType] } });
+  // The node itself: its name and, when it has one, its link to the cloud (null when standalone).
+  add({ name: 'node', url: '/api/v1/node', methods: { GET: async () => [200, { nodeName: twin.nodeName, devices: twin.list().length, cloud: twin.cloudLink ?? null }] } });
   add({
     name: 'devices',
     url: '/api/v1/devices',

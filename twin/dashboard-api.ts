@@ -135,6 +135,8 @@ function stream(o: DashboardOptions, boot: string, req: FastifyRequest, reply: F
       membership = true;
       return;
     }
+    // The cloud link's state is the node's, not a device's: the device list does not show it.
+    if (c.kind === 'cloud') return;
     if (c.kind === 'reported' && c.device !== watched && !c.updates.some((u) => u.deltaChanged)) return; // the list line shows no values
     dirty.add(c.device);
     if (c.device === watched) watchedDirty = true;

@@ -23,7 +23,7 @@ import { counter, histogram, Registry } from './metrics.ts';
 import { PushForwarder } from './push.ts';
 import { Reconciler, type RetryPolicy } from './reconcile.ts';
 import type { TwinStore } from './store.ts';
-import type { DesiredOrigin, DesiredResult, DeviceSummary, TwinChange, TwinView } from './types.ts';
+import type { CloudLinkView, DesiredOrigin, DesiredResult, DeviceSummary, TwinChange, TwinView } from './types.ts';
 
 export type * from './types.ts';
 
@@ -62,6 +62,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   private storeFailure: string | undefined;
   private storeRetry: NodeJS.Timeout | undefined;
   private readonly storeRetryMs: number;
+  private cloud: CloudLinkView | undefined;
   private readonly m;
 
   constructor(opts: DeviceTwinOptions) {
@@ -272,6 +273,27 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   /** The device as loaded (its model's types, units and limits), for a dashboard's form. */
   spec(device: DeviceId): DeviceSpecResolved | undefined {
     return this.devices.get(device)?.spec;
+  }
+
+  /** The cloud link's state as its owner (EdgeHub) last told it; undefined on a standalone gateway. */
+  get cloudLink(): CloudLinkView | undefined {
+    return this.cloud ? { ...this.cloud } : undefined;
+  }
+
+  /**
+   * The cloud link went up or down: KubeEdge's EdgeHub broadcasts `node/connection`
+   * `cloud_connected` / `cloud_disconnected` to its twin. Listeners see a `cloud` change; a
+   * twin starts disconnected, as KubeEdge's, so every `connected: true` follows a disconnect and
+   * is the moment to ask the cloud for the node's membership detail (dtmanager/communicate.go).
+   * The twin knows nothing of the link itself: whoever owns it calls this.
+   */
+  setCloudConnected(connected: boolean): void {
+    if (this.cloud?.connected === connected) return;
+    const first = this.cloud === undefined;
+    this.cloud = { connected, since: Date.now() };
+    // The starting "down" is no news; every later change is.
+    this.log[first ? 'debug' : 'info']({ connected }, connected ? 'twin: the cloud link is up' : 'twin: the cloud link is down; the twin runs on its own');
+    this.tell({ kind: 'cloud', ...this.cloud });
   }
 
   flush(): Promise<void> {

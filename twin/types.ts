@@ -100,4 +100,13 @@ export type TwinChange =
   | { kind: 'desired'; device: DeviceId; property: string; origin: DesiredOrigin; last: TwinPropertyView; current: TwinPropertyView }
   | { kind: 'reconcile'; device: DeviceId; property: string; state: ReconcileState; attempts: number; reason?: string }
   | { kind: 'state'; device: DeviceId; state: DeviceState; previous: DeviceState; reason?: string; lastOnline?: number }
-  | { kind: 'membership'; added: TwinView[]; removed: TwinView[] };
+  | { kind: 'membership'; added: TwinView[]; removed: TwinView[] }
+  /** The cloud link went up or down (KubeEdge's node/connection cloud_connected / cloud_disconnected). */
+  | { kind: 'cloud'; connected: boolean; since: number };
+
+/** The cloud link as the twin knows it; absent on a gateway without one. */
+export interface CloudLinkView {
+  connected: boolean;
+  /** ms since the epoch of the last change. */
+  since: number;
+}

@@ -3,6 +3,7 @@
 // timing each report until its `response`. Driven over stdin/stdout by bench/cloudhub/index.ts.
 //   argv[2]: JSON { port, credsFile, from, to, caPem, reportEveryMs, keepaliveMs, measureMs, graceMs }
 //   stdout: {"connected": {"nodes", "ms", "failed"}} then, after "start" on stdin, {"done": {...}}
+//   (`dropped`: sessions the server closed before the end)
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
@@ -19,6 +20,8 @@ const latencies: number[] = [];
 let sent = 0;
 let failed = 0;
 let measuring = false;
+let finished = false;
+let dropped = 0;
 
 function connect(c: { node: string; certPem: string; keyPem: string }): Promise<void> {
   return new Promise((resolve) => {
@@ -27,6 +30,9 @@ function connect(c: { node: string; certPem: string; keyPem: string }): Promise<
       headers: { node_id: c.node, project_id: 'e632aba927ea4ac2b575ec1603d56f10' }, handshakeTimeout: 120_000,
     });
     ws.on('open', () => { sockets.push(ws); resolve(); });
+    // A session the server ends before the run is over (not a handshake that failed: that node
+    // is counted as not connected): its node stops reporting, which no latency shows.
+    ws.on('close', () => { if (!finished && sockets.includes(ws)) dropped++; });
     ws.on('error', () => { failed++; resolve(); });
     ws.on('message', (data: Buffer) => {
       const m = JSON.parse(data.toString()) as { header: { parent_msg_id?: string }; route: { operation: string } };
@@ -40,6 +46,12 @@ function connect(c: { node: string; certPem: string; keyPem: string }): Promise<
   });
 }
 
+// Running from the first connection: 10,000 handshakes take longer than the cloud's keepalive
+// timeout, and a node that connected early must not be dropped while the others connect.
+const keepalive = setInterval(() => {
+  for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(newMessage({ source: 'websocket', group: 'resource', operation: 'keepalive', resource: 'node' }, 'ping')));
+}, args.keepaliveMs);
+
 const t0 = performance.now();
 // A bounded number of handshakes in flight, as a fleet of gateways coming up would be.
 const CONCURRENCY = 200;
@@ -48,10 +60,6 @@ await Promise.all(Array.from({ length: Math.min(CONCURRENCY, creds.length) }, as
   while (next < creds.length) await connect(creds[next++]!);
 }));
 out({ connected: { nodes: sockets.length, ms: Math.round(performance.now() - t0), failed } });
-
-const keepalive = setInterval(() => {
-  for (const ws of sockets) ws.send(JSON.stringify(newMessage({ source: 'websocket', group: 'resource', operation: 'keepalive', resource: 'node' }, 'ping')));
-}, args.keepaliveMs);
 
 function report(ws: WebSocket, i: number): void {
   if (!measuring || ws.readyState !== ws.OPEN) return;
@@ -66,6 +74,7 @@ const timers: NodeJS.Timeout[] = [];
 for await (const line of createInterface({ input: process.stdin })) {
   if (line.trim() !== 'start') continue;
   measuring = true;
+  const cpuAtStart = process.cpuUsage();
   sockets.forEach((ws, i) => {
     // Spread over the second, so the load is a steady rate rather than a burst per second.
     const phase = (i * args.reportEveryMs) / sockets.length;
@@ -80,7 +89,13 @@ for await (const line of createInterface({ input: process.stdin })) {
   const deadline = Date.now() + args.graceMs;
   while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   clearInterval(keepalive);
-  out({ done: { sent, answered: latencies.length, lost: pending.size, latencies: latencies.map((x) => Math.round(x * 10) / 10) } });
+  finished = true;
+  // Hundreds of kilobytes of latencies: a pipe takes them in pieces, so exit only once all are written.
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify({ done: { sent, answered: latencies.length, lost: pending.size, dropped, cpuS: cpuSeconds(process.cpuUsage(cpuAtStart)), latencies: latencies.map((x) => Math.round(x * 10) / 10) } })}\n`, () => resolve()));
   for (const ws of sockets) ws.terminate();
   process.exit(0);
+}
+
+function cpuSeconds(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1e6;
 }

@@ -12,7 +12,7 @@ import { CertificateAuthority } from '../join/ca.ts';
 import { IssuedNodes, Revocations } from '../join/revocation.ts';
 import { createJoinServer } from '../join/server.ts';
 import { DirCaStore, ensureStateDir } from '../join/store.ts';
-import type { Message } from '../message/index.ts';
+import { isMembershipDetailRequest, membershipDetail, type MembershipDevice, type Message } from '../message/index.ts';
 import { SqliteAckRecordStore, type AckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
 import { exposureProblem, RequestGuard } from '../../twin/http-guard.ts';
@@ -63,6 +63,11 @@ export interface CloudOptions {
   namespace?: string;
   /** Settings of the controllers, by section (`devices`, ...). */
   controllers?: ControllersConfig;
+  /**
+   * The devices bound to a node, for an edge's `membership/detail` query after it reconnects.
+   * Until the device controller exists (next issue) no device is bound to any node: empty.
+   */
+  membership?: (node: string) => MembershipDevice[];
   log: Logger;
 }
 
@@ -116,8 +121,11 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   let controllers: Controllers | undefined;
   hub.onUpstream(async (node, msg) => {
     if (controllers && (await controllers.dispatch.dispatch(node, msg))) return;
+    // A query, not a report: answered from what the cloud knows of the node, and not logged.
+    if (isMembershipDetailRequest(msg)) return membershipDetail(opts.membership?.(node) ?? []);
     await reports.store(node, msg);
     reported?.apply({ node, resource: msg.route.resource, content: msg.content, at: Date.now() });
+    return undefined;
   });
   const fleet = new Fleet({ hub, devices: opts.deviceStates ?? reported!, joinedNodes: () => issued.nodes() });
   // Built at the first request: the guard needs the port the listener got.

@@ -12,7 +12,7 @@ import { toPem } from '../join/ca.ts';
 import { Revocations } from '../join/revocation.ts';
 import { DirCaStore } from '../join/store.ts';
 import { createJoinToken, splitJoinToken } from '../join/token.ts';
-import { newMessage, type Message } from '../message/index.ts';
+import { membershipDetailRequest, newMessage, type Message } from '../message/index.ts';
 import { makeNodeCsr } from '../testing/csr.ts';
 import { joinAsNode, joinRequest, RawEdge, type NodeCredentials } from '../testing/edge-client.ts';
 import { startCloud, type Cloud } from './cloud.ts';
@@ -235,6 +235,36 @@ describe('delivery', () => {
       e.send(report);
       await e.next('OK for the repeat', (m) => m.header.parent_msg_id === report.header.msg_id, undefined, e.received.indexOf(ok) + 1);
       assert.equal(cloud.reports.list('edge-a').filter((r) => r.msgId === report.header.msg_id).length, 1);
+      // Counted on the hot path in plain numbers, handed to prom-client at the scrape.
+      const count = async (name: string) => Number((await metric(name)).split(' ').at(-1));
+      const storedTotal = await count('edgetwin_cloudhub_upstream_stored_total');
+      const inUpdates = await count('edgetwin_cloudhub_messages_in_total{operation="update"}');
+      const outResponses = await count('edgetwin_cloudhub_messages_out_total{operation="response"}');
+      assert.ok(storedTotal >= 1 && inUpdates >= 2 && outResponses >= 2, `${storedTotal} ${inUpdates} ${outResponses}`);
+      const another = newMessage({ source: 'twin', group: 'twin', operation: 'update', resource: 'default/device/thermo/twin/edge_updated' }, { temp: '23' });
+      e.send(another);
+      await e.next('OK', (m) => m.header.parent_msg_id === another.header.msg_id);
+      assert.equal(await count('edgetwin_cloudhub_upstream_stored_total'), storedTotal + 1);
+      assert.equal(await count('edgetwin_cloudhub_messages_in_total{operation="update"}'), inUpdates + 1);
+      assert.equal(await count('edgetwin_cloudhub_messages_out_total{operation="response"}'), outResponses + 1);
+    } finally {
+      e.close();
+    }
+  });
+
+  it('answers an edge\'s membership/detail get (KubeEdge\'s twin after a reconnect) with the node\'s devices, none yet, and does not log it as a report', async () => {
+    const e = await connect('edge-a');
+    try {
+      const ask = membershipDetailRequest('edge-a');
+      e.send(ask);
+      const answer = await e.next('the membership detail', (m) => m.header.parent_msg_id === ask.header.msg_id);
+      assert.equal(answer.route.operation, 'response');
+      assert.equal(answer.route.resource, 'membership/detail', 'KubeEdge\'s twin finds the answer by this resource');
+      const content = answer.content as { event_id: string; timestamp: number; devices: unknown[] };
+      assert.deepEqual(content.devices, []);
+      assert.equal(typeof content.event_id, 'string');
+      assert.equal(typeof content.timestamp, 'number');
+      assert.equal(cloud.reports.list('edge-a').some((r) => r.msgId === ask.header.msg_id), false);
     } finally {
       e.close();
     }

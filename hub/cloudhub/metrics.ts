@@ -35,8 +35,8 @@ export function createCloudHubMetrics(registry: Registry, gauges: NodeGauges) {
         for (const s of gauges.sessions()) this.set({ node: s.node }, s.lastKeepaliveMs / 1000);
       },
     }),
-    messagesIn: new Counter({ name: 'edgetwin_cloudhub_messages_in_total', help: 'Frames received from nodes, by operation', labelNames: ['operation'], registers }),
-    messagesOut: new Counter({ name: 'edgetwin_cloudhub_messages_out_total', help: 'Frames sent to nodes, by operation (resends included)', labelNames: ['operation'], registers }),
+    messagesIn: scrapedCounter(registers, 'edgetwin_cloudhub_messages_in_total', 'Frames received from nodes, by operation', 'operation'),
+    messagesOut: scrapedCounter(registers, 'edgetwin_cloudhub_messages_out_total', 'Frames sent to nodes, by operation (resends included)', 'operation'),
     resends: new Counter({ name: 'edgetwin_cloudhub_resends_total', help: 'Messages sent again because no ACK came in time', registers }),
     ackLatency: new Histogram({
       name: 'edgetwin_cloudhub_ack_latency_seconds', help: 'From a message\'s first send to the node\'s ACK', registers,
@@ -46,6 +46,30 @@ export function createCloudHubMetrics(registry: Registry, gauges: NodeGauges) {
     acksIgnored: new Counter({ name: 'edgetwin_cloudhub_acks_ignored_total', help: 'ACKs whose parent_msg_id is not a pending message of the sending node', registers }),
     connectionsRefused: new Counter({ name: 'edgetwin_cloudhub_connections_refused_total', help: 'WebSocket connections refused, by reason', labelNames: ['reason'], registers }),
     sessionsDropped: new Counter({ name: 'edgetwin_cloudhub_sessions_dropped_total', help: 'Sessions the cloud ended, by reason', labelNames: ['reason'], registers }),
-    stored: new Counter({ name: 'edgetwin_cloudhub_upstream_stored_total', help: 'Edge messages the consumer stored and the cloud answered OK', registers }),
+    stored: scrapedCounter(registers, 'edgetwin_cloudhub_upstream_stored_total', 'Edge messages the consumer stored and the cloud answered OK'),
   };
+}
+
+/**
+ * A counter bumped for every message of every node: counted in a plain number on the hot path
+ * and handed to prom-client only when /metrics is scraped. prom-client's inc() hashes the label
+ * set and checks the value each time, several microseconds per message at 10,000 messages a
+ * second. `add` takes the label value (bounded: unknown operations are counted as `other`).
+ */
+export function scrapedCounter(registers: Registry[], name: string, help: string, labelName?: string): { counter: Counter<string>; add: (label?: string) => void } {
+  const counts = new Map<string, number>();
+  const reported = new Map<string, number>();
+  const counter = new Counter<string>({
+    name, help, registers, labelNames: labelName ? [labelName] : [],
+    collect() {
+      for (const [label, n] of counts) {
+        const d = n - (reported.get(label) ?? 0);
+        if (d <= 0) continue;
+        if (labelName) this.inc({ [labelName]: label }, d);
+        else this.inc(d);
+        reported.set(label, n);
+      }
+    },
+  });
+  return { counter, add: (label = '') => { counts.set(label, (counts.get(label) ?? 0) + 1); } };
 }

@@ -10,7 +10,7 @@ import { device, property, tempDir, waitFor } from '../../twin/testing.ts';
 import { TwinStore } from '../../twin/store.ts';
 import { DeviceTwin } from '../../twin/twin.ts';
 import { EdgeLink, nodeIdentity, type CloudLinkConfig } from '../edge.ts';
-import { newMessage, OK, responseTo, type Message } from '../message/index.ts';
+import { membershipDetail, newMessage, OK, responseTo, type MembershipDevice, type Message } from '../message/index.ts';
 import { RawCloud } from '../testing/raw-cloud.ts';
 import { TcpProxy } from '../testing/tcp-proxy.ts';
 import { DEFAULT_PROJECT_ID } from './edgehub.ts';
@@ -86,9 +86,11 @@ describe('EdgeHub on the wire', () => {
     assert.equal(c.headers['node_id'], NODE);
     assert.equal(c.headers['project_id'], DEFAULT_PROJECT_ID);
     assert.equal(c.cn, `system:node:${NODE}`);
-    const ka = await waitFor('a keepalive', () => c.frames.find((f) => f.route.operation === 'keepalive'));
+    // The twin's membership/detail request waits unanswered in the outbox: a depth of 1 to report.
+    const depth = await waitFor('something waiting in the outbox', () => r.link.upstream.depth || undefined);
+    const ka = await waitFor('a keepalive carrying the outbox depth', () => c.frames.find((f) => f.route.operation === 'keepalive' && (f.content as { outbox?: number }).outbox === depth));
     assert.deepEqual(ka.route, { source: 'websocket', group: 'resource', operation: 'keepalive', resource: 'node' });
-    assert.deepEqual(ka.content, { outbox: r.link.upstream.depth }, 'the keepalive tells the cloud the outbox depth');
+    assert.deepEqual(ka.content, { outbox: depth }, 'the keepalive tells the cloud the outbox depth');
   });
 
   it('stores a cloud object before it ACKs it; a resend is ACKed but not re-applied; a delete removes it', async () => {
@@ -202,6 +204,42 @@ describe('EdgeHub across link faults', () => {
       assert.equal(values.at(-1), 20, 'the last value arrives');
       for (let i = 1; i < values.length; i++) assert.ok(values[i]! >= values[i - 1]!, `in order: ${values.join(',')}`);
       assert.ok(r.cloud.connections.length >= 2);
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
+describe('the twin and the link', () => {
+  it('tells the twin the link is up or down; every connection after a disconnect asks the cloud for membership/detail, whose answer the link hands on', async () => {
+    const r = await rig({ refuse: true });
+    try {
+      const details: MembershipDevice[][] = [];
+      r.link.on('membership', (d) => details.push(d));
+      assert.equal(r.twin.cloudLink?.connected, false, 'the twin starts disconnected, as KubeEdge\'s');
+      const device: MembershipDevice = { id: 'default/thermo', name: 'thermo' };
+      r.cloud.answer = (m) => (m.route.resource === 'membership/detail' ? responseTo(m, membershipDetail([device])) : m.route.source === 'twin' ? responseTo(m, OK) : undefined);
+      r.proxy.refuse(false);
+      await waitFor('connected', () => r.link.hub.connected && r.twin.cloudLink?.connected === true);
+      const asked = await waitFor('membership/detail get', () => r.cloud.frames.find((f) => f.route.resource === 'membership/detail'));
+      assert.deepEqual({ ...asked.route }, { source: 'twin', group: 'resource', operation: 'get', resource: 'membership/detail' });
+      const body = JSON.parse(asked.content as string) as Record<string, unknown>;
+      assert.equal(body.event_type, 'group_membership_event');
+      assert.equal(body.operation, 'detail');
+      assert.equal(body.group_id, NODE);
+      await waitFor('the answer handed on', () => details.length === 1);
+      assert.deepEqual(details[0], [device]);
+      await waitFor('the request answered', () => r.link.upstream.depth === 0);
+
+      const connections = r.cloud.connections.length;
+      r.proxy.refuse(true);
+      r.proxy.cut();
+      await waitFor('the twin to learn the link is down', () => r.twin.cloudLink?.connected === false);
+      r.proxy.refuse(false);
+      await waitFor('reconnected', () => r.cloud.connections.length > connections && r.twin.cloudLink?.connected === true);
+      await waitFor('a second membership/detail on the new connection', () => r.cloud.current!.frames.some((f) => f.route.resource === 'membership/detail'));
+      await waitFor('its answer handed on', () => details.length === 2);
+      assert.equal(r.cloud.frames.filter((f) => f.route.resource === 'membership/detail').length, 2, 'one request per connection');
     } finally {
       await r.stop();
     }

@@ -2,8 +2,9 @@
 // transition of a property becomes the property's last twin in the upstream outbox (a
 // `twin/edge_updated` once drained), every device state the device's last state (`state/update`).
 // Stored values are not replayed when the gateway starts (thousands of devices would flood the
-// outbox with what the cloud already has); each property goes up with its next reading.
-// The hub listens to the twin; the twin knows nothing of the hub.
+// outbox with what the cloud already has); each property goes up with its next reading. When the
+// twin learns that the cloud link is up again it asks for the node's membership detail, as
+// KubeEdge's DeviceTwin does. The hub listens to the twin; the twin knows nothing of the hub.
 //
 // KubeEdge's MsgTwin shape, with edgetwin's extras in its open metadata maps (timestamp a number
 // of ms as KubeEdge's; the extras strings):
@@ -14,6 +15,7 @@
 
 import { msgTwin, type MsgTwin } from '../../twin/kubeedge.ts';
 import type { DeviceTwin, TwinChange, TwinPropertyView } from '../../twin/twin.ts';
+import { MEMBERSHIP_DETAIL, membershipDetailRequest } from '../message/index.ts';
 import type { Upstream } from './upstream.ts';
 
 /** The twin of one property as it goes up to the cloud. */
@@ -64,6 +66,10 @@ export function reportTwin(twin: DeviceTwin, upstream: Upstream, holdState: (dev
         return;
       case 'state':
         if (!holdState(c.device)) upstream.state(c.device, c.state, lastOnlineTime(c.state, c.lastOnline));
+        return;
+      case 'cloud':
+        // One waiting request is enough: a link that flaps asks once, when it finally holds.
+        if (c.connected) upstream.latest(MEMBERSHIP_DETAIL, membershipDetailRequest(twin.nodeName));
         return;
       default:
         return;

@@ -109,8 +109,9 @@ export class Upstream {
   }
 
   /**
-   * A message of which only the newest matters (a node status, a lease, a pod's full status):
-   * replaces any message of the same key still waiting, keeping its place in the queue.
+   * A message of which only the newest matters (a node status, a lease, a pod's full status, a
+   * query the cloud answers such as membership/detail): replaces any message of the same key still
+   * waiting, keeping its place in the queue, so asking again never queues a second copy.
    */
   latest(key: string, msg: Pick<Message, 'route' | 'content'>): void {
     this.keep(this.outbox.put(`msg${KEY_SEP}${key}`, JSON.stringify({ k: 'msg', m: { route: msg.route, content: msg.content } } satisfies Item)));

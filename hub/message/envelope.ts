@@ -39,6 +39,8 @@ export const Operations = {
   RESPONSE: 'response',
   ERROR: 'error',
   KEEPALIVE: 'keepalive',
+  /** DeviceTwin's query for the node's membership detail (dtmanager/communicate.go detailRequest). */
+  GET: 'get',
   CONNECTED: 'connected',
   DISCONNECTED: 'disconnected',
 } as const;

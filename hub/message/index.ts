@@ -5,3 +5,4 @@ export * from './resource.ts';
 export * from './resource-version.ts';
 export * from './delivery.ts';
 export * from './frame.ts';
+export * from './membership.ts';
