@@ -64,13 +64,16 @@ while :; do
   sleep 1
 done
 
-# Set the desired value with a KubeEdge twin/update (the "expected" value). Sent a few times: the
-# broker's pod listener may open a moment after the API's, and setting the same value again is harmless.
+# Set the desired value with a KubeEdge twin/update (the "expected" value). Sent every 2 s for
+# half a minute: QoS 0 by hand has no acknowledgement, the broker's pod listener may open a while
+# after the API's (it waits for the bridge), and setting the same value again is harmless.
 topic="\$hw/events/device/$ns/$name/twin/update"
 payload="{\"event_id\":\"pod-app-$$\",\"timestamp\":0,\"twin\":{\"$PROPERTY\":{\"expected\":{\"value\":\"$VALUE\"}}}}"
-for i in 1 2 3 4 5; do
+i=0
+while [ "$i" -lt 15 ]; do
   mqtt_publish "$topic" "$payload"
   echo "published $PROPERTY=$VALUE on $topic"
+  i=$((i + 1))
   sleep 2
 done
 exec sleep 2147483647

@@ -36,7 +36,8 @@ function pod(ns: string, name: string, value: string): string {
 }
 
 describe('examples/pod-app on a real containerd', { skip: missing, timeout: 300_000 }, () => {
-  test('the pod sets the setpoint through the broker and reads it through the API; another namespace is refused', async (t) => {
+  // Real containers, a CNI bridge and two pods: minutes on a loaded machine, more than the runner's default per test.
+  test('the pod sets the setpoint through the broker and reads it through the API; another namespace is refused', { timeout: 300_000 }, async (t) => {
     const n = 40 + (process.pid % 150);
     const bridge = `etapp${n}`;
     const ctd = await startContainerd();
@@ -93,7 +94,7 @@ describe('examples/pod-app on a real containerd', { skip: missing, timeout: 300_
     // The intruder (namespace other): the API says 403, the broker refuses its twin/update.
     const intruderLog = await waitFor('the intruder refused', async () => { const l = await podLog('other', 'intruder'); return /refused: 403/.test(l) && /published setpoint=12.5[\s\S]*published setpoint=12.5/.test(l) && l; }, 120_000, 300);
     assert.match(intruderLog, /not in namespace other/);
-    await waitFor('the broker refusal in the log', () => /mqtt publish refused[^\n]*pod:other\/intruder|pod:other\/intruder[^\n]*mqtt publish refused/.test(gw.log()), 30_000, 200);
+    await waitFor('the broker refusal in the log', () => /mqtt publish refused[^\n]*pod:other\/intruder|pod:other\/intruder[^\n]*mqtt publish refused/.test(gw.log()), 60_000, 200);
     const after = (await get('/api/v1/devices/default/thermostat/twin')).properties.setpoint;
     assert.equal(after.desired.value, 21.5, 'the intruder never set the setpoint');
 
