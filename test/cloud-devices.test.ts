@@ -7,16 +7,16 @@
 // restart with the cloud unreachable.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { freePort, waitFor } from '../core/testing.ts';
+import { waitFor } from '../core/testing.ts';
 import { newMessage, OK, responseTo, type Message } from '../hub/message/index.ts';
 import { RawCloud } from '../hub/testing/raw-cloud.ts';
 import { TcpProxy } from '../hub/testing/tcp-proxy.ts';
 import { tempDir } from '../twin/testing.ts';
+import { startEdge, stopEdge, type Edge } from './helpers/edge-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const EXAMPLES = join(ROOT, 'examples', 'cloud-devices');
@@ -47,39 +47,7 @@ function membership(added: string[], removed: string[] = []): Message {
   return newMessage({ source: 'devicecontroller', group: 'twin', operation: 'update', resource: 'membership' }, { event_id: 'e', timestamp: Date.now(), added_devices: ids(added), removed_devices: ids(removed) });
 }
 
-interface Edge {
-  child: ChildProcess;
-  api: string;
-  log: string[];
-}
 
-async function startEdge(dataDir: string, proxyPort: number): Promise<Edge> {
-  const apiPort = await freePort();
-  const mqttPort = await freePort();
-  const config = join(dataDir, 'edgetwin.yaml');
-  writeFileSync(config, `cloud:\n  heartbeat: 0.3\n  resend: 2\n  reconnect: { first: 0.1, max: 0.5 }\n`);
-  const child = spawn(
-    join(ROOT, 'cli', 'bin', 'edgetwin.js'),
-    ['run', '--config', config, '--cloud', `wss://127.0.0.1:${proxyPort}`, '--data-dir', dataDir, '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--no-live'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const log: string[] = [];
-  child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-  const api = `http://127.0.0.1:${apiPort}`;
-  await waitFor('the gateway to start', async () => {
-    if (child.exitCode !== null) throw new Error(log.join(''));
-    return log.join('').includes('edgetwin gateway running') && (await fetch(`${api}/healthz`).catch(() => undefined)) !== undefined;
-  }, 30_000, 50);
-  return { child, api, log };
-}
-
-async function stop(e: Edge, signal: NodeJS.Signals): Promise<void> {
-  if (e.child.exitCode !== null || e.child.signalCode !== null) return;
-  await new Promise<void>((r) => {
-    e.child.once('exit', () => r());
-    e.child.kill(signal);
-  });
-}
 
 async function get<T>(e: Edge, path: string): Promise<{ status: number; body: T }> {
   const res = await fetch(`${e.api}${path}`);
@@ -138,7 +106,7 @@ describe('devices from the cloud on a gateway process', () => {
     await waitFor('the edge to connect', () => cloud.current, 30_000, 20);
   });
   after(async () => {
-    if (edge) await stop(edge, 'SIGKILL');
+    if (edge) await stopEdge(edge, 'SIGKILL');
     await proxy.close();
     await cloud.close();
     state.remove();
@@ -272,7 +240,7 @@ describe('devices from the cloud on a gateway process', () => {
   });
 
   it('restarted with the cloud unreachable, it runs its cloud devices from MetaManager', async () => {
-    await stop(edge!, 'SIGTERM');
+    await stopEdge(edge!, 'SIGTERM');
     proxy.refuse(true);
     proxy.cut();
     edge = await startEdge(data.dir, proxy.port);

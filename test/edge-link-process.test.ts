@@ -4,55 +4,24 @@
 // the cloud unreachable.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { freePort, waitFor } from '../core/testing.ts';
+import { waitFor } from '../core/testing.ts';
 import { newMessage, OK, responseTo, type Message } from '../hub/message/index.ts';
 import { RawCloud } from '../hub/testing/raw-cloud.ts';
 import { TcpProxy } from '../hub/testing/tcp-proxy.ts';
 import { tempDir } from '../twin/testing.ts';
+import { startEdge, stopEdge, type Edge } from './helpers/edge-process.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const NODE = 'edge-proc';
 const PODS = 300;
 
-interface Edge {
-  child: ChildProcess;
-  api: string;
-  log: string[];
-}
-
-async function startEdge(dataDir: string, proxyPort: number): Promise<Edge> {
-  const apiPort = await freePort();
-  const mqttPort = await freePort();
-  const config = join(dataDir, 'edgetwin.yaml');
-  writeFileSync(config, `cloud:\n  heartbeat: 0.3\n  resend: 2\n  reconnect: { first: 0.1, max: 0.5 }\n`);
-  const child = spawn(
-    join(ROOT, 'cli', 'bin', 'edgetwin.js'),
-    ['run', '--config', config, '--cloud', `wss://127.0.0.1:${proxyPort}`, '--devices', 'examples/quickstart', '--data-dir', dataDir, '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--no-live', '--log-level', 'warn'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const log: string[] = [];
-  child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-  const api = `http://127.0.0.1:${apiPort}`;
-  await waitFor('the gateway to start', async () => (await fetch(`${api}/healthz`).catch(() => undefined))?.ok || (child.exitCode !== null ? Promise.reject(new Error(log.join(''))) : false), 30_000, 50);
-  return { child, api, log };
-}
 
 async function health(e: Edge): Promise<{ cloud: { connected: boolean; outbox: number; objects: Record<string, number> } }> {
   return (await (await fetch(`${e.api}/healthz`)).json()) as never;
 }
 
-async function kill(e: Edge, signal: NodeJS.Signals): Promise<void> {
-  if (e.child.exitCode !== null || e.child.signalCode !== null) return;
-  await new Promise<void>((r) => {
-    e.child.once('exit', () => r());
-    e.child.kill(signal);
-  });
-}
 
 const pod = (i: number, rv: string) =>
   newMessage({ source: 'edgecontroller', group: 'resource', operation: 'insert', resource: `default/pod/p${i}` }, { metadata: { name: `p${i}`, namespace: 'default', uid: `u${i}`, resourceVersion: rv } }, { resourceVersion: rv });
@@ -77,7 +46,7 @@ describe('edgetwin run --cloud as a process', () => {
     };
   });
   after(async () => {
-    if (edge) await kill(edge, 'SIGKILL');
+    if (edge) await stopEdge(edge, 'SIGKILL');
     await proxy.close();
     await cloud.close();
     state.remove();
@@ -94,11 +63,11 @@ describe('edgetwin run --cloud as a process', () => {
   };
 
   it('kill -9 while the cloud sends: every object the edge acknowledged is in MetaManager after the crash', async () => {
-    edge = await startEdge(data.dir, proxy.port);
+    edge = await startEdge(data.dir, proxy.port, ['--devices', 'examples/quickstart', '--log-level', 'warn']);
     await waitFor('the edge to connect', () => cloud.current);
     sendUnacked();
     await waitFor('some ACKs', () => acked.size >= 20, 30_000, 1);
-    await kill(edge, 'SIGKILL');
+    await stopEdge(edge, 'SIGKILL');
     const ackedAtKill = [...acked];
     const db = new Database(join(data.dir, 'cloud.db'));
     try {
@@ -110,7 +79,7 @@ describe('edgetwin run --cloud as a process', () => {
     }
     // The cloud sends again what was not acknowledged; the restarted edge ends with all of it.
     const before = cloud.connections.length;
-    edge = await startEdge(data.dir, proxy.port);
+    edge = await startEdge(data.dir, proxy.port, ['--devices', 'examples/quickstart', '--log-level', 'warn']);
     await waitFor('the edge to reconnect', () => cloud.connections.length > before && cloud.current);
     sendUnacked();
     await waitFor('every object acknowledged', () => acked.size === PODS, 60_000, 20);
@@ -118,9 +87,9 @@ describe('edgetwin run --cloud as a process', () => {
   });
 
   it('restarted with the cloud unreachable, it starts from MetaManager and connects when the cloud returns', async () => {
-    await kill(edge!, 'SIGTERM');
+    await stopEdge(edge!, 'SIGTERM');
     proxy.refuse(true);
-    edge = await startEdge(data.dir, proxy.port);
+    edge = await startEdge(data.dir, proxy.port, ['--devices', 'examples/quickstart', '--log-level', 'warn']);
     const h = await health(edge);
     assert.equal(h.cloud.connected, false);
     assert.equal(h.cloud.objects.pod, PODS, 'the copy of the cloud objects is there without the cloud');
@@ -132,7 +101,7 @@ describe('edgetwin run --cloud as a process', () => {
     // The cloud does not answer reports: they stay in the outbox.
     const firstConn = cloud.connections.length;
     await waitFor('reports on the wire', () => cloud.frames.filter((f) => f.route.resource.endsWith('/twin/edge_updated')).length >= 3, 30_000, 20);
-    await kill(edge!, 'SIGKILL');
+    await stopEdge(edge!, 'SIGKILL');
     const db = new Database(join(data.dir, 'cloud.db'));
     let keys: string[];
     try {
@@ -143,7 +112,7 @@ describe('edgetwin run --cloud as a process', () => {
     assert.ok(keys.length > 0, 'the unanswered reports are in the outbox after kill -9');
     const wanted = keys.map((k) => k.split('\u0000') as [string, string, string]);
     cloud.answer = (m) => (m.route.source === 'twin' ? responseTo(m, OK) : undefined);
-    edge = await startEdge(data.dir, proxy.port);
+    edge = await startEdge(data.dir, proxy.port, ['--devices', 'examples/quickstart', '--log-level', 'warn']);
     await waitFor('every waiting report to arrive on the new connection', () => {
       const after = cloud.connections.slice(firstConn).flatMap((c) => c.frames);
       return wanted.every(([, dev, prop]) => after.some((f: Message) => f.route.resource === `device/${dev}/twin/edge_updated` && prop in (f.content as { twin: object }).twin));
