@@ -33,7 +33,9 @@ if (files.length === 0) {
 // Every test has its own timeout, so a stuck test fails rather than hangs. A test file whose
 // process never exits after its tests (a handle left open) would still hang the whole run, so a
 // watchdog ends it and says which test files were still running.
-const perTestMs = Number(process.env.EDGETWIN_TEST_TIMEOUT_MS ?? 120_000);
+// Node 20 applies --test-timeout to each test FILE as a whole too (it runs in a process of its own):
+// the files that drive real containers take minutes on a loaded machine, so the bound is generous.
+const perTestMs = Number(process.env.EDGETWIN_TEST_TIMEOUT_MS ?? 300_000);
 const wholeRunMin = Number(process.env.EDGETWIN_TEST_RUN_TIMEOUT_MIN ?? 45);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${perTestMs}`, ...files], { stdio: 'inherit', detached: true });
 const watchdog = setTimeout(() => {
