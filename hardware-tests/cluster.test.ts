@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../core/log.ts';
-import { waitFor } from '../core/testing.ts';
+import { freePort, waitFor } from '../core/testing.ts';
 import { startCloud, type Cloud } from '../hub/cloudhub/cloud.ts';
 import { installCrds } from '../hub/controllers/install-crds.ts';
 import { collectionPath, loadKube, objectPath, type KubeClient } from '../hub/controllers/kube.ts';
@@ -43,7 +43,7 @@ describe('devices from a real cluster', { skip }, () => {
     await kube.request('POST', collectionPath('', 'v1', 'namespaces'), { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
     state = mkdtempSync(join(tmpdir(), 'edgetwin-cluster-'));
     cloud = await startCloud({
-      stateDir: state, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log: silentLogger,
+      stateDir: state, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log: silentLogger,
       kubernetes: kubeconfig, namespace: ns, controllers: { devices: { syncMs: 2000 } },
     });
     const creds = await joinAsNode(cloud.ports.join, await createJoinToken(cloud.ca), node);

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { LogRing } from '../core/log-ring.ts';
 import { createLogger } from '../core/log.ts';
 import { silentLogger } from '../core/log.ts';
-import { waitFor } from '../core/testing.ts';
+import { freePort, waitFor } from '../core/testing.ts';
 import { startApi } from '../twin/api.ts';
 import { dashboardRoutes } from '../twin/dashboard-api.ts';
 import { PropertyHistory } from '../twin/history.ts';
@@ -41,7 +41,7 @@ describe('dashboard API', () => {
     twin.state('default/oven', 'online');
     history = new PropertyHistory(twin, { samples: 4 });
     const links = [{ link: 'tcp:127.0.0.1:502', protocol: 'modbus', devices: 1, requestsPerSecond: 5, errorsPerSecond: 0, errors: 0, latenessP99Ms: 2, utilisation: 0.1 }];
-    api = await startApi({ twin, port: 0, log: silentLogger, registry: new Registry(), token: TOKEN, extend: dashboardRoutes({ twin, history, pageDir: page, logs, links: () => links, pushMs: 20, linksMs: 50 }) });
+    api = await startApi({ twin, port: await freePort(), log: silentLogger, registry: new Registry(), token: TOKEN, extend: dashboardRoutes({ twin, history, pageDir: page, logs, links: () => links, pushMs: 20, linksMs: 50 }) });
   });
   after(async () => {
     await api.close();

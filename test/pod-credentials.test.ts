@@ -85,8 +85,8 @@ describe('local API with scoped credentials', () => {
       device('boiler', [property('speed', { type: 'int' })], { namespace: 'plant', id: 'plant/boiler' }),
     ]);
     scoped.set(podToken, { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] });
-    open = await startApi({ twin, port: 0, log: silentLogger, registry, scoped });
-    guarded = await startApi({ twin, port: 0, log: silentLogger, registry: new Registry(), scoped, token: configured });
+    open = await startApi({ twin, port: await freePort(), log: silentLogger, registry, scoped });
+    guarded = await startApi({ twin, port: await freePort(), log: silentLogger, registry: new Registry(), scoped, token: configured });
     bridge = await open.addListener(BRIDGE);
   });
   after(async () => {
@@ -249,14 +249,14 @@ describe('scoped credentials next to sessions, extensions and a wildcard listene
     scoped.set(podToken, { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] });
     api = await startApi({
       twin,
-      port: 0,
+      port: await freePort(),
       log: silentLogger,
       registry: new Registry(),
       scoped,
       token: configured,
       extend: (routes) => routes.add({ name: 'extra', url: '/api/v1/extra', methods: { GET: async () => [200, { extra: true }] } }),
     });
-    wild = await startApi({ twin, host: '0.0.0.0', port: 0, log: silentLogger, registry: new Registry(), scoped, token: configured });
+    wild = await startApi({ twin, host: '0.0.0.0', port: await freePort(), log: silentLogger, registry: new Registry(), scoped, token: configured });
   });
   after(async () => {
     await api.close();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { silentLogger } from '../../core/log.ts';
-import { waitFor } from '../../core/testing.ts';
+import { freePort, waitFor } from '../../core/testing.ts';
 import { newMessage } from '../message/index.ts';
 import { startKubeApiServer, type KubeApiServer } from '../testing/kube-apiserver/index.ts';
 import { UpstreamDispatch } from './dispatch.ts';
@@ -78,7 +78,7 @@ describe('controller framework', () => {
     const { tempDir } = await import('../../twin/testing.ts');
     const state = tempDir('edgetwin-nocrd-');
     try {
-      await assert.rejects(startCloud({ stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log: silentLogger, kubernetes: api.kubeconfigPath }),
+      await assert.rejects(startCloud({ stateDir: state.dir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log: silentLogger, kubernetes: api.kubeconfigPath }),
         /does not serve objectsyncs\.reliablesyncs\.kubeedge\.io: install the CRDs first \(edgetwin cloud install-crds/);
     } finally {
       state.remove();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../core/log.ts';
-import { waitFor } from '../../../core/testing.ts';
+import { freePort, waitFor } from '../../../core/testing.ts';
 import { startCloud, type Cloud } from '../../cloudhub/cloud.ts';
 import { createJoinToken } from '../../join/token.ts';
 import { newMessage, type Message } from '../../message/index.ts';
@@ -70,8 +70,8 @@ describe('DeviceController', () => {
   let a: RawEdge;
   let b: RawEdge;
 
-  const start = () => startCloud({
-    stateDir: state.dir, listen: '127.0.0.1', port: 0, joinPort: 0, httpPort: 0, advertise: ['127.0.0.1'], log: silentLogger,
+  const start = async () => startCloud({
+    stateDir: state.dir, listen: '127.0.0.1', port: await freePort(), joinPort: await freePort(), httpPort: await freePort(), advertise: ['127.0.0.1'], log: silentLogger,
     kubernetes: api.kubeconfigPath,
     controllers: { devices: { syncMs: 300, statusWriter: { perDeviceIntervalMs: 200, budgetPerSecond: 20 } } },
     settings: { resend: { resendIntervalMs: 300, retriesAtInterval: 4, maxResendIntervalMs: 1000 } },
