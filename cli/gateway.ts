@@ -15,7 +15,6 @@ import type { PropertyWriter } from '../core/reading.ts';
 import { formatValue } from '../core/values.ts';
 import { CLOUD_FILE_PREFIX } from '../core/device-source.ts';
 import { POD_USER_PREFIX } from '../hub/edged/credentials.ts';
-import type { PodSource, StatusSink } from '../hub/edged/source.ts';
 import { MapperHost } from '../mappers/sdk/host.ts';
 import { startApi } from '../twin/api.ts';
 import { dashboardRoutes } from '../twin/dashboard-api.ts';
@@ -33,7 +32,7 @@ import { DeviceCatalog, type CatalogLoad } from './catalog.ts';
 import { readPassword, type GatewayConfig } from './config.ts';
 import { loadDrivers, unknownProtocolHint } from './drivers.ts';
 import { onboardingRoutes } from './onboarding-api.ts';
-import { edgetwinVersion } from './version.ts';
+import { startGatewayNode, type GatewayPods } from './gateway-pods.ts';
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -177,7 +176,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     // Every listener (the broker above, the API here) is bound before any device starts, and before
     // waiting on an external broker: a taken port stops the gateway before it touches a device
     // (no YAML setpoint written by a gateway that then exits).
-    let edged: Awaited<ReturnType<typeof startPods>> | undefined;
+    let edged: GatewayPods | undefined;
     const api = await startApi({
       twin,
       host: config.api.host,
@@ -212,56 +211,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       health.add('cloud', () => (cloud.status().connected ? undefined : `not connected to ${cloud.status().endpoint}; working offline`), { degrades: false });
     }
 
-    // The pod runtime and its gRPC stack load only when edged is on, after the listeners are bound.
-    // Cloud-linked, its pods come from MetaManager (so they run again offline) and statuses go up the link.
-    edged = config.edged.enabled ? await startPods(config, log, registry, cloud, { api: api.url, mqtt: embedded?.url }, scoped) : undefined;
-    if (edged) {
-      const pods = edged;
-      cleanup.push(() => pods.close());
-      // The broker and the API also listen on the pod bridge's address, once CNI has made the bridge.
-      const { podBridgeAddress, whenAddressUp } = await import('../hub/edged/edged.ts');
-      const bridgeIp = podBridgeAddress(config.edged.podCidr);
-      const opened: { close(): Promise<void> }[] = [];
-      let apiOpen = false;
-      let brokerOpen = !embedded;
-      const watch = whenAddressUp(
-        bridgeIp,
-        config.edged.bridgeCheckMs ?? 1000,
-        async () => {
-          if (!apiOpen) opened.push(await api.addListener(bridgeIp));
-          apiOpen = true;
-          if (!brokerOpen) opened.push(await embedded!.addListener(bridgeIp));
-          brokerOpen = true;
-        },
-        (err) => log.warn({ address: bridgeIp, error: err.message }, 'cannot listen on the pod bridge yet; trying again'),
-      );
-      cleanup.push(async () => {
-        watch.stop();
-        await Promise.all(opened.map((l) => l.close()));
-      });
-      // No container runtime is a node condition, not a gateway fault: devices keep running.
-      health.add('pods', () => (pods.runtime().reachable ? undefined : `containerd is not reachable at ${config.edged.containerd}; pods wait for it`), { degrades: false });
-    }
-    if (cloud && config.cloud) {
-      // The gateway is a Node of the cluster, with or without pods.
-      const { NodePresence, hostAddress } = await import('../hub/edged/node-presence.ts');
-      const pods = edged;
-      const presence = new NodePresence({
-        nodeName: config.nodeName,
-        version: edgetwinVersion(),
-        uplink: cloud.upstream,
-        log: log.child({ component: 'node' }),
-        dataDir: config.dataDir,
-        address: hostAddress(),
-        runtime: pods ? { view: () => pods.runtime(), images: () => pods.images() } : undefined,
-        statusIntervalMs: config.cloud.node?.statusMs,
-        reportIntervalMs: config.cloud.node?.reportMs,
-        leaseIntervalMs: config.cloud.node?.leaseMs,
-      });
-      await presence.start();
-      cloud.on('connected', () => presence.refresh());
-      cleanup.push(() => presence.stop());
-    }
+    edged = await startGatewayNode({ config, log, registry, cloud, api, embedded, scoped, health, cleanup });
 
     const bus = new MqttEventBus({
       twin,
@@ -373,48 +323,4 @@ function devicesProblem(paths: string[], load: CatalogLoad): string | undefined 
   }
   if (paths.length > 0 && load.devices.length === 0) return `the device files (${paths.join(', ')}) hold no Device`;
   return undefined;
-}
-
-/** Pods run on containerd: the cloud's (from MetaManager) when linked, else the --pods files. */
-async function startPods(config: GatewayConfig, log: Logger, registry: Registry, cloud: EdgeLink | undefined, gateway: { api: string; mqtt?: string }, credentials: ScopedCredentials | undefined) {
-  const { startEdged } = await import('../hub/edged/edged.ts');
-  let source: PodSource;
-  let sink: StatusSink | undefined;
-  let report = () => {};
-  if (cloud) {
-    const { MetaPodSource, LinkStatusSink } = await import('../hub/edged/meta-source.ts');
-    if (config.edged.pods.length > 0) log.warn({ pods: config.edged.pods }, 'edged runs the pods the cloud assigns to this node; the --pods files are not read on a cloud-linked gateway');
-    source = new MetaPodSource(cloud.meta, config.nodeName);
-    sink = new LinkStatusSink(cloud.upstream);
-    log.info({ pods: source.pods().length }, 'pods from MetaManager (the copy of what the cloud sent)');
-  } else {
-    const { DirPodSource } = await import('../hub/edged/source.ts');
-    const dir = new DirPodSource(config.edged.pods);
-    source = dir;
-    report = () => {
-      for (const p of dir.reload()) log.warn({ file: p.file, line: p.line }, `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-      log.info({ pods: dir.pods().length }, 'pods loaded');
-    };
-    report();
-  }
-  const edged = await startEdged(
-    {
-      containerd: config.edged.containerd,
-      cniBinDir: config.edged.cniBinDir,
-      cniConfDir: config.edged.cniConfDir,
-      bridge: config.edged.bridge,
-      podCidr: config.edged.podCidr,
-      dataDir: config.dataDir,
-      nodeName: config.nodeName,
-      syncIntervalMs: config.edged.syncIntervalMs,
-      backoffBaseMs: config.edged.backoffBaseMs,
-      registry,
-      gateway,
-      credentials,
-    },
-    source,
-    log,
-    sink,
-  );
-  return { ...edged, reload: report };
 }
