@@ -69,6 +69,8 @@ export const fileSchema = {
         maxQueueMessages: { type: 'integer', minimum: 1 },
         maxRetained: { type: 'integer', minimum: 0 },
         maxRetainedBytes: { type: 'integer', minimum: 0 },
+        maxStoredMessages: { type: 'integer', minimum: 0 },
+        maxStoredBytes: { type: 'integer', minimum: 0 },
         passwordFile: { type: 'string' },
         aclFile: { type: 'string' },
         mapperUsers: { type: 'array', items: { type: 'string', minLength: 1 } },

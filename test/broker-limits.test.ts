@@ -41,11 +41,11 @@ async function connectRaw(port: number, clientId: string): Promise<Socket> {
   return sock;
 }
 
-describe('the embedded broker bounds packets and retained messages', () => {
+describe('the embedded broker bounds packets, retained messages and stored QoS 1 backlogs', () => {
   let gw: GatewayProcess;
   const subs: Subscriber[] = [];
   before(async () => {
-    const config = configFile('broker:\n  maxRetained: 3\n  maxRetainedBytes: 10000\n');
+    const config = configFile('broker:\n  maxRetained: 3\n  maxRetainedBytes: 10000\n  maxStoredMessages: 5\n');
     gw = await startGatewayProcess({ devices: [labellerDevices()], extra: ['--config', config] });
   });
   after(async () => {
@@ -136,5 +136,33 @@ describe('the embedded broker bounds packets and retained messages', () => {
     }, 30_000, 300);
     assert.deepEqual(retainedTopics(), ['app/ret/r2', 'app/ret/r4', 'app/ret/r6'], 'only what the bounds kept is retained');
     assert.equal(await metric(gw.apiUrl, 'edgetwin_broker_dropped_messages_total', 'reason="retained_limit"'), 2);
+  });
+
+  it('stores at most maxStoredMessages for a persistent session that went away, and hands those over when it returns', async () => {
+    const port = String(gw.mqttPort);
+    const session = ['-h', '127.0.0.1', '-p', port, '-i', 'away-app', '-c', '-q', '1', '-t', 'app/stored/#'];
+    // A real mosquitto_sub makes the persistent session (clean: false, QoS 1) and leaves.
+    const first = mosquittoSub(session);
+    subs.push(first);
+    await waitFor('the persistent subscriber connected', async () => {
+      await mosquittoRun('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'app/stored/hello', '-m', 'hi']);
+      return first.lines.includes('app/stored/hello hi');
+    }, 30_000, 300);
+    await first.stop();
+    const droppedBefore = await metric(gw.apiUrl, 'edgetwin_broker_dropped_messages_total', 'reason="stored_limit"');
+    for (let i = 0; i < 12; i++) await mosquittoRun('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', `app/stored/m${i}`, '-m', `v${i}`]);
+    await waitFor('the messages beyond the bound counted', async () => (await metric(gw.apiUrl, 'edgetwin_broker_dropped_messages_total', 'reason="stored_limit"')) - droppedBefore >= 7, 20_000, 100);
+    assert.equal(await metric(gw.apiUrl, 'edgetwin_broker_dropped_messages_total', 'reason="stored_limit"') - droppedBefore, 7);
+    assert.equal(gw.log().match(/not stored for a persistent session/g)?.length, 1, 'one warning for the client, not one per message');
+
+    // The client comes back: it gets the five stored messages, in order, and live ones after them.
+    const back = mosquittoSub(session);
+    subs.push(back);
+    await waitFor('the stored messages handed over', () => back.lines.filter((l) => l.startsWith('app/stored/m')).length >= 5, 30_000, 100);
+    await waitFor('a live message after them', async () => {
+      await mosquittoRun('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'app/stored/live', '-m', 'now']);
+      return back.lines.includes('app/stored/live now');
+    }, 30_000, 300);
+    assert.deepEqual(back.lines.filter((l) => l.startsWith('app/stored/m')), ['m0', 'm1', 'm2', 'm3', 'm4'].map((t, i) => `app/stored/${t} v${i}`));
   });
 });

@@ -13,6 +13,7 @@ import { AclFile } from './broker/acl.ts';
 import { brokerMetrics } from './broker/metrics.ts';
 import { boundOutgoingQueue } from './broker/outgoing.ts';
 import { PacketSizeGuard } from './broker/packet-guard.ts';
+import { boundStoredMessages } from './broker/stored-bound.ts';
 import { PasswordFile } from './broker/passwords.ts';
 import { Permissions, type Who } from './broker/permissions.ts';
 import { BROKER_DEFAULTS, checkExposure, readTls, type BrokerSettings } from './broker/settings.ts';
@@ -130,6 +131,17 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   boundRetained(aedes, s, (topic, reason) => {
     m.dropped.inc({ reason: 'retained_limit' });
     log.warn({ topic, reason, maxRetained: s.maxRetained, maxRetainedBytes: s.maxRetainedBytes }, 'retained message delivered but not kept');
+  });
+  // Warned once per client id until its stored backlog drains: a stalled session would otherwise log per message.
+  const warnedStored = new Set<string>();
+  const stored = boundStoredMessages(aedes, { perClient: s.maxStoredMessages, totalBytes: s.maxStoredBytes }, (clientId, reason) => {
+    m.dropped.inc({ reason: 'stored_limit' });
+    if (warnedStored.has(clientId)) return;
+    warnedStored.add(clientId);
+    log.warn({ client: clientId, reason, maxStoredMessages: s.maxStoredMessages, maxStoredBytes: s.maxStoredBytes }, 'QoS 1/2 message not stored for a persistent session that holds too many unacknowledged messages (it is delivered live, at most once, while the client is online)');
+  });
+  aedes.on('clientReady', (client) => {
+    if (stored.count(client.id) === 0) warnedStored.delete(client.id);
   });
   aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));

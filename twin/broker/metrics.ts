@@ -15,7 +15,7 @@ export function brokerMetrics(registry: Registry, connectedClients: () => number
     });
   }
   return {
-    dropped: counter(registry, 'edgetwin_broker_dropped_messages_total', 'Messages the embedded broker did not deliver or keep, by reason (slow_client: a full outgoing queue; retained_limit: not kept as retained)', ['reason']),
+    dropped: counter(registry, 'edgetwin_broker_dropped_messages_total', 'Messages the embedded broker did not deliver or keep, by reason (slow_client: a full outgoing queue; retained_limit: not kept as retained; stored_limit: not stored for a persistent session over broker.maxStoredMessages/maxStoredBytes)', ['reason']),
     slowDisconnected: counter(registry, 'edgetwin_broker_slow_clients_disconnected_total', 'Clients disconnected because their outgoing queue exceeded broker.maxQueueBytes or broker.maxQueueMessages'),
     oversized: counter(registry, 'edgetwin_broker_oversized_packets_total', 'Connections closed for announcing a packet bigger than broker.maxPacketBytes'),
     refused: counter(registry, 'edgetwin_broker_refused_total', 'Connects, publishes and subscriptions the embedded broker refused, by action', ['action']),

@@ -20,6 +20,10 @@ export interface BrokerSettings {
   maxQueueMessages: number;
   maxRetained: number;
   maxRetainedBytes: number;
+  /** QoS 1/2 messages stored for one client id of a persistent session (offline, or not yet acknowledged). */
+  maxStoredMessages: number;
+  /** Payload bytes of all stored QoS 1/2 messages together. */
+  maxStoredBytes: number;
   passwordFile?: string;
   aclFile?: string;
   /** Users (password file or certificate CN) that act as KubeEdge mappers: see permissions.ts. */
@@ -38,6 +42,9 @@ export const BROKER_DEFAULTS: BrokerSettings = {
   maxRetained: 1000,
   // Below maxQueueBytes, so a new subscriber to '#' can take every retained message at once.
   maxRetainedBytes: 8 * MB,
+  // A persistent-session subscriber that stays away holds a bounded backlog, not the gateway's memory.
+  maxStoredMessages: 10_000,
+  maxStoredBytes: 32 * MB,
   mapperUsers: [],
 };
 
