@@ -245,6 +245,15 @@ describe('secure by default', () => {
     assert.ok(!s.lines.some((l) => l.endsWith(' plain') || l.endsWith(' untrusted')), s.output());
   });
 
+  it('beyond loopback with neither broker.tls nor a directory for a self-signed certificate, refuses to start rather than serve plain MQTT', async () => {
+    const passwd = join(dir, 'passwd-no-tls');
+    execFileSync('mosquitto_passwd', ['-c', '-b', passwd, 'alice', 'alice-secret']);
+    await assert.rejects(startEmbeddedBroker({ port: await freePort(), log: silentLogger, settings: { host: '0.0.0.0', passwordFile: passwd } }), (err: Error & { format?: () => string }) => {
+      assert.match(err.format!(), /serves only TLS.*broker\.tls\.cert/s);
+      return true;
+    });
+  });
+
   it('`edgetwin run --broker-host 0.0.0.0` exits with a message naming what to set, and no stack trace', async () => {
     const r = await cli(['run', '--no-live', '--broker-host', '0.0.0.0', '--mqtt-port', String(await freePort()), '--api-port', String(await freePort()), '--data-dir', join(dir, 'data')]);
     assert.equal(r.code, 2);
