@@ -21,7 +21,7 @@ import { device, property, RecordingWriter, tempDir } from '../twin/testing.ts';
 import { DeviceTwin } from '../twin/twin.ts';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const BRIDGE = '127.0.0.2';
@@ -247,6 +247,7 @@ describe('embedded broker with scoped credentials', () => {
 
   it('on the bridge listener, refuses anonymous clients and takes the pod\'s credential', async () => {
     assert.match(bridgeUrl, /^mqtt:\/\/127\.0\.0\.2:\d+$/);
+    assert.equal(broker.podUrl(BRIDGE), broker.url, 'a plain loopback broker: pods are told its URL (podEnv puts the bridge address in)');
     await connectRefused(bridgeUrl);
     await connectRefused(bridgeUrl, { username: 'someone', password: 'anything' });
     const pod = await connect(bridgeUrl, { username: 'pod:line/app', password: token });
@@ -374,5 +375,18 @@ describe('scoped credentials next to sessions, extensions and a wildcard listene
     assert.equal(wild.podUrl(BRIDGE), wild.url, 'pods are told the main listener, which takes the bridge address');
     assert.equal((await tlsCall('/api/v1/devices/line/packer/twin', podToken)).status, 200);
     await added.close();
+  });
+
+  it('tells pods the plain bridge listener when the main one is TLS on one address, and the main one when it is plain on loopback', async (t) => {
+    assert.equal(api.podUrl('10.88.0.1'), api.url, 'loopback and plain: podEnv points pods at the bridge, hostNetwork pods at loopback');
+    const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (!lan) return t.skip('this machine has no address beyond loopback');
+    const onLan = await startApi({ twin, host: lan, port: await freePort(), log: silentLogger, registry: new Registry(), scoped, token: configured, tlsDir: join(tmp.dir, 'tls-lan') });
+    try {
+      assert.match(onLan.url, /^https:/);
+      assert.equal(onLan.podUrl('10.88.0.1'), `http://10.88.0.1:${onLan.port}`);
+    } finally {
+      await onLan.close();
+    }
   });
 });

@@ -423,10 +423,11 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
       s.closeAllConnections();
     });
   const wildcard = ['', '0.0.0.0', '::', '[::]'].includes(host);
-  // The main listener's URL where it takes the bridge address too (a wildcard) or where pods on the
-  // host network reach it (loopback); else the plain bridge listener's.
+  // The main listener's URL where it takes the bridge address too (a wildcard), or where it is plain on
+  // loopback (podEnv points hostNetwork pods at loopback, the others at the bridge, whose listener is plain
+  // too); else the plain bridge listener's, for every pod.
   const plainUrlOf = (h: string) => `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
-  const podUrl = (bridgeHost: string) => (wildcard || isLoopback(host) ? url : plainUrlOf(bridgeHost));
+  const podUrl = (bridgeHost: string) => (wildcard || (isLoopback(host) && !tls) ? url : plainUrlOf(bridgeHost));
   return {
     url,
     port,

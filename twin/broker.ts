@@ -210,9 +210,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const urlOf = (h: string) => `${tls ? 'mqtts' : 'mqtt'}://${at(h)}`;
   const url = urlOf(host);
   const wildcard = ['', '0.0.0.0', '::', '[::]'].includes(host);
-  // The main listener's URL where it takes the bridge address too (a wildcard) or where pods on the
-  // host network reach it (loopback); else the plain bridge listener's.
-  const podUrl = (bridgeHost: string) => (wildcard || isLoopback(host) ? url : `mqtt://${at(bridgeHost)}`);
+  // The main listener's URL where it takes the bridge address too (a wildcard), or where it is plain on
+  // loopback (podEnv points hostNetwork pods at loopback, the others at the bridge, whose listener is plain
+  // too); else the plain bridge listener's, for every pod.
+  const podUrl = (bridgeHost: string) => (wildcard || (isLoopback(host) && !tls) ? url : `mqtt://${at(bridgeHost)}`);
   const extra = new Set<Server>();
   log.info({ url, users: passwords?.size, acl: s.aclFile !== undefined, clientCerts: tls?.ca !== undefined, tls: configured ? 'broker.tls' : generated ? generated.certFile : 'none (loopback only)' }, 'embedded MQTT broker listening');
   let closing: Promise<void> | undefined;
