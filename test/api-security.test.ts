@@ -250,6 +250,9 @@ describe('local API beyond loopback', () => {
     it('serves no plain HTTP, and a client that does not trust the certificate fails the handshake', async () => {
       await assert.rejects(call(gw.apiUrl.replace('https:', 'http:'), 'GET', '/healthz'), 'plain HTTP gets no answer');
       await assert.rejects(call(gw.apiUrl, 'GET', '/healthz'), /self[- ]signed|unable to verify/i);
+      const plainCli = await cli(['devices', '--api-url', gw.apiUrl.replace('https:', 'http:'), '--api-token-file', tokenFile]);
+      assert.equal(plainCli.code, 1);
+      assert.match(plainCli.stderr, /serves only https: pass --api-url https:\/\/\.\.\. with --api-ca/);
     });
 
     it('logs where the certificate is and its fingerprint; keeps it 0600 in a 0700 directory', async () => {
