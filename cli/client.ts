@@ -60,7 +60,12 @@ export async function apiRequest<T>(target: ApiTarget | string, method: string, 
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const cause = e.code ?? e.message;
-    const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause) ? 'pass --api-ca with the CA that signed the API\'s certificate' : 'is `edgetwin run` running? Pass --api-url if it listens elsewhere';
+    const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause)
+      ? 'pass --api-ca with the CA that signed the API\'s certificate (for the certificate a gateway made itself: {dataDir}/tls/api.crt)'
+      : url.protocol === 'http:' && /ECONNRESET|socket hang up/.test(cause)
+        // A TLS listener drops a plain request: an API bound beyond loopback serves only https.
+        ? 'an API bound beyond loopback serves only https: pass --api-url https://... with --api-ca ({dataDir}/tls/api.crt for its own certificate)'
+        : 'is `edgetwin run` running? Pass --api-url if it listens elsewhere';
     throw new ApiError(0, 'UNREACHABLE', `cannot reach the gateway at ${t.url} (${cause}); ${hint}`);
   }
   let data: unknown;

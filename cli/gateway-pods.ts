@@ -1,6 +1,7 @@
 // The gateway as a node of the cluster: edged's pods (from MetaManager when cloud-linked, else the
-// --pods files), the broker and API listening on the pod bridge for them, and the Node's presence
-// (register, status, lease). Split from the composition root; it loads only when edged or the cloud is on.
+// --pods files), the broker and API listening on the pod bridge for them (plain, open to the pod
+// CIDR only: docs/security.md), and the Node's presence (register, status, lease). Split from the
+// composition root; it loads only when edged or the cloud is on.
 
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
@@ -32,13 +33,15 @@ export interface NodeParts {
 export async function startGatewayNode({ config, log, registry, cloud, api, embedded, scoped, health, cleanup }: NodeParts): Promise<GatewayPods | undefined> {
   // The pod runtime and its gRPC stack load only when edged is on, after the listeners are bound.
   // Cloud-linked, its pods come from MetaManager (so they run again offline) and statuses go up the link.
-  const edged = config.edged.enabled ? await startPods(config, log, registry, cloud, { api: api.url, mqtt: embedded?.url }, scoped) : undefined;
+  const bridgeIp = config.edged.enabled ? (await import('../hub/edged/edged.ts')).podBridgeAddress(config.edged.podCidr) : '';
+  // Pods are told the listeners they may reach: the plain bridge ones, or the main ones where those take the bridge address too.
+  const edged = config.edged.enabled ? await startPods(config, log, registry, cloud, { api: api.podUrl(bridgeIp), mqtt: embedded?.podUrl(bridgeIp) }, scoped) : undefined;
   if (edged) {
     const pods = edged;
     cleanup.push(() => pods.close());
     // The broker and the API also listen on the pod bridge's address, once CNI has made the bridge.
-    const { podBridgeAddress, whenAddressUp } = await import('../hub/edged/edged.ts');
-    const bridgeIp = podBridgeAddress(config.edged.podCidr);
+    const { whenAddressUp } = await import('../hub/edged/edged.ts');
+    const podCidr = config.edged.podCidr;
     const opened: { close(): Promise<void> }[] = [];
     let apiOpen = false;
     let brokerOpen = !embedded;
@@ -46,9 +49,9 @@ export async function startGatewayNode({ config, log, registry, cloud, api, embe
       bridgeIp,
       config.edged.bridgeCheckMs ?? 1000,
       async () => {
-        if (!apiOpen) opened.push(await api.addListener(bridgeIp));
+        if (!apiOpen) opened.push(await api.addListener(bridgeIp, podCidr));
         apiOpen = true;
-        if (!brokerOpen) opened.push(await embedded!.addListener(bridgeIp));
+        if (!brokerOpen) opened.push(await embedded!.addListener(bridgeIp, podCidr));
         brokerOpen = true;
       },
       (err) => log.warn({ address: bridgeIp, error: err.message }, 'cannot listen on the pod bridge yet; trying again'),

@@ -157,7 +157,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     const scoped = config.edged.enabled ? new ScopedCredentials([POD_USER_PREFIX]) : undefined;
     let outbox: Outbox | undefined;
     if (!mqttUrl) {
-      const broker = await startEmbeddedBroker({ port: config.mqtt.port, settings: config.broker, log, registry, servedLocally: (id) => twin.servedLocally(id), scoped });
+      const broker = await startEmbeddedBroker({ port: config.mqtt.port, settings: config.broker, log, registry, servedLocally: (id) => twin.servedLocally(id), scoped, tlsDir: join(config.dataDir, 'tls') });
       embedded = broker;
       cleanup.push(() => broker.close());
       mqttUrl = broker.url;
@@ -182,6 +182,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
       host: config.api.host,
       port: config.api.port,
       ...apiAuth,
+      // Beyond loopback with no api.tls, the self-signed certificate is kept here.
+      tlsDir: join(config.dataDir, 'tls'),
       allowedHosts: config.api.allowedHosts,
       log,
       registry,

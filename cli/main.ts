@@ -55,7 +55,7 @@ function apiFlags(cmd: Command): Command {
   return cmd
     .option('--api-url <url>', 'local API of the gateway', DEFAULT_API_URL)
     .option('--api-token-file <file>', 'file holding the bearer token the gateway\'s api.tokenFile names')
-    .option('--api-ca <file>', 'PEM CA that signed an https API\'s certificate')
+    .option('--api-ca <file>', 'PEM CA that signed an https API\'s certificate (a gateway\'s self-signed one: {dataDir}/tls/api.crt)')
     .option('--api-cert <file>', 'PEM client certificate, for an API with api.tls.clientCa')
     .option('--api-key <file>', 'PEM key of --api-cert');
 }
@@ -92,9 +92,9 @@ program
   .option('--node-name <name>', 'this gateway\'s node name (default: the hostname)')
   .option('--mqtt-port <n>', `port of the embedded MQTT broker (default ${DEFAULTS.mqttPort})`, port)
   .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one')
-  .option('--broker-host <address>', 'address the embedded MQTT broker listens on (default 127.0.0.1; beyond loopback it needs broker.passwordFile or client certificates)')
+  .option('--broker-host <address>', 'address the embedded MQTT broker listens on (default 127.0.0.1; beyond loopback it needs broker.passwordFile or client certificates, and serves only TLS: broker.tls, else a self-signed {dataDir}/tls/broker.crt)')
   .option('--api-port <n>', `local API port (default ${DEFAULTS.apiPort})`, port)
-  .option('--api-host <address>', `address the local API listens on (default ${DEFAULTS.apiHost}); beyond loopback it needs --api-token-file or api.tls.clientCa`)
+  .option('--api-host <address>', `address the local API listens on (default ${DEFAULTS.apiHost}); beyond loopback it needs --api-token-file or api.tls.clientCa, and serves only HTTPS: api.tls, else a self-signed {dataDir}/tls/api.crt`)
   .option('--api-token-file <file>', 'file holding the bearer token every API request must carry')
   .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
   .option('--cloud <url>', 'connect to `edgetwin cloud` (or KubeEdge cloudcore) at wss://host:10000; run `edgetwin join` first')
@@ -191,7 +191,7 @@ const cloud = program
   .option('--port <n>', 'CloudHub WebSocket port (default 10000)', port)
   .option('--join-port <n>', 'join server HTTPS port (default 10002)', port)
   .option('--http-port <n>', 'the fleet view, /metrics and /healthz port (default 10080)', port)
-  .option('--http-listen <addr>', 'address of the fleet view, /metrics and /healthz (default 127.0.0.1; beyond loopback it needs --http-token-file)')
+  .option('--http-listen <addr>', 'address of the fleet view, /metrics and /healthz (default 127.0.0.1; beyond loopback it needs --http-token-file and serves HTTPS with a certificate of the cloud\'s CA)')
   .option('--http-token-file <file>', 'file holding the bearer token the fleet view asks for (the page signs in with it)')
   .option('--http-allowed-hosts <names>', 'comma-separated host names the fleet view is reached by, besides its address')
   .option('--advertise <hosts>', 'comma-separated names and addresses for the server certificate (default: hostname, 127.0.0.1, this machine\'s addresses)')

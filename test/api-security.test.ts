@@ -6,11 +6,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { freePort, waitFor } from '../core/testing.ts';
 import { cli, ROOT, startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.ts';
 
@@ -48,6 +50,19 @@ function call(
     );
     req.on('error', reject);
     req.end(opts.body);
+  });
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS server presents (no trust asked: the test compares it). */
+function peerFingerprint(url: string): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false }, () => {
+      const fp = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve(fp);
+    });
+    socket.on('error', reject);
   });
 }
 
@@ -184,63 +199,112 @@ describe('local API beyond loopback', () => {
     assert.match(r.stdout + r.stderr, /the API token must be one line of at least 16 characters[^]*weak-token[^]*openssl rand -hex 32/);
   });
 
-  describe('with a bearer token on 0.0.0.0', () => {
+  describe('with a bearer token on 0.0.0.0 (HTTPS with a self-signed certificate)', () => {
     let gw: GatewayProcess;
     let tokenFile: string;
+    let certFile: string;
     const token = 'f3b1c0de5a17e4d2c9b8a7f6e5d4c3b2';
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'edgetwin-apisec-tls-')), 'data');
+    /** TLS options that trust the gateway's own certificate, as `curl --cacert {dataDir}/tls/api.crt` does. */
+    const trust = () => ({ ca: readFileSync(certFile, 'utf8') });
+    const start = async (apiPort?: number) =>
+      startGatewayProcess({
+        devices: [quickstart()],
+        dataDir,
+        apiPort,
+        extra: ['--api-host', '0.0.0.0', '--api-token-file', tokenFile],
+        apiScheme: 'https',
+        // The certificate exists once the API listens; until then the check has nothing to trust.
+        ready: async (url) => existsSync(certFile) && (await call(url, 'GET', '/healthz', { tls: trust() })).status === 200,
+      });
     before(async () => {
       tokenFile = join(dir, 'api-token');
+      certFile = join(dataDir, 'tls', 'api.crt');
       writeFileSync(tokenFile, token + '\n');
       chmodSync(tokenFile, 0o600);
-      gw = await startGatewayProcess({ devices: [quickstart()], extra: ['--api-host', '0.0.0.0', '--api-token-file', tokenFile] });
+      gw = await start();
     });
     after(async () => {
       await gw?.stop();
     });
 
     it('answers 401 with WWW-Authenticate without the token or with a wrong one, 200 with it', async () => {
-      const none = await call(gw.apiUrl, 'GET', '/api/v1/devices');
+      const none = await call(gw.apiUrl, 'GET', '/api/v1/devices', { tls: trust() });
       assert.equal(none.status, 401);
       assert.match(String(none.headers['www-authenticate']), /^Bearer realm="edgetwin"/);
       assert.equal(none.json.code, 'ET_UNAUTHORIZED');
-      const wrong = await call(gw.apiUrl, 'GET', '/api/v1/devices', { headers: { authorization: `Bearer ${token.slice(0, -1)}0` } });
+      const wrong = await call(gw.apiUrl, 'GET', '/api/v1/devices', { headers: { authorization: `Bearer ${token.slice(0, -1)}0` }, tls: trust() });
       assert.equal(wrong.status, 401);
       assert.match(String(wrong.headers['www-authenticate']), /invalid_token/);
-      const metrics = await call(gw.apiUrl, 'GET', '/metrics');
+      const metrics = await call(gw.apiUrl, 'GET', '/metrics', { tls: trust() });
       assert.equal(metrics.status, 401, '/metrics needs the token too');
-      const unknown = await call(gw.apiUrl, 'GET', '/api/v1/secret-route');
+      const unknown = await call(gw.apiUrl, 'GET', '/api/v1/secret-route', { tls: trust() });
       assert.equal(unknown.status, 401, 'no route is revealed to a caller without the token');
-      const ok = await call(gw.apiUrl, 'GET', '/api/v1/devices', { headers: { authorization: `Bearer ${token}` } });
+      const ok = await call(gw.apiUrl, 'GET', '/api/v1/devices', { headers: { authorization: `Bearer ${token}` }, tls: trust() });
       assert.equal(ok.status, 200, ok.text);
-      const m = await call(gw.apiUrl, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      const m = await call(gw.apiUrl, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` }, tls: trust() });
       assert.match(m.text, /edgetwin_api_requests_total\{route="refused",status="401"\}/);
       assert.doesNotMatch(gw.log(), new RegExp(token), 'the token is never logged');
     });
 
-    it('the CLI works with --api-token-file and says what to pass without it', async () => {
-      const list = await cli(['devices', '--json', '--api-url', gw.apiUrl, '--api-token-file', tokenFile]);
-      assert.equal(list.code, 0, list.stderr);
-      assert.deepEqual((JSON.parse(list.stdout) as { devices: { device: string }[] }).devices.map((d) => d.device), ['default/packaging-line']);
-      const set = await cli(['twin', 'set', 'default/packaging-line', 'speed=42', '--api-url', gw.apiUrl, '--api-token-file', tokenFile]);
-      assert.equal(set.code, 0, set.stderr);
-      const get = await cli(['twin', 'get', 'default/packaging-line', '--json', '--api-url', gw.apiUrl, '--api-token-file', tokenFile]);
-      assert.equal((JSON.parse(get.stdout) as { properties: { speed: { desired: { value: unknown } } } }).properties.speed.desired.value, 42);
-      const without = await cli(['devices', '--api-url', gw.apiUrl]);
-      assert.equal(without.code, 1);
-      assert.match(without.stderr, /bearer token.*--api-token-file/);
+    it('serves no plain HTTP, and a client that does not trust the certificate fails the handshake', async () => {
+      await assert.rejects(call(gw.apiUrl.replace('https:', 'http:'), 'GET', '/healthz'), 'plain HTTP gets no answer');
+      await assert.rejects(call(gw.apiUrl, 'GET', '/healthz'), /self[- ]signed|unable to verify/i);
+      const plainCli = await cli(['devices', '--api-url', gw.apiUrl.replace('https:', 'http:'), '--api-token-file', tokenFile]);
+      assert.equal(plainCli.code, 1);
+      assert.match(plainCli.stderr, /serves only https: pass --api-url https:\/\/\.\.\. with --api-ca/);
     });
 
-    it('/healthz: full on loopback without the token; only the status from elsewhere', async () => {
-      const local = await call(gw.apiUrl, 'GET', '/healthz');
+    it('logs where the certificate is and its fingerprint; keeps it 0600 in a 0700 directory', async () => {
+      const fingerprint = new X509Certificate(readFileSync(certFile)).fingerprint256;
+      assert.ok(gw.log().includes(certFile), 'the log names the certificate file');
+      assert.ok(gw.log().includes(fingerprint), 'the log shows the SHA-256 fingerprint');
+      assert.equal(statSync(join(dataDir, 'tls')).mode & 0o777, 0o700);
+      assert.equal(statSync(join(dataDir, 'tls', 'api.key')).mode & 0o777, 0o600);
+    });
+
+    it('the CLI works with --api-ca {dataDir}/tls/api.crt and --api-token-file, and says what to pass without them', async () => {
+      const flags = ['--api-url', gw.apiUrl, '--api-ca', certFile, '--api-token-file', tokenFile];
+      const list = await cli(['devices', '--json', ...flags]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual((JSON.parse(list.stdout) as { devices: { device: string }[] }).devices.map((d) => d.device), ['default/packaging-line']);
+      const set = await cli(['twin', 'set', 'default/packaging-line', 'speed=42', ...flags]);
+      assert.equal(set.code, 0, set.stderr);
+      const get = await cli(['twin', 'get', 'default/packaging-line', '--json', ...flags]);
+      assert.equal((JSON.parse(get.stdout) as { properties: { speed: { desired: { value: unknown } } } }).properties.speed.desired.value, 42);
+      const without = await cli(['devices', '--api-url', gw.apiUrl, '--api-ca', certFile]);
+      assert.equal(without.code, 1);
+      assert.match(without.stderr, /bearer token.*--api-token-file/);
+      const noCa = await cli(['devices', '--api-url', gw.apiUrl, '--api-token-file', tokenFile]);
+      assert.equal(noCa.code, 1);
+      assert.match(noCa.stderr, /--api-ca/);
+    });
+
+    it('/healthz: full on loopback without the token; only the status from elsewhere, over HTTPS on the machine\'s address', async () => {
+      const local = await call(gw.apiUrl, 'GET', '/healthz', { tls: trust() });
       assert.equal(local.status, 200);
       assert.equal(local.json.nodeName, 'test-node');
       const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
       if (!lan) return; // this machine has no address beyond loopback to call from
-      const remote = await call(`http://${lan.address}:${new URL(gw.apiUrl).port}`, 'GET', '/healthz');
+      const remoteUrl = `https://${lan.address}:${new URL(gw.apiUrl).port}`;
+      // The certificate names the machine's addresses: it verifies for this one too.
+      const remote = await call(remoteUrl, 'GET', '/healthz', { tls: trust() });
       assert.equal(remote.status, 200, remote.text);
       assert.deepEqual(Object.keys(remote.json), ['status']);
-      const remoteDevices = await call(`http://${lan.address}:${new URL(gw.apiUrl).port}`, 'GET', '/api/v1/devices', { headers: { authorization: `Bearer ${token}` } });
+      const remoteDevices = await call(remoteUrl, 'GET', '/api/v1/devices', { headers: { authorization: `Bearer ${token}` }, tls: trust() });
       assert.equal(remoteDevices.status, 200, 'the bind address answers with the token (its own address is an allowed Host)');
+      await assert.rejects(call(`http://${lan.address}:${new URL(gw.apiUrl).port}`, 'GET', '/healthz'), 'no plain HTTP from the network either');
+    });
+
+    it('serves the same certificate after a restart (the same fingerprint)', async () => {
+      const before = new X509Certificate(readFileSync(certFile)).fingerprint256;
+      const served = async () => (await peerFingerprint(gw.apiUrl));
+      assert.equal(await served(), before);
+      const port = Number(new URL(gw.apiUrl).port);
+      await gw.stop();
+      gw = await start(port);
+      assert.equal(await served(), before, 'the restarted gateway serves the certificate it made the first time');
+      assert.equal(new X509Certificate(readFileSync(certFile)).fingerprint256, before);
     });
   });
 

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../core/log.ts';
@@ -211,6 +211,47 @@ describe('secure by default', () => {
       startEmbeddedBroker({ port: await freePort(), log: silentLogger, settings: { host: '0.0.0.0', tls: { requireClientCert: true } } }),
       /broker\.tls needs both cert and key/,
     );
+  });
+
+  it('beyond loopback with users and no broker.tls, serves MQTT over TLS with a self-signed certificate, and no plain MQTT', async () => {
+    const passwd = join(dir, 'passwd-exposed');
+    execFileSync('mosquitto_passwd', ['-c', '-b', passwd, 'alice', 'alice-secret']);
+    // The machine's own address where it has one (the certificate must name it); else every address, reached through loopback.
+    const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    const tlsDir = join(dir, 'exposed-tls');
+    const b = await startEmbeddedBroker({ port: await freePort(), log: silentLogger, settings: { host: lan ?? '0.0.0.0', passwordFile: passwd }, tlsDir });
+    brokers.push(b);
+    const address = lan ?? '127.0.0.1';
+    const port = String(b.port);
+    assert.match(b.url, /^mqtts:\/\//);
+    assert.equal(b.certFile, join(tlsDir, 'broker.crt'));
+    const tls = ['--cafile', b.certFile!, '-u', 'alice', '-P', 'alice-secret'];
+    const s = mosquittoSub(['-h', address, '-p', port, ...tls, '-t', 'app/#']);
+    subs.push(s);
+    const marker = `over-tls-${Math.random().toString(36).slice(2)}`;
+    await waitFor('a message over TLS', async () => {
+      const r = await mosquittoRun('mosquitto_pub', ['-h', address, '-p', port, ...tls, '-t', 'app/tls', '-m', marker]);
+      assert.equal(r.code, 0, r.output);
+      return s.lines.includes(`app/tls ${marker}`);
+    }, 30_000, 300);
+    const plain = await mosquittoRun('mosquitto_pub', ['-h', address, '-p', port, '-u', 'alice', '-P', 'alice-secret', '-t', 'app/tls', '-m', 'plain']);
+    assert.notEqual(plain.code, 0, 'plain MQTT is refused');
+    const untrusted = await mosquittoRun('mosquitto_pub', ['-h', address, '-p', port, '--capath', '/nonexistent', '-u', 'alice', '-P', 'alice-secret', '-t', 'app/tls', '-m', 'untrusted']);
+    assert.notEqual(untrusted.code, 0, 'a client that does not trust the certificate does not connect');
+    // A last marker over TLS: anything the refused clients had published would have arrived before it.
+    const last = `${marker}-last`;
+    assert.equal((await mosquittoRun('mosquitto_pub', ['-h', address, '-p', port, ...tls, '-q', '1', '-t', 'app/tls', '-m', last])).code, 0);
+    await waitFor('the last marker', () => s.lines.includes(`app/tls ${last}`));
+    assert.ok(!s.lines.some((l) => l.endsWith(' plain') || l.endsWith(' untrusted')), s.output());
+  });
+
+  it('beyond loopback with neither broker.tls nor a directory for a self-signed certificate, refuses to start rather than serve plain MQTT', async () => {
+    const passwd = join(dir, 'passwd-no-tls');
+    execFileSync('mosquitto_passwd', ['-c', '-b', passwd, 'alice', 'alice-secret']);
+    await assert.rejects(startEmbeddedBroker({ port: await freePort(), log: silentLogger, settings: { host: '0.0.0.0', passwordFile: passwd } }), (err: Error & { format?: () => string }) => {
+      assert.match(err.format!(), /serves only TLS.*broker\.tls\.cert/s);
+      return true;
+    });
   });
 
   it('`edgetwin run --broker-host 0.0.0.0` exits with a message naming what to set, and no stack trace', async () => {

@@ -1,8 +1,9 @@
 // Scoped credentials (the per-pod tokens of hub/edged/credentials.ts) in the local API and the
 // embedded broker: a pod's token reaches the devices of its namespace only, a listener added for
-// the pod bridge takes no anonymous caller, and everything else behaves as before. The bridge
-// listener is bound to 127.0.0.2 here (another loopback address): addListener applies the
-// bridge rules whatever the address, so the test needs no network setup.
+// the pod bridge takes no anonymous caller and no connection from outside the pod CIDR, and
+// everything else behaves as before. The bridge listener is bound to 127.0.0.2 here (another
+// loopback address) with the pod CIDR 127.0.0.0/8: addListener applies the bridge rules whatever
+// the address, so the test needs no network setup.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,16 +13,22 @@ import { silentLogger } from '../core/log.ts';
 import { freePort, waitFor } from '../core/testing.ts';
 import { PodCredentials, podUser, POD_USER_PREFIX } from '../hub/edged/credentials.ts';
 import { startApi, type LocalApi } from '../twin/api.ts';
+import { insideCidr } from '../twin/pod-cidr.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../twin/broker.ts';
 import { ScopedCredentials } from '../twin/scoped-credentials.ts';
 import { TwinStore } from '../twin/store.ts';
 import { device, property, RecordingWriter, tempDir } from '../twin/testing.ts';
 import { DeviceTwin } from '../twin/twin.ts';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { request as httpsRequest } from 'node:https';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const BRIDGE = '127.0.0.2';
+/** The pod CIDR the tests' bridge listeners admit: the test's own connections come from loopback. */
+const POD_CIDR = '127.0.0.0/8';
+/** A pod CIDR that leaves this machine's loopback out. */
+const OTHER_CIDR = '10.88.0.0/16';
 
 describe('per-pod tokens (PodCredentials)', () => {
   it('writes a 0600 token per pod, keeps it across a restart, and forgets it with the pod', () => {
@@ -87,7 +94,7 @@ describe('local API with scoped credentials', () => {
     scoped.set(podToken, { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] });
     open = await startApi({ twin, port: await freePort(), log: silentLogger, registry, scoped });
     guarded = await startApi({ twin, port: await freePort(), log: silentLogger, registry: new Registry(), scoped, token: configured });
-    bridge = await open.addListener(BRIDGE);
+    bridge = await open.addListener(BRIDGE, POD_CIDR);
   });
   after(async () => {
     await bridge.close();
@@ -145,6 +152,30 @@ describe('local API with scoped credentials', () => {
     assert.equal((await call(bridge.url, 'GET', '/api/v1/devices/line/packer/twin', podToken)).status, 401);
     scoped.set(podToken, { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] });
   });
+
+  it('on a bridge listener whose pod CIDR leaves this machine out, closes the connection unanswered, even with a pod token', async () => {
+    const outside = await open.addListener('127.0.0.3', OTHER_CIDR);
+    try {
+      await assert.rejects(call(outside.url, 'GET', '/api/v1/devices/line/packer/twin', podToken), 'no answer to an address outside the pod CIDR');
+      await assert.rejects(call(outside.url, 'GET', '/healthz'), 'not even /healthz');
+    } finally {
+      await outside.close();
+    }
+  });
+});
+
+describe('the pod CIDR filter (insideCidr)', () => {
+  it('admits the addresses of the range only, IPv4-mapped ones included', () => {
+    const inside = insideCidr('10.88.0.0/16');
+    for (const a of ['10.88.0.1', '10.88.255.254', '::ffff:10.88.3.4']) assert.equal(inside(a), true, a);
+    for (const a of ['10.89.0.1', '127.0.0.1', '::1', '::ffff:127.0.0.1', '', undefined, 'not-an-address']) assert.equal(inside(a), false, String(a));
+    const v6 = insideCidr('fd00:88::/64');
+    assert.equal(v6('fd00:88::5'), true);
+    assert.equal(v6('fd00:89::5'), false);
+    assert.equal(v6('10.88.0.1'), false);
+    assert.throws(() => insideCidr('10.88'), /not an address range/);
+    assert.throws(() => insideCidr('10.88.0.0/33'), /not an address range/);
+  });
 });
 
 describe('embedded broker with scoped credentials', () => {
@@ -167,7 +198,7 @@ describe('embedded broker with scoped credentials', () => {
   before(async () => {
     scoped.set(token, { subject: 'pod line/app', user: 'pod:line/app', namespaces: ['line'] });
     broker = await startEmbeddedBroker({ port: await freePort(), log: silentLogger, registry: new Registry(), scoped });
-    bridgeUrl = (await broker.addListener(BRIDGE)).url;
+    bridgeUrl = (await broker.addListener(BRIDGE, POD_CIDR)).url;
   });
   after(async () => {
     for (const c of clients) await c.endAsync(true);
@@ -216,10 +247,35 @@ describe('embedded broker with scoped credentials', () => {
 
   it('on the bridge listener, refuses anonymous clients and takes the pod\'s credential', async () => {
     assert.match(bridgeUrl, /^mqtt:\/\/127\.0\.0\.2:\d+$/);
+    assert.equal(broker.podUrl(BRIDGE), broker.url, 'a plain loopback broker: pods are told its URL (podEnv puts the bridge address in)');
     await connectRefused(bridgeUrl);
     await connectRefused(bridgeUrl, { username: 'someone', password: 'anything' });
     const pod = await connect(bridgeUrl, { username: 'pod:line/app', password: token });
     assert.ok(pod.connected);
+  });
+
+  it('on a bridge listener whose pod CIDR leaves this machine out, closes the connection before MQTT, even for a pod', async () => {
+    const outside = await broker.addListener('127.0.0.3', OTHER_CIDR);
+    try {
+      const err = await new Promise<Error | undefined>((resolve) => {
+        const c = mqtt.connect(outside.url, { username: 'pod:line/app', password: token, reconnectPeriod: 0, connectTimeout: 10_000 });
+        c.once('connect', () => {
+          c.end(true);
+          resolve(undefined);
+        });
+        c.once('close', () => {
+          c.end(true);
+          resolve(new Error('closed'));
+        });
+        c.once('error', (e) => {
+          c.end(true);
+          resolve(e);
+        });
+      });
+      assert.ok(err, 'no CONNACK from a listener that refuses the address');
+    } finally {
+      await outside.close();
+    }
   });
 });
 
@@ -256,7 +312,8 @@ describe('scoped credentials next to sessions, extensions and a wildcard listene
       token: configured,
       extend: (routes) => routes.add({ name: 'extra', url: '/api/v1/extra', methods: { GET: async () => [200, { extra: true }] } }),
     });
-    wild = await startApi({ twin, host: '0.0.0.0', port: await freePort(), log: silentLogger, registry: new Registry(), scoped, token: configured });
+    // Beyond loopback it serves TLS with a self-signed certificate kept in tlsDir.
+    wild = await startApi({ twin, host: '0.0.0.0', port: await freePort(), log: silentLogger, registry: new Registry(), scoped, token: configured, tlsDir: join(tmp.dir, 'tls') });
   });
   after(async () => {
     await api.close();
@@ -286,7 +343,7 @@ describe('scoped credentials next to sessions, extensions and a wildcard listene
   });
 
   it('on a bridge listener, takes the configured token as full access and closes with the API', async () => {
-    const bridge = await api.addListener(BRIDGE);
+    const bridge = await api.addListener(BRIDGE, POD_CIDR);
     assert.equal((await call(bridge.url, 'GET', '/api/v1/extra', bearer(configured))).status, 200);
     assert.equal((await call(bridge.url, 'GET', '/api/v1/extra', bearer(podToken))).status, 403);
     assert.equal((await call(bridge.url, 'GET', '/api/v1/extra')).status, 401);
@@ -295,14 +352,41 @@ describe('scoped credentials next to sessions, extensions and a wildcard listene
     assert.equal((await call(api.url, 'GET', '/healthz')).status, 200, 'the main listener stays');
   });
 
-  it('with a wildcard main listener, answers to the bridge address by name once added, and opens no second server', async () => {
+  it('with a wildcard main listener (TLS), answers to the bridge address by name once added, and opens no second server', async () => {
     const wildUrl = wild.url.replace('0.0.0.0', BRIDGE);
-    const before = await call(wildUrl, 'GET', '/api/v1/devices/line/packer/twin', bearer(podToken));
-    assert.equal(before.status, 403, before.text);
+    assert.match(wildUrl, /^https:/);
+    // The certificate names this machine's addresses, not 127.0.0.2: the chain is checked, the name is the Host guard's business here.
+    const ca = readFileSync(wild.certFile!, 'utf8');
+    const tlsCall = (path: string, token: string) =>
+      new Promise<{ status: number; json: { code?: string } }>((resolve, reject) => {
+        const req = httpsRequest(wildUrl + path, { headers: bearer(token), ca, checkServerIdentity: () => undefined }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const before = await tlsCall('/api/v1/devices/line/packer/twin', podToken);
+    assert.equal(before.status, 403);
     assert.equal(before.json.code, 'ET_FORBIDDEN_HOST');
-    const added = await wild.addListener(BRIDGE);
+    const added = await wild.addListener(BRIDGE, POD_CIDR);
     assert.equal(added.url, wildUrl);
-    assert.equal((await call(wildUrl, 'GET', '/api/v1/devices/line/packer/twin', bearer(podToken))).status, 200);
+    assert.equal(wild.podUrl(BRIDGE), wild.url, 'pods are told the main listener, which takes the bridge address');
+    assert.equal((await tlsCall('/api/v1/devices/line/packer/twin', podToken)).status, 200);
     await added.close();
+  });
+
+  it('tells pods the plain bridge listener when the main one is TLS on one address, and the main one when it is plain on loopback', async (t) => {
+    assert.equal(api.podUrl('10.88.0.1'), api.url, 'loopback and plain: podEnv points pods at the bridge, hostNetwork pods at loopback');
+    const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (!lan) return t.skip('this machine has no address beyond loopback');
+    const onLan = await startApi({ twin, host: lan, port: await freePort(), log: silentLogger, registry: new Registry(), scoped, token: configured, tlsDir: join(tmp.dir, 'tls-lan') });
+    try {
+      assert.match(onLan.url, /^https:/);
+      assert.equal(onLan.podUrl('10.88.0.1'), `http://10.88.0.1:${onLan.port}`);
+    } finally {
+      await onLan.close();
+    }
   });
 });

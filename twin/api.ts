@@ -4,8 +4,10 @@
 // 429 (sign-in guessing) or 503. Every request passes the request guard (http-guard.ts) in an onRequest hook, before
 // fastify reads a body or a route runs; the order of its checks is the order of the old server's:
 // Host and Origin, the token, which route (404, 405), a scoped credential's scope, then a write's
-// content type. The same app also answers on the pod bridge (addListener): a second node server
-// hands its requests to fastify's router, and those requests pass a guard that takes no anonymous caller.
+// content type. Beyond loopback it serves only TLS: the configured certificate, else a self-signed
+// one kept in tlsDir (twin/listener-tls.ts), so a token never crosses the network in clear. The same
+// app also answers on the pod bridge (addListener): a second, plain node server, open only to the pod
+// CIDR, hands its requests to fastify's router, and those pass a guard that takes no anonymous caller.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
@@ -14,8 +16,9 @@ import type { Logger } from '../core/log.ts';
 import { redactDeep, redactText } from '../core/redact.ts';
 import { formatValue, type PropertyValue } from '../core/values.ts';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
 import { exposureProblem, isLoopback, methodNotAllowed, RequestGuard, type Caller, type Refusal } from './http-guard.ts';
+import { selfSignedListenerTls } from './listener-tls.ts';
+import { insideCidr } from './pod-cidr.ts';
 import { PROPERTY_KEY_MAX_BYTES, PROPERTY_VALUE_MAX_BYTES } from './kubeedge.ts';
 import type { HealthReport } from './health.ts';
 import { counter, type Registry } from './metrics.ts';
@@ -41,7 +44,10 @@ export interface ApiOptions {
   health?: () => HealthReport & Record<string, unknown>;
   /** Bearer token every request but a loopback /healthz must carry. */
   token?: string;
+  /** The server certificate; beyond loopback without it, a self-signed one from `tlsDir` is served. */
   tls?: ApiTls;
+  /** Where the self-signed certificate is kept (`{dataDir}/tls`, as api.crt and api.key). */
+  tlsDir?: string;
   /** Host header values accepted besides the loopback names and the bind address. */
   allowedHosts?: readonly string[];
   /** More routes (the dashboard's), registered with the same guard, errors and metrics. */
@@ -55,11 +61,16 @@ export interface ApiOptions {
 export interface LocalApi {
   url: string;
   port: number;
+  /** The self-signed certificate file the API serves (beyond loopback with no api.tls); clients trust it. */
+  certFile?: string;
   /**
-   * Also listens on `host` (the pod bridge's address), on the same port, where every request must
+   * Also listens on `host` (the pod bridge's address), on the same port, in plain HTTP, for
+   * connections from inside `podCidr` only (others are closed unanswered); there every request must
    * carry the configured token or a scoped credential, whatever the main listener asks.
    */
-  addListener(host: string): Promise<{ url: string; close(): Promise<void> }>;
+  addListener(host: string, podCidr: string): Promise<{ url: string; close(): Promise<void> }>;
+  /** The URL pods are given for the API on the bridge address `host` (see addListener). */
+  podUrl(host: string): string;
   close(): Promise<void>;
 }
 
@@ -145,6 +156,11 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
   const log = opts.log.child({ component: 'api' });
   const host = opts.host ?? '127.0.0.1';
   checkApiExposure(host, { token: opts.token, clientCa: opts.tls?.clientCa });
+  // Beyond loopback, TLS always: a bearer token or a session cookie must not cross the network in clear.
+  const generated = !opts.tls && !isLoopback(host)
+    ? await selfSignedListenerTls({ name: 'api', what: 'the local API', host, dir: opts.tlsDir, setting: 'api.tls', trust: 'curl --cacert {cert} (the CLI: --api-ca {cert})', log })
+    : undefined;
+  const tls: ApiTls | undefined = opts.tls ?? (generated ? { cert: generated.cert, key: generated.key } : undefined);
   const requests = counter(registry, 'edgetwin_api_requests_total', 'Local API requests, by route and status', ['route', 'status']);
   let guard: RequestGuard | undefined; // built once the port is known (port 0 picks one)
   // Requests that came in on a bridge listener, and that listener's guard.
@@ -153,7 +169,7 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
   // Who each request is, as its guard identified it in the onRequest hook.
   const callers = new WeakMap<FastifyRequest, Caller>();
   const callerOf = (req: FastifyRequest): Caller | undefined => callers.get(req);
-  const scheme = opts.tls ? 'https' : 'http';
+  const scheme = tls ? 'https' : 'http';
 
   // Loaded here, not at the top: a library caller that never starts the API does not pay for it.
   const { default: Fastify } = await import('fastify');
@@ -166,7 +182,7 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
     bodyLimit: MAX_BODY,
     // A long property name is refused by the KubeEdge limit check with its reason, not by the router.
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 8192 },
-    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
     frameworkErrors: (err, req, reply) => {
       // A path fastify cannot decode: the guard still speaks first, so a stranger learns nothing.
       const g = bridged.get(req.raw) ?? guard!;
@@ -396,11 +412,8 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
   const mainGuard = guard;
   const urlOf = (h: string) => `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
   const url = urlOf(host);
-  if (!isLoopback(host) && opts.token && !opts.tls) {
-    log.warn({ url }, 'local API: the bearer token crosses the network in clear text; add api.tls.cert and api.tls.key');
-  }
-  const auth = [opts.token ? 'bearer token' : '', opts.tls?.clientCa ? 'client certificate' : ''].filter(Boolean).join(' + ') || 'none (loopback only)';
-  log.info({ url, auth }, 'local API listening');
+  const auth = [opts.token ? 'bearer token' : '', tls?.clientCa ? 'client certificate' : ''].filter(Boolean).join(' + ') || 'none (loopback only)';
+  log.info({ url, auth, tls: opts.tls ? 'api.tls' : generated ? generated.certFile : 'none (loopback only)' }, 'local API listening');
 
   const extra = new Set<Server>();
   const closeServer = (s: Server) =>
@@ -409,24 +422,38 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
       // Open event streams (the dashboard's) must not hold a shutdown up, here as on the main server.
       s.closeAllConnections();
     });
+  const wildcard = ['', '0.0.0.0', '::', '[::]'].includes(host);
+  // The main listener's URL where it takes the bridge address too (a wildcard), or where it is plain on
+  // loopback (podEnv points hostNetwork pods at loopback, the others at the bridge, whose listener is plain
+  // too); else the plain bridge listener's, for every pod.
+  const plainUrlOf = (h: string) => `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  const podUrl = (bridgeHost: string) => (wildcard || (isLoopback(host) && !tls) ? url : plainUrlOf(bridgeHost));
   return {
     url,
     port,
-    async addListener(bridgeHost) {
-      if (['', '0.0.0.0', '::', '[::]'].includes(host)) {
-        // The main listener already takes this address; it only has to answer to its name.
+    ...(generated ? { certFile: generated.certFile } : {}),
+    podUrl,
+    async addListener(bridgeHost, podCidr) {
+      if (wildcard) {
+        // The main listener already takes this address (TLS, as anywhere beyond loopback); it only has to answer to its name.
         mainGuard.allowHost(bridgeHost);
         return { url: urlOf(bridgeHost), close: async () => undefined };
       }
-      const bridgeGuard = new RequestGuard({ bindHost: bridgeHost, port, scheme, allowedHosts: opts.allowedHosts, token: opts.token, allowedHostsSetting: 'api.allowedHosts', scoped: opts.scoped, credentialRequired: true });
+      const fromPod = insideCidr(podCidr);
+      const bridgeUrl = plainUrlOf(bridgeHost);
+      const bridgeGuard = new RequestGuard({ bindHost: bridgeHost, port, scheme: 'http', allowedHosts: opts.allowedHosts, token: opts.token, allowedHostsSetting: 'api.allowedHosts', scoped: opts.scoped, credentialRequired: true });
       // A second node server on the same app: fastify's router serves its requests, through the same hooks.
       const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
         bridged.set(req, bridgeGuard);
         app.routing(req, res);
       };
-      const s: Server = opts.tls
-        ? (createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest) as unknown as Server)
-        : createServer(onRequest);
+      // Plain: the traffic never leaves this host's bridge, and pods hold no certificate to check ours with.
+      const s: Server = createServer(onRequest);
+      s.on('connection', (socket) => {
+        if (fromPod(socket.remoteAddress)) return;
+        log.warn({ address: socket.remoteAddress, podCidr }, 'local API: a connection to the pod bridge listener from outside the pod CIDR closed');
+        socket.destroy();
+      });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error) => reject(new Error(`local API cannot listen on the pod bridge ${bridgeHost}:${port}: ${err.message}`, { cause: err }));
         s.once('error', onError);
@@ -436,9 +463,9 @@ export async function startApi(opts: ApiOptions): Promise<LocalApi> {
         });
       });
       extra.add(s);
-      log.info({ url: urlOf(bridgeHost), auth: opts.token ? 'bearer token or pod credential' : 'pod credential' }, 'local API listening for pods');
+      log.info({ url: bridgeUrl, podCidr, auth: opts.token ? 'bearer token or pod credential' : 'pod credential' }, 'local API listening for pods (plain HTTP, pod CIDR only)');
       return {
-        url: urlOf(bridgeHost),
+        url: bridgeUrl,
         close: async () => {
           if (!extra.delete(s)) return;
           await closeServer(s);

@@ -1,5 +1,7 @@
 // The embedded MQTT broker (aedes) for a gateway that runs with no broker of its own.
-// Loopback by default; anywhere else it needs users (a password file or client certificates).
+// Loopback by default; anywhere else it needs users (a password file or client certificates) and
+// serves only TLS: broker.tls's certificate, else a self-signed one kept in tlsDir, so no password
+// crosses the network in clear. The pod bridge listener is plain and open to the pod CIDR only.
 // Each client gets a bounded outgoing queue (twin/broker/outgoing.ts explains why aedes needs
 // one), packets are refused above broker.maxPacketBytes before they are buffered, and retained
 // messages are bounded by count and bytes.
@@ -16,7 +18,9 @@ import { PacketSizeGuard } from './broker/packet-guard.ts';
 import { boundStoredMessages } from './broker/stored-bound.ts';
 import { PasswordFile } from './broker/passwords.ts';
 import { Permissions, type Who } from './broker/permissions.ts';
-import { BROKER_DEFAULTS, checkExposure, readTls, type BrokerSettings } from './broker/settings.ts';
+import { BROKER_DEFAULTS, checkExposure, isLoopback, readTls, type BrokerSettings, type TlsMaterial } from './broker/settings.ts';
+import { selfSignedListenerTls } from './listener-tls.ts';
+import { insideCidr } from './pod-cidr.ts';
 import type { ScopedCredentials } from './scoped-credentials.ts';
 
 export { BROKER_DEFAULTS, type BrokerSettings } from './broker/settings.ts';
@@ -28,11 +32,16 @@ export interface EmbeddedBroker {
   aedes: Aedes;
   /** True while it accepts connections (for /healthz). */
   readonly serving: boolean;
+  /** The self-signed certificate file the broker serves (beyond loopback with no broker.tls); clients trust it. */
+  certFile?: string;
   /**
-   * Also listens on `host` (the pod bridge's address), same port: there a client must authenticate
-   * (a scoped credential, a password file user or a client certificate); anonymous clients are refused.
+   * Also listens on `host` (the pod bridge's address), same port, in plain MQTT, for connections from
+   * inside `podCidr` only: there a client must authenticate (a scoped credential or a password file
+   * user); anonymous clients are refused.
    */
-  addListener(host: string): Promise<{ url: string; close(): Promise<void> }>;
+  addListener(host: string, podCidr: string): Promise<{ url: string; close(): Promise<void> }>;
+  /** The URL pods are given for the broker on the bridge address `host` (see addListener). */
+  podUrl(host: string): string;
   close(): Promise<void>;
 }
 
@@ -47,16 +56,23 @@ export interface EmbeddedBrokerOptions {
   servedLocally?: (device: string) => boolean;
   /** Credentials with a scope (pods'): the password of their user, limited to their namespaces' devices. */
   scoped?: ScopedCredentials;
+  /** Where the self-signed certificate is kept (`{dataDir}/tls`, as broker.crt and broker.key). */
+  tlsDir?: string;
 }
 
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const s: BrokerSettings = { ...BROKER_DEFAULTS, ...opts.settings, ...(opts.host ? { host: opts.host } : {}) };
   checkExposure(s);
   // Any tls block means TLS: `requireClientCert` alone must never leave a plain listener open.
-  const tls = s.tls ? readTls(s.tls) : undefined;
+  const configured = s.tls ? readTls(s.tls) : undefined;
   const passwords = s.passwordFile ? PasswordFile.read(s.passwordFile) : undefined;
   const permissions = new Permissions({ acl: s.aclFile ? AclFile.read(s.aclFile) : undefined, mapperUsers: s.mapperUsers, servedLocally: opts.servedLocally });
   const log = opts.log.child({ component: 'broker' });
+  // Beyond loopback, TLS always: a password must not cross the network in clear.
+  const generated = !configured && !isLoopback(s.host)
+    ? await selfSignedListenerTls({ name: 'broker', what: 'the embedded MQTT broker', host: s.host, dir: opts.tlsDir, setting: 'broker.tls', trust: 'mosquitto_sub --cafile {cert}', log })
+    : undefined;
+  const tls: TlsMaterial | undefined = configured ?? (generated ? { cert: Buffer.from(generated.cert), key: Buffer.from(generated.key), requireClientCert: false } : undefined);
   if (s.mapperUsers.length > 0 && !passwords && !tls?.ca) {
     log.warn({ mapperUsers: s.mapperUsers }, 'broker.mapperUsers is set, but with no broker.passwordFile or broker.tls.ca no client can authenticate as one');
   }
@@ -146,8 +162,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));
 
-  const accept = (conn: Socket, beyondLoopback = false) => {
-    if (beyondLoopback) strict.add(conn);
+  const accept = (conn: Socket, podBridge = false) => {
+    if (podBridge) strict.add(conn);
     // Small MQTT packets must not wait for Nagle's algorithm (40 ms with delayed ACKs on Linux).
     conn.setNoDelay(true);
     const client = aedes.handle(conn, undefined as never) as Client;
@@ -163,13 +179,22 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       },
     });
   };
-  const makeServer = (beyondLoopback: boolean): Server => {
-    const onConn = (conn: Socket) => accept(conn, beyondLoopback);
+  const makeServer = (): Server => {
+    const onConn = (conn: Socket) => accept(conn);
     const srv: Server = tls
       ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.requireClientCert }, onConn)
       : createServer(onConn);
     if (tls) srv.on('tlsClientError', (err) => log.info({ err: err.message }, 'mqtt TLS handshake failed'));
     return srv;
+  };
+  /** The pod bridge's listener: plain (the traffic stays on this host's bridge), pods' addresses only, no anonymous client. */
+  const makeBridgeServer = (podCidr: string): Server => {
+    const fromPod = insideCidr(podCidr);
+    return createServer((conn) => {
+      if (fromPod(conn.remoteAddress)) return accept(conn, true);
+      log.warn({ address: conn.remoteAddress, podCidr }, 'mqtt: a connection to the pod bridge listener from outside the pod CIDR closed');
+      conn.destroy();
+    });
   };
   const listen = (srv: Server, bindHost: string, bindPort: number) =>
     new Promise<void>((resolve, reject) => {
@@ -183,7 +208,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         resolve();
       });
     });
-  const server = makeServer(false);
+  const server = makeServer();
   const host = s.host;
   try {
     await listen(server, host, opts.port);
@@ -193,27 +218,35 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  const urlOf = (h: string) => `${tls ? 'mqtts' : 'mqtt'}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  const at = (h: string) => `${h.includes(':') ? `[${h}]` : h}:${port}`;
+  const urlOf = (h: string) => `${tls ? 'mqtts' : 'mqtt'}://${at(h)}`;
   const url = urlOf(host);
+  const wildcard = ['', '0.0.0.0', '::', '[::]'].includes(host);
+  // The main listener's URL where it takes the bridge address too (a wildcard), or where it is plain on
+  // loopback (podEnv points hostNetwork pods at loopback, the others at the bridge, whose listener is plain
+  // too); else the plain bridge listener's, for every pod.
+  const podUrl = (bridgeHost: string) => (wildcard || (isLoopback(host) && !tls) ? url : `mqtt://${at(bridgeHost)}`);
   const extra = new Set<Server>();
-  log.info({ url, users: passwords?.size, acl: s.aclFile !== undefined, clientCerts: tls?.ca !== undefined }, 'embedded MQTT broker listening');
+  log.info({ url, users: passwords?.size, acl: s.aclFile !== undefined, clientCerts: tls?.ca !== undefined, tls: configured ? 'broker.tls' : generated ? generated.certFile : 'none (loopback only)' }, 'embedded MQTT broker listening');
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
     aedes,
+    ...(generated ? { certFile: generated.certFile } : {}),
+    podUrl,
     get serving() {
       return server.listening && !aedes.closed;
     },
-    async addListener(bridgeHost) {
+    async addListener(bridgeHost, podCidr) {
       // A wildcard main listener already takes the address, under its own (secure-by-default) rules.
-      if (['', '0.0.0.0', '::', '[::]'].includes(host)) return { url: urlOf(bridgeHost), close: async () => undefined };
-      const srv = makeServer(true);
+      if (wildcard) return { url: urlOf(bridgeHost), close: async () => undefined };
+      const srv = makeBridgeServer(podCidr);
       await listen(srv, bridgeHost, port);
       extra.add(srv);
-      log.info({ url: urlOf(bridgeHost) }, 'embedded MQTT broker listening for pods (authenticated clients only)');
+      log.info({ url: `mqtt://${at(bridgeHost)}`, podCidr }, 'embedded MQTT broker listening for pods (plain MQTT, pod CIDR only, authenticated clients only)');
       return {
-        url: urlOf(bridgeHost),
+        url: `mqtt://${at(bridgeHost)}`,
         close: () =>
           new Promise<void>((resolve) => {
             extra.delete(srv);

@@ -1,10 +1,11 @@
 // The `edgetwin cloud` process, as one function the command and the tests' child both call: the
-// CA, the join server (:10002), CloudHub (:10000), and /metrics and /healthz on loopback (:10080).
+// CA, the join server (:10002), CloudHub (:10000), and /metrics, /healthz and the fleet view on
+// loopback (:10080), or beyond it over HTTPS with a certificate of the cloud's CA and a token.
 // With Kubernetes the controllers run (hub/controllers, loaded by a dynamic import), the CA lives in
 // Secret edgetwin-ca and the ACK record in ObjectSync objects; without it no controller runs and
 // edge messages go to the ReportLog in the state directory (as do those no controller claims).
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { hostname, networkInterfaces } from 'node:os';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
@@ -15,7 +16,7 @@ import { DirCaStore, ensureStateDir } from '../join/store.ts';
 import { isMembershipDetailRequest, membershipDetail, type MembershipDevice, type Message } from '../message/index.ts';
 import { SqliteAckRecordStore, type AckRecordStore } from './ack-store.ts';
 import type { Offer } from './queue.ts';
-import { exposureProblem, RequestGuard } from '../../twin/http-guard.ts';
+import { exposureProblem, isLoopback, RequestGuard } from '../../twin/http-guard.ts';
 import { Fleet, ReportedDeviceStates, type DeviceStateSource } from './fleet.ts';
 import { defaultFleetPage, fleetHttp, refusal } from './fleet-http.ts';
 import { ReportLog } from './report-log.ts';
@@ -37,7 +38,10 @@ export interface CloudOptions {
   port?: number;
   joinPort?: number;
   httpPort?: number;
-  /** Address of the /metrics, /healthz and fleet view listener (default 127.0.0.1); beyond loopback it needs httpToken. */
+  /**
+   * Address of the /metrics, /healthz and fleet view listener (default 127.0.0.1); beyond loopback it
+   * needs httpToken and serves HTTPS with a certificate of the cloud's CA (for `advertise` and this address).
+   */
   httpListen?: string;
   /** The bearer token (or session cookie) the fleet view asks for. */
   httpToken?: string;
@@ -109,7 +113,12 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   await revocations.reload();
   const issued = new IssuedNodes(store);
   await issued.load();
-  const credentials = await ca.issueServerCert(opts.advertise?.length ? opts.advertise : defaultAdvertise());
+  const advertise = opts.advertise?.length ? opts.advertise : defaultAdvertise();
+  const credentials = await ca.issueServerCert(advertise);
+  // Beyond loopback the fleet listener serves HTTPS, always: its token must not cross the network in clear.
+  const fleetTls = isLoopback(httpHost)
+    ? undefined
+    : await ca.issueServerCert(['', '0.0.0.0', '::', '[::]'].includes(httpHost) ? advertise : [...advertise, httpHost.replace(/^\[|\]$/g, '')]);
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -131,12 +140,12 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   // Built at the first request: the guard needs the port the listener got.
   let guard: RequestGuard | undefined;
   const guardOf = () => (guard ??= new RequestGuard({
-    bindHost: httpHost, port: (http.address() as { port: number }).port, scheme: 'http', token: opts.httpToken,
+    bindHost: httpHost, port: (http.address() as { port: number }).port, scheme: fleetTls ? 'https' : 'http', token: opts.httpToken,
     allowedHosts: opts.httpAllowedHosts, allowedHostsSetting: '--http-allowed-hosts',
   }));
   const fleetRoutes = fleetHttp({ fleet, pageDir: opts.fleetPageDir ?? defaultFleetPage(), pushMs: opts.fleetPushMs, guard: guardOf });
   const join = createJoinServer({ ca, credentials, revocations, issued, log, connected: (n) => hub.isConnected(n) });
-  const http = createHttpServer((req, res) => {
+  const serve = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const refused = path === '/healthz' || path === '/metrics' ? refusal(guardOf(), req, path) : undefined;
     if (refused) {
@@ -162,7 +171,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     if (fleetRoutes(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('this server serves the fleet view at /, /api/v1/fleet, /metrics and /healthz\n');
-  });
+  };
+  const http: HttpServer | HttpsServer = fleetTls ? createHttpsServer({ cert: fleetTls.certPem, key: fleetTls.keyPem }, serve) : createHttpServer(serve);
 
   const servers: Array<HttpServer | HttpsServer> = [];
   const closeAll = async () => {
@@ -206,6 +216,12 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   }
 
   log.info({ ...ports, listen: opts.listen ?? 'all interfaces', stateDir: opts.stateDir, sans: credentials.sans, caHash: ca.hash }, 'cloud started');
+  if (fleetTls) {
+    log.info(
+      { url: `https://${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${ports.http}`, sans: fleetTls.sans, caHash: ca.hash },
+      `the fleet view, /metrics and /healthz serve HTTPS with a certificate of the cloud's CA: trust that CA, served by the join server at /ca.crt on port ${ports.join} in DER (check its sha256 against caHash; openssl x509 -inform der -in ca.crt -out ca.pem; curl --cacert ca.pem)`,
+    );
+  }
   if (kubernetes) log.info({ kubernetes: opts.kubernetes, server: kubernetes.kube.server, namespace: kubernetes.namespace, controllers: controllers?.list.map((c) => c.name) }, 'controllers running against Kubernetes');
   else log.info('no Kubernetes configuration (--kubeconfig, KUBECONFIG or in-cluster): no controller runs, the cloud-edge link runs alone and edge messages go to the report log');
 

@@ -3,8 +3,10 @@
 // guard with a token (bearer and the sign-in cookie) and beyond loopback.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import { request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../core/log.ts';
@@ -154,6 +156,35 @@ describe('the fleet view\'s guard', () => {
       assert.equal((await fetch(`${url}/metrics`)).status, 401);
       assert.equal((await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    } finally {
+      await cloud.close();
+    }
+  });
+
+  it('beyond loopback, serves HTTPS with a certificate that verifies against the cloud\'s CA, and no plain HTTP', async () => {
+    const token = 'fleet-token-fedcba9876543210';
+    // The machine's own address where it has one; else every address, reached through loopback (which the certificate names too).
+    const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    const cloud = await start(join(dir, 'exposed-tls'), { httpListen: lan ?? '0.0.0.0', httpToken: token });
+    const url = `https://${lan ?? '127.0.0.1'}:${cloud.ports.http}`;
+    // What a user trusts: the CA the join server serves at /ca.crt (DER), as PEM.
+    const ca = new X509Certificate(cloud.ca.certDer).toString();
+    const get = (path: string, opts: { ca?: string; plain?: boolean; token?: string } = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const target = opts.plain ? url.replace('https:', 'http:') + path : url + path;
+        const headers = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+        (opts.plain ? request(target, { headers }, done) : httpsRequest(target, { headers, ...(opts.ca ? { ca: opts.ca } : {}) }, done)).on('error', reject).end();
+        function done(res: IncomingMessage) {
+          res.resume();
+          resolve(res.statusCode!);
+        }
+      });
+    try {
+      assert.equal(await get('/api/v1/fleet', { ca, token }), 200);
+      assert.equal(await get('/api/v1/fleet', { ca }), 401, 'the token is still required');
+      assert.equal(await get('/metrics', { ca, token }), 200);
+      await assert.rejects(get('/healthz'), /self[- ]signed|unable to verify|local issuer/i, 'a client without the cloud CA fails the handshake');
+      await assert.rejects(get('/healthz', { plain: true }), 'plain HTTP gets no answer');
     } finally {
       await cloud.close();
     }
