@@ -3,7 +3,8 @@
 //  - paced: 1,000 monitored items changing every 100 ms on one node-opcua server, read by a bare
 //    node-opcua subscription (the floor) and by edgetwin's OPC UA driver under the mapper runtime,
 //    with the same sampling and publishing intervals and queue size (10,000 values/s: both keep up,
-//    and the comparison is latency);
+//    and the comparison is latency: the goal is judged from each publish response's arrival, since
+//    the source-to-sink figure is mostly the server's timer phase, see measure.ts);
 //  - unpaced: 10,000 items changing every 50 ms (200,000 values/s) on SERVERS servers, so the
 //    subscribers, not the servers, are the limit (the servers' CPU is shown to prove it): values/s
 //    received and the subscriber's CPU per 1,000 values.
@@ -67,19 +68,26 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-// Latency depends on where each subscription's publishing timer falls relative to the server's
-// change timer, a phase set by chance when the subscription is created: the median run of each side
-// is the fair comparison. Throughput takes the best run (the machine is shared).
+// Source-to-sink latency depends on where the server's sampling and publishing timers fall relative
+// to its change timer, a phase set by chance when the subscription is created, and moves by up to a
+// publishing interval from run to run whoever subscribes; the median run of each side is shown. The
+// goal compares what each subscriber adds once the publish response has arrived: latency from its
+// arrival to the sink. Throughput takes the best run (the machine is shared).
 const summary = (runs: SideResult[]) => ({
   valuesPerSec: Math.max(...runs.map((r) => r.valuesPerSec)),
   p50Ms: median(runs.map((r) => r.p50Ms)),
   p99Ms: median(runs.map((r) => r.p99Ms)),
+  arrivalP50Ms: median(runs.map((r) => r.arrivalP50Ms)),
+  arrivalP99Ms: median(runs.map((r) => r.arrivalP99Ms)),
 });
 const floor = summary(paced.floors);
 const edgetwin = summary(paced.edgetwins);
 const ratio = Math.round((edgetwin.valuesPerSec / floor.valuesPerSec) * 1000) / 1000;
+/** Source to sink: shown, not judged (the timer phase dominates it). */
 const p99DeltaMs = edgetwin.p99Ms - floor.p99Ms;
-const pacedPass = ratio >= GOALS.ratio && p99DeltaMs <= GOALS.p99DeltaMs;
+/** Publish response's arrival to sink: what edgetwin adds; the goal. */
+const arrivalP99DeltaMs = edgetwin.arrivalP99Ms - floor.arrivalP99Ms;
+const pacedPass = ratio >= GOALS.ratio && arrivalP99DeltaMs <= GOALS.p99DeltaMs;
 
 // Unpaced, each side by its median run, values/s and CPU per value alike.
 const u = (runs: SideResult[]) => ({
@@ -103,8 +111,10 @@ function print(title: string, rows: string[][]): void {
 print(`bench/opcua, paced: 1000 monitored items changing every 100 ms, sampling and publishing 100 ms, queue size ${paced.queueSize}, ${paced.measureMs / 1000} s per run, ${repeats} run(s) each: best values/s, median latency`, [
   ['', 'floor (bare node-opcua)', 'edgetwin', 'goal'],
   ['values/s', String(floor.valuesPerSec), String(edgetwin.valuesPerSec), `edgetwin >= ${GOALS.ratio * 100}% of floor (${(ratio * 100).toFixed(1)}%)`],
-  ['latency p50', `${floor.p50Ms} ms`, `${edgetwin.p50Ms} ms`, ''],
-  ['latency p99', `${floor.p99Ms} ms`, `${edgetwin.p99Ms} ms`, `edgetwin <= floor + ${GOALS.p99DeltaMs} ms (${p99DeltaMs >= 0 ? '+' : ''}${p99DeltaMs} ms)`],
+  ['latency p50, from source', `${floor.p50Ms} ms`, `${edgetwin.p50Ms} ms`, 'mostly the server\'s timer phase, set by chance per run'],
+  ['latency p99, from source', `${floor.p99Ms} ms`, `${edgetwin.p99Ms} ms`, `(${p99DeltaMs >= 0 ? '+' : ''}${p99DeltaMs} ms, not judged)`],
+  ['latency p50, from arrival', `${floor.arrivalP50Ms} ms`, `${edgetwin.arrivalP50Ms} ms`, ''],
+  ['latency p99, from arrival', `${floor.arrivalP99Ms} ms`, `${edgetwin.arrivalP99Ms} ms`, `edgetwin <= floor + ${GOALS.p99DeltaMs} ms (${arrivalP99DeltaMs >= 0 ? '+' : ''}${arrivalP99DeltaMs} ms)`],
 ]);
 console.log(`  ${pacedPass ? 'PASS' : 'FAIL'}\n`);
 print(`bench/opcua, unpaced: 10,000 monitored items changing every 50 ms (200,000 values/s offered) on ${SERVERS} servers, sampling and publishing 50 ms, queue size ${unpaced.queueSize}, ${unpaced.measureMs / 1000} s per run, ${repeats} run(s) each: median run`, [
@@ -117,7 +127,7 @@ console.log(`  ${unpacedPass ? 'PASS' : 'FAIL'}`);
 // On a shared machine a starved server shows little CPU yet delivers little: the load says so.
 console.log(`  load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} on this machine's cores`);
 console.log(JSON.stringify({
-  bench: 'opcua', quick, items: paced.items, periodMs: paced.periodMs, queueSize: paced.queueSize, measureSeconds: paced.measureMs / 1000, floor, edgetwin, ratio, p99DeltaMs,
+  bench: 'opcua', quick, items: paced.items, periodMs: paced.periodMs, queueSize: paced.queueSize, measureSeconds: paced.measureMs / 1000, floor, edgetwin, ratio, p99DeltaMs, arrivalP99DeltaMs,
   runs: { floor: paced.floors, edgetwin: paced.edgetwins }, goals: GOALS, pacedPass,
   unpaced: {
     items: unpaced.items, periodMs: unpaced.periodMs, servers: SERVERS, measureSeconds: unpaced.measureMs / 1000,

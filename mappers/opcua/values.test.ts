@@ -52,3 +52,16 @@ test('other variants read as text', () => {
   assert.equal(fromVariant(new Variant({ dataType: DataType.DateTime, value: new Date('2026-01-01T00:00:00Z') })), '2026-01-01T00:00:00.000Z');
   assert.equal(fromVariant(new Variant({ dataType: DataType.Double, arrayType: VariantArrayType.Array, value: [1, 2] })), '[1,2]');
 });
+
+test('scalars of the plain DataTypes come through as they are, the others are converted', () => {
+  const scalar = (dataType: DataType, value: unknown) => fromVariant(new Variant({ dataType, arrayType: VariantArrayType.Scalar, value }));
+  assert.equal(scalar(DataType.Boolean, true), true);
+  for (const t of [DataType.SByte, DataType.Byte, DataType.Int16, DataType.UInt16, DataType.Int32, DataType.UInt32]) assert.equal(scalar(t, 7), 7, DataType[t]);
+  assert.equal(scalar(DataType.Float, 1.5), 1.5);
+  assert.equal(scalar(DataType.Double, 2.25), 2.25);
+  assert.equal(scalar(DataType.String, 'on'), 'on');
+  assert.equal(scalar(DataType.UInt64, [0, 5]), 5);
+  assert.equal(scalar(DataType.DateTime, new Date('2026-01-02T03:04:05.678Z')), '2026-01-02T03:04:05.678Z');
+  assert.equal(scalar(DataType.LocalizedText, { text: 'hello' }), 'hello');
+  assert.equal(scalar(DataType.Double, null), undefined);
+});

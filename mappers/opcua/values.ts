@@ -22,9 +22,7 @@ export function statusError(status: StatusCode, what: string): Error {
   return codedError(statusCodeName(status), `${what} returned ${describeStatus(status)}`);
 }
 
-function isUncertain(status: StatusCode): boolean {
-  return (status.value & 0xc0000000) >>> 0 === 0x40000000;
-}
+const uncertainCode = (code: number) => (code & 0xc0000000) >>> 0 === 0x40000000;
 
 const TWO32 = 4294967296n;
 
@@ -36,23 +34,24 @@ function int64(value: unknown, signed: boolean): bigint | number {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/**
+ * Scalar DataTypes whose JavaScript value is already a PropertyValue, indexed by DataType: one
+ * array read per notification instead of ten case comparisons (a subscription decodes tens of
+ * thousands of values a second).
+ */
+const AS_IS: readonly boolean[] = (() => {
+  const asIs: boolean[] = [];
+  for (const t of [DataType.Boolean, DataType.SByte, DataType.Byte, DataType.Int16, DataType.UInt16, DataType.Int32, DataType.UInt32, DataType.Float, DataType.Double, DataType.String]) asIs[t] = true;
+  return asIs;
+})();
+
 /** A variant's value as a PropertyValue; arrays and structures become JSON text. */
 export function fromVariant(variant: Variant): PropertyValue | undefined {
   const { dataType, value } = variant;
   if (value === null || value === undefined) return undefined;
   if (variant.arrayType !== VariantArrayType.Scalar) return JSON.stringify(Array.from(value as ArrayLike<unknown>, (x) => (typeof x === 'bigint' ? String(x) : x)));
+  if (AS_IS[dataType] === true) return value as PropertyValue;
   switch (dataType) {
-    case DataType.Boolean:
-    case DataType.SByte:
-    case DataType.Byte:
-    case DataType.Int16:
-    case DataType.UInt16:
-    case DataType.Int32:
-    case DataType.UInt32:
-    case DataType.Float:
-    case DataType.Double:
-    case DataType.String:
-      return value as PropertyValue;
     case DataType.Int64:
       return int64(value, true);
     case DataType.UInt64:
@@ -75,13 +74,15 @@ export function fromVariant(variant: Variant): PropertyValue | undefined {
 /** One DataValue as the runtime wants it: value, source time and quality. */
 export function toRaw(property: string, dv: DataValue, what: string): RawReading {
   const status = dv.statusCode;
+  // Read once: a status code's value is a getter, and Good (0) is nearly every notification.
+  const code = status.value;
   const time = (dv.sourceTimestamp ?? dv.serverTimestamp)?.getTime();
-  if (status.value !== 0 && !isUncertain(status) && (status.value & 0x80000000) !== 0) {
+  if (code !== 0 && !uncertainCode(code) && (code & 0x80000000) !== 0) {
     return { property, time, quality: 'bad', error: { code: statusCodeName(status), message: `${what} returned ${describeStatus(status)}` } };
   }
   const value = fromVariant(dv.value);
   if (value === undefined) return { property, time, quality: 'bad', error: { code: IoCodes.NO_DATA, message: `${what} holds no value (null)` } };
-  return { property, value, time, quality: isUncertain(status) ? 'uncertain' : 'good' };
+  return { property, value, time, quality: code !== 0 && uncertainCode(code) ? 'uncertain' : 'good' };
 }
 
 const RANGES: Partial<Record<DataType, [number, number]>> = {

@@ -98,3 +98,51 @@ test('through the host: a write reads back through the pipeline, and polls after
     await host.close();
   }
 });
+
+test('pushed readings pass the report filter through the property\'s own slot, shared with its polls, and are counted', async () => {
+  // Typed values, no codec: pushed properties as a subscription delivers them, one polled beside them.
+  const driver = defineDriver<Record<string, never>, { mode?: string }>({
+    name: 'mixed',
+    sdkVersion: `^${SDK_VERSION}`,
+    protocolSchema: { type: 'object' },
+    visitorSchema: { type: 'object', properties: { mode: { type: 'string' } } },
+    pushes: (p) => p.visitor.mode !== 'poll',
+    plan: (_d, properties) => [{ properties }],
+    async connect() {
+      return { async read() { return []; }, async write() {}, async subscribe() { return async () => undefined; }, async close() {} };
+    },
+  });
+  const device = makeDevice({ name: 'mix', protocol: 'mixed', config: {}, properties: [
+    { name: 'banded', type: 'double', deadband: 0.5, visitor: {} },
+    { name: 'cyclic', type: 'double', reportCycle: 1000, visitor: {} },
+    { name: 'polled', type: 'double', visitor: { mode: 'poll' } },
+  ] });
+  const { prepared, errors } = new DevicePreparer().prepare(device, driver);
+  assert.deepEqual(errors, []);
+  const pushed = prepared!.pushed!;
+  assert.deepEqual(pushed.map((p) => p.name), ['banded', 'cyclic']);
+  const sink = new RecordingSink();
+  const metrics = new MapperMetrics(new Registry());
+  const pipeline = new ReadPipeline(prepared!, sink, metrics);
+  const reported = () => sink.readings.map((r) => [r.property, r.value ?? r.error?.code]);
+
+  pipeline.pushed(pushed, [{ property: 'banded', value: 10 }, { property: 'cyclic', value: 1 }], 1000);
+  pipeline.pushed(pushed, [{ property: 'banded', value: 10.4 }, { property: 'cyclic', value: 1 }], 1500);
+  assert.deepEqual(reported(), [['banded', 10], ['cyclic', 1]], 'inside the deadband and an unchanged value stay at the edge');
+  pipeline.pushed(pushed, [{ property: 'banded', value: 10.6 }, { property: 'cyclic', value: 1 }], 2000);
+  assert.deepEqual(reported().slice(2), [['banded', 10.6], ['cyclic', 1]], 'past the deadband; the unchanged value once its reportCycle came round');
+  pipeline.pushed(pushed, [{ property: 'banded', error: { code: 'EBROKEN', message: 'sensor broken' } }, { property: 'nobody', value: 1 }], 2100);
+  assert.deepEqual(reported().slice(4), [['banded', 'EBROKEN']], 'a bad reading is reported; a property that is not pushed is ignored');
+  assert.equal(pipeline.heard, 3 + 1);
+
+  // A poll of a pushed property (the read-back after a write goes this way) meets the same slot.
+  const req = { properties: [pushed[0]!] } as ReadRequest;
+  pipeline.pushed(pushed, [{ property: 'banded', value: 20 }], 3000);
+  pipeline.ingest(req, [{ property: 'banded', value: 20.2 }], 3100);
+  assert.deepEqual(reported().slice(5), [['banded', 20]], 'a polled value inside the deadband of the pushed one is not reported again');
+
+  const reads = (await metrics.reads.get()).values.reduce((n, v) => n + v.value, 0);
+  assert.equal(reads, 2 + 2 + 2 + 1 + 1 + 1, 'every pushed reading of a pushed property counts as a read, the ignored one not');
+  const errorsCounted = (await metrics.readErrors.get()).values.find((v) => v.labels.code === 'EBROKEN')?.value;
+  assert.equal(errorsCounted, 1);
+});

@@ -39,8 +39,8 @@ export class ReadPipeline {
   readonly #boundByRequest = new WeakMap<ReadRequest, BoundProperty[]>();
   /** Calls of pushed() that brought readings: the silence watch compares it, no clock read per reading. */
   heard = 0;
-  /** Pushed properties looked up once: a stream can push thousands of readings a second. */
-  #pushed?: Map<string, { p: PropertyBinding; codec: CodecSpec | undefined }>;
+  /** Pushed properties looked up once, with their report slots: a stream can push thousands of readings a second. */
+  #pushed?: Map<string, BoundProperty>;
 
   constructor(prepared: PreparedDevice, sink: ReadingSink, metrics: MapperMetrics) {
     this.#prepared = prepared;
@@ -99,17 +99,29 @@ export class ReadPipeline {
     return { readings, ok: unchanged > 0 || reported.some((r) => r.quality !== 'bad') };
   }
 
-  /** Readings a subscription delivered. */
+  /**
+   * Readings a subscription delivered. A stream can push tens of thousands a second, so this is
+   * #deliver written out for one pass: each property's codec and report slot come from a map built
+   * once, and no array besides the admitted readings is allocated per batch.
+   */
   pushed(properties: readonly PropertyBinding[], raws: readonly RawReading[], now: number): void {
     let byName = this.#pushed;
-    if (!byName) this.#pushed = byName = new Map(properties.map((p) => [p.name, { p, codec: this.#prepared.codecs.get(p.name) }]));
-    const readings: Reading[] = [];
-    for (const raw of raws) {
+    if (!byName) this.#pushed = byName = new Map(properties.map((p) => [p.name, { p, codec: this.#prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }]));
+    const admitted: Reading[] = [];
+    let read = 0;
+    for (let i = 0; i < raws.length; i++) {
+      const raw = raws[i]!;
       const bound = byName.get(raw.property);
-      if (bound) readings.push(toReading(this.#id, bound.p, bound.codec, raw, now));
+      if (!bound) continue;
+      const reading = toReading(this.#id, bound.p, bound.codec, raw, now);
+      read++;
+      if (reading.quality === 'bad' && reading.error) this.#metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: reading.error.code });
+      if (this.#filter.admit(reading, now, bound.slot)) admitted.push(reading);
     }
-    if (readings.length) this.heard++;
-    this.#deliver(readings, true, 0, now);
+    if (!read) return;
+    this.heard++;
+    this.#metrics.countReads(this.#id, this.#protocol, read);
+    if (admitted.length) this.#sink.report(admitted);
   }
 
   /** A request that failed as a whole: every property of it reads bad with the reason. */

@@ -33,6 +33,8 @@ export interface ReportSlot {
 const numeric = (v: PropertyValue | undefined): v is number | bigint => typeof v === 'number' || typeof v === 'bigint';
 
 export function changedBeyond(a: PropertyValue | undefined, b: PropertyValue | undefined, deadband: number | undefined): boolean {
+  // Two plain numbers without a deadband, the common case of a stream: no type tests beyond these.
+  if (deadband === undefined && typeof a === 'number' && typeof b === 'number') return a !== b;
   if (deadband !== undefined && deadband > 0 && numeric(a) && numeric(b)) return Math.abs(Number(a) - Number(b)) > deadband;
   return !sameValue(a, b);
 }
