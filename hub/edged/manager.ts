@@ -12,7 +12,7 @@ import { containerHash, parseQuantity, podKey, podUid, sandboxHash, unsupported,
 import { edgedMetrics, type EdgedMetrics } from './metrics.ts';
 import { Prober } from './probes.ts';
 import type { Registry } from 'prom-client';
-import type { PodSource, StatusSink } from './source.ts';
+import type { PodSource, SourceEvent, StatusSink } from './source.ts';
 import { containerMounts, removePodDir, syncVolumes, VolumeError } from './volumes.ts';
 import { TOKEN_PATH, type PodCredentials } from './credentials.ts';
 
@@ -95,6 +95,9 @@ const nsToIso = (ns: number) => (ns > 0 ? new Date(Math.floor(ns / 1e6)).toISOSt
 export class PodManager {
   private readonly workers = new Map<string, Worker>();
   private timer?: NodeJS.Timeout;
+  private ticking = false;
+  /** kick() came while a tick was running. */
+  private rerun = false;
   private unsubscribe?: () => void;
   private closed = false;
   private reachable: boolean | undefined;
@@ -128,7 +131,25 @@ export class PodManager {
   }
 
   start(): void {
-    this.unsubscribe = this.o.source.onChange(() => this.kick());
+    this.unsubscribe = this.o.source.onChange((e) => this.changed(e));
+    this.kick();
+  }
+
+  /**
+   * A source change syncs every pod again, unless it is a pod whose desired form is what the
+   * worker holds: the cloud sends a pod back after each status patch (its resourceVersion moved),
+   * and syncing all pods for each of those echoes kept containerd busy while pods were starting.
+   */
+  private changed(e: SourceEvent): void {
+    if (e.kind === 'pod') {
+      const key = `${e.namespace}/${e.name}`;
+      const pod = this.o.source.pods().find((p) => podKey(p) === key);
+      const w = pod && this.workers.get(podUid(pod));
+      if (pod && w && w.key === key && desiredForm(pod) === desiredForm(w.pod)) {
+        w.pod = pod;
+        return;
+      }
+    }
     this.kick();
   }
 
@@ -151,6 +172,13 @@ export class PodManager {
   /** Re-runs the sync of every pod soon (coalesced). */
   kick(): void {
     if (this.closed) return;
+    // A tick in progress has read the pods already: it runs once more when it ends. (Rescheduling
+    // here was undone by that tick's own reschedule, and pods that came meanwhile waited for the
+    // next interval, a whole second.)
+    if (this.ticking) {
+      this.rerun = true;
+      return;
+    }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.tick(), 0);
   }
@@ -165,7 +193,9 @@ export class PodManager {
   }
 
   private async tick(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.ticking) return;
+    this.ticking = true;
+    this.rerun = false;
     try {
       this.refreshWorkers();
       if (await this.runtimeReady()) {
@@ -192,9 +222,10 @@ export class PodManager {
     } catch (err) {
       this.runtimeError(err);
     } finally {
+      this.ticking = false;
       if (!this.closed) {
         clearTimeout(this.timer);
-        this.timer = setTimeout(() => void this.tick(), this.reachable === false ? this.retryMs : this.syncMs);
+        this.timer = setTimeout(() => void this.tick(), this.rerun ? 0 : this.reachable === false ? this.retryMs : this.syncMs);
       }
     }
   }
@@ -698,6 +729,11 @@ export class PodManager {
     const [namespace, name] = w.key.split('/') as [string, string];
     this.o.sink.podStatus({ namespace, name, uid: w.uid }, status, JSON.stringify({ metadata: { uid: w.uid }, status }));
   }
+}
+
+/** What edged acts on of a pod: its spec, and whether it is being deleted (not its status or version). */
+function desiredForm(p: Pod): string {
+  return JSON.stringify([p.metadata.uid, p.metadata.deletionTimestamp, p.spec]);
 }
 
 function terminated(c: ContainerStatus): ContainerStateView {
