@@ -78,17 +78,28 @@ export class KubeClient {
     this.keepAlive(reqOpts);
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     const where = `${method} ${url.pathname}`;
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const once = (retry: boolean) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+      let answered = false;
       const req = send(reqOpts, (r: IncomingMessage) => {
+        answered = true;
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
         r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         r.on('error', reject);
       });
       req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 30_000} ms`)));
-      req.on('error', (err) => reject(new Error(`${where}: cannot reach the Kubernetes API at ${this.server}: ${err.message}`)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed while it was idle (it restarted, or its idle
+        // timeout came first): the request never reached it, so it goes once more on a new one.
+        if (retry && req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) {
+          once(false).then(resolve, reject);
+          return;
+        }
+        reject(new Error(`${where}: cannot reach the Kubernetes API at ${this.server}: ${err.message}`));
+      });
       req.end(body);
     });
+    const res = await once(true);
     let parsed: unknown;
     try {
       parsed = res.text ? JSON.parse(res.text) : undefined;
