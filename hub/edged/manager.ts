@@ -208,6 +208,8 @@ export class PodManager {
         const live = new Set(containers.map((c) => `${c.id}/${c.state}`));
         for (const [id, st] of this.statusCache) if (!live.has(`${id}/${st.state}`)) this.statusCache.delete(id);
         this.imageCache = new Map();
+        // The images of new pods are looked up now, beside their sandboxes, not after them.
+        for (const w of this.workers.values()) if (!w.sandboxId && !w.deleting) for (const c of w.pod.spec.containers) void this.imageLookup(c.image).catch(() => undefined);
         // Workers run on their own: a pod in its grace period or pulling an image holds up no other.
         for (const w of this.workers.values()) void this.syncWorker(w, { sandboxes, containers });
       } else {
@@ -511,14 +513,19 @@ export class PodManager {
     }
   }
 
+  /** ImageStatus of an image, asked once per tick for every pod that uses it. */
+  private imageLookup(image: string): Promise<Image | undefined> {
+    let lookup = this.imageCache.get(image);
+    if (!lookup) this.imageCache.set(image, (lookup = this.o.cri.images.imageStatus(image)));
+    return lookup;
+  }
+
   /** The image is local, or pulled now; a failed pull waits a doubling delay (ImagePullBackOff). */
   private async ensureImage(w: Worker, spec: ContainerSpec, st: ContainerState): Promise<boolean> {
     const img = this.o.cri.images;
     const tagLatest = !/[:@][^/]*$/.test(spec.image) || spec.image.endsWith(':latest');
     const policy = spec.imagePullPolicy ?? (tagLatest ? 'Always' : 'IfNotPresent');
-    let lookup = this.imageCache.get(spec.image);
-    if (!lookup) this.imageCache.set(spec.image, (lookup = img.imageStatus(spec.image)));
-    const present = await lookup;
+    const present = await this.imageLookup(spec.image);
     if (present && policy !== 'Always') return true;
     if (policy === 'Never') {
       st.waiting = { reason: 'ErrImageNeverPull', message: `container image "${spec.image}" is not present with pull policy of Never (import it with ctr -n k8s.io images import)` };
