@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { newMessage } from '../message/index.ts';
-import { SqliteAckRecordStore } from './ack-store.ts';
+import { SqliteAckRecordStore, type AckRecord, type AckRecordStore } from './ack-store.ts';
+import { waitFor } from '../../core/testing.ts';
 import { NodeQueue } from './queue.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgetwin-queue-'));
@@ -66,6 +67,49 @@ describe('node queue', () => {
     assert.equal(await q.offer(device('6', 'insert')), 'stale');
     assert.equal(await q.offer(device('7', 'insert')), 'queued');
     store.close();
+  });
+
+  it('a slow ACK record holds up neither offers nor the ACKs of other objects; ACKs of one object are recorded in order', async () => {
+    // A store whose writes wait until the test lets them go (ObjectSync: each record is an API write).
+    const records = new Map<string, AckRecord>();
+    const writes: { key: string; rv?: string; done: () => void }[] = [];
+    const store: AckRecordStore = {
+      get: async (_node, key) => records.get(key),
+      put: (_node, key, record) => new Promise<void>((resolve) => writes.push({ key, rv: record.resourceVersion, done: () => { records.set(key, record); resolve(); } })),
+      list: async () => new Map(records),
+      close: () => undefined,
+    };
+    const q = new NodeQueue('n1', store, { resendIntervalMs: 60_000, retriesAtInterval: 4, maxResendIntervalMs: 60_000 }, { write: () => true });
+    const pod = (name: string, rv: string) => newMessage(
+      { source: 'edgecontroller', group: 'resource', operation: 'update', resource: `node/n1/default/pod/${name}` },
+      { metadata: { name, uid: `uid-${name}`, resourceVersion: rv } },
+    );
+    const a1 = pod('a', '1');
+    const b1 = pod('b', '1');
+    assert.equal(await q.offer(a1), 'queued');
+    assert.equal(await q.offer(b1), 'queued');
+    const ackA1 = q.ack(a1.header.msg_id);
+    await waitFor('A\'s record being written', () => writes.length === 1, 10_000, 5);
+    // A's record is still being written: B's ACK is recorded meanwhile, and a new offer goes out.
+    const ackB1 = q.ack(b1.header.msg_id);
+    await waitFor('B\'s record written beside A\'s', () => writes.some((w) => w.key === 'uid-b'), 10_000, 5);
+    writes.find((w) => w.key === 'uid-b')!.done();
+    assert.equal(await ackB1, true);
+    const a2 = pod('a', '2');
+    assert.equal(await q.offer(a2), 'queued');
+    // The node acknowledges the newer version before the older one's record is written: the newer
+    // one's record waits, so it is the one that stays.
+    const ackA2 = q.ack(a2.header.msg_id);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes.map((w) => `${w.key}@${w.rv}`), ['uid-a@1', 'uid-b@1']);
+    writes[0]!.done();
+    assert.equal(await ackA1, true);
+    await waitFor('A\'s newer record written', () => writes.length === 3, 10_000, 5);
+    assert.equal(`${writes[2]!.key}@${writes[2]!.rv}`, 'uid-a@2');
+    writes[2]!.done();
+    assert.equal(await ackA2, true);
+    assert.equal(records.get('uid-a')?.resourceVersion, '2');
+    assert.equal(q.depth, 0);
   });
 
   it('a NO-ACK message is written once, or dropped when the node has no session', async () => {

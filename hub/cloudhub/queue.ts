@@ -47,13 +47,22 @@ interface Pending {
   sends: number;
   firstSentAt?: number;
   nextAt: number;
+  /** Its ACK being recorded. */
+  acking?: Promise<boolean>;
 }
 
 export class NodeQueue {
   private readonly byKey = new Map<string, Pending>();
   private readonly byId = new Map<string, Pending>();
-  /** Offers and ACKs run one at a time, so a version check and its effect are never interleaved. */
+  /** Offers run one at a time, so a version check and its effect are never interleaved. */
   private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * The ACK record being written, per object. ACKs of different objects are recorded at once (with
+   * ObjectSync each record is an API write, and 20 of them one after another held up everything
+   * behind them); ACKs of one object are recorded in the order they came, so an older version's
+   * record never lands after a newer one's.
+   */
+  private readonly recording = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly node: string,
@@ -77,7 +86,23 @@ export class NodeQueue {
 
   /** Applies the node's ACK of message `parentId`; false when it is not one of this node's pending messages. */
   ack(parentId: string): Promise<boolean> {
-    return this.serial(() => this.doAck(parentId));
+    const entry = this.byId.get(parentId);
+    if (!entry) return Promise.resolve(false);
+    // The node answered a resend too: one record is enough.
+    if (entry.acking) return entry.acking;
+    const before = this.recording.get(entry.key) ?? Promise.resolve();
+    const done = before.then(() => this.doAck(entry));
+    const acking = (entry.acking = done.catch((err: unknown) => {
+      // Not recorded: the entry stays pending, is sent again, and the node's next ACK tries again.
+      entry.acking = undefined;
+      throw err;
+    }));
+    const tail = acking.catch(() => undefined);
+    this.recording.set(entry.key, tail);
+    void tail.then(() => {
+      if (this.recording.get(entry.key) === tail) this.recording.delete(entry.key);
+    });
+    return acking;
   }
 
   /** Sends what is due: everything unsent on a new session, and resends whose time has come. */
@@ -119,9 +144,7 @@ export class NodeQueue {
     return 'queued';
   }
 
-  private async doAck(parentId: string): Promise<boolean> {
-    const entry = this.byId.get(parentId);
-    if (!entry) return false;
+  private async doAck(entry: Pending): Promise<boolean> {
     // Recorded before the message leaves the queue: a crash in between resends, never forgets.
     await this.store.put(this.node, entry.key, {
       deleted: entry.delete,

@@ -328,6 +328,12 @@ export class CloudHub {
     const msg = parsed.message;
     session.lastSeenMs = Date.now();
     this.metrics.messagesIn.add(metricOperation(msg.route.operation));
+    if (msg.route.operation === Operations.RESPONSE && this.calls.get(msg.header.parent_msg_id ?? '')?.node !== session.node) {
+      // An ACK is recorded beside the chain, not in it: with ObjectSync each record is an API
+      // write, and the edge's reports (a pod's status) waited behind every one of them.
+      this.acknowledged(session.node, msg.header.parent_msg_id);
+      return;
+    }
     const run = (): Promise<void> => this.handle(session, msg).then(() => this.settled(session), (err: unknown) => {
       this.log.error({ node: session.node, err }, 'handling an edge message failed');
       this.settled(session);
@@ -352,13 +358,6 @@ export class CloudHub {
     }
     if (parent && this.calls.get(parent)?.node === node) {
       this.answerCall(parent, msg);
-      return;
-    }
-    if (op === Operations.RESPONSE) {
-      if (!parent || !(await this.queueOf(node).ack(parent))) {
-        this.metrics.acksIgnored.inc();
-        this.log.debug({ node, parent }, 'ACK of no pending message of this node, ignored');
-      }
       return;
     }
     if (op === Operations.ERROR) {
@@ -387,6 +386,18 @@ export class CloudHub {
     }
     this.metrics.stored.add();
     this.reply(session, responseTo(msg, answer));
+  }
+
+  /** The node's ACK of a queued message: recorded, and the message leaves the queue. */
+  private acknowledged(node: string, parent: string | undefined): void {
+    const ignored = () => {
+      this.metrics.acksIgnored.inc();
+      this.log.debug({ node, parent }, 'ACK of no pending message of this node, ignored');
+    };
+    if (!parent) return ignored();
+    this.queueOf(node).ack(parent).then((known) => {
+      if (!known) ignored();
+    }, (err: unknown) => this.log.error({ node, parent, err }, 'recording an ACK failed; the message stays queued and is sent again'));
   }
 
   private answerCall(id: string, msg: Message): void {

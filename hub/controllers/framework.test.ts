@@ -2,12 +2,18 @@
 // comes back after the API server restarts (re-list: nothing lost, nothing duplicated), re-lists
 // after 410 Gone, retries with backoff while the server is down; upstream dispatch by resource.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { silentLogger } from '../../core/log.ts';
 import { freePort, waitFor } from '../../core/testing.ts';
 import { newMessage } from '../message/index.ts';
-import { startKubeApiServer, type KubeApiServer } from '../testing/kube-apiserver/index.ts';
+import { kubeconfigYaml, startKubeApiServer, type KubeApiServer } from '../testing/kube-apiserver/index.ts';
+import { makeServingCerts } from '../testing/kube-apiserver/certs.ts';
 import { UpstreamDispatch } from './dispatch.ts';
 import { Informer } from './informer.ts';
 import { collectionPath, KubeApiError, loadKube, objectPath, type KubeClient } from './kube.ts';
@@ -31,6 +37,29 @@ describe('controller framework', () => {
 
   it('request: a refused call is a KubeApiError with status and reason', async () => {
     await assert.rejects(kube.request('GET', objectPath('', 'v1', 'configmaps', 'default', 'nope')), (e: KubeApiError) => e.status === 404 && e.reason === 'NotFound');
+  });
+
+  it('request: calls share one TLS connection (client-node would make a new agent, so a new handshake, per call)', async () => {
+    const certs = makeServingCerts();
+    let handshakes = 0;
+    const server = createServer({ cert: certs.certPem, key: certs.keyPem }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"kind":"Status","status":"Success"}');
+    });
+    server.on('secureConnection', () => handshakes++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const dir = mkdtempSync(join(tmpdir(), 'edgetwin-kube-keepalive-'));
+    try {
+      const file = join(dir, 'kubeconfig');
+      writeFileSync(file, kubeconfigYaml(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, certs.caPem, 'token'));
+      const client = loadKube(file);
+      for (let i = 0; i < 5; i++) await client.request('PATCH', `/api/v1/namespaces/default/pods/p${i}/status`, { body: { status: {} }, contentType: 'application/merge-patch+json' });
+      assert.equal(handshakes, 1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('informer: lists, watches, survives an API server restart and a 410 without losing or duplicating', async () => {

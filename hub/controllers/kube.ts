@@ -4,7 +4,7 @@
 // resources, which a real server refuses as strategic merge, and which client-node 1.4 would
 // otherwise send as JSON patch.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions, type RequestOptions } from 'node:https';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 
 /** Where the cloud found Kubernetes: a kubeconfig file, or `in-cluster`. */
@@ -38,6 +38,13 @@ export function isConflict(err: unknown): boolean {
 export class KubeClient {
   readonly watch: Watch;
   readonly server: string;
+  /**
+   * One keep-alive agent for every request. client-node hands out a new agent per call, so each
+   * write paid a TCP and TLS handshake on both ends (6 per pod that starts: ACK records, status
+   * patches), and that CPU was taken from the pods starting on a small machine. Made again when
+   * the TLS material changes.
+   */
+  private agent?: { key: string; agent: HttpsAgent };
 
   constructor(readonly config: KubeConfig, readonly source: KubeSource) {
     const cluster = config.getCurrentCluster();
@@ -68,19 +75,31 @@ export class KubeClient {
       },
     };
     await this.config.applyToHTTPSOptions(reqOpts);
+    this.keepAlive(reqOpts);
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     const where = `${method} ${url.pathname}`;
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const once = (retry: boolean) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+      let answered = false;
       const req = send(reqOpts, (r: IncomingMessage) => {
+        answered = true;
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
         r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         r.on('error', reject);
       });
       req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 30_000} ms`)));
-      req.on('error', (err) => reject(new Error(`${where}: cannot reach the Kubernetes API at ${this.server}: ${err.message}`)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed while it was idle (it restarted, or its idle
+        // timeout came first): the request never reached it, so it goes once more on a new one.
+        if (retry && req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) {
+          once(false).then(resolve, reject);
+          return;
+        }
+        reject(new Error(`${where}: cannot reach the Kubernetes API at ${this.server}: ${err.message}`));
+      });
       req.end(body);
     });
+    const res = await once(true);
     let parsed: unknown;
     try {
       parsed = res.text ? JSON.parse(res.text) : undefined;
@@ -92,6 +111,19 @@ export class KubeClient {
       throw new KubeApiError(res.status, s.reason ?? 'Error', s.message ?? res.text.slice(0, 200), method, url.pathname);
     }
     return parsed as T;
+  }
+
+  /** Swaps the agent client-node made for this request for the shared keep-alive one (a proxy's agent stays). */
+  private keepAlive(opts: RequestOptions): void {
+    const made = opts.agent;
+    if (!made || made.constructor !== HttpsAgent) return;
+    const o = (made as HttpsAgent & { options: AgentOptions }).options;
+    const key = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername].map((v) => String(v)).join('\0');
+    if (this.agent?.key !== key) {
+      this.agent?.agent.destroy();
+      this.agent = { key, agent: new HttpsAgent({ ...o, keepAlive: true }) };
+    }
+    opts.agent = this.agent.agent;
   }
 }
 

@@ -20,7 +20,7 @@ if (missing) console.log(`# skipping edged tests: ${missing}`);
 let subnet = 40 + (process.pid % 150);
 
 /** One containerd, one bridge, one gateway data dir, one pods folder per test. */
-async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backoffBaseMs?: number } = {}) {
+async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backoffBaseMs?: number; syncIntervalMs?: number; onStatus?: (key: string) => void } = {}) {
   const n = subnet++;
   const bridge = `ettest${n}`;
   const ctd = await startContainerd();
@@ -30,7 +30,10 @@ async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backof
   const patches: { key: string; status: PodStatus }[] = [];
   const removed: string[] = [];
   const sink: StatusSink = {
-    podStatus: (pod, status) => patches.push({ key: `${pod.namespace}/${pod.name}`, status }),
+    podStatus: (pod, status) => {
+      patches.push({ key: `${pod.namespace}/${pod.name}`, status });
+      opts.onStatus?.(`${pod.namespace}/${pod.name}`);
+    },
     podRemoved: (pod) => removed.push(`${pod.namespace}/${pod.name}`),
     runtime: () => undefined,
   };
@@ -42,7 +45,7 @@ async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backof
     podCidr: `10.${n}.7.0/24`,
     dataDir,
     nodeName: 'edge-test',
-    syncIntervalMs: 200,
+    syncIntervalMs: opts.syncIntervalMs ?? 200,
     backoffBaseMs: opts.backoffBaseMs ?? 1000,
     extraEnv: { EDGETWIN_API_URL: 'http://10.0.0.1:7180' },
   };
@@ -111,6 +114,26 @@ spec:
     const { readFileSync } = await import('node:fs');
     const dir = e.edged().logDirectory('default', 'hello')!;
     await waitFor('log line', () => readFileSync(join(dir, 'main', '0.log'), 'utf8').includes('hello from a pod'), 20_000, 100);
+  });
+
+  test('a pod that arrives while a sync is running starts at once, not on the next interval', async (t) => {
+    // The interval is far beyond the deadline: only the change itself can start the second pod.
+    // It is written from inside the first pod's first status, that is while the sync that found
+    // the first pod is still running (a cloud-linked gateway gets 20 pods one message at a time).
+    let second: (() => void) | undefined;
+    const e = await setup(t, { syncIntervalMs: 600_000, onStatus: (key) => { if (key === 'default/first') { const s = second; second = undefined; s?.(); } } });
+    const podYaml = (name: string) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, namespace: default }
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{ name: main, image: ${TEST_IMAGE}, command: ["/bin/sleep", "3600"] }]
+`;
+    second = () => e.write('second.yaml', podYaml('second'));
+    e.write('first.yaml', podYaml('first'));
+    await waitFor('both pods Running', () => running(e.pod('first')?.status) && running(e.pod('second')?.status), 120_000, 100);
+    assert.equal(second, undefined);
   });
 
   test('env from a ConfigMap and a Secret, the downward API, and volumes of each kind are visible inside; a ConfigMap update reaches the mounted file', async (t) => {

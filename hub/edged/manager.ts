@@ -12,7 +12,7 @@ import { containerHash, parseQuantity, podKey, podUid, sandboxHash, unsupported,
 import { edgedMetrics, type EdgedMetrics } from './metrics.ts';
 import { Prober } from './probes.ts';
 import type { Registry } from 'prom-client';
-import type { PodSource, StatusSink } from './source.ts';
+import type { PodSource, SourceEvent, StatusSink } from './source.ts';
 import { containerMounts, removePodDir, syncVolumes, VolumeError } from './volumes.ts';
 import { TOKEN_PATH, type PodCredentials } from './credentials.ts';
 
@@ -95,6 +95,9 @@ const nsToIso = (ns: number) => (ns > 0 ? new Date(Math.floor(ns / 1e6)).toISOSt
 export class PodManager {
   private readonly workers = new Map<string, Worker>();
   private timer?: NodeJS.Timeout;
+  private ticking = false;
+  /** kick() came while a tick was running. */
+  private rerun = false;
   private unsubscribe?: () => void;
   private closed = false;
   private reachable: boolean | undefined;
@@ -128,7 +131,25 @@ export class PodManager {
   }
 
   start(): void {
-    this.unsubscribe = this.o.source.onChange(() => this.kick());
+    this.unsubscribe = this.o.source.onChange((e) => this.changed(e));
+    this.kick();
+  }
+
+  /**
+   * A source change syncs every pod again, unless it is a pod whose desired form is what the
+   * worker holds: the cloud sends a pod back after each status patch (its resourceVersion moved),
+   * and syncing all pods for each of those echoes kept containerd busy while pods were starting.
+   */
+  private changed(e: SourceEvent): void {
+    if (e.kind === 'pod') {
+      const key = `${e.namespace}/${e.name}`;
+      const pod = this.o.source.pods().find((p) => podKey(p) === key);
+      const w = pod && this.workers.get(podUid(pod));
+      if (pod && w && w.key === key && desiredForm(pod) === desiredForm(w.pod)) {
+        w.pod = pod;
+        return;
+      }
+    }
     this.kick();
   }
 
@@ -151,6 +172,13 @@ export class PodManager {
   /** Re-runs the sync of every pod soon (coalesced). */
   kick(): void {
     if (this.closed) return;
+    // A tick in progress has read the pods already: it runs once more when it ends. (Rescheduling
+    // here was undone by that tick's own reschedule, and pods that came meanwhile waited for the
+    // next interval, a whole second.)
+    if (this.ticking) {
+      this.rerun = true;
+      return;
+    }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.tick(), 0);
   }
@@ -165,7 +193,9 @@ export class PodManager {
   }
 
   private async tick(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.ticking) return;
+    this.ticking = true;
+    this.rerun = false;
     try {
       this.refreshWorkers();
       if (await this.runtimeReady()) {
@@ -178,6 +208,8 @@ export class PodManager {
         const live = new Set(containers.map((c) => `${c.id}/${c.state}`));
         for (const [id, st] of this.statusCache) if (!live.has(`${id}/${st.state}`)) this.statusCache.delete(id);
         this.imageCache = new Map();
+        // The images of new pods are looked up now, beside their sandboxes, not after them.
+        for (const w of this.workers.values()) if (!w.sandboxId && !w.deleting) for (const c of w.pod.spec.containers) void this.imageLookup(c.image).catch(() => undefined);
         // Workers run on their own: a pod in its grace period or pulling an image holds up no other.
         for (const w of this.workers.values()) void this.syncWorker(w, { sandboxes, containers });
       } else {
@@ -192,9 +224,10 @@ export class PodManager {
     } catch (err) {
       this.runtimeError(err);
     } finally {
+      this.ticking = false;
       if (!this.closed) {
         clearTimeout(this.timer);
-        this.timer = setTimeout(() => void this.tick(), this.reachable === false ? this.retryMs : this.syncMs);
+        this.timer = setTimeout(() => void this.tick(), this.rerun ? 0 : this.reachable === false ? this.retryMs : this.syncMs);
       }
     }
   }
@@ -480,14 +513,19 @@ export class PodManager {
     }
   }
 
+  /** ImageStatus of an image, asked once per tick for every pod that uses it. */
+  private imageLookup(image: string): Promise<Image | undefined> {
+    let lookup = this.imageCache.get(image);
+    if (!lookup) this.imageCache.set(image, (lookup = this.o.cri.images.imageStatus(image)));
+    return lookup;
+  }
+
   /** The image is local, or pulled now; a failed pull waits a doubling delay (ImagePullBackOff). */
   private async ensureImage(w: Worker, spec: ContainerSpec, st: ContainerState): Promise<boolean> {
     const img = this.o.cri.images;
     const tagLatest = !/[:@][^/]*$/.test(spec.image) || spec.image.endsWith(':latest');
     const policy = spec.imagePullPolicy ?? (tagLatest ? 'Always' : 'IfNotPresent');
-    let lookup = this.imageCache.get(spec.image);
-    if (!lookup) this.imageCache.set(spec.image, (lookup = img.imageStatus(spec.image)));
-    const present = await lookup;
+    const present = await this.imageLookup(spec.image);
     if (present && policy !== 'Always') return true;
     if (policy === 'Never') {
       st.waiting = { reason: 'ErrImageNeverPull', message: `container image "${spec.image}" is not present with pull policy of Never (import it with ctr -n k8s.io images import)` };
@@ -698,6 +736,11 @@ export class PodManager {
     const [namespace, name] = w.key.split('/') as [string, string];
     this.o.sink.podStatus({ namespace, name, uid: w.uid }, status, JSON.stringify({ metadata: { uid: w.uid }, status }));
   }
+}
+
+/** What edged acts on of a pod: its spec, and whether it is being deleted (not its status or version). */
+function desiredForm(p: Pod): string {
+  return JSON.stringify([p.metadata.uid, p.metadata.deletionTimestamp, p.spec]);
 }
 
 function terminated(c: ContainerStatus): ContainerStateView {
