@@ -3,6 +3,8 @@
 // CIDR only: docs/security.md), and the Node's presence (register, status, lease). Split from the
 // composition root; it loads only when edged or the cloud is on.
 
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
 import type { EdgeLink } from '../hub/edge.ts';
@@ -35,7 +37,9 @@ export async function startGatewayNode({ config, log, registry, cloud, api, embe
   // Cloud-linked, its pods come from MetaManager (so they run again offline) and statuses go up the link.
   const bridgeIp = config.edged.enabled ? (await import('../hub/edged/edged.ts')).podBridgeAddress(config.edged.podCidr) : '';
   // Pods are told the listeners they may reach: the plain bridge ones, or the main ones where those take the bridge address too.
-  const edged = config.edged.enabled ? await startPods(config, log, registry, cloud, { api: api.podUrl(bridgeIp), mqtt: embedded?.podUrl(bridgeIp) }, scoped) : undefined;
+  const urls = config.edged.enabled ? { api: api.podUrl(bridgeIp), mqtt: embedded?.podUrl(bridgeIp) } : undefined;
+  const caFile = urls ? podTrust(config, urls, api, embedded, log) : undefined;
+  const edged = urls ? await startPods(config, log, registry, cloud, { ...urls, caFile }, scoped) : undefined;
   if (edged) {
     const pods = edged;
     cleanup.push(() => pods.close());
@@ -86,8 +90,32 @@ export async function startGatewayNode({ config, log, registry, cloud, api, embe
   return edged;
 }
 
+/**
+ * When pods are sent to a TLS listener (the API or broker bound to every address), the certificates
+ * they must trust: the gateway's self-signed ones, gathered in {dataDir}/tls/pods-ca.crt, which edged
+ * mounts at /var/run/edgetwin/ca.crt. A certificate of the user's own (api.tls, broker.tls) is signed
+ * by a CA edgetwin does not hold: the user gives pods that CA (a Secret volume), as the log says.
+ */
+function podTrust(config: GatewayConfig, urls: { api: string; mqtt?: string }, api: LocalApi, embedded: EmbeddedBroker | undefined, log: Logger): string | undefined {
+  const overTls = [
+    { url: urls.api, tls: urls.api.startsWith('https:'), certFile: api.certFile, setting: 'api.tls' },
+    { url: urls.mqtt, tls: urls.mqtt?.startsWith('mqtts:') ?? false, certFile: embedded?.certFile, setting: 'broker.tls' },
+  ].filter((l) => l.tls);
+  for (const l of overTls.filter((x) => !x.certFile)) {
+    log.info({ url: l.url }, `pods reach ${l.url} over TLS with the certificate of ${l.setting}: give them the CA that signed it (for example a Secret volume) and point their clients at it`);
+  }
+  const pems = overTls.flatMap((l) => (l.certFile ? [readFileSync(l.certFile, 'utf8').trim()] : []));
+  if (pems.length === 0) return undefined;
+  const dir = join(config.dataDir, 'tls');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'pods-ca.crt');
+  // Certificates only (public): pods read it through a read-only bind mount.
+  writeFileSync(file, `${pems.join('\n')}\n`, { mode: 0o644 });
+  return file;
+}
+
 /** Pods run on containerd: the cloud's (from MetaManager) when linked, else the --pods files. */
-async function startPods(config: GatewayConfig, log: Logger, registry: Registry, cloud: EdgeLink | undefined, gateway: { api: string; mqtt?: string }, credentials: ScopedCredentials | undefined) {
+async function startPods(config: GatewayConfig, log: Logger, registry: Registry, cloud: EdgeLink | undefined, gateway: { api: string; mqtt?: string; caFile?: string }, credentials: ScopedCredentials | undefined) {
   const { startEdged } = await import('../hub/edged/edged.ts');
   let source: PodSource;
   let sink: StatusSink | undefined;

@@ -14,6 +14,8 @@ import { podDir } from './volumes.ts';
 
 /** Where an app in a pod finds its token. */
 export const TOKEN_PATH = '/var/run/edgetwin/token';
+/** Where an app in a pod finds the certificates to trust for the gateway's TLS listeners (when pods are sent to them). */
+export const CA_PATH = '/var/run/edgetwin/ca.crt';
 
 /** The broker user name of a pod's credential. */
 export const podUser = (namespace: string, name: string) => `pod:${namespace}/${name}`;

@@ -20,7 +20,7 @@ if (missing) console.log(`# skipping edged tests: ${missing}`);
 let subnet = 40 + (process.pid % 150);
 
 /** One containerd, one bridge, one gateway data dir, one pods folder per test. */
-async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backoffBaseMs?: number; syncIntervalMs?: number; onStatus?: (key: string) => void } = {}) {
+async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backoffBaseMs?: number; syncIntervalMs?: number; onStatus?: (key: string) => void; gateway?: { api: string; mqtt?: string; caFile?: string } } = {}) {
   const n = subnet++;
   const bridge = `ettest${n}`;
   const ctd = await startContainerd();
@@ -47,7 +47,7 @@ async function setup(t: { after(fn: () => Promise<void>): void }, opts: { backof
     nodeName: 'edge-test',
     syncIntervalMs: opts.syncIntervalMs ?? 200,
     backoffBaseMs: opts.backoffBaseMs ?? 1000,
-    extraEnv: { EDGETWIN_API_URL: 'http://10.0.0.1:7180' },
+    ...(opts.gateway ? { gateway: opts.gateway } : { extraEnv: { EDGETWIN_API_URL: 'http://10.0.0.1:7180' } }),
   };
   let edged: Edged | undefined = await startEdged(cfg, source, silentLogger, sink);
   const cri: Cri = await connectCri(ctd.endpoint);
@@ -114,6 +114,30 @@ spec:
     const { readFileSync } = await import('node:fs');
     const dir = e.edged().logDirectory('default', 'hello')!;
     await waitFor('log line', () => readFileSync(join(dir, 'main', '0.log'), 'utf8').includes('hello from a pod'), 20_000, 100);
+  });
+
+  test('pods sent to TLS listeners find them on the bridge address, with the certificates to trust mounted at /var/run/edgetwin/ca.crt', async (t) => {
+    const caDir = mkdtempSync(join(tmpdir(), 'edgetwin-edged-ca-'));
+    t.after(() => rmSync(caDir, { recursive: true, force: true }));
+    const caFile = join(caDir, 'pods-ca.crt');
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBfake-for-the-mount\n-----END CERTIFICATE-----\n';
+    writeFileSync(caFile, pem, { mode: 0o644 });
+    const e = await setup(t, { gateway: { api: 'https://0.0.0.0:17443', mqtt: 'mqtts://0.0.0.0:18883', caFile } });
+    e.write('tls.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: tls-app, namespace: default }
+spec:
+  containers: [{ name: main, image: ${TEST_IMAGE}, command: ["/bin/sleep", "3600"] }]
+`);
+    await waitFor('pod tls-app Running', () => running(e.pod('tls-app')?.status), 60_000, 100);
+    const bridgeIp = e.cfg.podCidr.replace(/\.0\/24$/, '.1');
+    const env = await e.exec('tls-app', 'main', ['/bin/sh', '-c', 'echo "$EDGETWIN_API_URL $EDGETWIN_MQTT_URL $EDGETWIN_CA_FILE"']);
+    assert.equal(env.out.trim(), `https://${bridgeIp}:17443 mqtts://${bridgeIp}:18883 /var/run/edgetwin/ca.crt`);
+    const mounted = await e.exec('tls-app', 'main', ['/bin/cat', '/var/run/edgetwin/ca.crt']);
+    assert.equal(mounted.out, pem);
+    const readOnly = await e.exec('tls-app', 'main', ['/bin/sh', '-c', 'echo x > /var/run/edgetwin/ca.crt']);
+    assert.notEqual(readOnly.code, 0, 'the mount is read-only');
   });
 
   test('a pod that arrives while a sync is running starts at once, not on the next interval', async (t) => {

@@ -10,7 +10,7 @@ import type { Logger } from '../../core/log.ts';
 import type { ScopedCredentials } from '../../twin/scoped-credentials.ts';
 import { connectCri, type Cri } from './cri/client.ts';
 import { bridgeAddress, CONFLIST_NAME, shadowingConfigs, validatePodNetwork, writeConflist } from './cni.ts';
-import { PodCredentials, TOKEN_PATH } from './credentials.ts';
+import { CA_PATH, PodCredentials, TOKEN_PATH } from './credentials.ts';
 import { PodManager } from './manager.ts';
 import { hostAddress } from './node-presence.ts';
 import type { PodStatus } from './pod.ts';
@@ -37,8 +37,10 @@ export interface EdgedConfig {
    * The gateway's own listeners (the local API, the embedded broker), as the gateway reaches them.
    * Pods get EDGETWIN_API_URL / EDGETWIN_MQTT_URL pointing at them: on the bridge address, or on
    * loopback for hostNetwork pods. No `mqtt`: the gateway uses an external broker; pods get no MQTT URL.
+   * `caFile`: when a URL is https or mqtts, the certificates to trust for it (a file on this host), mounted
+   * read-only at /var/run/edgetwin/ca.crt and named by EDGETWIN_CA_FILE.
    */
-  gateway?: { api: string; mqtt?: string };
+  gateway?: { api: string; mqtt?: string; caFile?: string };
   /** Where per-pod tokens are registered; none: pods get no token. */
   credentials?: ScopedCredentials;
 }
@@ -116,6 +118,7 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
     extraEnv: cfg.extraEnv,
     podEnv: cfg.gateway ? podEnv(cfg.gateway, bridgeAddress(cfg.podCidr), Boolean(cfg.credentials)) : undefined,
     credentials: cfg.credentials ? new PodCredentials(cfg.dataDir, cfg.credentials) : undefined,
+    caFile: cfg.gateway?.caFile,
     registry: cfg.registry,
   });
   manager.start();
@@ -142,7 +145,7 @@ export async function startEdged(cfg: EdgedConfig, source: PodSource, log: Logge
 }
 
 /** The gateway's URLs as a pod sees them: on the bridge address, or on loopback for a hostNetwork pod. */
-export function podEnv(gateway: { api: string; mqtt?: string }, bridgeIp: string, withToken: boolean): (hostNetwork: boolean) => Record<string, string> {
+export function podEnv(gateway: { api: string; mqtt?: string; caFile?: string }, bridgeIp: string, withToken: boolean): (hostNetwork: boolean) => Record<string, string> {
   const at = (url: string, hostNetwork: boolean) => {
     const u = new URL(url);
     const bound = u.hostname.replace(/^\[|\]$/g, '');
@@ -155,6 +158,7 @@ export function podEnv(gateway: { api: string; mqtt?: string }, bridgeIp: string
     EDGETWIN_API_URL: at(gateway.api, hostNetwork),
     ...(gateway.mqtt ? { EDGETWIN_MQTT_URL: at(gateway.mqtt, hostNetwork) } : {}),
     ...(withToken ? { EDGETWIN_TOKEN_FILE: TOKEN_PATH } : {}),
+    ...(gateway.caFile ? { EDGETWIN_CA_FILE: CA_PATH } : {}),
   });
 }
 

@@ -14,7 +14,7 @@ import { Prober } from './probes.ts';
 import type { Registry } from 'prom-client';
 import type { PodSource, SourceEvent, StatusSink } from './source.ts';
 import { containerMounts, removePodDir, syncVolumes, VolumeError } from './volumes.ts';
-import { TOKEN_PATH, type PodCredentials } from './credentials.ts';
+import { CA_PATH, TOKEN_PATH, type PodCredentials } from './credentials.ts';
 
 export const LABEL = {
   managed: 'edgetwin.io/managed',
@@ -47,6 +47,8 @@ export interface PodManagerOptions {
   podEnv?: (hostNetwork: boolean) => Record<string, string>;
   /** Per-pod tokens, mounted at /var/run/edgetwin/token; none: pods get no token. */
   credentials?: PodCredentials;
+  /** The certificates pods trust for the gateway's TLS listeners, mounted at CA_PATH (see edged.ts `gateway.caFile`). */
+  caFile?: string;
   /** How often to try again while containerd cannot be reached. */
   runtimeRetryMs?: number;
   registry?: Registry;
@@ -465,6 +467,7 @@ export class PodManager {
         // A volumeMount of the spec at the same path wins, as the spec's own env does.
         if (!mounts.some((m) => m.containerPath === TOKEN_PATH)) mounts.push({ containerPath: TOKEN_PATH, hostPath: tokenFile, readonly: true });
       }
+      if (this.o.caFile && !mounts.some((m) => m.containerPath === CA_PATH)) mounts.push({ containerPath: CA_PATH, hostPath: this.o.caFile, readonly: true });
     } catch (err) {
       if (!(err instanceof VolumeError)) throw err;
       st.waiting = { reason: err.reason, message: err.message };
