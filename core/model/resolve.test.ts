@@ -248,3 +248,18 @@ test('collectCycle 0 keeps meaning 1000 ms and a cycle below 10 ms is taken; eac
   // Absent cycles are the default without a word.
   assert.equal(r.warnings.filter((x) => /Cycle/.test(x.message) && x.where.device === 'default/line-1' && !x.where.path?.includes('properties[0]')).length, 0);
 });
+
+test('devices of one model share the model\'s field sources, and each still points at its own file for its own fields', () => {
+  const second = DEVICE.replace('name: line-1', 'name: line-2').replace('ip: 10.0.0.5', 'ip: 10.0.0.6');
+  const r = load(['m.yaml', MODEL], ['d.yaml', DEVICE], ['d2.yaml', second]);
+  assert.deepEqual(r.errors, []);
+  const [a, b] = ['line-1', 'line-2'].map((n) => r.devices.find((d) => d.name === n)?.properties.find((p) => p.name === 'speed')?.source?.fields);
+  assert.ok(a && b);
+  // One object for both devices: the model was written once.
+  assert.equal(a.type, b.type);
+  assert.equal(a.scale, b.scale);
+  assert.deepEqual(a.type, { file: 'm.yaml', line: lineOf(MODEL, 'type: FLOAT'), path: 'spec.properties[0].type' });
+  // The device's own visitor keys stay per device.
+  assert.notEqual(a.offset, b.offset);
+  assert.deepEqual([a.offset?.file, b.offset?.file], ['d.yaml', 'd2.yaml']);
+});

@@ -6,7 +6,7 @@ import { EdgetwinError, ErrorCodes, type Where } from '../errors.ts';
 import { deviceId, type DeviceSpecResolved, type PropertySpec, type ReconcilePolicy, type SourceRef } from '../device.ts';
 import { parseValue, typeFromKubeEdge, ValueError, type PropertyType, type PropertyValue } from '../values.ts';
 import type { ConfigData, Device, DeviceModel, DeviceProperty, ModelProperty, ModelVisitor, PushMethod } from './types.ts';
-import { whereIn, type ParsedDoc, type PathSegment } from './parse.ts';
+import { formatPath, whereIn, type ParsedDoc, type PathSegment } from './parse.ts';
 import { describe } from './schema.ts';
 import { fingerprint } from './fingerprint.ts';
 
@@ -162,6 +162,20 @@ function fieldSources(doc: ParsedDoc, path: PathSegment[], data: object | undefi
   return out;
 }
 
+// Every device of a model carries the model's field sources (where `type`, `accessMode` and the
+// model visitor's keys were written); at 10,000 properties, one copy per device costs ~2 MB of heap.
+// The entries are shared per model document and path; each property still gets its own `fields`.
+const modelSources = new WeakMap<ParsedDoc, Map<string, Record<string, SourceRef>>>();
+
+function sharedFieldSources(doc: ParsedDoc, path: PathSegment[], data: object | undefined, keys?: string[]): Record<string, SourceRef> {
+  let byPath = modelSources.get(doc);
+  if (!byPath) modelSources.set(doc, (byPath = new Map()));
+  const key = `${formatPath(path)} ${keys?.join(',') ?? '*'}`;
+  let out = byPath.get(key);
+  if (!out) byPath.set(key, (out = fieldSources(doc, path, data, keys)));
+  return out;
+}
+
 interface PropertyContext {
   doc: ParsedDoc;
   /** Path of the property item in `doc`: the device's when it lists it, else the model's. */
@@ -193,8 +207,8 @@ function resolveProperty(ctx: PropertyContext, mp: ModelProperty, mv: ModelVisit
       file: ctx.doc.file,
       line: ctx.doc.lineAt(ctx.path),
       fields: {
-        ...fieldSources(model.doc, model.path, mp, ['type', 'accessMode', 'minimum', 'maximum', 'unit']),
-        ...(model.visitorPath ? fieldSources(model.doc, [...model.visitorPath, 'configData'], mv?.configData) : {}),
+        ...sharedFieldSources(model.doc, model.path, mp, ['type', 'accessMode', 'minimum', 'maximum', 'unit']),
+        ...(model.visitorPath ? sharedFieldSources(model.doc, [...model.visitorPath, 'configData'], mv?.configData) : {}),
         ...(dp ? fieldSources(ctx.doc, [...ctx.path, 'visitors', 'configData'], dp.visitors?.configData) : {}),
       },
     },
