@@ -44,6 +44,11 @@ export class PropState {
   attempts = 0;
   reason: string | undefined;
   // runtime only
+  /**
+   * What the store has not seen yet: 'reported' when only readings changed the row since its last
+   * commit (the store then writes the reported columns alone), 'row' when anything else did.
+   */
+  dirty: 'clean' | 'reported' | 'row' = 'clean';
   flushMark = 0;
   inFlight = false;
   again = false;

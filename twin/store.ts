@@ -117,7 +117,7 @@ export class TwinStore {
          rec_state = 'none', rec_attempts = 0, rec_reason = NULL WHERE rowid = ?`,
       ),
       reported: db.prepare<[string | null, number, string, string | null, string | null, number, number]>(
-        'UPDATE properties SET reported = COALESCE(?, reported), reported_time = ?, quality = ?, error_code = ?, error_message = ?, act_edge = ? WHERE rowid = ?',
+        'UPDATE properties SET reported = ?, reported_time = ?, quality = ?, error_code = ?, error_message = ?, act_edge = ? WHERE rowid = ?',
       ),
       desired: db.prepare<[string, number, string, number, number, number]>(
         'UPDATE properties SET desired = ?, desired_time = ?, desired_origin = ?, exp_cloud = ?, exp_edge = ? WHERE rowid = ?',
@@ -214,6 +214,10 @@ export class TwinStore {
     this.stmts.state.run(state, reason, lastOnline, id);
   }
 
+  /**
+   * Writes the columns a reading changes and no others: the twin's flush calls this for every
+   * value it applies, so it binds seven parameters where saveProperty binds fifteen.
+   */
   setReported(rid: number, text: string | null, time: number, quality: string, errorCode: string | null, errorMessage: string | null, actEdge: number): void {
     this.stmts.reported.run(text, time, quality, errorCode, errorMessage, actEdge, rid);
   }
