@@ -329,6 +329,23 @@ describe('DeviceTwin', () => {
     assert.equal(p.delta, true);
   });
 
+  it('stores every row of a large flush, whatever multi-row statements it takes (89 rows: 64 + 16 + 4 + 4 + 1)', async () => {
+    const names = Array.from({ length: 89 }, (_, i) => `r${i}`);
+    const big = device('big', names.map((n) => property(n, { type: 'int', accessMode: 'ReadOnly' })));
+    open([big], false);
+    for (let round = 1; round <= 2; round++) {
+      twin.report(names.map((n, i) => ({ device: 'default/big', property: n, value: i * 10 + round, time: 5000 + i, quality: 'good' as const })));
+      await twin.flush();
+    }
+    await twin.close();
+    store.close();
+    open([big], false);
+    const props = twin.get('default/big')!.properties;
+    assert.deepEqual(names.map((n) => props[n]!.reported?.value), names.map((_, i) => i * 10 + 2));
+    assert.deepEqual(names.map((n) => props[n]!.reported?.time), names.map((_, i) => 5000 + i));
+    assert.ok(names.every((n) => props[n]!.actualVersion.edge === 2));
+  });
+
   it('reports membership changes and forgets removed devices', () => {
     open([thermo()], false);
     const other = device('pump', [property('speed')]);

@@ -396,9 +396,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     for (const [p, e] of props) {
       if (this.devices.get(e.spec.id) !== e || e.props.get(p.spec.name) !== p) continue;
       if (p.dirty === 'reported') {
-        this.store.setReported(p.rid, p.reportedText, p.reportedTime, p.quality!, p.error?.code ?? null, p.error?.message ?? null, p.actEdge);
+        this.store.queueReported(p.rid, p.reportedText, p.reportedTime, p.quality!, p.error?.code ?? null, p.error?.message ?? null, p.actEdge);
       } else this.store.saveProperty(p.rid, p.values());
     }
+    this.store.writeReported();
     for (const e of devices) {
       if (this.devices.get(e.spec.id) === e) this.store.setState(e.spec.id, e.state, e.reason ?? null, e.lastOnline ?? null);
     }
