@@ -16,9 +16,11 @@ export class UpdateSlot implements ReportedUpdate {
   quality: Quality = 'good';
   error: ReadingError | undefined = undefined;
   deltaChanged = false;
+  readonly propertyJson: string;
   constructor(property: string, type: PropertyType) {
     this.property = property;
     this.type = type;
+    this.propertyJson = JSON.stringify(property);
   }
 }
 
