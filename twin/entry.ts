@@ -16,9 +16,11 @@ export class UpdateSlot implements ReportedUpdate {
   quality: Quality = 'good';
   error: ReadingError | undefined = undefined;
   deltaChanged = false;
+  readonly propertyJson: string;
   constructor(property: string, type: PropertyType) {
     this.property = property;
     this.type = type;
+    this.propertyJson = JSON.stringify(property);
   }
 }
 
@@ -44,6 +46,11 @@ export class PropState {
   attempts = 0;
   reason: string | undefined;
   // runtime only
+  /**
+   * What the store has not seen yet: 'reported' when only readings changed the row since its last
+   * commit (the store then writes the reported columns alone), 'row' when anything else did.
+   */
+  dirty: 'clean' | 'reported' | 'row' = 'clean';
   flushMark = 0;
   inFlight = false;
   again = false;

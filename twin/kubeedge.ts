@@ -77,7 +77,8 @@ export function deltaPayload(view: TwinView): string | undefined {
 }
 
 /**
- * $ke/events/device/{id}/data/update: one message for all properties a flush touched. A value the
+ * $ke/events/device/{id}/data/update: one message for all properties a flush touched. Built by
+ * hand, not by JSON.stringify of an object: it runs for every value a gateway reports. A value the
  * store could not write (a full disk) carries `"persisted": "false"` in its metadata: it is live,
  * but a restart now would lose it. (KubeEdge's metadata is an open map of strings.)
  */
@@ -86,7 +87,9 @@ export function dataUpdate(updates: readonly ReportedUpdate[], persisted = true)
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i]!;
     if (i > 0) s += ',';
-    s += `${JSON.stringify(u.property)}:{"value":${JSON.stringify(u.text ?? '')},"metadata":{"timestamp":${u.time},"type":"${u.type}","quality":"${u.quality}"`;
+    // Only a string property's text can need escaping: numbers, booleans and base64 never do.
+    const value = u.type === 'string' ? JSON.stringify(u.text ?? '') : `"${u.text ?? ''}"`;
+    s += `${u.propertyJson ?? JSON.stringify(u.property)}:{"value":${value},"metadata":{"timestamp":${u.time},"type":"${u.type}","quality":"${u.quality}"`;
     if (!persisted) s += ',"persisted":"false"';
     if (u.error) s += `,"error":{"code":${JSON.stringify(u.error.code)},"message":${JSON.stringify(u.error.message)}}`;
     s += '}}';

@@ -304,6 +304,48 @@ describe('DeviceTwin', () => {
     assert.equal(twin.get(ID)!.lastOnline, lastOnline);
   });
 
+  it('a flush of readings alone writes their columns and keeps the row\'s desired value, versions and reconcile state', async () => {
+    open([thermo()], false);
+    twin.setDesired(ID, 'setpoint', 21, 'api');
+    twin.setDesired(ID, 'setpoint', 22, 'api');
+    // Separate flushes: each writes only the reported columns of a row the desired value wrote whole.
+    twin.report([{ device: ID, property: 'setpoint', value: 19, time: 3000, quality: 'good' }]);
+    await twin.flush();
+    twin.report([{ device: ID, property: 'setpoint', time: 3100, quality: 'bad', error: { code: 'ETIMEDOUT', message: 'timeout' } }]);
+    await twin.flush();
+    await twin.close();
+    store.close();
+    open([thermo()], false);
+    const p = prop('setpoint');
+    assert.equal(p.desired?.value, 22);
+    assert.deepEqual(p.expectedVersion, { cloud: 0, edge: 2 });
+    assert.equal(p.reconcile.state, 'pending');
+    // A bad reading has no value: the last good one stays, with the bad reading's time and error.
+    assert.equal(p.reported?.value, 19);
+    assert.equal(p.reported?.time, 3100);
+    assert.equal(p.reported?.quality, 'bad');
+    assert.deepEqual(p.reported?.error, { code: 'ETIMEDOUT', message: 'timeout' });
+    assert.deepEqual(p.actualVersion, { cloud: 0, edge: 2 });
+    assert.equal(p.delta, true);
+  });
+
+  it('stores every row of a large flush, whatever multi-row statements it takes (89 rows: 64 + 16 + 4 + 4 + 1)', async () => {
+    const names = Array.from({ length: 89 }, (_, i) => `r${i}`);
+    const big = device('big', names.map((n) => property(n, { type: 'int', accessMode: 'ReadOnly' })));
+    open([big], false);
+    for (let round = 1; round <= 2; round++) {
+      twin.report(names.map((n, i) => ({ device: 'default/big', property: n, value: i * 10 + round, time: 5000 + i, quality: 'good' as const })));
+      await twin.flush();
+    }
+    await twin.close();
+    store.close();
+    open([big], false);
+    const props = twin.get('default/big')!.properties;
+    assert.deepEqual(names.map((n) => props[n]!.reported?.value), names.map((_, i) => i * 10 + 2));
+    assert.deepEqual(names.map((n) => props[n]!.reported?.time), names.map((_, i) => 5000 + i));
+    assert.ok(names.every((n) => props[n]!.actualVersion.edge === 2));
+  });
+
   it('reports membership changes and forgets removed devices', () => {
     open([thermo()], false);
     const other = device('pump', [property('speed')]);

@@ -86,6 +86,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       {
         log: this.log,
         changed: (d, p, commit) => {
+          p.dirty = 'row';
           this.dirtyProps.set(p, d);
           if (commit) this.persist();
         },
@@ -234,7 +235,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       this.storeFailed(err);
       throw storageError(this.store.file, err, 'write');
     }
-    for (const p of rows.keys()) this.dirtyProps.delete(p);
+    for (const p of rows.keys()) {
+      p.dirty = 'clean';
+      this.dirtyProps.delete(p);
+    }
     for (const c of defer) this.tell(c);
     typed.forEach(([p], i) => this.emitDesired(e, p, origin, lasts[i]!));
     return typed.map(([p]) => ({ device, property: p.spec.name, value: p.desired!, version: p.version, reconcile: p.rec }));
@@ -342,7 +346,10 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       p.quality = r.quality;
       p.error = r.error;
       p.actEdge++;
-      this.dirtyProps.set(p, e);
+      if (p.dirty === 'clean') {
+        p.dirty = 'reported';
+        this.dirtyProps.set(p, e);
+      }
       applied++;
       const slot = p.slot;
       slot.text = text;
@@ -381,11 +388,18 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     for (const [e, p] of enforce) this.reconciler.enforce(e, p);
   }
 
-  /** Inside a transaction: writes the given rows from memory, skipping those no longer in the twin. */
+  /**
+   * Inside a transaction: writes the given rows from memory, skipping those no longer in the twin.
+   * A row only readings touched gets its reported columns written, every other one its whole state.
+   */
   private writeDirty(props: ReadonlyMap<PropState, DeviceEntry>, devices: Iterable<DeviceEntry>): void {
     for (const [p, e] of props) {
-      if (this.devices.get(e.spec.id) === e && e.props.get(p.spec.name) === p) this.store.saveProperty(p.rid, p.values());
+      if (this.devices.get(e.spec.id) !== e || e.props.get(p.spec.name) !== p) continue;
+      if (p.dirty === 'reported') {
+        this.store.queueReported(p.rid, p.reportedText, p.reportedTime, p.quality!, p.error?.code ?? null, p.error?.message ?? null, p.actEdge);
+      } else this.store.saveProperty(p.rid, p.values());
     }
+    this.store.writeReported();
     for (const e of devices) {
       if (this.devices.get(e.spec.id) === e) this.store.setState(e.spec.id, e.state, e.reason ?? null, e.lastOnline ?? null);
     }
@@ -410,6 +424,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   }
 
   private committed(): void {
+    for (const p of this.dirtyProps.keys()) p.dirty = 'clean';
     this.dirtyProps.clear();
     this.dirtyDevices.clear();
   }
