@@ -1,5 +1,6 @@
 // CloudHub's Prometheus metrics (`edgetwin_cloudhub_*`), on the cloud's own registry.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Operations } from '../message/index.ts';
 
 export interface NodeGauges {
   /** Per connected node: the edge's outbox depth it last reported, and its last keepalive. */
@@ -72,4 +73,10 @@ export function scrapedCounter(registers: Registry[], name: string, help: string
     },
   });
   return { counter, add: (label = '') => { counts.set(label, (counts.get(label) ?? 0) + 1); } };
+}
+
+/** Operations as metric labels: HTTP methods and KubeEdge's names, anything else as `other`, so a client cannot grow the label set. */
+const KNOWN_OPERATIONS = new Set<string>([...Object.values(Operations), 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'start', 'stop']);
+export function metricOperation(op: string): string {
+  return KNOWN_OPERATIONS.has(op) ? op : 'other';
 }

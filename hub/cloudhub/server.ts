@@ -3,6 +3,8 @@
 // cloud's CA is required, and unlike KubeEdge (authorization off by default) the certificate's CN
 // must be `system:node:{node_id}`. A node reaches only its own resources: the cloud puts
 // `node/{node}/` on everything that comes up, taking the node from the session, never the frame.
+// Beside it: admission.ts (who may connect), session.ts, upstream.ts (edge -> cloud delivery),
+// service-calls.ts (cloud -> edge HTTP calls), queue.ts (cloud -> edge reliable delivery), settings.ts.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,35 +14,20 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../core/log.ts';
 import type { CertificateAuthority, ServerCredentials } from '../join/ca.ts';
 import type { Revocations } from '../join/revocation.ts';
-import { isValidNodeName } from '../join/server.ts';
-import {
-  DEFAULT_MAX_FRAME_BYTES, errorTo, Groups, newMessage, OK, Operations, parseFrame, prefixNode, responseTo, Sources,
-  type Message,
-} from '../message/index.ts';
+import { errorTo, Operations, parseFrame, prefixNode, responseTo, type Message } from '../message/index.ts';
 import type { AckRecordStore } from './ack-store.ts';
-import { createCloudHubMetrics, type CloudHubMetrics } from './metrics.ts';
-import { DEFAULT_QUEUE_OPTIONS, NodeQueue, type Offer, type QueueOptions } from './queue.ts';
+import { admit, header, writeRefusal } from './admission.ts';
+import { createCloudHubMetrics, metricOperation, type CloudHubMetrics } from './metrics.ts';
+import { DEFAULT_QUEUE_OPTIONS, NodeQueue, type Offer } from './queue.ts';
+import { ServiceCalls, type ServiceRequest, type ServiceResponse } from './service-calls.ts';
+import { IDLE, outboxOf, type Session } from './session.ts';
+import { DEFAULT_CLOUDHUB_SETTINGS, type CloudHubSettings } from './settings.ts';
+import { deliverUpstream, UPSTREAM_OPERATIONS, type UpstreamHandler } from './upstream.ts';
 
-export const DEFAULT_PROJECT_ID = 'e632aba927ea4ac2b575ec1603d56f10';
-
-export interface CloudHubSettings {
-  /** Silence after which a session is dropped (KubeEdge: 30 s; the edge sends keepalive every 15 s). */
-  keepaliveTimeoutMs: number;
-  maxFrameBytes: number;
-  /** Sessions served at once; a node beyond it is refused. */
-  nodeLimit: number;
-  /** The certificate's CN must name the node of the `node_id` header (KubeEdge's authorization.enable). */
-  nodeAuthorization: boolean;
-  resend: QueueOptions;
-}
-
-export const DEFAULT_CLOUDHUB_SETTINGS: CloudHubSettings = {
-  keepaliveTimeoutMs: 30_000,
-  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
-  nodeLimit: 10_000,
-  nodeAuthorization: true,
-  resend: DEFAULT_QUEUE_OPTIONS,
-};
+export { DEFAULT_PROJECT_ID } from './admission.ts';
+export type { ServiceRequest, ServiceResponse } from './service-calls.ts';
+export { DEFAULT_CLOUDHUB_SETTINGS, type CloudHubSettings } from './settings.ts';
+export type { UpstreamHandler } from './upstream.ts';
 
 export interface CloudHubOptions {
   ca: CertificateAuthority;
@@ -52,62 +39,6 @@ export interface CloudHubOptions {
   settings?: Partial<CloudHubSettings>;
 }
 
-/** An edge -> cloud message with its resource already prefixed `node/{node}/`. */
-/**
- * A consumer of edge -> cloud messages. What it resolves with (other than undefined) is the content
- * of the edge's answer (a query's result); the answer is `"OK"` when every handler resolved undefined.
- */
-export type UpstreamHandler = (node: string, msg: Message) => Promise<unknown> | unknown;
-
-export interface ServiceRequest {
-  port: number;
-  path: string;
-  method?: string;
-  headers?: Record<string, string | string[]>;
-  body?: Buffer | string;
-}
-
-export interface ServiceResponse {
-  status: number;
-  headers: Record<string, unknown>;
-  body: Buffer;
-}
-
-/** Operations an edge may send up. Anything else is answered with an error. */
-const UPSTREAM_OPERATIONS = new Set<string>([
-  Operations.INSERT, Operations.UPDATE, Operations.DELETE, Operations.QUERY, Operations.PATCH, Operations.UPLOAD, Operations.GET,
-]);
-
-interface Session {
-  node: string;
-  project: string;
-  ws: WebSocket;
-  certNotBefore: Date;
-  remote: string;
-  lastSeenMs: number;
-  lastKeepaliveMs: number;
-  outbox?: number;
-  /** Upstream messages are handled one after another, in the order the edge sent them. */
-  chain: Promise<void>;
-  /** Messages of this session being handled or waiting in `chain`. */
-  busy: number;
-}
-
-/**
- * The chain of a session with nothing in hand. Resetting to it, rather than keeping the last
- * message's promise, matters at 10,000 nodes: a promise kept for the second until the node's next
- * message outlives the young generation and is promoted, and old-generation garbage at that rate
- * means full collections of a heap that holds 10,000 TLS sessions.
- */
-const IDLE: Promise<void> = Promise.resolve();
-
-interface PendingCall {
-  node: string;
-  resolve: (r: ServiceResponse) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 export class CloudHub {
   readonly server: Server;
   readonly metrics: CloudHubMetrics;
@@ -115,7 +46,7 @@ export class CloudHub {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Map<string, Session>();
   private readonly queues = new Map<string, NodeQueue>();
-  private readonly calls = new Map<string, PendingCall>();
+  private readonly calls = new ServiceCalls();
   private readonly upstream: UpstreamHandler[] = [];
   private readonly connectionHandlers: Array<(node: string, connected: boolean) => void> = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -207,25 +138,7 @@ export class CloudHub {
   callService(node: string, req: ServiceRequest, timeoutMs = 10_000): Promise<ServiceResponse> {
     const session = this.sessions.get(node);
     if (!session) return Promise.reject(new Error(`node ${node} is not connected`));
-    const method = (req.method ?? 'GET').toUpperCase();
-    const path = req.path.startsWith('/') ? req.path : `/${req.path}`;
-    const body = req.body === undefined ? '' : Buffer.from(req.body).toString('base64');
-    const msg = newMessage(
-      { source: Sources.ROUTER_SERVICEBUS, group: Groups.USER, operation: method, resource: `${req.port}:${path}` },
-      { header: req.headers ?? {}, body, method, url: path },
-    );
-    return new Promise<ServiceResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.calls.delete(msg.header.msg_id);
-        reject(new Error(`node ${node} did not answer ${method} :${req.port}${path} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.calls.set(msg.header.msg_id, { node, resolve, reject, timer });
-      if (!this.write(session, JSON.stringify(msg), method)) {
-        clearTimeout(timer);
-        this.calls.delete(msg.header.msg_id);
-        reject(new Error(`node ${node} is not connected`));
-      }
-    });
+    return this.calls.start(node, req, timeoutMs, (frame, operation) => this.write(session, frame, operation));
   }
 
   /** Ends the sessions of nodes whose certificates are now revoked (after Revocations.reload()). */
@@ -237,11 +150,7 @@ export class CloudHub {
 
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
-    for (const [id, call] of this.calls) {
-      clearTimeout(call.timer);
-      call.reject(new Error('the cloud is shutting down'));
-      this.calls.delete(id);
-    }
+    this.calls.close();
     for (const s of this.sessions.values()) s.ws.terminate();
     this.wss.close();
     this.server.closeAllConnections();
@@ -251,36 +160,20 @@ export class CloudHub {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const tls = req.socket as TLSSocket;
     const remote = `${tls.remoteAddress}:${tls.remotePort}`;
-    const nodeHeader = header(req, 'node_id');
-    const refuse = (status: number, reason: string, metric: string) => {
-      this.metrics.connectionsRefused.inc({ reason: metric });
-      this.log.warn({ node: nodeHeader, remote, reason }, 'connection refused');
-      const body = `${reason}\n`;
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : 'Service Unavailable'}\r\n`
-        + `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    };
-    const peer = tls.getPeerCertificate();
-    if (!peer || !peer.raw) return refuse(401, 'no client certificate: join this cloud first (`edgetwin join`) and connect with the node certificate', 'no-certificate');
-    if (!tls.authorized) return refuse(401, `the client certificate is not trusted (${String(tls.authorizationError)}): it was not issued by this cloud's CA, or it expired; join again`, 'untrusted-certificate');
-    let who;
-    try {
-      who = this.opts.ca.verifyNodeCert(peer.raw);
-    } catch (err) {
-      return refuse(401, (err as Error).message, 'bad-certificate');
+    const a = admit(req, {
+      ca: this.opts.ca,
+      revocations: this.opts.revocations,
+      settings: this.settings,
+      hasSession: (node) => this.sessions.has(node),
+      sessionCount: () => this.sessions.size,
+    });
+    if (!a.ok) {
+      this.metrics.connectionsRefused.inc({ reason: a.metric });
+      this.log.warn({ node: header(req, 'node_id'), remote, reason: a.reason }, 'connection refused');
+      writeRefusal(socket, a.status, a.reason);
+      return;
     }
-    if (!nodeHeader) return refuse(400, 'the node_id header is missing: send the node name as node_id', 'no-node-id');
-    if (!isValidNodeName(nodeHeader)) return refuse(400, `node_id "${nodeHeader}" is not a valid node name`, 'bad-node-id');
-    if (this.settings.nodeAuthorization && who.node !== nodeHeader) {
-      return refuse(403, `the client certificate is for node ${who.node} (CN system:node:${who.node}) but node_id says ${nodeHeader}`, 'node-mismatch');
-    }
-    if (this.opts.revocations.refuses(nodeHeader, who.notBefore) || this.opts.revocations.refuses(who.node, who.notBefore)) {
-      return refuse(403, `node ${who.node}'s certificate was revoked: join again with a new token`, 'revoked');
-    }
-    if (!this.sessions.has(nodeHeader) && this.sessions.size >= this.settings.nodeLimit) {
-      return refuse(503, `this cloud serves at most ${this.settings.nodeLimit} nodes (cloudhub.nodeLimit)`, 'node-limit');
-    }
-    const project = header(req, 'project_id') ?? DEFAULT_PROJECT_ID;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, nodeHeader, project, who.notBefore, remote));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, a.node, a.project, a.certNotBefore, remote));
   }
 
   private open(ws: WebSocket, node: string, project: string, certNotBefore: Date, remote: string): void {
@@ -301,12 +194,7 @@ export class CloudHub {
     if (this.sessions.get(session.node) !== session) return;
     this.sessions.delete(session.node);
     this.log.info({ node: session.node, code }, 'node disconnected');
-    for (const [id, call] of this.calls) {
-      if (call.node !== session.node) continue;
-      clearTimeout(call.timer);
-      this.calls.delete(id);
-      call.reject(new Error(`node ${session.node} disconnected before it answered`));
-    }
+    this.calls.disconnected(session.node);
     for (const h of this.connectionHandlers) h(session.node, false);
   }
 
@@ -328,7 +216,7 @@ export class CloudHub {
     const msg = parsed.message;
     session.lastSeenMs = Date.now();
     this.metrics.messagesIn.add(metricOperation(msg.route.operation));
-    if (msg.route.operation === Operations.RESPONSE && this.calls.get(msg.header.parent_msg_id ?? '')?.node !== session.node) {
+    if (msg.route.operation === Operations.RESPONSE && !this.calls.isFor(msg.header.parent_msg_id, session.node)) {
       // An ACK is recorded beside the chain, not in it: with ObjectSync each record is an API
       // write, and the edge's reports (a pod's status) waited behind every one of them.
       this.acknowledged(session.node, msg.header.parent_msg_id);
@@ -356,8 +244,8 @@ export class CloudHub {
       if (outbox !== undefined) session.outbox = outbox;
       return;
     }
-    if (parent && this.calls.get(parent)?.node === node) {
-      this.answerCall(parent, msg);
+    if (parent && this.calls.isFor(parent, node)) {
+      this.calls.answer(parent, msg);
       return;
     }
     if (op === Operations.ERROR) {
@@ -373,12 +261,9 @@ export class CloudHub {
       this.reply(session, errorTo(msg, 'this cloud has no consumer for edge messages'));
       return;
     }
-    let answer: unknown = OK;
+    let answer: unknown;
     try {
-      for (const h of this.upstream) {
-        const r = await h(node, up);
-        if (r !== undefined) answer = r;
-      }
+      answer = await deliverUpstream(this.upstream, node, up);
     } catch (err) {
       this.log.error({ node, err, resource: up.route.resource }, 'storing an edge message failed');
       this.reply(session, errorTo(msg, `the cloud could not store ${msg.route.resource}: ${(err as Error).message}; send it again`));
@@ -398,20 +283,6 @@ export class CloudHub {
     this.queueOf(node).ack(parent).then((known) => {
       if (!known) ignored();
     }, (err: unknown) => this.log.error({ node, parent, err }, 'recording an ACK failed; the message stays queued and is sent again'));
-  }
-
-  private answerCall(id: string, msg: Message): void {
-    const call = this.calls.get(id)!;
-    this.calls.delete(id);
-    clearTimeout(call.timer);
-    if (msg.route.operation === Operations.ERROR) {
-      call.reject(new Error(`node ${call.node} refused the call: ${typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content)}`));
-      return;
-    }
-    const c = (msg.content ?? {}) as { status_code?: unknown; header?: unknown; body?: unknown };
-    const status = typeof c.status_code === 'number' ? c.status_code : 0;
-    const body = typeof c.body === 'string' ? Buffer.from(c.body, 'base64') : Buffer.alloc(0);
-    call.resolve({ status, headers: (c.header && typeof c.header === 'object' ? c.header : {}) as Record<string, unknown>, body });
   }
 
   private refuseFrame(session: Session, partial: Pick<Message, 'header' | 'route'> | undefined, reason: string, metric: string): void {
@@ -458,30 +329,4 @@ export class CloudHub {
     const now = Date.now();
     for (const [node, q] of this.queues) if (q.depth > 0 && this.sessions.has(node)) q.flush(now);
   }
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** The edge's outbox depth from a keepalive: `{"outbox": n}` as JSON text or object; "ping" has none. */
-function outboxOf(content: unknown): number | undefined {
-  let v = content;
-  if (typeof v === 'string') {
-    if (!v.startsWith('{')) return undefined;
-    try {
-      v = JSON.parse(v);
-    } catch {
-      return undefined;
-    }
-  }
-  const n = v && typeof v === 'object' ? (v as { outbox?: unknown }).outbox : undefined;
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
-}
-
-/** Operations as metric labels: HTTP methods and KubeEdge's names, anything else as `other`, so a client cannot grow the label set. */
-const KNOWN_OPERATIONS = new Set<string>([...Object.values(Operations), 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'start', 'stop']);
-function metricOperation(op: string): string {
-  return KNOWN_OPERATIONS.has(op) ? op : 'other';
 }

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { bridgeAddress, conflist, shadowingConfigs, validatePodNetwork, writeConflist } from './cni.ts';
 import { buildEnv } from './env.ts';
 import { CriLogDecoder, logAttempts } from './logs.ts';
-import { linuxResources } from './manager.ts';
+import { linuxResources } from './resources.ts';
 import { containerHash, parseQuantity, podUid, unsupported, type Pod } from './pod.ts';
 import { DirPodSource } from './source.ts';
 import { syncVolumes, VolumeError } from './volumes.ts';
