@@ -74,11 +74,16 @@ const ask = <T>(child: ChildProcess, message: object, pick: (m: Record<string, u
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (child: ChildProcess) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
 
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds a process has used in user and in system (kernel) mode, from /proc. */
+function cpuParts(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return { user: Number(f[11]) / 100, sys: Number(f[12]) / 100 };
+}
+/** CPU seconds (user + system) a process has used. */
+function cpuSeconds(pid: number): number {
+  const { user, sys } = cpuParts(pid);
+  return user + sys;
 }
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -100,6 +105,8 @@ interface Outcome {
   p50Ms?: number;
   p99Ms?: number;
   cpuPct: number;
+  /** The part of cpuPct spent in the kernel (system time). */
+  sysCpuPct: number;
   rssMb: number;
   valuesPerCpuSecond: number;
   subscriberCpuPct: number;
@@ -150,6 +157,7 @@ async function measure(side: 'edgetwin' | 'floor', cycle: number): Promise<Outco
     const simPids = simulators.map((s) => s.pid!);
     const sim0 = simPids.map(cpuSeconds);
     const cpu0 = cpuSeconds(gateway.pid!);
+    const sys0 = cpuParts(gateway.pid!).sys;
     const t0 = performance.now();
     await ask(subscriber, { open: true }, (m) => m.opened === true);
     let rss = rssMb(gateway.pid!);
@@ -161,13 +169,15 @@ async function measure(side: 'edgetwin' | 'floor', cycle: number): Promise<Outco
     const { result: r } = await ask<{ result: { delivered: number; wrong: number; seconds: number; cpuSeconds: number; p50Ms?: number; p99Ms?: number; firstError?: string } }>(subscriber, { close: true }, (m) => m.result !== undefined);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(gateway.pid!) - cpu0;
+    // The kernel's share (socket and file writes): CPU that a JavaScript profile does not show.
+    const sys = cpuParts(gateway.pid!).sys - sys0;
     // Where edgetwin's resident memory goes: its V8 heap and the memory outside it (buffers, SQLite).
     const heap = started.apiPort ? await heapOf(started.apiPort) : undefined;
     const simCpu = Math.max(...simPids.map((p, i) => cpuSeconds(p) - sim0[i]!));
     const valuesPerSec = r.delivered / r.seconds;
     return {
       side, cycle, valuesPerSec, deliveredPct: (100 * valuesPerSec) / (offeredPerCycle * (1000 / cycle)), wrong: r.wrong, p50Ms: r.p50Ms, p99Ms: r.p99Ms,
-      cpuPct: (100 * cpu) / seconds, rssMb: rss, valuesPerCpuSecond: cpu > 0 ? r.delivered / (cpu * (r.seconds / seconds)) : 0,
+      cpuPct: (100 * cpu) / seconds, sysCpuPct: (100 * sys) / seconds, rssMb: rss, valuesPerCpuSecond: cpu > 0 ? r.delivered / (cpu * (r.seconds / seconds)) : 0,
       ...heap, subscriberCpuPct: (100 * r.cpuSeconds) / r.seconds, simulatorCpuPct: (100 * simCpu) / seconds, firstError: r.firstError,
     };
   } finally {
@@ -200,7 +210,7 @@ const medianOf = (side: string, cycle: number): Outcome => {
   };
   return {
     side: xs[0]!.side, cycle, valuesPerSec: mid((o) => o.valuesPerSec)!, deliveredPct: mid((o) => o.deliveredPct)!, wrong: xs.reduce((n, o) => n + o.wrong, 0),
-    p50Ms: mid((o) => o.p50Ms), p99Ms: mid((o) => o.p99Ms), cpuPct: mid((o) => o.cpuPct)!, rssMb: mid((o) => o.rssMb)!, valuesPerCpuSecond: mid((o) => o.valuesPerCpuSecond)!,
+    p50Ms: mid((o) => o.p50Ms), p99Ms: mid((o) => o.p99Ms), cpuPct: mid((o) => o.cpuPct)!, sysCpuPct: mid((o) => o.sysCpuPct)!, rssMb: mid((o) => o.rssMb)!, valuesPerCpuSecond: mid((o) => o.valuesPerCpuSecond)!,
     subscriberCpuPct: mid((o) => o.subscriberCpuPct)!, simulatorCpuPct: mid((o) => o.simulatorCpuPct)!, heapUsedMb: mid((o) => o.heapUsedMb), externalMb: mid((o) => o.externalMb),
   };
 };
