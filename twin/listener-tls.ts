@@ -4,7 +4,6 @@
 
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { loadOrCreateSelfSigned } from '../core/self-signed.ts';
 
 export interface GeneratedTls {
   cert: string;
@@ -40,6 +39,8 @@ export async function selfSignedListenerTls(o: ListenerTlsOptions): Promise<Gene
   }
   let c;
   try {
+    // Loaded only here, beyond loopback: the X.509 library costs every gateway on loopback memory at start.
+    const { loadOrCreateSelfSigned } = await import('../core/self-signed.ts');
     c = await loadOrCreateSelfSigned({ dir: o.dir, name: o.name, host: o.host });
   } catch (err) {
     throw new EdgetwinError(ErrorCodes.CONFIG, `${o.what} cannot make or read its self-signed certificate in ${o.dir}: ${(err as Error).message}`, { file: o.dir, path: `${o.setting}.cert` }, `check that the data directory is writable, or set ${o.setting}.cert and ${o.setting}.key`);
