@@ -149,12 +149,12 @@ async function measure(side: 'edgetwin' | 'baseline', n: number): Promise<SideRe
     writeFileSync(config, `cloudhub:\n  nodeLimit: ${n + 100}\n  keepaliveTimeout: 60s\n`);
     const httpPort = await freePort();
     rmSync(join(stateDir, 'reports.db'), { force: true });
-    const node = PROFILE_DIR ? [process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=50', '--v8-pool-size=1', '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, BIN]] as const : [BIN, []] as const;
+    const node = PROFILE_DIR ? [process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, BIN]] as const : [BIN, []] as const;
     srv = start(node[0], [...node[1], 'cloud', '--listen', '127.0.0.1', '--port', String(port), '--join-port', String(await freePort()), '--http-port', String(httpPort),
       '--advertise', '127.0.0.1', '--state-dir', stateDir, '--config', config, '--log-level', 'warn']);
     await waitFor('edgetwin cloud /healthz', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 60_000, 200);
   } else {
-    srv = start(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=50', '--v8-pool-size=1', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', join(here, 'baseline.ts'),
+    srv = start(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=1', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', join(here, 'baseline.ts'),
       JSON.stringify({ port, certPem: server.certPem, keyPem: server.keyPem, caPem: ca.certPem })]);
     await line(srv, 'ready', 60_000);
   }
