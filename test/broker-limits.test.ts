@@ -141,14 +141,16 @@ describe('the embedded broker bounds packets, retained messages and stored QoS 1
   it('stores at most maxStoredMessages for a persistent session that went away, and hands those over when it returns', async () => {
     const port = String(gw.mqttPort);
     const session = ['-h', '127.0.0.1', '-p', port, '-i', 'away-app', '-c', '-q', '1', '-t', 'app/stored/#'];
-    // A real mosquitto_sub makes the persistent session (clean: false, QoS 1) and leaves.
-    const first = mosquittoSub(session);
+    // A real mosquitto_sub makes the persistent session (clean: false, QoS 1) and leaves by itself
+    // after one message (-C 1, a clean DISCONNECT). The markers go at QoS 0: none is stored for the
+    // session, and none is left unacknowledged when it goes.
+    const first = mosquittoSub([...session, '-C', '1']);
     subs.push(first);
     await waitFor('the persistent subscriber connected', async () => {
-      await mosquittoRun('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'app/stored/hello', '-m', 'hi']);
+      await mosquittoRun('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '0', '-t', 'app/stored/hello', '-m', 'hi']);
       return first.lines.includes('app/stored/hello hi');
     }, 30_000, 300);
-    await first.stop();
+    await waitFor('the persistent subscriber gone', () => first.child.exitCode !== null, 20_000, 20);
     const droppedBefore = await metric(gw.apiUrl, 'edgetwin_broker_dropped_messages_total', 'reason="stored_limit"');
     for (let i = 0; i < 12; i++) await mosquittoRun('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', `app/stored/m${i}`, '-m', `v${i}`]);
     await waitFor('the messages beyond the bound counted', async () => (await metric(gw.apiUrl, 'edgetwin_broker_dropped_messages_total', 'reason="stored_limit"')) - droppedBefore >= 7, 20_000, 100);

@@ -204,6 +204,9 @@ describe('DeviceController', () => {
   it('the API server restarted: the informers come back; a Device created meanwhile goes once, none is sent twice', async () => {
     const before = await create('devices', device('before', 'gw-a'));
     await a.next('before', (m) => m.route.resource === 'default/device/before');
+    // The edge's ACK recorded first (an ObjectSync write, itself an API request): one in flight when
+    // the API server stops is lost, and the re-list then rightly sends the device again (at least once).
+    await waitFor('the ObjectSync of before', () => kube.request<Obj>('GET', objectPath('reliablesyncs.kubeedge.io', 'v1alpha1', 'objectsyncs', 'default', `gw-a.${before.metadata.uid}`)).catch(() => undefined).then((o) => o?.status?.objectResourceVersion === before.metadata.resourceVersion));
     await api.restart();
     await create('devices', device('during', 'gw-a'));
     await kube.request('PATCH', objectPath(G, V, 'devices', 'default', 'before'), { body: { metadata: { labels: { touched: 'yes' } } }, contentType: MERGE });
