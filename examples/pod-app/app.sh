@@ -65,12 +65,12 @@ while :; do
 done
 
 # Set the desired value with a KubeEdge twin/update (the "expected" value). Sent every 2 s for
-# half a minute: QoS 0 by hand has no acknowledgement, the broker's pod listener may open a while
+# a minute: QoS 0 by hand has no acknowledgement, the broker's pod listener may open a while
 # after the API's (it waits for the bridge), and setting the same value again is harmless.
 topic="\$hw/events/device/$ns/$name/twin/update"
 payload="{\"event_id\":\"pod-app-$$\",\"timestamp\":0,\"twin\":{\"$PROPERTY\":{\"expected\":{\"value\":\"$VALUE\"}}}}"
 i=0
-while [ "$i" -lt 15 ]; do
+while [ "$i" -lt 30 ]; do
   mqtt_publish "$topic" "$payload"
   echo "published $PROPERTY=$VALUE on $topic"
   i=$((i + 1))
