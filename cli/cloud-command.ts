@@ -59,19 +59,7 @@ export function loadCloudConfig(file: string): CloudFileConfig {
   for (const key of Object.keys(hub)) {
     if (!CLOUDHUB_KEYS.includes(key)) throw new Error(`${file}: cloudhub.${key} is not a setting; the settings are ${CLOUDHUB_KEYS.map((k) => `cloudhub.${k}`).join(', ')}`);
   }
-  const duration = (key: string): number | undefined => {
-    const v = hub[key];
-    if (v === undefined) return undefined;
-    if (typeof v === 'number' && v > 0) return v;
-    if (typeof v === 'string') {
-      try {
-        return parseDuration(v);
-      } catch (err) {
-        throw new Error(`${file}: cloudhub.${key}: ${(err as Error).message}`);
-      }
-    }
-    throw new Error(`${file}: cloudhub.${key} must be a duration like 30s (or a number of milliseconds)`);
-  };
+  const duration = (key: string): number | undefined => configDuration(file, `cloudhub.${key}`, hub[key]);
   const count = (key: string): number | undefined => {
     const v = hub[key];
     if (v === undefined) return undefined;
@@ -125,18 +113,7 @@ function loadDevicesSection(file: string, section: unknown): ControllersConfig['
   for (const key of Object.keys(d)) {
     if (key !== 'statusWriter' && key !== 'sync') throw new Error(`${file}: devices.${key} is not a setting; the settings are devices.statusWriter.perDeviceInterval, devices.statusWriter.budget, devices.sync`);
   }
-  const duration = (key: string, v: unknown): number | undefined => {
-    if (v === undefined) return undefined;
-    if (typeof v === 'number' && v > 0) return v;
-    if (typeof v === 'string') {
-      try {
-        return parseDuration(v);
-      } catch (err) {
-        throw new Error(`${file}: ${key}: ${(err as Error).message}`);
-      }
-    }
-    throw new Error(`${file}: ${key} must be a duration like 1s (or a number of milliseconds)`);
-  };
+  const duration = (key: string, v: unknown): number | undefined => configDuration(file, key, v);
   const out: NonNullable<ControllersConfig['devices']> = {};
   const sync = duration('devices.sync', d.sync);
   if (sync !== undefined) out.syncMs = sync;
@@ -262,4 +239,18 @@ export async function installCrdsCommand(opts: { dryRun?: boolean; force?: boole
     process.stderr.write(`error: ${refused} CRD(s) not installed (see above)\n`);
     process.exitCode = 1;
   }
+}
+
+/** A duration in the cloud's config file: a string like 30s, or a number of milliseconds. */
+function configDuration(file: string, key: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number' && v > 0) return v;
+  if (typeof v === 'string') {
+    try {
+      return parseDuration(v);
+    } catch (err) {
+      throw new Error(`${file}: ${key}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`${file}: ${key} must be a duration like 30s (or a number of milliseconds)`);
 }
