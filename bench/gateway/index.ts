@@ -9,7 +9,9 @@
 // windows), each figure the median of its turns (wrong values: the sum). Gateway CPU and RSS come from /proc.
 //   node --import tsx bench/gateway/index.ts     (BENCH_CYCLES=100 for some cycles only;
 //   BENCH_CPU_PROF_DIR=<dir> runs edgetwin and the floor with --cpu-prof into that directory;
-//   bench/gateway/profile.ts sums a profile by hot-path part)
+//   bench/gateway/profile.ts sums a profile by hot-path part; BENCH_NODE_FLAGS="<flags>" starts both
+//   measured processes with those node flags, e.g. --perf-basic-prof for Linux perf or --trace-gc, with
+//   edgetwin's stdout shown, and prints each one's pid for `perf record -p`)
 // Prints a table and one JSON line. Needs the bundle: `npm run bench` builds it first.
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +26,7 @@ import { CLOCKED_PROPERTIES } from '../modbus/clocked.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
 const CYCLES = (process.env.BENCH_CYCLES?.split(',').map(Number) ?? [1000, 250, 100]);
 const WARMUP_S = QUICK ? 3 : 5;
 const MEASURE_S = QUICK ? 5 : 15;
@@ -51,7 +54,7 @@ await build({
   outdir: BUILD, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning',
   outExtension: { '.js': '.mjs' },
 });
-const forkJs = (file: string, args: string[], profile = false) => fork(join(BUILD, file), args, { cwd: ROOT, execArgv: profile && PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--cpu-prof-name=floor.cpuprofile'] : [], env: { ...process.env, EDGETWIN_BENCH_MODBUS_MAP: join(HERE, '..', 'modbus', 'register-map.json') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const forkJs = (file: string, args: string[], profile = false) => fork(join(BUILD, file), args, { cwd: ROOT, execArgv: !profile ? [] : PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--cpu-prof-name=floor.cpuprofile', ...NODE_FLAGS] : NODE_FLAGS, env: { ...process.env, EDGETWIN_BENCH_MODBUS_MAP: join(HERE, '..', 'modbus', 'register-map.json') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 
 function once<T>(child: ChildProcess, pick: (m: Record<string, unknown>) => boolean): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -124,11 +127,13 @@ async function startEdgetwin(cycle: number, dir: string, mqttPort: number): Prom
   // Profiled, node takes --cpu-prof on its command line (NODE_OPTIONS refuses it), with the
   // bin's own shebang flags, so the process is otherwise the one users start.
   const shebangFlags = readFileSync(bin, 'utf8').split('\n')[0]!.split(/\s+/).filter((a) => a.startsWith('--'));
-  const [command, prefix] = PROFILE_DIR ? [process.execPath, [...shebangFlags, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, bin]] : [bin, []];
-  const child = spawn(command, [...prefix, 'run', '--devices', devicesFile, '--data-dir', join(dir, 'data'), '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--node-name', 'bench', '--no-live', '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const profileFlags = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const [command, prefix] = PROFILE_DIR || NODE_FLAGS.length ? [process.execPath, [...shebangFlags, ...profileFlags, ...NODE_FLAGS, bin]] : [bin, []];
+  const child = spawn(command, [...prefix, 'run', '--devices', devicesFile, '--data-dir', join(dir, 'data'), '--api-port', String(apiPort), '--mqtt-port', String(mqttPort), '--node-name', 'bench', '--no-live', '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', NODE_FLAGS.length ? 'inherit' : 'ignore', 'inherit'] });
   const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`edgetwin run exited with ${code} before it was up (its stderr is above)`))));
   await Promise.race([failed, waitFor('edgetwin to start', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.ok, 60_000, 100)]);
   failed.catch(() => undefined);
+  if (NODE_FLAGS.length) process.stderr.write(`edgetwin run: pid ${child.pid}\n`);
   return { child, apiPort };
 }
 
@@ -141,6 +146,7 @@ async function heapOf(apiPort: number): Promise<{ heapUsedMb?: number; externalM
 async function startFloor(cycle: number, dir: string, mqttPort: number): Promise<{ child: ChildProcess }> {
   const child = forkJs('floor.mjs', [JSON.stringify({ ports, cycleMs: cycle, mqttPort, dbFile: join(dir, 'floor.db') })], true);
   await once(child, (m) => m.ready === true);
+  if (NODE_FLAGS.length) process.stderr.write(`floor: pid ${child.pid}\n`);
   return { child };
 }
 
