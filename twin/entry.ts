@@ -3,7 +3,7 @@
 
 import type { DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { DeviceState, Quality, ReadingError } from '../core/reading.ts';
-import { parseValue, sameAtWirePrecision, type PropertyType, type PropertyValue } from '../core/values.ts';
+import { formatValue, parseValue, sameAtWirePrecision, type PropertyType, type PropertyValue } from '../core/values.ts';
 import type { PropertyRow, PropertyValues } from './store.ts';
 import type { DesiredOrigin, ReconcileState, ReportedUpdate, TwinPropertyView, TwinView } from './types.ts';
 
@@ -28,8 +28,13 @@ export class PropState {
   spec: PropertySpec;
   readonly rid: number;
   desired: PropertyValue | undefined;
-  /** The KubeEdge string form of desired and reported, kept so a store write formats nothing. */
+  /** The KubeEdge string form of desired, kept so a store write formats nothing. */
   desiredText: string | null = null;
+  /**
+   * The string form of reported, from the flush that applied the reading until the commit that
+   * stores it, then dropped (null): kept longer, each reading's string would outlive the young
+   * generation and load every full collection. reportedTextNow() formats it again when needed.
+   */
   reportedText: string | null = null;
   desiredTime = 0;
   desiredOrigin: DesiredOrigin = 'api';
@@ -51,6 +56,10 @@ export class PropState {
    * commit (the store then writes the reported columns alone), 'row' when anything else did.
    */
   dirty: 'clean' | 'reported' | 'row' = 'clean';
+  /** In the store writer's list of rows to commit (once, however often it is marked). */
+  queued = false;
+  /** Left the twin (its property or device was removed): never written back to the store. */
+  retired = false;
   flushMark = 0;
   inFlight = false;
   again = false;
@@ -66,6 +75,11 @@ export class PropState {
     this.spec = spec;
     this.rid = rid;
     this.slot = new UpdateSlot(spec.name, spec.type);
+  }
+
+  /** The KubeEdge string form of the reported value, as the store keeps it. */
+  reportedTextNow(): string | null {
+    return this.reportedText ?? (this.reported === undefined ? null : formatValue(this.spec.type, this.reported));
   }
 
   get version(): number {
@@ -106,7 +120,7 @@ export class PropState {
       desiredOrigin: this.desired === undefined ? null : this.desiredOrigin,
       expCloud: this.expCloud,
       expEdge: this.expEdge,
-      reported: this.reportedText,
+      reported: this.reportedTextNow(),
       reportedTime: this.quality === undefined ? null : this.reportedTime,
       quality: this.quality ?? null,
       errorCode: this.error?.code ?? null,
@@ -156,6 +170,8 @@ export class DeviceEntry {
   lastOnline: number | undefined;
   flushMark = 0;
   hasPush = false;
+  /** Left the twin: its state is not written back to the store. */
+  retired = false;
   readonly touched: UpdateSlot[] = [];
 
   constructor(spec: DeviceSpecResolved) {

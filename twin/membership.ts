@@ -34,10 +34,12 @@ export function syncProperties(store: TwinStore, reconciler: Reconciler, e: Devi
   for (const [name, p] of e.props) {
     const ps = spec.properties.find((x) => x.name === name);
     if (!ps) {
+      p.retired = true;
       reconciler.cancel(p);
       store.removeProperty(p.rid);
       e.props.delete(name);
     } else if (ps.type !== p.spec.type) {
+      p.retired = true;
       reconciler.cancel(p);
       store.resetProperty(p.rid, ps.type);
       e.props.set(name, new PropState(ps, p.rid));

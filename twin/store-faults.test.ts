@@ -119,6 +119,19 @@ describe('DeviceTwin on a store that refuses writes', () => {
     assert.equal(reported().at(-1)?.persisted, true);
   });
 
+  it('stores a desired value accepted as the store recovers, on a row readings left unwritten during the outage', async () => {
+    store.database.exec(FULL);
+    twin.report([{ device: ID, property: 'setpoint', value: 100, time: 1000, quality: 'good' }]);
+    await twin.flush();
+    assert.match(twin.storeProblem ?? '', /disk is full/);
+    // Space comes back before the retry timer fires; the request's own transaction commits.
+    store.database.exec(SPACE);
+    twin.setDesired(ID, 'setpoint', 250, 'api');
+    assert.equal(storedRow('setpoint').desired, '250', 'the desired value is in the store when the caller hears it was stored');
+    await waitFor('the store to commit again', () => twin.storeProblem === undefined);
+    assert.equal(storedRow('setpoint').desired, '250');
+  });
+
   it('retries the store at the configured interval until it commits, and keeps only the newest value', async () => {
     store.database.exec(FULL);
     for (let i = 1; i <= 5; i++) {

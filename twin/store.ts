@@ -92,10 +92,14 @@ export class TwinStore {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly tx: (fn: () => void) => void;
-  /** One UPDATE ... FROM (VALUES ...) per chunk size, and the parameters of the rows queued so far. */
-  private readonly reportedMany = new Map<number, Database.Statement<[Cell[]]>>();
+  /** One UPDATE ... FROM (VALUES ...) per chunk size, and its parameter array, reused for every run. */
+  private readonly reportedMany: { rows: number; stmt: Database.Statement<Cell[]>; args: Cell[] }[] = [];
+  /**
+   * The parameters of the rows queued so far, `reportedCells` of them used: the array keeps its
+   * capacity between flushes (emptying it would make V8 grow it again, copy by copy, every flush).
+   */
   private readonly reportedArgs: Cell[] = [];
-  private readonly chunkArgs = new Map<number, Cell[]>();
+  private reportedCells = 0;
 
   private constructor(file: string) {
     this.file = file;
@@ -146,11 +150,11 @@ export class TwinStore {
     };
     for (const n of REPORTED_CHUNKS) {
       const rows = Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
-      this.reportedMany.set(n, db.prepare<[Cell[]]>(
+      const stmt = db.prepare<Cell[]>(
         `UPDATE properties SET reported = v.column2, reported_time = v.column3, quality = v.column4, error_code = v.column5,
          error_message = v.column6, act_edge = v.column7 FROM (VALUES ${rows}) AS v WHERE properties.rowid = v.column1`,
-      ));
-      this.chunkArgs.set(n, new Array<Cell>(n * REPORTED_COLUMNS));
+      );
+      this.reportedMany.push({ rows: n, stmt, args: new Array<Cell>(n * REPORTED_COLUMNS).fill(null) });
     }
     const runner = db.transaction((fn: () => void) => fn());
     this.tx = (fn) => runner(fn);
@@ -247,27 +251,36 @@ export class TwinStore {
    * value, and a gateway flushes a hundred thousand values a second.
    */
   queueReported(rid: number, text: string | null, time: number, quality: string, errorCode: string | null, errorMessage: string | null, actEdge: number): void {
-    this.reportedArgs.push(rid, text, time, quality, errorCode, errorMessage, actEdge);
+    const a = this.reportedArgs;
+    let i = this.reportedCells;
+    a[i++] = rid;
+    a[i++] = text;
+    a[i++] = time;
+    a[i++] = quality;
+    a[i++] = errorCode;
+    a[i++] = errorMessage;
+    a[i++] = actEdge;
+    this.reportedCells = i;
   }
 
   /** Inside the transaction that queued them: writes the queued rows (and forgets them, written or not). */
   writeReported(): void {
     const all = this.reportedArgs;
-    try {
-      let at = 0;
-      let left = all.length / REPORTED_COLUMNS;
-      for (const n of REPORTED_CHUNKS) {
-        const args = this.chunkArgs.get(n)!;
-        const stmt = this.reportedMany.get(n)!;
-        for (; left >= n; left -= n) {
-          for (let i = 0; i < args.length; i++) args[i] = all[at + i]!;
-          at += args.length;
-          stmt.run(args);
-        }
+    const cells = this.reportedCells;
+    this.reportedCells = 0;
+    let at = 0;
+    let left = cells / REPORTED_COLUMNS;
+    for (const { rows, stmt, args } of this.reportedMany) {
+      for (; left >= rows; left -= rows) {
+        for (let i = 0; i < args.length; i++) args[i] = all[at + i]!;
+        at += args.length;
+        // Spread, not the array itself: better-sqlite3 binds an array argument element by element
+        // through V8's generic property lookup, and arguments straight from the call frame.
+        stmt.run(...args);
       }
-    } finally {
-      all.length = 0;
     }
+    // The queued strings are not kept alive until the next flush overwrites them.
+    all.fill(null, 0, cells);
   }
 
   setDesired(rid: number, text: string, time: number, origin: string, expCloud: number, expEdge: number): void {

@@ -17,6 +17,7 @@ import type { DeviceState, PropertyWriter, Reading, ReadingSink } from '../core/
 import { formatValue, type PropertyValue } from '../core/values.ts';
 import { writableProperty, typedDesired } from './desired.ts';
 import { storageError } from './store.ts';
+import { StoreWriter } from './store-writer.ts';
 import type { DeviceEntry, PropState } from './entry.ts';
 import { loadDevice, syncProperties } from './membership.ts';
 import { counter, histogram, Registry } from './metrics.ts';
@@ -57,11 +58,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   private readonly push: PushForwarder;
   private readonly flushCb = () => this.flushNow();
   /** Rows changed in memory and not yet committed (all of them while the store refuses writes). */
-  private readonly dirtyProps = new Map<PropState, DeviceEntry>();
-  private readonly dirtyDevices = new Set<DeviceEntry>();
-  private storeFailure: string | undefined;
-  private storeRetry: NodeJS.Timeout | undefined;
-  private readonly storeRetryMs: number;
+  private readonly writer: StoreWriter;
   private cloud: CloudLinkView | undefined;
   private readonly m;
 
@@ -71,7 +68,6 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.log = opts.log;
     this.nodeName = opts.nodeName;
     this.writerRef = opts.writer;
-    this.storeRetryMs = opts.storeRetryMs ?? 5000;
     const registry = opts.registry ?? new Registry();
     this.m = {
       updates: counter(registry, 'edgetwin_twin_updates_total', 'Readings committed to the twin store'),
@@ -81,14 +77,14 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       desired: counter(registry, 'edgetwin_twin_desired_total', 'Desired values accepted, by origin', ['origin']),
       reconcile: counter(registry, 'edgetwin_twin_reconcile_total', 'Reconcile outcomes', ['result']),
     };
+    this.writer = new StoreWriter({ store: this.store, log: this.log, retryMs: opts.storeRetryMs ?? 5000, failures: this.m.flushErrors, closed: () => this.closed });
     this.push = new PushForwarder({ log: this.log, registry });
     this.reconciler = new Reconciler(
       {
         log: this.log,
-        changed: (d, p, commit) => {
-          p.dirty = 'row';
-          this.dirtyProps.set(p, d);
-          if (commit) this.persist();
+        changed: (_d, p, commit) => {
+          this.writer.markRow(p);
+          if (commit) this.writer.persist();
         },
         writer: () => this.writerRef,
         emit: (c) => this.tell(c),
@@ -106,7 +102,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
 
   /** Why the store does not commit (what, where, what to do), or undefined while it does. */
   get storeProblem(): string | undefined {
-    return this.storeFailure;
+    return this.writer.problem;
   }
 
   /** True when a local driver serves the device: MQTT apps may then not publish its actual values. */
@@ -131,14 +127,14 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     try {
       this.store.transaction(() => {
         this.setDevicesInTransaction(devices, next, added, removed, yaml, defer, now);
-        this.writeDirty(this.dirtyProps, this.dirtyDevices);
+        this.writer.writeMarked();
       });
     } catch (err) {
       if (err instanceof EdgetwinError) throw err;
-      this.storeFailed(err);
+      this.writer.failed(err);
       throw storageError(this.store.file, err, 'write');
     }
-    this.committed();
+    this.writer.committed();
     for (const c of defer) this.tell(c);
     if (added.length || removed.length) this.tell({ kind: 'membership', added: added.map((e) => e.view()), removed });
     for (const [e, p, last, origin] of yaml) this.emitDesired(e, p, origin, last);
@@ -152,7 +148,11 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     for (const [id, e] of this.devices) {
       if (next.has(id)) continue;
       removed.push(e.view());
-      for (const p of e.props.values()) this.reconciler.cancel(p);
+      e.retired = true;
+      for (const p of e.props.values()) {
+        p.retired = true;
+        this.reconciler.cancel(p);
+      }
       this.store.removeDevice(id);
       this.devices.delete(id);
     }
@@ -200,8 +200,8 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     e.state = state;
     e.reason = reason;
     if (state === 'online' && previous !== 'online') e.lastOnline = Date.now();
-    this.dirtyDevices.add(e);
-    this.persist();
+    this.writer.markDevice(e);
+    this.writer.persist();
     // One info line per change of state; a new reason within the same state is detail.
     this.log[state === previous ? 'debug' : 'info']({ device, state, previous, ...(reason !== undefined ? { reason } : {}) }, 'twin: device state changed');
     this.tell({ kind: 'state', device, state, previous, ...(reason !== undefined ? { reason } : {}), ...(e.lastOnline !== undefined ? { lastOnline: e.lastOnline } : {}) });
@@ -226,18 +226,12 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     const lasts: ReturnType<PropState['view']>[] = [];
     const before = typed.map(([p]) => desiredSnapshot(p));
     for (const [p, v] of typed) lasts.push(this.applyDesired(e, p, v, origin, now, defer));
-    const rows = new Map(typed.map(([p]) => [p, e]));
     try {
-      this.store.transaction(() => this.writeDirty(rows, []));
+      this.writer.commitRows(typed.map(([p]) => p));
     } catch (err) {
       // The caller hears "not stored", so the twin must not show it either.
       typed.forEach(([p], i) => Object.assign(p, before[i]));
-      this.storeFailed(err);
-      throw storageError(this.store.file, err, 'write');
-    }
-    for (const p of rows.keys()) {
-      p.dirty = 'clean';
-      this.dirtyProps.delete(p);
+      throw err;
     }
     for (const c of defer) this.tell(c);
     typed.forEach(([p], i) => this.emitDesired(e, p, origin, lasts[i]!));
@@ -309,9 +303,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   async close(): Promise<void> {
     this.flushNow();
     this.closed = true;
-    if (this.storeRetry) clearTimeout(this.storeRetry);
-    this.storeRetry = undefined;
-    if (this.storeFailure !== undefined) this.retryStore();
+    this.writer.close();
     for (const e of this.devices.values()) for (const p of e.props.values()) this.reconciler.cancel(p);
     await this.push.close();
   }
@@ -328,9 +320,15 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     const enforce: [DeviceEntry, PropState][] = [];
     const now = Date.now();
     let applied = 0;
+    // A flush's readings come a device at a time: the device is looked up once per run of them.
+    let lastDevice: DeviceId | undefined;
+    let e: DeviceEntry | undefined;
     for (let i = 0; i < q.length; i++) {
       const r = q[i]!;
-      const e = this.devices.get(r.device);
+      if (r.device !== lastDevice) {
+        lastDevice = r.device;
+        e = this.devices.get(r.device);
+      }
       const p = e?.props.get(r.property);
       if (!e || !p) {
         this.unknownReading(r);
@@ -346,10 +344,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       p.quality = r.quality;
       p.error = r.error;
       p.actEdge++;
-      if (p.dirty === 'clean') {
-        p.dirty = 'reported';
-        this.dirtyProps.set(p, e);
-      }
+      this.writer.markReported(p);
       applied++;
       const slot = p.slot;
       slot.text = text;
@@ -374,7 +369,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     q.length = 0;
     this.spare = q;
     const end = this.m.flush.startTimer();
-    const persisted = this.persist();
+    const persisted = this.writer.persist();
     if (persisted) {
       end();
       this.m.updates.inc(applied);
@@ -384,85 +379,11 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       this.tell({ kind: 'reported', device: e.spec.id, updates: e.touched, persisted });
       if (e.hasPush) for (const u of e.touched) this.push.push(e.spec, e.props.get(u.property)!.spec, u);
     }
+    // The listeners have had the texts (they read updates during tell, as the slots are reused by
+    // the next flush): holding them until the next reading would make each one old-generation garbage.
+    for (let i = 0; i < touched.length; i++) for (const u of touched[i]!.touched) u.text = null;
     for (const c of defer) this.tell(c);
     for (const [e, p] of enforce) this.reconciler.enforce(e, p);
-  }
-
-  /**
-   * Inside a transaction: writes the given rows from memory, skipping those no longer in the twin.
-   * A row only readings touched gets its reported columns written, every other one its whole state.
-   */
-  private writeDirty(props: ReadonlyMap<PropState, DeviceEntry>, devices: Iterable<DeviceEntry>): void {
-    for (const [p, e] of props) {
-      if (this.devices.get(e.spec.id) !== e || e.props.get(p.spec.name) !== p) continue;
-      if (p.dirty === 'reported') {
-        this.store.queueReported(p.rid, p.reportedText, p.reportedTime, p.quality!, p.error?.code ?? null, p.error?.message ?? null, p.actEdge);
-      } else this.store.saveProperty(p.rid, p.values());
-    }
-    this.store.writeReported();
-    for (const e of devices) {
-      if (this.devices.get(e.spec.id) === e) this.store.setState(e.spec.id, e.state, e.reason ?? null, e.lastOnline ?? null);
-    }
-  }
-
-  /**
-   * Commits every dirty row in one transaction. While the store refuses writes this does nothing
-   * and returns false: the retry timer owns the store then, so a full disk costs one failed
-   * transaction per retry interval, not one per reading.
-   */
-  private persist(): boolean {
-    if (this.storeFailure !== undefined) return false;
-    if (this.dirtyProps.size === 0 && this.dirtyDevices.size === 0) return true;
-    try {
-      this.store.transaction(() => this.writeDirty(this.dirtyProps, this.dirtyDevices));
-    } catch (err) {
-      this.storeFailed(err);
-      return false;
-    }
-    this.committed();
-    return true;
-  }
-
-  private committed(): void {
-    for (const p of this.dirtyProps.keys()) p.dirty = 'clean';
-    this.dirtyProps.clear();
-    this.dirtyDevices.clear();
-  }
-
-  private storeFailed(err: unknown): void {
-    this.m.flushErrors.inc();
-    const failure = storageError(this.store.file, err, 'write').format();
-    if (this.storeFailure === undefined) {
-      this.log.error(
-        { file: this.store.file, reason: failure, retryInMs: this.storeRetryMs },
-        'twin: the store refuses writes; the twin runs on from memory, publishes values with persisted "false", and retries',
-      );
-    }
-    this.storeFailure = failure;
-    if (!this.storeRetry && !this.closed) {
-      this.storeRetry = setTimeout(() => {
-        this.storeRetry = undefined;
-        this.retryStore();
-      }, this.storeRetryMs);
-    }
-  }
-
-  /** Writes everything the store missed, plus a heartbeat so a retry always proves a real commit. */
-  private retryStore(): void {
-    this.store.checkpoint();
-    try {
-      this.store.transaction(() => {
-        this.writeDirty(this.dirtyProps, this.dirtyDevices);
-        this.store.heartbeat();
-      });
-    } catch (err) {
-      this.storeFailed(err);
-      return;
-    }
-    const rows = this.dirtyProps.size + this.dirtyDevices.size;
-    this.committed();
-    this.storeFailure = undefined;
-    this.log.info({ file: this.store.file, rows }, 'twin: the store commits again; everything held in memory is stored');
   }
 
   /**

@@ -85,7 +85,10 @@ export interface DesiredResult {
 export interface ReportedUpdate {
   readonly property: string;
   readonly type: PropertyType;
-  /** KubeEdge string form of this reading's value; null when the reading carried none. */
+  /**
+   * KubeEdge string form of this reading's value; null when the reading carried none. Read it while
+   * the change is told: the twin reuses the record for the property's next reading and drops the text.
+   */
   readonly text: string | null;
   readonly time: number;
   readonly quality: Quality;
