@@ -146,6 +146,9 @@ export async function cloudCommand(opts: CloudCommandOptions): Promise<void> {
   // sessions live, it made the cloud spend half its CPU per message in full collections. V8 reads
   // the flag at each collection: back to its own growing factor (0 = V8 decides) for the cloud.
   setFlagsFromString('--heap-growing-percent=0');
+  // Pretenuring is off in the bin for a gateway's short-lived readings; a cloud's sessions live
+  // long, which is what it is for.
+  setFlagsFromString('--allocation-site-pretenuring');
   const log = createLogger({ level: opts.logLevel, name: 'edgetwin-cloud' });
   let file: CloudFileConfig = { settings: {} };
   let httpToken: string | undefined;
