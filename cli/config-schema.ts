@@ -18,6 +18,7 @@ export const fileSchema = {
     drivers: { type: 'array', items: { type: 'string', minLength: 1 } },
     dataDir: { type: 'string' },
     storeRetryMs: { type: 'integer', minimum: 10 },
+    flushWindowMs: { type: 'integer', minimum: 0, maximum: 1000 },
     nodeName: { type: 'string', minLength: 1 },
     mqtt: {
       type: 'object',

@@ -21,6 +21,7 @@ export interface GatewayConfig {
   dataDir: string;
   /** How often to retry the store after it refused a write (a full disk), in ms. */
   storeRetryMs: number;
+  flushWindowMs: number;
   nodeName: string;
   /** True when --node-name or the file named the node (with a cloud link it must match the certificate). */
   nodeNameGiven: boolean;
@@ -117,6 +118,7 @@ export const DEFAULTS = {
   apiPort: 7180,
   apiHost: '127.0.0.1',
   storeRetryMs: 5000,
+  flushWindowMs: 5,
   cloud: { projectId: 'e632aba927ea4ac2b575ec1603d56f10', qps: 100, burst: 200, heartbeat: 15, reconnectFirst: 1, reconnectMax: 30, resend: 30, nodeStatusUpdate: 10, nodeStatusReport: 300, nodeLease: 10 },
 } as const;
 
@@ -154,6 +156,7 @@ export function resolveConfig(flags: ConfigFlags, opts: ResolveOptions = {}): Ga
     drivers,
     dataDir,
     storeRetryMs: file.storeRetryMs ?? DEFAULTS.storeRetryMs,
+    flushWindowMs: file.flushWindowMs ?? DEFAULTS.flushWindowMs,
     nodeName: flags.nodeName ?? file.nodeName ?? hostname(),
     nodeNameGiven: (flags.nodeName ?? file.nodeName) !== undefined,
     cloud: cloudConfig(flags.cloud, file.cloud, { file: flags.config, line: parsed?.lineOf(['cloud', 'url']) }),

@@ -109,7 +109,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, extras: {
     mkdirSync(devicesDir, { recursive: true, mode: 0o700 });
     const store = TwinStore.open(config.dataDir);
     cleanup.push(() => store.close());
-    const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry, storeRetryMs: config.storeRetryMs });
+    const twin = new DeviceTwin({ store, log: log.child({ component: 'twin' }), nodeName: config.nodeName, registry, storeRetryMs: config.storeRetryMs, flushWindowMs: config.flushWindowMs });
     cleanup.push(() => twin.close());
     // A driver package that fails to load is logged and left out; devices of other protocols run.
     const drivers = await loadDrivers(config.drivers);

@@ -346,6 +346,34 @@ describe('DeviceTwin', () => {
     assert.ok(names.every((n) => props[n]!.actualVersion.edge === 2));
   });
 
+  it('with a flush window, readings of several turns of the event loop go out in one flush, and the window\'s timer flushes by itself', async () => {
+    store = TwinStore.open(tmp.dir);
+    twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', flushWindowMs: 60_000 });
+    twin.on('change', (c) => changes.push(c));
+    twin.setDevices([thermo()]);
+    twin.report([{ device: ID, property: 'temperature', value: 20.5, time: 1000, quality: 'good' }]);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 10));
+    twin.report([{ device: ID, property: 'setpoint', value: 21, time: 1010, quality: 'good' }]);
+    await new Promise((r) => setImmediate(r));
+    const reported = () => changes.filter((c): c is Extract<TwinChange, { kind: 'reported' }> => c.kind === 'reported');
+    assert.equal(reported().length, 0, 'nothing is told before the window ends');
+    await twin.flush();
+    assert.equal(reported().length, 1);
+    assert.deepEqual(reported()[0]!.updates.map((u) => u.property).sort(), ['setpoint', 'temperature']);
+    await twin.close();
+    store.close();
+
+    store = TwinStore.open(tmp.dir);
+    twin = new DeviceTwin({ store, log: silentLogger, nodeName: 'n1', flushWindowMs: 20 });
+    twin.on('change', (c) => changes.push(c));
+    twin.setDevices([thermo()]);
+    for (const value of [22, 23]) {
+      twin.report([{ device: ID, property: 'temperature', value, time: 2000 + value, quality: 'good' }]);
+      await waitFor(`the window's timer to flush ${value}`, () => twin.get(ID)!.properties.temperature!.reported?.value === value);
+    }
+  });
+
   it('reports membership changes and forgets removed devices', () => {
     open([thermo()], false);
     const other = device('pump', [property('speed')]);

@@ -39,6 +39,11 @@ export interface DeviceTwinOptions {
   retry?: RetryPolicy;
   /** How often to retry the store after it refused a write; default 5 s. */
   storeRetryMs?: number;
+  /**
+   * How long readings gather before one flush stores them in one transaction and tells listeners
+   * (one data/update message per device); default 0: at the event loop's next turn.
+   */
+  flushWindowMs?: number;
 }
 
 export class DeviceTwin extends EventEmitter implements ReadingSink {
@@ -57,6 +62,9 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   private readonly reconciler: Reconciler;
   private readonly push: PushForwarder;
   private readonly flushCb = () => this.flushNow();
+  private readonly flushWindowMs: number;
+  /** With a flush window: one timer, re-armed for each flush (no timer object per flush). */
+  private flushTimer: NodeJS.Timeout | undefined;
   /** Rows changed in memory and not yet committed (all of them while the store refuses writes). */
   private readonly writer: StoreWriter;
   private cloud: CloudLinkView | undefined;
@@ -68,6 +76,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     this.log = opts.log;
     this.nodeName = opts.nodeName;
     this.writerRef = opts.writer;
+    this.flushWindowMs = opts.flushWindowMs ?? 0;
     const registry = opts.registry ?? new Registry();
     this.m = {
       updates: counter(registry, 'edgetwin_twin_updates_total', 'Readings committed to the twin store'),
@@ -189,7 +198,9 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     for (let i = 0; i < readings.length; i++) this.queue.push(readings[i]!);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flushCb);
+      if (!this.flushWindowMs) setImmediate(this.flushCb);
+      else if (this.flushTimer) this.flushTimer.refresh();
+      else this.flushTimer = setTimeout(this.flushCb, this.flushWindowMs);
     }
   }
 
@@ -303,6 +314,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
   async close(): Promise<void> {
     this.flushNow();
     this.closed = true;
+    clearTimeout(this.flushTimer);
     this.writer.close();
     for (const e of this.devices.values()) for (const p of e.props.values()) this.reconciler.cancel(p);
     await this.push.close();
