@@ -201,7 +201,7 @@ describe('storage faults of a running gateway', () => {
     await gw.stop();
     const lastSeen = Math.max(...seen.map((s) => s.value));
     const db = new Database(join(dataDir, 'edgetwin.db'), { readonly: true });
-    const rows = new Map((db.prepare("SELECT name, desired, reported FROM properties WHERE device = 'default/oven'").all() as { name: string; desired: string | null; reported: string }[]).map((r) => [r.name, r]));
+    const rows = new Map((db.prepare("SELECT name, desired, reported FROM properties JOIN reported USING (rid) WHERE device = 'default/oven'").all() as { name: string; desired: string | null; reported: string }[]).map((r) => [r.name, r]));
     db.close();
     assert.equal(rows.get('setpoint')?.desired, '420');
     assert.ok(Number(rows.get('ticks')?.reported) >= lastSeen, `stored ${rows.get('ticks')?.reported}, last seen ${lastSeen}`);

@@ -20,10 +20,11 @@ const oven = () => device('oven', [
   property('temperature', { type: 'float', accessMode: 'ReadOnly' }),
 ]);
 
-const FULL = ['properties', 'devices', 'meta'].map((t) =>
+const TABLES = ['properties', 'reported', 'devices', 'meta'];
+const FULL = TABLES.map((t) =>
   `CREATE TRIGGER full_${t}_u BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
    CREATE TRIGGER full_${t}_i BEFORE INSERT ON ${t} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;`).join('\n');
-const SPACE = ['properties', 'devices', 'meta'].map((t) => `DROP TRIGGER full_${t}_u; DROP TRIGGER full_${t}_i;`).join('\n');
+const SPACE = TABLES.map((t) => `DROP TRIGGER full_${t}_u; DROP TRIGGER full_${t}_i;`).join('\n');
 
 describe('DeviceTwin on a store that refuses writes', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -59,7 +60,7 @@ describe('DeviceTwin on a store that refuses writes', () => {
       db.close();
     }
   };
-  const storedRow = (name: string) => stored<PropertyRow>('SELECT * FROM properties WHERE device = ? AND name = ?', ID, name);
+  const storedRow = (name: string) => stored<PropertyRow>('SELECT * FROM properties JOIN reported USING (rid) WHERE device = ? AND name = ?', ID, name);
 
   it('refuses a desired value it cannot store: the caller gets an error and the twin does not show it', async () => {
     twin.setDesired(ID, 'setpoint', 180, 'api');

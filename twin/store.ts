@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EdgetwinError, ErrorCodes } from '../core/errors.ts';
 import type { DeviceState } from '../core/reading.ts';
+import { prepareSchema, SELECT_PROPERTIES } from './store-schema.ts';
 
 export interface DeviceRow {
   id: string;
@@ -40,27 +41,6 @@ export interface PropertyRow {
   rec_reason: string | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS devices (
-  id TEXT PRIMARY KEY,
-  state TEXT NOT NULL DEFAULT 'unknown',
-  reason TEXT,
-  last_online INTEGER
-);
-CREATE TABLE IF NOT EXISTS properties (
-  device TEXT NOT NULL,
-  name TEXT NOT NULL,
-  type TEXT NOT NULL,
-  desired TEXT, desired_time INTEGER, desired_origin TEXT,
-  exp_cloud INTEGER NOT NULL DEFAULT 0, exp_edge INTEGER NOT NULL DEFAULT 0,
-  yaml_desired TEXT,
-  reported TEXT, reported_time INTEGER, quality TEXT, error_code TEXT, error_message TEXT,
-  act_cloud INTEGER NOT NULL DEFAULT 0, act_edge INTEGER NOT NULL DEFAULT 0,
-  rec_state TEXT NOT NULL DEFAULT 'none', rec_attempts INTEGER NOT NULL DEFAULT 0, rec_reason TEXT,
-  PRIMARY KEY (device, name)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-`;
 
 /** Every mutable column of a property row except yaml_desired: what the twin holds in memory. */
 export interface PropertyValues {
@@ -108,7 +88,7 @@ export class TwinStore {
       db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.exec(SCHEMA);
+      prepareSchema(db);
       // A read-only file or mount passes every read above; only a write tells.
       db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)").run(String(Date.now()));
     } catch (err) {
@@ -121,38 +101,42 @@ export class TwinStore {
       device: db.prepare<[string], DeviceRow>('SELECT id, state, reason, last_online FROM devices WHERE id = ?'),
       insertDevice: db.prepare<[string]>('INSERT OR IGNORE INTO devices (id) VALUES (?)'),
       deleteDevice: db.prepare<[string]>('DELETE FROM devices WHERE id = ?'),
+      deleteReportedOf: db.prepare<[string]>('DELETE FROM reported WHERE rid IN (SELECT rid FROM properties WHERE device = ?)'),
       deleteProperties: db.prepare<[string]>('DELETE FROM properties WHERE device = ?'),
-      deleteProperty: db.prepare<[number]>('DELETE FROM properties WHERE rowid = ?'),
+      deleteReported: db.prepare<[number]>('DELETE FROM reported WHERE rid = ?'),
+      deleteProperty: db.prepare<[number]>('DELETE FROM properties WHERE rid = ?'),
       state: db.prepare<[string, string | null, number | null, string]>('UPDATE devices SET state = ?, reason = ?, last_online = ? WHERE id = ?'),
-      properties: db.prepare<[string], PropertyRow>('SELECT rowid AS rid, * FROM properties WHERE device = ?'),
+      properties: db.prepare<[string], PropertyRow>(SELECT_PROPERTIES),
       insertProperty: db.prepare<[string, string, string]>('INSERT INTO properties (device, name, type) VALUES (?, ?, ?)'),
+      insertReported: db.prepare<[number]>('INSERT INTO reported (rid) VALUES (?)'),
       resetProperty: db.prepare<[string, number]>(
         `UPDATE properties SET type = ?, desired = NULL, desired_time = NULL, desired_origin = NULL, yaml_desired = NULL,
-         reported = NULL, reported_time = NULL, quality = NULL, error_code = NULL, error_message = NULL,
-         rec_state = 'none', rec_attempts = 0, rec_reason = NULL WHERE rowid = ?`,
+         rec_state = 'none', rec_attempts = 0, rec_reason = NULL WHERE rid = ?`,
       ),
-      reported: db.prepare<[string | null, number, string, string | null, string | null, number, number]>(
-        'UPDATE properties SET reported = ?, reported_time = ?, quality = ?, error_code = ?, error_message = ?, act_edge = ? WHERE rowid = ?',
+      resetReported: db.prepare<[number]>(
+        'UPDATE reported SET reported = NULL, reported_time = NULL, quality = NULL, error_code = NULL, error_message = NULL WHERE rid = ?',
+      ),
+      reported: db.prepare<[string | null, number | null, string | null, string | null, string | null, number, number]>(
+        'UPDATE reported SET reported = ?, reported_time = ?, quality = ?, error_code = ?, error_message = ?, act_edge = ? WHERE rid = ?',
       ),
       desired: db.prepare<[string, number, string, number, number, number]>(
-        'UPDATE properties SET desired = ?, desired_time = ?, desired_origin = ?, exp_cloud = ?, exp_edge = ? WHERE rowid = ?',
+        'UPDATE properties SET desired = ?, desired_time = ?, desired_origin = ?, exp_cloud = ?, exp_edge = ? WHERE rid = ?',
       ),
-      yamlDesired: db.prepare<[string | null, number]>('UPDATE properties SET yaml_desired = ? WHERE rowid = ?'),
+      yamlDesired: db.prepare<[string | null, number]>('UPDATE properties SET yaml_desired = ? WHERE rid = ?'),
       reconcile: db.prepare<[string, number, string | null, number]>(
-        'UPDATE properties SET rec_state = ?, rec_attempts = ?, rec_reason = ? WHERE rowid = ?',
+        'UPDATE properties SET rec_state = ?, rec_attempts = ?, rec_reason = ? WHERE rid = ?',
       ),
-      save: db.prepare<[string | null, number | null, string | null, number, number, string | null, number | null, string | null, string | null, string | null, number, string, number, string | null, number]>(
+      save: db.prepare<[string | null, number | null, string | null, number, number, string, number, string | null, number]>(
         `UPDATE properties SET desired = ?, desired_time = ?, desired_origin = ?, exp_cloud = ?, exp_edge = ?,
-         reported = ?, reported_time = ?, quality = ?, error_code = ?, error_message = ?, act_edge = ?,
-         rec_state = ?, rec_attempts = ?, rec_reason = ? WHERE rowid = ?`,
+         rec_state = ?, rec_attempts = ?, rec_reason = ? WHERE rid = ?`,
       ),
       heartbeat: db.prepare<[string]>("INSERT OR REPLACE INTO meta (key, value) VALUES ('committed', ?)"),
     };
     for (const n of REPORTED_CHUNKS) {
       const rows = Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
       const stmt = db.prepare<Cell[]>(
-        `UPDATE properties SET reported = v.column2, reported_time = v.column3, quality = v.column4, error_code = v.column5,
-         error_message = v.column6, act_edge = v.column7 FROM (VALUES ${rows}) AS v WHERE properties.rowid = v.column1`,
+        `UPDATE reported SET reported = v.column2, reported_time = v.column3, quality = v.column4, error_code = v.column5,
+         error_message = v.column6, act_edge = v.column7 FROM (VALUES ${rows}) AS v WHERE reported.rid = v.column1`,
       );
       this.reportedMany.push({ rows: n, stmt, args: new Array<Cell>(n * REPORTED_COLUMNS).fill(null) });
     }
@@ -215,22 +199,27 @@ export class TwinStore {
   }
 
   removeDevice(id: string): void {
+    this.stmts.deleteReportedOf.run(id);
     this.stmts.deleteProperties.run(id);
     this.stmts.deleteDevice.run(id);
   }
 
   /** Returns the new row's id, the handle every later update uses. */
   addProperty(device: string, name: string, type: string): number {
-    return Number(this.stmts.insertProperty.run(device, name, type).lastInsertRowid);
+    const rid = Number(this.stmts.insertProperty.run(device, name, type).lastInsertRowid);
+    this.stmts.insertReported.run(rid);
+    return rid;
   }
 
   removeProperty(rid: number): void {
+    this.stmts.deleteReported.run(rid);
     this.stmts.deleteProperty.run(rid);
   }
 
   /** Forgets a property's values, for when its type changed and old values no longer parse. */
   resetProperty(rid: number, type: string): void {
     this.stmts.resetProperty.run(type, rid);
+    this.stmts.resetReported.run(rid);
   }
 
   setState(id: string, state: DeviceState, reason: string | null, lastOnline: number | null): void {
@@ -297,11 +286,8 @@ export class TwinStore {
 
   /** Writes a property's whole mutable state, as the twin holds it in memory. */
   saveProperty(rid: number, v: PropertyValues): void {
-    this.stmts.save.run(
-      v.desired, v.desiredTime, v.desiredOrigin, v.expCloud, v.expEdge,
-      v.reported, v.reportedTime, v.quality, v.errorCode, v.errorMessage, v.actEdge,
-      v.recState, v.recAttempts, v.recReason, rid,
-    );
+    this.stmts.save.run(v.desired, v.desiredTime, v.desiredOrigin, v.expCloud, v.expEdge, v.recState, v.recAttempts, v.recReason, rid);
+    this.stmts.reported.run(v.reported, v.reportedTime, v.quality, v.errorCode, v.errorMessage, v.actEdge, rid);
   }
 
   /**
