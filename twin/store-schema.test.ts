@@ -88,7 +88,7 @@ describe('TwinStore schema', () => {
     }
   });
 
-  it('removes a property\'s reported row with the property, and a device\'s with the device', () => {
+  it('removes a property\'s reported row with the property, and a device\'s with the device; writes a missing one again', () => {
     const tmp = tempDir();
     const store = TwinStore.open(tmp.dir);
     try {
@@ -105,6 +105,14 @@ describe('TwinStore schema', () => {
         store.removeDevice('default/a');
         assert.equal(count(), 1);
       });
+      // A reported row gone missing (a hand-edited file) is written again by the next reading.
+      const z = store.properties('default/b')[0]!.rid;
+      store.database.prepare('DELETE FROM reported WHERE rid = ?').run(z);
+      store.transaction(() => {
+        store.queueReported(z, '42', 1700000000000, 'good', null, null, 1);
+        store.writeReported();
+      });
+      assert.equal(store.properties('default/b')[0]!.reported, '42');
     } finally {
       store.close();
       tmp.remove();
