@@ -130,7 +130,7 @@ export class MqttEventBus {
    * Publishes now, or keeps the message in the outbox while the broker is away or older
    * messages still wait. `key` names what a later message replaces (the last value wins).
    */
-  private pub(topic: string, payload: string, key?: string): void {
+  private pub(topic: string, payload: string | Buffer, key?: string): void {
     if (this.outbox && (!this.transport.connected || this.outbox.size > 0)) {
       this.keep(topic, payload, key);
       return;
@@ -143,9 +143,9 @@ export class MqttEventBus {
     this.m.published.inc();
   }
 
-  private keep(topic: string, payload: string, key: string | undefined): void {
+  private keep(topic: string, payload: string | Buffer, key: string | undefined): void {
     const outbox = this.outbox!;
-    const entry = JSON.stringify([topic, payload]);
+    const entry = JSON.stringify([topic, typeof payload === 'string' ? payload : payload.toString('utf8')]);
     try {
       if (key === undefined) outbox.append(entry);
       else outbox.put(key, entry);

@@ -1,0 +1,197 @@
+// $ke/events/device/{id}/data/update written straight into bytes. It runs for every value a gateway
+// reports, so it makes no string per value: property names arrive pre-encoded (the twin keeps them
+// per property), numbers and ASCII texts are copied byte by byte into one scratch buffer, and the
+// message leaves as one Buffer the broker writes to its subscribers' sockets as is. The bytes are
+// exactly what JSON.stringify-style concatenation made before (twin/data-update.test.ts holds both
+// side by side), so no subscriber sees a difference.
+
+import { randomUUID } from 'node:crypto';
+import type { ReportedUpdate } from './types.ts';
+
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+const HEAD = ascii('{"event_id":"');
+const HEAD_TIME = ascii('","timestamp":');
+const HEAD_DATA = ascii(',"data":{');
+const VALUE = ascii(':{"value":');
+const METADATA = ascii(',"metadata":{"timestamp":');
+const PERSISTED_FALSE = ascii(',"persisted":"false"');
+const ERROR_CODE = ascii(',"error":{"code":');
+const ERROR_MESSAGE = ascii(',"message":');
+const QUOTE = 34;
+const COMMA = 44;
+const CLOSE = 125;
+
+/** `,"type":"<type>","quality":"<quality>"` for each known pair, so a value copies one run of bytes. */
+const TYPES = ['int', 'float', 'double', 'string', 'boolean', 'bytes'] as const;
+const QUALITIES = ['good', 'uncertain', 'bad'] as const;
+const TYPE_QUALITY = new Map(TYPES.map((t) => [t as string, new Map(QUALITIES.map((q) => [q as string, ascii(`,"type":"${t}","quality":"${q}"`)]))]));
+
+/** Bytes a value can take beyond its texts: the fixed keys, two 20-digit numbers, the flags. */
+const VALUE_OVERHEAD = 160;
+/** The scratch buffer starts here and is given back once a message made it grow beyond SHRINK_ABOVE. */
+const INITIAL_BYTES = 16 * 1024;
+const SHRINK_ABOVE = 1024 * 1024;
+
+/** A property's entry opening in data/update, `"<name>":{"value":` as UTF-8, for a ReportedUpdate's `dataKey`. */
+export function dataKey(property: string): Buffer {
+  return Buffer.from(`${JSON.stringify(property)}:{"value":`, 'utf8');
+}
+
+export class DataUpdateWriter {
+  #buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  #at = 0;
+  /** The last timestamp written and its digits: the values of one poll mostly share theirs. */
+  #lastTime = -1;
+  readonly #timeDigits = new Uint8Array(24);
+  #timeLen = 0;
+  #lastType = '';
+  #lastQuality = '';
+  #lastTypeQuality: Uint8Array = new Uint8Array(0);
+
+  /** One data/update message for `updates`, in a Buffer of its own (the broker may hold it after this returns). */
+  write(updates: readonly ReportedUpdate[], persisted: boolean, eventId: string = randomUUID(), now: number = Date.now()): Buffer {
+    this.#at = 0;
+    this.#ensure(128 + eventId.length * 3);
+    this.#put(HEAD);
+    this.#text(eventId);
+    this.#put(HEAD_TIME);
+    this.#number(now);
+    this.#put(HEAD_DATA);
+    for (let i = 0; i < updates.length; i++) {
+      const u = updates[i]!;
+      const key = u.dataKey;
+      const keyJson = key === undefined ? JSON.stringify(u.property) : undefined;
+      // Only a string property's text can need escaping: numbers, booleans and base64 never do.
+      const valueJson = u.type === 'string' ? JSON.stringify(u.text ?? '') : undefined;
+      const text = valueJson ?? u.text ?? '';
+      const errorCode = u.error ? JSON.stringify(u.error.code) : undefined;
+      const errorMessage = u.error ? JSON.stringify(u.error.message) : undefined;
+      this.#ensure(
+        VALUE_OVERHEAD + (key ? key.length : keyJson!.length * 3) + text.length * 3 + u.type.length * 3 + u.quality.length * 3 +
+          (errorCode ? (errorCode.length + errorMessage!.length) * 3 : 0),
+      );
+      if (i > 0) this.#buf[this.#at++] = COMMA;
+      if (key) this.#put(key);
+      else {
+        this.#text(keyJson!);
+        this.#put(VALUE);
+      }
+      if (valueJson !== undefined) this.#text(valueJson);
+      else {
+        this.#buf[this.#at++] = QUOTE;
+        this.#text(text);
+        this.#buf[this.#at++] = QUOTE;
+      }
+      this.#put(METADATA);
+      this.#time(u.time);
+      this.#typeQuality(u.type, u.quality);
+      if (!persisted) this.#put(PERSISTED_FALSE);
+      if (errorCode !== undefined) {
+        this.#put(ERROR_CODE);
+        this.#text(errorCode);
+        this.#put(ERROR_MESSAGE);
+        this.#text(errorMessage!);
+        this.#buf[this.#at++] = CLOSE;
+      }
+      this.#buf[this.#at++] = CLOSE;
+      this.#buf[this.#at++] = CLOSE;
+    }
+    this.#ensure(2);
+    this.#buf[this.#at++] = CLOSE;
+    this.#buf[this.#at++] = CLOSE;
+    const out = Buffer.allocUnsafe(this.#at);
+    this.#buf.copy(out, 0, 0, this.#at);
+    if (this.#buf.length > SHRINK_ABOVE) this.#buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    return out;
+  }
+
+  /** Room for `n` more bytes. */
+  #ensure(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#at + n));
+    this.#buf.copy(bigger, 0, 0, this.#at);
+    this.#buf = bigger;
+  }
+
+  /** A run of bytes: a loop beats a native copy below ~12 bytes, the copy wins above (measured on Node 20). */
+  #put(bytes: Uint8Array): void {
+    const buf = this.#buf;
+    let at = this.#at;
+    if (bytes.length >= 12) {
+      buf.set(bytes, at);
+      this.#at = at + bytes.length;
+      return;
+    }
+    for (let i = 0; i < bytes.length; i++) buf[at++] = bytes[i]!;
+    this.#at = at;
+  }
+
+  /** `,"type":..,"quality":..`; the values of one message mostly share the pair, so the last one is kept at hand. */
+  #typeQuality(type: string, quality: string): void {
+    if (type !== this.#lastType || quality !== this.#lastQuality) {
+      const tq = TYPE_QUALITY.get(type)?.get(quality);
+      if (!tq) {
+        this.#text(`,"type":"${type}","quality":"${quality}"`);
+        return;
+      }
+      this.#lastType = type;
+      this.#lastQuality = quality;
+      this.#lastTypeQuality = tq;
+    }
+    this.#put(this.#lastTypeQuality);
+  }
+
+  /** A string as UTF-8: byte by byte while it is ASCII (every number and base64 text), natively otherwise. */
+  #text(s: string): void {
+    const buf = this.#buf;
+    const start = this.#at;
+    let at = start;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.#at = start + buf.write(s, start, 'utf8');
+        return;
+      }
+      buf[at++] = c;
+    }
+    this.#at = at;
+  }
+
+  /** A reading's timestamp as JSON writes it, reusing the last one's digits when it repeats. */
+  #time(t: number): void {
+    if (t !== this.#lastTime) {
+      const digits = this.#timeDigits;
+      const len = Number.isSafeInteger(t) && t >= 0 ? writeDigits(digits, t) : -1;
+      if (len < 0) {
+        // Not a plain millisecond count (a client's own timestamp): as String() writes it, uncached.
+        this.#text(String(t));
+        return;
+      }
+      this.#lastTime = t;
+      this.#timeLen = len;
+    }
+    const buf = this.#buf;
+    const digits = this.#timeDigits;
+    let at = this.#at;
+    for (let i = 0; i < this.#timeLen; i++) buf[at++] = digits[i]!;
+    this.#at = at;
+  }
+
+  #number(n: number): void {
+    if (Number.isSafeInteger(n) && n >= 0) this.#at += writeDigits(this.#buf, n, this.#at);
+    else this.#text(String(n));
+  }
+}
+
+/** The decimal digits of a non-negative safe integer at `at`; returns how many. */
+function writeDigits(into: Uint8Array, n: number, at = 0): number {
+  let len = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+  for (let i = at + len - 1, x = n; i >= at; i--) {
+    const q = Math.floor(x / 10);
+    into[i] = 48 + (x - q * 10);
+    x = q;
+  }
+  return len;
+}
