@@ -105,6 +105,20 @@ describe('DataUpdateWriter', () => {
     assert.equal(small.toString('utf8'), smallText);
   });
 
+  it('gives each message its own version 4 UUID as event id and the clock as timestamp', () => {
+    const writer = new DataUpdateWriter();
+    const ids = new Set<string>();
+    // Past the 4 KB of random bytes drawn at a time (256 ids), so the refill is exercised too.
+    for (let i = 0; i < 600; i++) {
+      const before = Date.now();
+      const doc = JSON.parse(writer.write([slot('x', 'int', '1')], true).toString('utf8')) as { event_id: string; timestamp: number };
+      assert.match(doc.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.ok(doc.timestamp >= before && doc.timestamp <= Date.now(), `timestamp ${doc.timestamp} is not the clock's`);
+      ids.add(doc.event_id);
+    }
+    assert.equal(ids.size, 600);
+  });
+
   it('matches the reference on random names and values drawn from ASCII, escapes and non-ASCII text', () => {
     const writer = new DataUpdateWriter();
     const next = random(15);

@@ -5,7 +5,7 @@
 // exactly what JSON.stringify-style concatenation made before (twin/data-update.test.ts holds both
 // side by side), so no subscriber sees a difference.
 
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { ReportedUpdate } from './types.ts';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -15,17 +15,34 @@ const HEAD_TIME = ascii('","timestamp":');
 const HEAD_DATA = ascii(',"data":{');
 const VALUE = ascii(':{"value":');
 const METADATA = ascii(',"metadata":{"timestamp":');
-const PERSISTED_FALSE = ascii(',"persisted":"false"');
+/** The closing quote of a value that is not JSON-escaped, then the metadata's opening. */
+const QUOTE_METADATA = ascii('","metadata":{"timestamp":');
 const ERROR_CODE = ascii(',"error":{"code":');
 const ERROR_MESSAGE = ascii(',"message":');
+const ERROR_CLOSE = ascii('}}}');
 const QUOTE = 34;
 const COMMA = 44;
 const CLOSE = 125;
 
-/** `,"type":"<type>","quality":"<quality>"` for each known pair, so a value copies one run of bytes. */
+/**
+ * What follows a value's timestamp, for each known type and quality, so a value copies one run of
+ * bytes: `,"type":"<type>","quality":"<quality>"`, then `,"persisted":"false"` when the store refused
+ * the write, then either the entry's closing `}}` (index 0 and 1) or nothing, for an error to follow
+ * (index 2 and 3); odd indexes are the not-persisted ones.
+ */
 const TYPES = ['int', 'float', 'double', 'string', 'boolean', 'bytes'] as const;
 const QUALITIES = ['good', 'uncertain', 'bad'] as const;
-const TYPE_QUALITY = new Map(TYPES.map((t) => [t as string, new Map(QUALITIES.map((q) => [q as string, ascii(`,"type":"${t}","quality":"${q}"`)]))]));
+const tails = (type: string, quality: string): Uint8Array[] => {
+  const tq = `,"type":"${type}","quality":"${quality}"`;
+  const pf = ',"persisted":"false"';
+  return [`${tq}}}`, `${tq}${pf}}}`, tq, `${tq}${pf}`].map((t) => Buffer.from(t, 'utf8'));
+};
+const TAILS = new Map(TYPES.map((t) => [t as string, new Map(QUALITIES.map((q) => [q as string, tails(t, q)]))]));
+
+/** Hex digits, and random bytes drawn 4 KB at a time for the event ids (version 4 UUIDs). */
+const HEX = ascii('0123456789abcdef');
+const RANDOM = Buffer.allocUnsafe(4096);
+let randomAt = RANDOM.length;
 
 /** Bytes a value can take beyond its texts: the fixed keys, two 20-digit numbers, the flags. */
 const VALUE_OVERHEAD = 160;
@@ -47,14 +64,18 @@ export class DataUpdateWriter {
   #timeLen = 0;
   #lastType = '';
   #lastQuality = '';
-  #lastTypeQuality: Uint8Array = new Uint8Array(0);
+  #lastTails: Uint8Array[] = [];
 
-  /** One data/update message for `updates`, in a Buffer of its own (the broker may hold it after this returns). */
-  write(updates: readonly ReportedUpdate[], persisted: boolean, eventId: string = randomUUID(), now: number = Date.now()): Buffer {
+  /**
+   * One data/update message for `updates`, in a Buffer of its own (the broker may hold it after this
+   * returns). `eventId` and `now` are for tests; a message gets a random UUID and the clock.
+   */
+  write(updates: readonly ReportedUpdate[], persisted: boolean, eventId?: string, now: number = Date.now()): Buffer {
     this.#at = 0;
-    this.#ensure(128 + eventId.length * 3);
+    this.#ensure(128 + (eventId?.length ?? 0) * 3);
     this.#put(HEAD);
-    this.#text(eventId);
+    if (eventId === undefined) this.#uuid();
+    else this.#text(eventId);
     this.#put(HEAD_TIME);
     this.#number(now);
     this.#put(HEAD_DATA);
@@ -77,25 +98,26 @@ export class DataUpdateWriter {
         this.#text(keyJson!);
         this.#put(VALUE);
       }
-      if (valueJson !== undefined) this.#text(valueJson);
-      else {
+      if (valueJson !== undefined) {
+        this.#text(valueJson);
+        this.#put(METADATA);
+      } else {
         this.#buf[this.#at++] = QUOTE;
         this.#text(text);
-        this.#buf[this.#at++] = QUOTE;
+        this.#put(QUOTE_METADATA);
       }
-      this.#put(METADATA);
       this.#time(u.time);
-      this.#typeQuality(u.type, u.quality);
-      if (!persisted) this.#put(PERSISTED_FALSE);
+      const tail = (persisted ? 0 : 1) + (errorCode === undefined ? 0 : 2);
+      const known = this.#tails(u.type, u.quality);
+      if (known) this.#put(known[tail]!);
+      else this.#text(`,"type":"${u.type}","quality":"${u.quality}"${persisted ? '' : ',"persisted":"false"'}${errorCode === undefined ? '}}' : ''}`);
       if (errorCode !== undefined) {
         this.#put(ERROR_CODE);
         this.#text(errorCode);
         this.#put(ERROR_MESSAGE);
         this.#text(errorMessage!);
-        this.#buf[this.#at++] = CLOSE;
+        this.#put(ERROR_CLOSE);
       }
-      this.#buf[this.#at++] = CLOSE;
-      this.#buf[this.#at++] = CLOSE;
     }
     this.#ensure(2);
     this.#buf[this.#at++] = CLOSE;
@@ -127,19 +149,35 @@ export class DataUpdateWriter {
     this.#at = at;
   }
 
-  /** `,"type":..,"quality":..`; the values of one message mostly share the pair, so the last one is kept at hand. */
-  #typeQuality(type: string, quality: string): void {
-    if (type !== this.#lastType || quality !== this.#lastQuality) {
-      const tq = TYPE_QUALITY.get(type)?.get(quality);
-      if (!tq) {
-        this.#text(`,"type":"${type}","quality":"${quality}"`);
-        return;
-      }
-      this.#lastType = type;
-      this.#lastQuality = quality;
-      this.#lastTypeQuality = tq;
+  /** The tails of a known type and quality; the values of one message mostly share the pair, so the last one is kept at hand. */
+  #tails(type: string, quality: string): Uint8Array[] | undefined {
+    if (type === this.#lastType && quality === this.#lastQuality) return this.#lastTails;
+    const known = TAILS.get(type)?.get(quality);
+    if (!known) return undefined;
+    this.#lastType = type;
+    this.#lastQuality = quality;
+    this.#lastTails = known;
+    return known;
+  }
+
+  /** A random (version 4) UUID in its 36-character form, without a string on the way. */
+  #uuid(): void {
+    if (randomAt + 16 > RANDOM.length) {
+      randomFillSync(RANDOM);
+      randomAt = 0;
     }
-    this.#put(this.#lastTypeQuality);
+    const buf = this.#buf;
+    let at = this.#at;
+    for (let i = 0; i < 16; i++) {
+      let b = RANDOM[randomAt + i]!;
+      if (i === 6) b = (b & 0x0f) | 0x40;
+      else if (i === 8) b = (b & 0x3f) | 0x80;
+      buf[at++] = HEX[b >> 4]!;
+      buf[at++] = HEX[b & 15]!;
+      if (i === 3 || i === 5 || i === 7 || i === 9) buf[at++] = 45; // '-'
+    }
+    randomAt += 16;
+    this.#at = at;
   }
 
   /** A string as UTF-8: byte by byte while it is ASCII (every number and base64 text), natively otherwise. */
