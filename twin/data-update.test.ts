@@ -93,16 +93,23 @@ describe('DataUpdateWriter', () => {
     assertSame(writer, [slot('a', 'int', '1', { time: 1 })], true);
   });
 
-  it('grows for a big message, gives the memory back, and returns buffers that later messages do not overwrite', () => {
+  it('returns buffers that later messages never overwrite, across slabs and past a message bigger than a slab', () => {
     const writer = new DataUpdateWriter();
-    const small = assertSame(writer, [slot('x', 'int', '1')], true);
-    const smallText = small.toString('utf8');
-    // ~2 MB: past the initial scratch and past the size at which it is given back.
     const long = 'ü"'.repeat(4000);
-    const many = Array.from({ length: 300 }, (_, i) => slot(`s${i}`, 'string', long, { error: i % 7 === 0 ? { code: 'E', message: long } : undefined }));
-    assertSame(writer, many, false);
-    assertSame(writer, [slot('y', 'double', '2.5')], true);
-    assert.equal(small.toString('utf8'), smallText);
+    const kept: { got: Buffer; updates: ReportedUpdate[]; persisted: boolean }[] = [];
+    const keep = (updates: ReportedUpdate[], persisted: boolean) => kept.push({ got: assertSame(writer, updates, persisted), updates, persisted });
+    for (let i = 0; i < 400; i++) {
+      // ~9 KB messages fill slab after slab; one in 50 (~70 KB) and one of ~2.4 MB outgrow the room left mid-message.
+      const size = i === 200 ? 150 : i % 50 === 7 ? 800 : 100;
+      keep(Array.from({ length: size }, (_, k) => slot(`p${i}.${k}`, k % 3 === 0 ? 'string' : 'int', k % 3 === 0 ? (i === 200 ? long : `v${k}`) : String(i * k), {
+        time: 1700000000000 + i,
+        error: k % 97 === 0 ? { code: 'E', message: i === 200 ? long : 'x' } : undefined,
+      })), i % 2 === 0);
+    }
+    // Every buffer handed out still holds its own message.
+    for (const { got, updates, persisted } of kept) assert.ok(got.equals(reference(updates, persisted)));
+    // Views of a slab are not shared ArrayBuffer views at odd places: each starts 8-byte aligned.
+    for (const { got } of kept) assert.equal(got.byteOffset % 8, 0);
   });
 
   it('gives each message its own version 4 UUID as event id and the clock as timestamp', () => {

@@ -8,7 +8,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { ReportedUpdate } from './types.ts';
 
-const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 const HEAD = ascii('{"event_id":"');
 const HEAD_TIME = ascii('","timestamp":');
@@ -32,7 +32,7 @@ const CLOSE = 125;
  */
 const TYPES = ['int', 'float', 'double', 'string', 'boolean', 'bytes'] as const;
 const QUALITIES = ['good', 'uncertain', 'bad'] as const;
-const tails = (type: string, quality: string): Uint8Array[] => {
+const tails = (type: string, quality: string): Buffer[] => {
   const tq = `,"type":"${type}","quality":"${quality}"`;
   const pf = ',"persisted":"false"';
   return [`${tq}}}`, `${tq}${pf}}}`, tq, `${tq}${pf}`].map((t) => Buffer.from(t, 'utf8'));
@@ -46,9 +46,17 @@ let randomAt = RANDOM.length;
 
 /** Bytes a value can take beyond its texts: the fixed keys, two 20-digit numbers, the flags. */
 const VALUE_OVERHEAD = 160;
-/** The scratch buffer starts here and is given back once a message made it grow beyond SHRINK_ABOVE. */
-const INITIAL_BYTES = 16 * 1024;
-const SHRINK_ABOVE = 1024 * 1024;
+/**
+ * Messages are written one after the other into slabs of this size and handed out as views, as
+ * Node pools small Buffers: one backing store per slab, not per message (allocating one for each
+ * ~10 KB message cost more than writing it). A message never outlives its slab's bytes: the writer
+ * only moves forward and takes a fresh slab when one is full, so a held view cannot be overwritten.
+ * A held view keeps its whole slab alive, so a slab stays small next to what a slow subscriber's
+ * queue may hold anyway (broker.maxQueueBytes).
+ */
+const SLAB_BYTES = 128 * 1024;
+/** A slab with less room left than this is not started on. */
+const SLAB_MIN_ROOM = 2048;
 
 /** A property's entry opening in data/update, `"<name>":{"value":` as UTF-8, for a ReportedUpdate's `dataKey`. */
 export function dataKey(property: string): Buffer {
@@ -56,22 +64,31 @@ export function dataKey(property: string): Buffer {
 }
 
 export class DataUpdateWriter {
-  #buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  #buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** Where the message being written starts in the slab, and where the next byte goes. */
+  #start = 0;
   #at = 0;
   /** The last timestamp written and its digits: the values of one poll mostly share theirs. */
   #lastTime = -1;
-  readonly #timeDigits = new Uint8Array(24);
+  readonly #timeDigits = Buffer.alloc(24);
   #timeLen = 0;
   #lastType = '';
   #lastQuality = '';
-  #lastTails: Uint8Array[] = [];
+  #lastTails: Buffer[] = [];
 
   /**
    * One data/update message for `updates`, in a Buffer of its own (the broker may hold it after this
    * returns). `eventId` and `now` are for tests; a message gets a random UUID and the clock.
    */
   write(updates: readonly ReportedUpdate[], persisted: boolean, eventId?: string, now: number = Date.now()): Buffer {
-    this.#at = 0;
+    // Views handed out stay 8-byte aligned, as Node keeps its pooled Buffers.
+    this.#at = (this.#at + 7) & ~7;
+    if (this.#buf.length > SLAB_BYTES || this.#buf.length - this.#at < SLAB_MIN_ROOM) {
+      // Full, or one message's own oversized slab: left to the views that use it.
+      this.#buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.#at = 0;
+    }
+    this.#start = this.#at;
     this.#ensure(128 + (eventId?.length ?? 0) * 3);
     this.#put(HEAD);
     if (eventId === undefined) this.#uuid();
@@ -122,18 +139,18 @@ export class DataUpdateWriter {
     this.#ensure(2);
     this.#buf[this.#at++] = CLOSE;
     this.#buf[this.#at++] = CLOSE;
-    const out = Buffer.allocUnsafe(this.#at);
-    this.#buf.copy(out, 0, 0, this.#at);
-    if (this.#buf.length > SHRINK_ABOVE) this.#buf = Buffer.allocUnsafe(INITIAL_BYTES);
-    return out;
+    return this.#buf.subarray(this.#start, this.#at);
   }
 
-  /** Room for `n` more bytes. */
+  /** Room for `n` more bytes: else the message so far moves to a fresh slab (its own, when it outgrows one). */
   #ensure(n: number): void {
     if (this.#at + n <= this.#buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#at + n));
-    this.#buf.copy(bigger, 0, 0, this.#at);
-    this.#buf = bigger;
+    const written = this.#at - this.#start;
+    const slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, (written + n) * 2));
+    this.#buf.copy(slab, 0, this.#start, this.#at);
+    this.#buf = slab;
+    this.#start = 0;
+    this.#at = written;
   }
 
   /** A run of bytes: a loop beats a native copy below ~12 bytes, the copy wins above (measured on Node 20). */
@@ -150,7 +167,7 @@ export class DataUpdateWriter {
   }
 
   /** The tails of a known type and quality; the values of one message mostly share the pair, so the last one is kept at hand. */
-  #tails(type: string, quality: string): Uint8Array[] | undefined {
+  #tails(type: string, quality: string): Buffer[] | undefined {
     if (type === this.#lastType && quality === this.#lastQuality) return this.#lastTails;
     const known = TAILS.get(type)?.get(quality);
     if (!known) return undefined;
