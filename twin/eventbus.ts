@@ -21,7 +21,7 @@ import { counter, Registry } from './metrics.ts';
 import { AedesTransport, ClientTransport, type BusTransport } from './bus-transport.ts';
 import type { Outbox } from './outbox.ts';
 import type { DeviceTwin } from './twin.ts';
-import type { TwinChange, TwinView } from './types.ts';
+import type { ReportedUpdate, TwinChange, TwinView } from './types.ts';
 
 export interface EventBusOptions {
   twin: DeviceTwin;
@@ -206,7 +206,7 @@ export class MqttEventBus {
         } else {
           this.pub(topic, dataUpdate(c.updates, c.persisted));
         }
-        if (c.updates.some((u) => u.deltaChanged)) this.publishDelta(this.twin.get(c.device));
+        if (anyDeltaChanged(c.updates)) this.publishDelta(this.twin.get(c.device));
         return;
       }
       case 'desired': {
@@ -336,6 +336,12 @@ export class MqttEventBus {
     this.pub(`${DEV}${id}/twin/update/document`, documentPayload(eventId, keys.map((k) => [k, before.properties[k]!, after.properties[k]!])));
     this.publishDelta(after);
   }
+}
+
+/** A loop, not `some` with a closure: it runs for every value published. */
+function anyDeltaChanged(updates: readonly ReportedUpdate[]): boolean {
+  for (let i = 0; i < updates.length; i++) if (updates[i]!.deltaChanged) return true;
+  return false;
 }
 
 function parseObject(payload: Buffer): Obj | undefined {
