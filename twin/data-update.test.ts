@@ -60,6 +60,8 @@ describe('DataUpdateWriter', () => {
       slot('gone', 'float', null, { quality: 'bad', error: { code: 'ETIMEDOUT', message: 'no "answer" in 1000 ms\nretrying' } }),
       slot('big', 'int', '123456789012345678901234567890'),
       plain('mine', 'int', '7', 5),
+      // A listener's own update may carry a quality outside the known three: written as it comes.
+      { ...plain('odd', 'int', '8', 6), quality: 'stale' as ReportedUpdate['quality'], error: { code: 'E1', message: 'm' } },
     ];
     assertSame(writer, updates, true);
     assertSame(writer, updates, false);

@@ -1,9 +1,9 @@
 // $ke/events/device/{id}/data/update written straight into bytes. It runs for every value a gateway
 // reports, so it makes no string per value: property names arrive pre-encoded (the twin keeps them
-// per property), numbers and ASCII texts are copied byte by byte into one scratch buffer, and the
-// message leaves as one Buffer the broker writes to its subscribers' sockets as is. The bytes are
-// exactly what JSON.stringify-style concatenation made before (twin/data-update.test.ts holds both
-// side by side), so no subscriber sees a difference.
+// per property), numbers and ASCII texts are copied byte by byte, constant runs from precomputed
+// bytes, and the message leaves as a Buffer the broker writes to its subscribers' sockets as is.
+// The bytes are exactly what JSON.stringify-style concatenation made before
+// (twin/data-update.test.ts holds both side by side), so no subscriber sees a difference.
 
 import { randomFillSync } from 'node:crypto';
 import type { ReportedUpdate } from './types.ts';
