@@ -13,8 +13,8 @@ export type OnMessage = (topic: string, payload: Buffer, retained: boolean) => v
 
 export interface BusTransport {
   readonly connected: boolean;
-  /** QoS 0: results, deltas and data updates are superseded by the next ones. */
-  publish(topic: string, payload: string): void;
+  /** QoS 0: results, deltas and data updates are superseded by the next ones. A Buffer is sent as is, not copied. */
+  publish(topic: string, payload: string | Buffer): void;
   /** QoS 1: resolves when the broker acknowledged it (PUBACK), for what must not be lost. */
   publishConfirmed(topic: string, payload: string): Promise<void>;
   /** Called with true on every (re)connection and false on every loss of the broker. */
@@ -33,6 +33,9 @@ export interface ClientOptions {
   log: Logger;
 }
 
+/** A QoS 0 publish has nothing to wait for: one callback for all of them, not a closure each. */
+const ignore = (): void => {};
+
 /** In-process transport on the embedded aedes broker. */
 export class AedesTransport implements BusTransport {
   private open = true;
@@ -43,9 +46,9 @@ export class AedesTransport implements BusTransport {
     return this.open && !this.aedes.closed;
   }
 
-  publish(topic: string, payload: string): void {
+  publish(topic: string, payload: string | Buffer): void {
     if (!this.connected) return;
-    this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, () => {});
+    this.aedes.publish({ cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: 0, retain: false, dup: false }, ignore);
   }
 
   publishConfirmed(topic: string, payload: string): Promise<void> {
@@ -94,7 +97,7 @@ export class ClientTransport implements BusTransport {
     return this.client?.connected ?? false;
   }
 
-  publish(topic: string, payload: string): void {
+  publish(topic: string, payload: string | Buffer): void {
     this.client?.publish(topic, payload, { qos: 0 });
   }
 

@@ -4,6 +4,7 @@
 import type { DeviceSpecResolved, PropertySpec } from '../core/device.ts';
 import type { DeviceState, Quality, ReadingError } from '../core/reading.ts';
 import { formatValue, parseValue, sameAtWirePrecision, type PropertyType, type PropertyValue } from '../core/values.ts';
+import { dataKey } from './data-update.ts';
 import type { PropertyRow, PropertyValues } from './store.ts';
 import type { DesiredOrigin, ReconcileState, ReportedUpdate, TwinPropertyView, TwinView } from './types.ts';
 
@@ -16,11 +17,12 @@ export class UpdateSlot implements ReportedUpdate {
   quality: Quality = 'good';
   error: ReadingError | undefined = undefined;
   deltaChanged = false;
-  readonly propertyJson: string;
+  /** Encoded once per property: data/update copies these bytes for every value it publishes. */
+  readonly dataKey: Buffer;
   constructor(property: string, type: PropertyType) {
     this.property = property;
     this.type = type;
-    this.propertyJson = JSON.stringify(property);
+    this.dataKey = dataKey(property);
   }
 }
 

@@ -21,7 +21,7 @@ import { counter, Registry } from './metrics.ts';
 import { AedesTransport, ClientTransport, type BusTransport } from './bus-transport.ts';
 import type { Outbox } from './outbox.ts';
 import type { DeviceTwin } from './twin.ts';
-import type { TwinChange, TwinView } from './types.ts';
+import type { ReportedUpdate, TwinChange, TwinView } from './types.ts';
 
 export interface EventBusOptions {
   twin: DeviceTwin;
@@ -130,7 +130,7 @@ export class MqttEventBus {
    * Publishes now, or keeps the message in the outbox while the broker is away or older
    * messages still wait. `key` names what a later message replaces (the last value wins).
    */
-  private pub(topic: string, payload: string, key?: string): void {
+  private pub(topic: string, payload: string | Buffer, key?: string): void {
     if (this.outbox && (!this.transport.connected || this.outbox.size > 0)) {
       this.keep(topic, payload, key);
       return;
@@ -143,9 +143,9 @@ export class MqttEventBus {
     this.m.published.inc();
   }
 
-  private keep(topic: string, payload: string, key: string | undefined): void {
+  private keep(topic: string, payload: string | Buffer, key: string | undefined): void {
     const outbox = this.outbox!;
-    const entry = JSON.stringify([topic, payload]);
+    const entry = JSON.stringify([topic, typeof payload === 'string' ? payload : payload.toString('utf8')]);
     try {
       if (key === undefined) outbox.append(entry);
       else outbox.put(key, entry);
@@ -206,7 +206,7 @@ export class MqttEventBus {
         } else {
           this.pub(topic, dataUpdate(c.updates, c.persisted));
         }
-        if (c.updates.some((u) => u.deltaChanged)) this.publishDelta(this.twin.get(c.device));
+        if (anyDeltaChanged(c.updates)) this.publishDelta(this.twin.get(c.device));
         return;
       }
       case 'desired': {
@@ -336,6 +336,12 @@ export class MqttEventBus {
     this.pub(`${DEV}${id}/twin/update/document`, documentPayload(eventId, keys.map((k) => [k, before.properties[k]!, after.properties[k]!])));
     this.publishDelta(after);
   }
+}
+
+/** A loop, not `some` with a closure: it runs for every value published. */
+function anyDeltaChanged(updates: readonly ReportedUpdate[]): boolean {
+  for (let i = 0; i < updates.length; i++) if (updates[i]!.deltaChanged) return true;
+  return false;
 }
 
 function parseObject(payload: Buffer): Obj | undefined {

@@ -19,7 +19,7 @@ describe('dataUpdate', () => {
       // A listener's own update without the precomputed name.
       { property: 'plain', type: 'int', text: '7', time: 5, quality: 'uncertain', error: undefined, deltaChanged: false },
     ];
-    const doc = JSON.parse(dataUpdate(updates, false)) as { event_id: string; timestamp: number; data: Record<string, { value: string; metadata: Record<string, unknown> }> };
+    const doc = JSON.parse(dataUpdate(updates, false).toString('utf8')) as { event_id: string; timestamp: number; data: Record<string, { value: string; metadata: Record<string, unknown> }> };
     assert.match(doc.event_id, /^[0-9a-f-]{36}$/);
     assert.deepEqual(Object.keys(doc.data), ['temp', 'ratio', 'on', 'blob', 'say "hi"\\', 'gone', 'plain']);
     assert.deepEqual(Object.values(doc.data).map((d) => d.value), ['-12', '1.5e-7', 'true', 'AAEC/w==', 'line\n"quoted"\\ \u0001', '', '7']);

@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { formatValue } from '../core/values.ts';
+import { DataUpdateWriter } from './data-update.ts';
 import type { ReportedUpdate, TwinPropertyView, TwinVersion, TwinView } from './types.ts';
 
 export interface KeValue {
@@ -76,25 +77,17 @@ export function deltaPayload(view: TwinView): string | undefined {
   return JSON.stringify({ ...base(), twin, delta });
 }
 
+const dataUpdates = new DataUpdateWriter();
+
 /**
- * $ke/events/device/{id}/data/update: one message for all properties a flush touched. Built by
- * hand, not by JSON.stringify of an object: it runs for every value a gateway reports. A value the
- * store could not write (a full disk) carries `"persisted": "false"` in its metadata: it is live,
- * but a restart now would lose it. (KubeEdge's metadata is an open map of strings.)
+ * $ke/events/device/{id}/data/update: one message for all properties a flush touched, as UTF-8
+ * bytes (twin/data-update.ts writes them without a string per value: it runs for every value a
+ * gateway reports). A value the store could not write (a full disk) carries `"persisted": "false"`
+ * in its metadata: it is live, but a restart now would lose it. (KubeEdge's metadata is an open
+ * map of strings.)
  */
-export function dataUpdate(updates: readonly ReportedUpdate[], persisted = true): string {
-  let s = `{"event_id":"${randomUUID()}","timestamp":${Date.now()},"data":{`;
-  for (let i = 0; i < updates.length; i++) {
-    const u = updates[i]!;
-    if (i > 0) s += ',';
-    // Only a string property's text can need escaping: numbers, booleans and base64 never do.
-    const value = u.type === 'string' ? JSON.stringify(u.text ?? '') : `"${u.text ?? ''}"`;
-    s += `${u.propertyJson ?? JSON.stringify(u.property)}:{"value":${value},"metadata":{"timestamp":${u.time},"type":"${u.type}","quality":"${u.quality}"`;
-    if (!persisted) s += ',"persisted":"false"';
-    if (u.error) s += `,"error":{"code":${JSON.stringify(u.error.code)},"message":${JSON.stringify(u.error.message)}}`;
-    s += '}}';
-  }
-  return s + '}}';
+export function dataUpdate(updates: readonly ReportedUpdate[], persisted = true): Buffer {
+  return dataUpdates.write(updates, persisted);
 }
 
 export interface KeDevice {

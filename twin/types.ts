@@ -95,8 +95,8 @@ export interface ReportedUpdate {
   readonly error: ReadingError | undefined;
   /** The property has a desired value and this reading changed whether it matches it. */
   readonly deltaChanged: boolean;
-  /** The property name as a JSON string, when the sender keeps it at hand (the twin does, per property). */
-  readonly propertyJson?: string;
+  /** The property's entry opening in data/update (`"<name>":{"value":`, UTF-8), when the sender keeps it at hand (the twin does, per property). */
+  readonly dataKey?: Uint8Array;
 }
 
 export type TwinChange =
