@@ -49,9 +49,11 @@ export class ReadPipeline {
   readonly #layouts = new WeakMap<BlockLayout, boolean>();
   /**
    * The readings an answer admits, gathered here and handed to the sink as an exact copy: one
-   * array per answer rather than one grown step by step (ingest never runs re-entrantly).
+   * array per answer rather than one grown step by step (ingest never runs re-entrantly). Its
+   * length is never cut (that would drop its storage, to be grown again on the next answer):
+   * the first `n` places are this answer's, the rest hold undefined.
    */
-  readonly #admitted: Reading[] = [];
+  readonly #admitted: (Reading | undefined)[] = [];
   /** Calls of pushed() that brought readings: the silence watch compares it, no clock read per reading. */
   heard = 0;
   /** Pushed properties looked up once, with their report slots: a stream can push thousands of readings a second. */
@@ -92,8 +94,7 @@ export class ReadPipeline {
     }
     const readings: Reading[] = readBack ? [] : NONE;
     const admitted = this.#admitted;
-    // Empty already, unless an earlier answer threw halfway: its readings must not ride along.
-    admitted.length = 0;
+    let admittedN = 0;
     const filter = this.#filter;
     let unchanged = 0;
     let decoded = 0;
@@ -138,12 +139,17 @@ export class ReadPipeline {
       }
       if (reading.quality !== 'bad') notBad = true;
       if (readBack) readings.push(reading);
-      if (filter.admit(reading, now, slot)) admitted.push(reading);
+      if (filter.admit(reading, now, slot)) {
+        if (admittedN < admitted.length) admitted[admittedN] = reading;
+        else admitted.push(reading);
+        admittedN++;
+      }
     }
     this.#counted(decoded + unchanged);
-    if (admitted.length) {
-      const report = admitted.slice();
-      admitted.length = 0;
+    if (admittedN) {
+      const report = admitted.slice(0, admittedN) as Reading[];
+      // Let go of them: a reading held here until the next poll would outlive a scavenge and be promoted.
+      for (let i = 0; i < admittedN; i++) admitted[i] = undefined;
       this.#sink.report(report);
     }
     if (block) {
