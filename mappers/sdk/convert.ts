@@ -58,12 +58,18 @@ export function blockReading(device: string, p: PropertyBinding, codec: CodecSpe
 
 /** A decoded value coerced to the property's type, or the bad reading that says why it does not fit. */
 function typed(device: string, p: PropertyBinding, decoded: PropertyValue, time: number, quality: Quality): Reading {
-  if (p.spec.type === 'int' && typeof decoded === 'number' && !Number.isInteger(decoded)) {
-    return badReading(device, p.name, IoCodes.TYPE, `${decoded} is not an integer but the property type is int (check scale, or declare the property FLOAT)`, time);
+  const type = p.spec.type;
+  if (typeof decoded === 'number') {
+    if (type === 'int') {
+      if (!Number.isInteger(decoded)) return badReading(device, p.name, IoCodes.TYPE, `${decoded} is not an integer but the property type is int (check scale, or declare the property FLOAT)`, time);
+      // What parseValue() would return for it, without the call: most registers are integers.
+      return { device, property: p.name, value: decoded, time, quality };
+    }
+    if ((type === 'double' || type === 'float') && Number.isFinite(decoded)) return { device, property: p.name, value: decoded, time, quality };
   }
   let value: PropertyValue;
   try {
-    value = parseValue(p.spec.type, decoded);
+    value = parseValue(type, decoded);
   } catch (err) {
     return unconvertible(device, p, err, time);
   }
