@@ -74,7 +74,9 @@ export interface RawBlock {
 /**
  * A request's properties in its answer block, in the request's order: property i is the
  * `lengths[i]` bytes from `offsets[i]`, exactly what readings() would give as its `raw`. Both
- * arrays have one entry per property of the request, or the runtime ignores the layout.
+ * arrays hold one whole, non-negative number per property of the request, or the runtime ignores
+ * the layout. Readings decoded through it are good and take the poll's time, as a RawReading with
+ * only `raw` would.
  */
 export interface BlockLayout {
   readonly offsets: ArrayLike<number>;
