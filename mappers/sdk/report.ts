@@ -60,7 +60,13 @@ export class ReportFilter {
   admit(reading: Reading, now: number, slot = this.slot(reading.property)): boolean {
     const last = slot.last;
     if (!last) {
-      slot.last = { value: reading.value, quality: reading.quality, code: reading.error?.code, time: now };
+      // `value` starts undefined and is set after: V8 then keeps the field a plain reference for
+      // every Last. Created with a number, it becomes a field of doubles, each in a box of its own,
+      // and with a few values past 2^30 among 10,000 properties (a uint32 clock) admit() ran ten
+      // times slower (a benchmark of ReadPipeline.ingest: about 1 us a value instead of 0.1).
+      const l: Last = { value: undefined, quality: reading.quality, code: reading.error?.code, time: now };
+      l.value = reading.value;
+      slot.last = l;
       return true;
     }
     const rule = slot.rule;
