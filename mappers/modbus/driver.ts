@@ -2,7 +2,7 @@
 // codec decodes them), writes through the codec in reverse. Links and transports are shared per
 // ip:port or serial port; the runtime's link scheduler keeps it fair and bounded.
 
-import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
+import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type BlockLayout, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
 import { article, checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
 import { bitAt, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
 import { limitsOf, planReads, type PlanLimits, type Span } from './plan.ts';
@@ -43,6 +43,24 @@ async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promis
     return t;
   });
   return lease.link;
+}
+
+/**
+ * Where each property's registers lie in the data a span returns, so the runtime decodes them in
+ * place (RawBlock.layout): the same bytes decodeSpan cuts out. None for coils and discrete
+ * inputs: a bit is not a run of bytes.
+ */
+function layoutOf(request: Request, maps: Map<string, RegisterMap>): BlockLayout | undefined {
+  const span = request.detail as Span;
+  if (TABLES[span.table].bits) return undefined;
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  for (const p of request.properties) {
+    const m = maps.get(p.name)!;
+    offsets.push((m.address - span.address) * 2);
+    lengths.push(m.count * 2);
+  }
+  return { offsets, lengths };
 }
 
 /** Cut each property's bytes out of the data a span returned. */
@@ -86,6 +104,12 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
     const unit = unitOf(device.config);
     const limits: PlanLimits = limitsOf(device.config);
     const maps = new Map(device.properties.map((p) => [p.name, mapOf(p)]));
+    // Built once per planned request, like its PDU: a plan's requests live as long as the connection.
+    const layouts = new WeakMap<Request, BlockLayout | undefined>();
+    const layout = (request: Request) => {
+      if (!layouts.has(request)) layouts.set(request, layoutOf(request, maps));
+      return layouts.get(request);
+    };
     const transport = await openTransport(device.config, ctx);
 
     const ask = async (pdu: Uint8Array, signal: AbortSignal) => parseResponse(pdu, await transport.request(unit, pdu, signal));
@@ -100,7 +124,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
           // (the runtime cuts it into properties only when it changed).
           try {
             const data = await fetchSpan(request.detail as Span, signal);
-            return { block: data, readings: () => decodeSpan(request, data, maps) };
+            return { block: data, readings: () => decodeSpan(request, data, maps), layout: layout(request) };
           } catch (err) {
             if (!refusedAddress(err)) throw err;
             return readInParts(request, limits, (part) => readPart(part, signal), ctx.log, err);

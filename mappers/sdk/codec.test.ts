@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BYTE_ORDERS, checkCodecSpec, CodecError, decode, encode, reorder, type ByteOrder, type CodecSpec, type CodecType } from './codec.ts';
+import { BYTE_ORDERS, checkCodecSpec, CodecError, CODEC_TYPES, decode, decodeAt, encode, reorder, type ByteOrder, type CodecSpec, type CodecType } from './codec.ts';
 
 // Where each big-endian byte lands on the wire, per order and width (wire[i] = abcd[perm[i]]).
 const PERM: Record<ByteOrder, Record<number, number[]>> = {
@@ -131,4 +131,55 @@ test('decode of every fixed-width type in every order agrees with reorder() and 
       }
     }
   }
+});
+
+/** What a decode gave: its value, or its error's class and message. */
+function outcome(run: () => unknown): unknown {
+  try {
+    return { value: run() };
+  } catch (err) {
+    return { error: (err as Error).name, message: (err as Error).message };
+  }
+}
+
+test('decodeAt of bytes inside a block gives what decode of those bytes cut out gives, value or error, for every type and order', () => {
+  let seed = 11;
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+  const specs: CodecSpec[] = [];
+  for (const type of CODEC_TYPES) {
+    for (const order of BYTE_ORDERS) {
+      specs.push({ type, order });
+      if (type === 'bit') specs.push({ type, order, bitIndex: 13 }, { type, order, bitIndex: 3, length: 1 }, { type, order, bitIndex: 30, length: 4 });
+      if (type === 'string' || type === 'bytes' || type === 'bool') specs.push({ type, order, length: 4 });
+      if (type.includes('int') || type.startsWith('float')) specs.push({ type, order, scale: 0.1, valueOffset: -3 });
+    }
+  }
+  let compared = 0;
+  let errors = 0;
+  for (const spec of specs) {
+    // Every length from none to past the widest type: short ones are the codec's errors.
+    for (let length = 0; length <= 10; length++) {
+      for (let n = 0; n < 8; n++) {
+        const before = n % 3;
+        const block = Uint8Array.from({ length: before + length + 2 }, random);
+        // Strings: some NULs at the end, as a PLC pads them.
+        if (spec.type === 'string' && n % 2 === 0 && length > 1) block[before + length - 1] = 0;
+        const cut = block.slice(before, before + length);
+        const want = outcome(() => decode(cut, spec));
+        const got = outcome(() => decodeAt(block, before, length, spec));
+        assert.deepEqual(got, want, `${JSON.stringify(spec)} length ${length} at ${before}: ${[...cut]}`);
+        compared++;
+        if ((want as { error?: string }).error) errors++;
+      }
+    }
+  }
+  assert.ok(errors > 0 && errors < compared, 'both values and errors were compared');
+});
+
+test('decodeAt reads only its own bytes: the block around them does not change the value', () => {
+  const block = Uint8Array.from([0xff, 0xff, 0x00, 0x2a, 0xff, 0xff]);
+  assert.equal(decodeAt(block, 2, 2, { type: 'uint16' }), 42);
+  assert.equal(decodeAt(block, 2, 2, { type: 'bool' }), true);
+  assert.equal(decodeAt(block, 2, 1, { type: 'bool' }), false);
+  assert.deepEqual([...(decodeAt(block, 2, 2, { type: 'bytes', order: 'BADC' }) as Uint8Array)], [0x2a, 0x00]);
 });

@@ -130,36 +130,46 @@ function normalise(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** Wire bytes -> typed value, with scale and valueOffset applied to numbers. */
-/** Scratch for numbers: decode() runs for every changed value of every poll, so it allocates nothing for them. */
+/** Scratch for numbers: decoding runs for every changed value of every poll, so it allocates nothing for them. */
 const SCRATCH = new Uint8Array(8);
 const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
 
-/** The first `width` bytes of `raw` into SCRATCH in ABCD order (what reorder() would give, without an array). */
-function toScratch(raw: Uint8Array, width: number, order: ByteOrder | undefined): void {
+/** `width` bytes of `raw` from `at` into SCRATCH in ABCD order (what reorder() would give, without an array). */
+function toScratch(raw: Uint8Array, at: number, width: number, order: ByteOrder | undefined): void {
   const words = width >> 1;
   const reverseWords = order === 'CDAB' || order === 'DCBA';
   const swapBytes = order === 'BADC' || order === 'DCBA';
   if (width < 2 || (!reverseWords && !swapBytes)) {
-    for (let i = 0; i < width; i++) SCRATCH[i] = raw[i]!;
+    for (let i = 0; i < width; i++) SCRATCH[i] = raw[at + i]!;
     return;
   }
   for (let i = 0; i < width; i++) {
     const word = reverseWords ? words - 1 - (i >> 1) : i >> 1;
     const byte = swapBytes ? 1 - (i & 1) : i & 1;
-    SCRATCH[i] = raw[2 * word + byte]!;
+    SCRATCH[i] = raw[at + 2 * word + byte]!;
   }
 }
 
+/** Wire bytes -> typed value, with scale and valueOffset applied to numbers. */
 export function decode(raw: Uint8Array, spec: CodecSpec): PropertyValue {
+  return decodeAt(raw, 0, raw.length, spec);
+}
+
+/**
+ * decode() of the `length` bytes at `at` in `bytes`, without cutting them out: a driver that
+ * answers a request as one block (RawBlock.layout) has every property's value decoded in place,
+ * with no view or copy per value for the numeric types. The caller keeps `at + length` within
+ * `bytes`; the result, and any error, is what decode(bytes.subarray(at, at + length)) gives.
+ */
+export function decodeAt(bytes: Uint8Array, at: number, length: number, spec: CodecSpec): PropertyValue {
   const width = codecWidth(spec);
-  if (width !== undefined && raw.length < width) {
-    throw new CodecError(`${spec.type} needs ${width} bytes, the device returned ${raw.length}`);
+  if (width !== undefined && length < width) {
+    throw new CodecError(`${spec.type} needs ${width} bytes, the device returned ${length}`);
   }
   switch (spec.type) {
     case 'int8': case 'uint8': case 'int16': case 'uint16': case 'int32': case 'uint32':
     case 'int64': case 'uint64': case 'float32': case 'float64': {
-      toScratch(raw, width!, spec.order);
+      toScratch(bytes, at, width!, spec.order);
       const view = SCRATCH_VIEW;
       switch (spec.type) {
         case 'int8': return applyScale(view.getInt8(0), spec);
@@ -175,21 +185,23 @@ export function decode(raw: Uint8Array, spec: CodecSpec): PropertyValue {
       }
     }
   }
-  const bytes = reorder(width !== undefined ? raw.subarray(0, width) : raw, spec.order);
+  // The variable-width types are rare on a hot path: cut them out and reorder as before.
+  const bytesOf = at === 0 && length === bytes.length && width === undefined ? bytes : bytes.subarray(at, at + (width ?? length));
+  const ordered = reorder(bytesOf, spec.order);
   switch (spec.type) {
-    case 'bool': return bytes.some((b) => b !== 0);
+    case 'bool': return ordered.some((b) => b !== 0);
     case 'bit': {
       const index = spec.bitIndex ?? 0;
-      if (index >= bytes.length * 8) throw new CodecError(`bit ${index} needs ${Math.floor(index / 8) + 1} bytes, the device returned ${bytes.length}`);
-      const byte = bytes[bytes.length - 1 - Math.floor(index / 8)]!;
+      if (index >= ordered.length * 8) throw new CodecError(`bit ${index} needs ${Math.floor(index / 8) + 1} bytes, the device returned ${ordered.length}`);
+      const byte = ordered[ordered.length - 1 - Math.floor(index / 8)]!;
       return ((byte >> index % 8) & 1) === 1;
     }
     case 'string': {
-      let end = bytes.length;
-      while (end > 0 && bytes[end - 1] === 0) end--;
-      return Buffer.from(bytes.subarray(0, end)).toString('utf8');
+      let end = ordered.length;
+      while (end > 0 && ordered[end - 1] === 0) end--;
+      return Buffer.from(ordered.subarray(0, end)).toString('utf8');
     }
-    case 'bytes': return Uint8Array.from(bytes);
+    case 'bytes': return Uint8Array.from(ordered);
   }
 }
 

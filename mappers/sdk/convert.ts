@@ -2,9 +2,9 @@
 // codec, apply a visitor's scale/valueOffset to typed numbers, coerce to the property type.
 // Anything that does not fit becomes a bad reading that says why, never a wrong value.
 
-import type { Reading } from '../../core/reading.ts';
+import type { Quality, Reading } from '../../core/reading.ts';
 import { parseValue, ValueError, type PropertyValue } from '../../core/values.ts';
-import { applyScale, decode, removeScale, type CodecSpec } from './codec.ts';
+import { applyScale, decode, decodeAt, removeScale, type CodecSpec } from './codec.ts';
 import type { PropertyBinding, RawReading } from './driver.ts';
 import { errorMessage } from './async.ts';
 import { IoCodes } from '../../core/errors.ts';
@@ -33,18 +33,52 @@ export function toReading(device: string, p: PropertyBinding, codec: CodecSpec |
       const scale = visitorScale(p);
       value = scale && (typeof raw.value === 'number' || typeof raw.value === 'bigint') ? applyScale(raw.value, scale) : raw.value;
     } else if (raw.raw !== undefined) value = raw.raw;
-    if (value === undefined) return badReading(device, p.name, IoCodes.NO_DATA, 'the driver returned neither a value nor bytes', time);
-    if (p.spec.type === 'int' && typeof value === 'number' && !Number.isInteger(value)) {
-      return badReading(device, p.name, IoCodes.TYPE, `${value} is not an integer but the property type is int (check scale, or declare the property FLOAT)`, time);
-    }
-    value = parseValue(p.spec.type, value);
   } catch (err) {
-    const code = err instanceof ValueError ? IoCodes.TYPE : IoCodes.CODEC;
-    return badReading(device, p.name, code, `cannot convert the device's value: ${errorMessage(err)}`, time);
+    return unconvertible(device, p, err, time);
   }
-  const reading: Reading = { device, property: p.name, value, time, quality: raw.quality ?? 'good' };
-  if (raw.quality === 'uncertain' && raw.error) reading.error = raw.error;
+  if (value === undefined) return badReading(device, p.name, IoCodes.NO_DATA, 'the driver returned neither a value nor bytes', time);
+  const reading = typed(device, p, value, time, raw.quality ?? 'good');
+  if (raw.quality === 'uncertain' && raw.error && reading.quality === 'uncertain') reading.error = raw.error;
   return reading;
+}
+
+/**
+ * toReading() of a good answer whose bytes are the `length` at `at` in a block (RawBlock.layout):
+ * the same reading, value or error, decoded in place, with no RawReading or view per value.
+ */
+export function blockReading(device: string, p: PropertyBinding, codec: CodecSpec, block: Uint8Array, at: number, length: number, time: number): Reading {
+  let value: PropertyValue;
+  try {
+    value = decodeAt(block, at, length, codec);
+  } catch (err) {
+    return unconvertible(device, p, err, time);
+  }
+  return typed(device, p, value, time, 'good');
+}
+
+/** A decoded value coerced to the property's type, or the bad reading that says why it does not fit. */
+function typed(device: string, p: PropertyBinding, decoded: PropertyValue, time: number, quality: Quality): Reading {
+  const type = p.spec.type;
+  if (typeof decoded === 'number') {
+    if (type === 'int') {
+      if (!Number.isInteger(decoded)) return badReading(device, p.name, IoCodes.TYPE, `${decoded} is not an integer but the property type is int (check scale, or declare the property FLOAT)`, time);
+      // What parseValue() would return for it, without the call: most registers are integers.
+      return { device, property: p.name, value: decoded, time, quality };
+    }
+    if ((type === 'double' || type === 'float') && Number.isFinite(decoded)) return { device, property: p.name, value: decoded, time, quality };
+  }
+  let value: PropertyValue;
+  try {
+    value = parseValue(type, decoded);
+  } catch (err) {
+    return unconvertible(device, p, err, time);
+  }
+  return { device, property: p.name, value, time, quality };
+}
+
+function unconvertible(device: string, p: PropertyBinding, err: unknown, time: number): Reading {
+  const code = err instanceof ValueError ? IoCodes.TYPE : IoCodes.CODEC;
+  return badReading(device, p.name, code, `cannot convert the device's value: ${errorMessage(err)}`, time);
 }
 
 /** The typed value a driver without a codec receives for a write: the visitor's scale undone. */

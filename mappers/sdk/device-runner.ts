@@ -4,7 +4,7 @@
 // (pipeline.ts); a write goes through write.ts and reads back through the same pipeline.
 
 import type { Logger } from '../../core/log.ts';
-import type { DeviceState, Reading, ReadingSink } from '../../core/reading.ts';
+import type { DeviceState, ReadingError, ReadingSink } from '../../core/reading.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { codedError, errorCode, errorMessage, raceAbort } from './async.ts';
@@ -255,8 +255,8 @@ export class DeviceRunner {
       return;
     }
     if (signal.aborted || gen !== this.#generation) return;
-    const { readings, ok } = this.#pipeline.ingest(req, result, clock.now());
-    this.#pollDone(index, readings, ok);
+    const { ok, error } = this.#pipeline.ingest(req, result, clock.now());
+    this.#pollDone(index, ok, error);
   }
 
   /** A poll that failed as a whole: every property of its request reads bad with the reason. */
@@ -268,20 +268,22 @@ export class DeviceRunner {
       return;
     }
     this.#d.scheduler.countError();
-    this.#pollDone(index, this.#pipeline.failed(req, code, errorMessage(err), this.#d.clock.now()), false);
+    const message = errorMessage(err);
+    this.#pipeline.failed(req, code, message, this.#d.clock.now());
+    this.#pollDone(index, false, { code, message });
   }
 
-  #pollDone(index: number, readings: Reading[], ok: boolean): void {
+  /** `error`: the first error the poll's readings carried, quoted when the device turns unhealthy. */
+  #pollDone(index: number, ok: boolean, error: ReadingError | undefined): void {
     this.#health.set(index, ok);
     // Only a failed poll can make an online device unhealthy, and only a good one can heal it.
-    if ((this.#state === 'online' && !ok) || (this.#state === 'unhealthy' && ok)) this.#updateHealth(readings);
+    if ((this.#state === 'online' && !ok) || (this.#state === 'unhealthy' && ok)) this.#updateHealth(error);
   }
 
   /** Connected but every request's latest read failed: unhealthy; one success: online again. */
-  #updateHealth(latest: Reading[]): void {
+  #updateHealth(err: ReadingError | undefined): void {
     const all = [...this.#health.values()];
     if (this.#state === 'online' && all.length === this.#d.prepared.plan.length && all.every((ok) => !ok)) {
-      const err = latest.find((r) => r.error)?.error;
       this.#reason = `every read fails${err ? `: ${err.code} ${err.message}` : ''}`;
       this.#setState('unhealthy', this.#reason);
     } else if (this.#state === 'unhealthy' && all.some((ok) => ok)) {

@@ -61,6 +61,26 @@ export interface RawReading {
 export interface RawBlock {
   block: Uint8Array;
   readings(): RawReading[];
+  /**
+   * Optional: where each property of the request lies in `block`, for a driver whose properties
+   * sit at fixed places in it (registers at offsets). With it, the runtime decodes a changed
+   * block in place, with no RawReading and no view per value, and never calls readings(); a
+   * property whose place does not fit the block, or that has no codec, still goes through
+   * readings(). Build it once per request (a plan's requests live as long as its configuration).
+   */
+  layout?: BlockLayout;
+}
+
+/**
+ * A request's properties in its answer block, in the request's order: property i is the
+ * `lengths[i]` bytes from `offsets[i]`, exactly what readings() would give as its `raw`. Both
+ * arrays hold one whole, non-negative number per property of the request, or the runtime ignores
+ * the layout. Readings decoded through it are good and take the poll's time, as a RawReading with
+ * only `raw` would.
+ */
+export interface BlockLayout {
+  readonly offsets: ArrayLike<number>;
+  readonly lengths: ArrayLike<number>;
 }
 
 /** The readings of what read() returned, whichever form it took. */

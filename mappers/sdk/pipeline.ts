@@ -4,10 +4,10 @@
 // read-back after a write and the bad markers of an outage all pass here, so they are decoded,
 // filtered and counted the same way. The connection's life is device-runner.ts's business.
 
-import type { Reading, ReadingSink } from '../../core/reading.ts';
-import { badReading, toReading } from './convert.ts';
+import type { Reading, ReadingError, ReadingSink } from '../../core/reading.ts';
+import { badReading, blockReading, toReading } from './convert.ts';
 import type { CodecSpec } from './codec.ts';
-import type { PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
+import type { BlockLayout, PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
 import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
@@ -21,11 +21,19 @@ interface BoundProperty {
 
 /** What one answer to a request came to. */
 export interface Ingested {
-  /** The readings decoded (a poll leaves out properties whose bytes had not changed). */
+  /**
+   * A read-back's readings: every property's, the unchanged ones decoded too, since the writer
+   * needs the value. A poll hands its readings to the sink only, and this is empty.
+   */
   readings: Reading[];
   /** True when some property read well (counted unchanged ones included): the request is healthy. */
   ok: boolean;
+  /** The first error among the readings decoded: what a device whose every request fails quotes. */
+  error?: ReadingError;
 }
+
+/** The readings of a poll: none handed back (the sink has them). Frozen, as every poll shares it. */
+const NONE: Reading[] = Object.freeze([]) as unknown as Reading[];
 
 export class ReadPipeline {
   readonly #prepared: PreparedDevice;
@@ -37,6 +45,15 @@ export class ReadPipeline {
   /** The last good block of each request whose driver answers in blocks. */
   readonly #blocks = new WeakMap<ReadRequest, Uint8Array>();
   readonly #boundByRequest = new WeakMap<ReadRequest, BoundProperty[]>();
+  /** Each block layout a driver gave, and whether it fits its request (see #fits). */
+  readonly #layouts = new WeakMap<BlockLayout, boolean>();
+  /**
+   * The readings an answer admits, gathered here and handed to the sink as an exact copy: one
+   * array per answer rather than one grown step by step (ingest never runs re-entrantly). Its
+   * length is never cut (that would drop its storage, to be grown again on the next answer):
+   * the first `n` places are this answer's, the rest hold undefined.
+   */
+  readonly #admitted: (Reading | undefined)[] = [];
   /** Calls of pushed() that brought readings: the silence watch compares it, no clock read per reading. */
   heard = 0;
   /** Pushed properties looked up once, with their report slots: a stream can push thousands of readings a second. */
@@ -56,47 +73,91 @@ export class ReadPipeline {
    * An answer to a read request. A poll (`readBack` false) skips what has not changed since it was
    * last reported. A read-back after a write decodes every property, since the writer needs the
    * value, but reports, filters and caches exactly as a poll would.
+   *
+   * A block with a layout (RawBlock.layout) is decoded in place, property by property, and its
+   * readings() is called only for a property the layout cannot serve: the same readings, errors
+   * and report decisions as cutting the block into RawReadings, without an object per value.
    */
   ingest(req: ReadRequest, result: RawReading[] | RawBlock, now: number, readBack = false): Ingested {
     const bound = this.#bound(req);
-    let raws: RawReading[];
+    let raws: RawReading[] | undefined;
+    let block: Uint8Array | undefined;
+    let layout: BlockLayout | undefined;
     if (Array.isArray(result)) raws = result;
     else {
       if (!readBack && this.#sameBlock(req, bound, result.block, now)) {
-        this.#deliver([], true, bound.length, now);
-        return { readings: [], ok: true };
+        this.#counted(bound.length);
+        return { readings: NONE, ok: true };
       }
-      raws = result.readings();
+      block = result.block;
+      if (result.layout && this.#fits(result.layout, bound.length)) layout = result.layout;
     }
-    const readings: Reading[] = [];
-    const reported: Reading[] = [];
-    const slots: ReportSlot[] = [];
+    const readings: Reading[] = readBack ? [] : NONE;
+    const admitted = this.#admitted;
+    let admittedN = 0;
+    const filter = this.#filter;
     let unchanged = 0;
+    let decoded = 0;
     let good = true;
+    let notBad = false;
+    let error: ReadingError | undefined;
     for (let i = 0; i < bound.length; i++) {
       const { p, codec, slot } = bound[i]!;
-      // Drivers answer in the request's order; look further only when one did not.
-      const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
-      const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
-      if (bytes && this.#filter.unchanged(slot, bytes, now)) {
-        unchanged++;
-        if (readBack) readings.push(toReading(this.#id, p, codec, raw, now));
-        continue;
+      let reading: Reading;
+      const at = layout && codec ? layout.offsets[i]! : -1;
+      const length = at >= 0 ? layout!.lengths[i]! : 0;
+      if (at >= 0 && at + length <= block!.length) {
+        // In place: the bytes are good by construction (the block answered).
+        if (filter.unchangedAt(slot, block!, at, length, now)) {
+          unchanged++;
+          if (readBack) readings.push(blockReading(this.#id, p, codec!, block!, at, length, now));
+          continue;
+        }
+        reading = blockReading(this.#id, p, codec!, block!, at, length, now);
+        if (reading.quality === 'good') filter.rawSeenAt(slot, block!, at, length);
+        else filter.rawSeen(slot, undefined);
+      } else {
+        raws ??= (result as RawBlock).readings();
+        // Drivers answer in the request's order; look further only when one did not.
+        const raw = raws[i]?.property === p.name ? raws[i] : raws.find((r) => r.property === p.name);
+        const bytes = codec && raw?.raw && !raw.error && (raw.quality ?? 'good') === 'good' ? raw.raw : undefined;
+        if (bytes && filter.unchanged(slot, bytes, now)) {
+          unchanged++;
+          if (readBack) readings.push(toReading(this.#id, p, codec, raw, now));
+          continue;
+        }
+        reading = toReading(this.#id, p, codec, raw, now);
+        if (codec) filter.rawSeen(slot, reading.quality === 'good' ? bytes : undefined);
       }
-      const reading = toReading(this.#id, p, codec, raw, now);
-      if (codec) this.#filter.rawSeen(slot, reading.quality === 'good' ? bytes : undefined);
-      if (reading.quality !== 'good') good = false;
-      readings.push(reading);
-      reported.push(reading);
-      slots.push(slot);
+      decoded++;
+      if (reading.quality !== 'good') {
+        good = false;
+        if (reading.error) {
+          error ??= reading.error;
+          if (reading.quality === 'bad') this.#metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: reading.error.code });
+        }
+      }
+      if (reading.quality !== 'bad') notBad = true;
+      if (readBack) readings.push(reading);
+      if (filter.admit(reading, now, slot)) {
+        if (admittedN < admitted.length) admitted[admittedN] = reading;
+        else admitted.push(reading);
+        admittedN++;
+      }
     }
-    this.#deliver(reported, true, unchanged, now, slots);
-    if (!Array.isArray(result)) {
+    this.#counted(decoded + unchanged);
+    if (admittedN) {
+      const report = admitted.slice(0, admittedN) as Reading[];
+      // Let go of them: a reading held here until the next poll would outlive a scavenge and be promoted.
+      for (let i = 0; i < admittedN; i++) admitted[i] = undefined;
+      this.#sink.report(report);
+    }
+    if (block) {
       // Kept only when every property came out good: a block that decoded to an error is decoded again.
-      if (good) this.#blocks.set(req, Uint8Array.from(result.block));
+      if (good) this.#keepBlock(req, block);
       else this.#blocks.delete(req);
     }
-    return { readings, ok: unchanged > 0 || reported.some((r) => r.quality !== 'bad') };
+    return { readings, ok: unchanged > 0 || notBad, error };
   }
 
   /**
@@ -125,10 +186,8 @@ export class ReadPipeline {
   }
 
   /** A request that failed as a whole: every property of it reads bad with the reason. */
-  failed(req: ReadRequest, code: string, message: string, now: number): Reading[] {
-    const readings = req.properties.map((p) => badReading(this.#id, p.name, code, message, now));
-    this.#deliver(readings, true, 0, now);
-    return readings;
+  failed(req: ReadRequest, code: string, message: string, now: number): void {
+    this.#deliver(req.properties.map((p) => badReading(this.#id, p.name, code, message, now)), true, 0, now);
   }
 
   /** The device went offline: every property turns bad so no stale value looks current. Nothing was read, so nothing is counted. */
@@ -146,6 +205,33 @@ export class ReadPipeline {
     if (!prev || prev.length !== block.length) return false;
     for (let i = 0; i < block.length; i++) if (prev[i] !== block[i]) return false;
     return bound.every(({ codec, slot }) => codec !== undefined && this.#filter.settled(slot, now));
+  }
+
+  /** The block of a request that decoded well, kept in the request's own copy (reused while its size holds). */
+  #keepBlock(req: ReadRequest, block: Uint8Array): void {
+    const kept = this.#blocks.get(req);
+    if (kept?.length === block.length) kept.set(block);
+    else this.#blocks.set(req, Uint8Array.from(block));
+  }
+
+  /**
+   * A layout the pipeline can trust: one place per property, each a non-negative integer offset and
+   * length. Checked once per layout (a driver builds one per request), not on every answer.
+   */
+  #fits(layout: BlockLayout, properties: number): boolean {
+    let fits = this.#layouts.get(layout);
+    if (fits === undefined) {
+      const { offsets, lengths } = layout;
+      fits = offsets.length === properties && lengths.length === properties;
+      for (let i = 0; fits && i < properties; i++) fits = Number.isInteger(offsets[i]) && offsets[i]! >= 0 && Number.isInteger(lengths[i]) && lengths[i]! >= 0;
+      this.#layouts.set(layout, fits);
+    }
+    return fits;
+  }
+
+  /** Reads of a poll, counted on the metric when there were any. */
+  #counted(n: number): void {
+    if (n) this.#metrics.countReads(this.#id, this.#protocol, n);
   }
 
   /** A request's properties with their codec and report slot, looked up once, not on every poll. */

@@ -166,10 +166,16 @@ export class LinkScheduler {
   #pump(): void {
     if (this.#closed) return;
     const now = this.#clock.now();
-    for (const flight of [...this.#inFlight]) {
-      if (flight.deadline <= now) {
-        const timeoutMs = this.#devices.get(flight.device)?.timeoutMs ?? 0;
-        this.#end(flight, codedError(IoCodes.TIMED_OUT, `no answer within ${timeoutMs} ms`), undefined, false);
+    // Ending a request changes the set, so it is walked over a copy; but only when some request
+    // is past its deadline: this runs after every request, and almost none time out.
+    let overdue = false;
+    for (const flight of this.#inFlight) if (flight.deadline <= now) overdue = true;
+    if (overdue) {
+      for (const flight of [...this.#inFlight]) {
+        if (flight.deadline <= now) {
+          const timeoutMs = this.#devices.get(flight.device)?.timeoutMs ?? 0;
+          this.#end(flight, codedError(IoCodes.TIMED_OUT, `no answer within ${timeoutMs} ms`), undefined, false);
+        }
       }
     }
     while (this.#inFlight.size < this.#maxInFlight && this.#startNext(now));
