@@ -13,6 +13,7 @@ export class UpdateSlot implements ReportedUpdate {
   property: string;
   type: PropertyType;
   text: string | null = null;
+  value: PropertyValue | undefined = undefined;
   time = 0;
   quality: Quality = 'good';
   error: ReadingError | undefined = undefined;
@@ -175,6 +176,11 @@ export class DeviceEntry {
   /** Left the twin: its state is not written back to the store. */
   retired = false;
   readonly touched: UpdateSlot[] = [];
+  /**
+   * The properties in the order the device's last readings came, so a flush finds each by position
+   * (the runtime reports a device's properties in the same order every poll) and not by name.
+   */
+  readonly order: PropState[] = [];
 
   constructor(spec: DeviceSpecResolved) {
     this.spec = spec;

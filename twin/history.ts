@@ -3,6 +3,7 @@
 // keeps the twin, not a time series (Prometheus or the cloud does that).
 
 import type { DeviceId } from '../core/device.ts';
+import type { PropertyValue } from '../core/values.ts';
 import type { DeviceTwin } from './twin.ts';
 import type { TwinChange } from './types.ts';
 
@@ -43,8 +44,11 @@ export interface HistoryOptions {
   maxBytes?: number;
 }
 
-/** A reading's string form as a number for a chart, or undefined when it has none. */
-function plotted(text: string | null): number | undefined {
+/** A reading as a number for a chart, or undefined when it has none: its typed value when the twin gives it, else its text. */
+function plotted(value: PropertyValue | undefined, text: string | null): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'bigint') return Number(value);
   if (text === null) return undefined;
   if (text === 'true') return 1;
   if (text === 'false') return 0;
@@ -80,7 +84,7 @@ export class PropertyHistory {
     if (c.kind !== 'reported') return;
     let byProp = this.#series.get(c.device);
     for (const u of c.updates) {
-      const v = plotted(u.text);
+      const v = plotted(u.value, u.text);
       if (v === undefined) continue;
       let s = byProp?.get(u.property);
       if (!s) {

@@ -374,6 +374,27 @@ describe('DeviceTwin', () => {
     }
   });
 
+  it('puts each reading on its own property whatever the order readings come in, across a property replaced by a type change', async () => {
+    const names = ['a', 'b', 'c'];
+    const dev = (type: 'int' | 'string') => device('order', names.map((n) => property(n, { type: n === 'b' ? type : 'int', accessMode: 'ReadOnly' })));
+    open([dev('int')], false);
+    const ID2 = 'default/order';
+    const send = async (order: string[], base: number) => {
+      twin.report(order.map((n) => ({ device: ID2, property: n, value: n === 'b' && twin.get(ID2)!.properties.b!.type === 'string' ? `s${base}` : base + names.indexOf(n), time: base, quality: 'good' as const })));
+      await twin.flush();
+    };
+    const values = () => names.map((n) => twin.get(ID2)!.properties[n]!.reported?.value);
+    await send(['a', 'b', 'c'], 10);
+    assert.deepEqual(values(), [10, 11, 12]);
+    await send(['c', 'a', 'b'], 20);
+    assert.deepEqual(values(), [20, 21, 22]);
+    await send(['b', 'c'], 30);
+    assert.deepEqual(values(), [20, 31, 32]);
+    twin.setDevices([dev('string')]);
+    await send(['a', 'b', 'c'], 40);
+    assert.deepEqual(values(), [40, 's40', 42]);
+  });
+
   it('reports membership changes and forgets removed devices', () => {
     open([thermo()], false);
     const other = device('pump', [property('speed')]);

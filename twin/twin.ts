@@ -335,13 +335,20 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
     // A flush's readings come a device at a time: the device is looked up once per run of them.
     let lastDevice: DeviceId | undefined;
     let e: DeviceEntry | undefined;
+    let at = 0;
     for (let i = 0; i < q.length; i++) {
       const r = q[i]!;
       if (r.device !== lastDevice) {
         lastDevice = r.device;
         e = this.devices.get(r.device);
+        at = 0;
       }
-      const p = e?.props.get(r.property);
+      let p = e?.order[at];
+      if (p === undefined || p.spec.name !== r.property || p.retired) {
+        p = e?.props.get(r.property);
+        if (p) e!.order[at] = p;
+      }
+      at++;
       if (!e || !p) {
         this.unknownReading(r);
         continue;
@@ -360,6 +367,7 @@ export class DeviceTwin extends EventEmitter implements ReadingSink {
       applied++;
       const slot = p.slot;
       slot.text = text;
+      slot.value = r.value;
       slot.time = r.time;
       slot.quality = r.quality;
       slot.error = r.error;

@@ -90,6 +90,8 @@ export interface ReportedUpdate {
    * the change is told: the twin reuses the record for the property's next reading and drops the text.
    */
   readonly text: string | null;
+  /** The typed value the text is the form of (undefined when the reading carried none). */
+  readonly value?: PropertyValue;
   readonly time: number;
   readonly quality: Quality;
   readonly error: ReadingError | undefined;
