@@ -2,10 +2,11 @@
 // codec decodes them), writes through the codec in reverse. Links and transports are shared per
 // ip:port or serial port; the runtime's link scheduler keeps it fair and bounded.
 
-import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type BlockLayout, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/index.ts';
-import { article, checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor, type RegisterMap } from './config.ts';
-import { bitAt, parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
+import { codedError, defineDriver, reorder, SDK_VERSION, serialKey, type DriverContext, type PropertyBinding, type ReadRequest } from '../sdk/index.ts';
+import { article, checkDevice, isRegisterMap, isRtu, mapOf, registerMap, serialSettings, TABLES, tcpEndpoint, unitOf, visitorSchema, protocolSchema, type ModbusProtocol, type ModbusVisitor } from './config.ts';
+import { parseResponse, readRequest, writeMultipleRegisters, writeSingleCoil, writeSingleRegister } from './pdu.ts';
 import { limitsOf, planReads, type PlanLimits, type Span } from './plan.ts';
+import { decodeSpan, spanLayouts } from './span.ts';
 import { isSplit, readInParts, refusedAddress } from './split-reads.ts';
 import { RtuTransport } from './rtu.ts';
 import { TcpTransport } from './tcp.ts';
@@ -45,35 +46,6 @@ async function openTransport(config: ModbusProtocol, ctx: DriverContext): Promis
   return lease.link;
 }
 
-/**
- * Where each property's registers lie in the data a span returns, so the runtime decodes them in
- * place (RawBlock.layout): the same bytes decodeSpan cuts out. None for coils and discrete
- * inputs: a bit is not a run of bytes.
- */
-function layoutOf(request: Request, maps: Map<string, RegisterMap>): BlockLayout | undefined {
-  const span = request.detail as Span;
-  if (TABLES[span.table].bits) return undefined;
-  const offsets: number[] = [];
-  const lengths: number[] = [];
-  for (const p of request.properties) {
-    const m = maps.get(p.name)!;
-    offsets.push((m.address - span.address) * 2);
-    lengths.push(m.count * 2);
-  }
-  return { offsets, lengths };
-}
-
-/** Cut each property's bytes out of the data a span returned. */
-function decodeSpan(request: Request, data: Uint8Array, maps: Map<string, RegisterMap>): RawReading[] {
-  const span = request.detail as Span;
-  return request.properties.map((p) => {
-    const m = maps.get(p.name)!;
-    const at = m.address - span.address;
-    if (TABLES[m.table].bits) return { property: p.name, raw: Uint8Array.of(bitAt(data, at) ? 1 : 0) };
-    return { property: p.name, raw: data.subarray(at * 2, (at + m.count) * 2) };
-  });
-}
-
 export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
   name: 'modbus',
   sdkVersion: `^${SDK_VERSION}`,
@@ -104,12 +76,7 @@ export const modbusDriver = defineDriver<ModbusProtocol, ModbusVisitor>({
     const unit = unitOf(device.config);
     const limits: PlanLimits = limitsOf(device.config);
     const maps = new Map(device.properties.map((p) => [p.name, mapOf(p)]));
-    // Built once per planned request, like its PDU: a plan's requests live as long as the connection.
-    const layouts = new WeakMap<Request, BlockLayout | undefined>();
-    const layout = (request: Request) => {
-      if (!layouts.has(request)) layouts.set(request, layoutOf(request, maps));
-      return layouts.get(request);
-    };
+    const layout = spanLayouts(maps);
     const transport = await openTransport(device.config, ctx);
 
     const ask = async (pdu: Uint8Array, signal: AbortSignal) => parseResponse(pdu, await transport.request(unit, pdu, signal));
