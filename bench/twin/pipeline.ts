@@ -76,12 +76,18 @@ async function subscriber(url: string): Promise<{ client: mqtt.MqttClient; count
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
   await client.subscribeAsync(DATA_TOPIC, { qos: 0 });
   let n = 0;
+  let closed = false;
   let listener: ((topic: string) => void) | undefined;
   client.on('message', (topic) => {
     n++;
     listener?.(topic);
   });
-  return { client, count: () => n, onMessage: (fn) => (listener = fn) };
+  client.on('close', () => (closed = true));
+  const count = () => {
+    if (closed) throw new Error(`bench/twin: the subscriber's connection closed after ${n} messages (see the broker's log): the run cannot complete`);
+    return n;
+  };
+  return { client, count, onMessage: (fn) => (listener = fn) };
 }
 
 async function until(what: string, cond: () => boolean, timeoutMs = 120_000): Promise<void> {
@@ -101,7 +107,10 @@ interface Rig {
 
 async function pipelineRig(devs: DeviceSpecResolved[], log: Logger): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'edgetwin-bench-'));
-  const broker = await startEmbeddedBroker({ port: await freePort(), log });
+  // The run publishes ~33 MB at once to one subscriber in this process, which reads only between
+  // rounds: the broker's slow-client bound (16 MB, a gateway's protection) must not cut it off on a
+  // busy machine, or the run waits for messages that will never come.
+  const broker = await startEmbeddedBroker({ port: await freePort(), log, settings: { maxQueueBytes: 256 * 2 ** 20, maxQueueMessages: 1_000_000 } });
   const store = TwinStore.open(dir);
   const registry = new Registry();
   const twin = new DeviceTwin({ store, log, nodeName: 'bench', registry });
