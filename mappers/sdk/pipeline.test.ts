@@ -160,6 +160,7 @@ test('a push channel: values by index reach the sink as one batch after the sync
   const device = makeDevice({ name: 'chan', protocol: 'channelled', config: {}, properties: [
     { name: 'level', type: 'double', deadband: 0.5, visitor: { scale: 10 } },
     { name: 'count', type: 'int', visitor: {} },
+    { name: 'temp', type: 'double', visitor: {} },
   ] });
   const { prepared, errors } = new DevicePreparer().prepare(device, driver);
   assert.deepEqual(errors, []);
@@ -182,6 +183,9 @@ test('a push channel: values by index reach the sink as one batch after the sync
   channel.value(1, 7, undefined, 'uncertain');
   channel.reading({ property: 'count', error: { code: 'EBROKEN', message: 'sensor broken' } });
   channel.value(1, 2.5);
+  channel.value(2, 21.5, 1300);
+  channel.value(2, Infinity, 1301);
+  channel.value(2, '22.5', 1302);
   assert.deepEqual(sink.readings, [], 'nothing is delivered inside the driver\'s synchronous stretch');
   await Promise.resolve();
   assert.deepEqual(reported(), [
@@ -189,8 +193,11 @@ test('a push channel: values by index reach the sink as one batch after the sync
     ['count', 7, 'uncertain', 5000], // no source time: the batch's now
     ['count', 'EBROKEN', 'bad', 5000],
     ['count', 'ETYPE', 'bad', 5000], // 2.5 is no int: a bad reading that says why, never a wrong value
+    ['temp', 21.5, 'good', 1300],
+    ['temp', 'ETYPE', 'bad', 1301], // only finite numbers
+    ['temp', 22.5, 'good', 1302], // text converts as a polled value's would
   ]);
-  assert.deepEqual(batches, [4], 'one batch');
+  assert.deepEqual(batches, [7], 'one batch');
   assert.equal(pipeline.heard, 1);
 
   now = 6000;
@@ -199,19 +206,19 @@ test('a push channel: values by index reach the sink as one batch after the sync
   channel.value(1, 8);
   // An emit() meanwhile goes after what the channel holds.
   pipeline.pushed(props, [{ property: 'count', value: 9 }], now);
-  assert.deepEqual(reported().slice(4).map(([p, v]) => [p, v]), [['level', 15.6], ['count', 8], ['count', 9]]);
+  assert.deepEqual(reported().slice(7).map(([p, v]) => [p, v]), [['level', 15.6], ['count', 8], ['count', 9]]);
   assert.deepEqual(batches.slice(1), [2, 1]);
 
   live = false; // the connection was replaced: what it still hands over is dropped
   channel.value(1, 10);
   await Promise.resolve();
-  assert.equal(sink.readings.length, 7);
-  assert.throws(() => channel.value(2, 1), /PushChannel\.value: property index 2 is outside the 2 subscribed properties/);
+  assert.equal(sink.readings.length, 10);
+  assert.throws(() => channel.value(3, 1), /PushChannel\.value: property index 3 is outside the 3 subscribed properties/);
 
   const reads = (await metrics.reads.get()).values.reduce((n, v) => n + v.value, 0);
-  assert.equal(reads, 4 + 3 + 1, 'every value handed over counts as a read, the dropped one not');
+  assert.equal(reads, 7 + 3 + 1, 'every value handed over counts as a read, the dropped one not');
   const codes = (await metrics.readErrors.get()).values.map((v) => [v.labels.code, v.value]);
-  assert.deepEqual(codes.sort(), [['EBROKEN', 1], ['ETYPE', 1]]);
+  assert.deepEqual(codes.sort(), [['EBROKEN', 1], ['ETYPE', 2]]);
 });
 
 test('through the host: a driver that pushes through the channel and one that only emits both reach the sink', async () => {

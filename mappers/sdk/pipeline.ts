@@ -5,7 +5,7 @@
 // filtered and counted the same way. The connection's life is device-runner.ts's business.
 
 import type { Reading, ReadingSink } from '../../core/reading.ts';
-import { badReading, toReading } from './convert.ts';
+import { badReading, numbersAsIs, toReading } from './convert.ts';
 import type { CodecSpec } from './codec.ts';
 import type { PropertyBinding, PushChannel, RawBlock, RawReading, ReadRequest } from './driver.ts';
 import type { PropertyValue } from '../../core/values.ts';
@@ -144,7 +144,11 @@ export class ReadPipeline {
    */
   channel(properties: readonly PropertyBinding[], live: () => boolean, clock: () => number): PushChannel {
     const byName = this.#byName(properties);
-    const bound = properties.map((p) => byName.get(p.name)!);
+    const bound = properties.map((p): ChannelProperty => {
+      const { codec, slot } = byName.get(p.name)!;
+      const kind = numbersAsIs(p);
+      return { p, codec, slot, asIs: kind === 'finite' ? AS_IS_FINITE : kind === 'integer' ? AS_IS_INTEGER : 0 };
+    });
     const channel = new BatchedChannel(bound, live, clock, (b, n, now) => this.#pushedBatch(b, n, now));
     this.#channel = channel;
     return channel;
@@ -160,20 +164,31 @@ export class ReadPipeline {
       let bound: BoundProperty | undefined;
       let raw: RawReading;
       if (index >= 0) {
-        bound = b.bound[index];
+        const cp = b.bound[index]!;
+        const v = b.values[i];
+        b.values[i] = undefined;
+        // The common case of a stream, a number the property takes as it is: the Reading
+        // toReading() would make, without its general path.
+        if (typeof v === 'number' && (cp.asIs === AS_IS_FINITE ? Number.isFinite(v) : cp.asIs === AS_IS_INTEGER && Number.isInteger(v))) {
+          const time = b.times[i]!;
+          const reading: Reading = { device: this.#id, property: cp.p.name, value: v, time: time === time ? time : now, quality: b.uncertain[i] === 1 ? 'uncertain' : 'good' };
+          read++;
+          if (this.#filter.admit(reading, now, cp.slot)) admitted.push(reading);
+          continue;
+        }
+        bound = cp;
         // One RawReading for the whole batch, filled per value: toReading copies what it keeps.
         scratch.property = bound!.p.name;
-        scratch.value = b.values[i] as PropertyValue;
+        scratch.value = v as PropertyValue;
         const time = b.times[i]!;
         scratch.time = time === time ? time : undefined;
         scratch.quality = b.uncertain[i] === 1 ? 'uncertain' : 'good';
         raw = scratch;
       } else {
         raw = b.values[i] as RawReading;
+        b.values[i] = undefined;
         bound = this.#pushed!.get(raw.property);
       }
-      // Let go at once: a value the array kept would survive the next scavenge and be copied.
-      b.values[i] = undefined;
       if (!bound) continue;
       const reading = toReading(this.#id, bound.p, bound.codec, raw, now);
       read++;
@@ -239,9 +254,17 @@ export class ReadPipeline {
   }
 }
 
-/** What a channel holds until its batch is delivered: parallel arrays, reused from batch to batch. */
+const AS_IS_FINITE = 1;
+const AS_IS_INTEGER = 2;
+
+/** A pushed property as its channel knows it: which numbers it takes as they are (numbersAsIs()), 0 for none. */
+interface ChannelProperty extends BoundProperty {
+  asIs: number;
+}
+
+/** What a channel holds until its batch is delivered: parallel arrays, reused from batch to batch; a value is let go once read (kept, it would survive the next scavenge and be copied). */
 interface ChannelBatch {
-  readonly bound: readonly BoundProperty[];
+  readonly bound: readonly ChannelProperty[];
   /** The property's index in `bound`, or -1 when `values` holds a whole RawReading. */
   readonly indices: number[];
   readonly values: unknown[];
@@ -259,7 +282,7 @@ class BatchedChannel implements PushChannel {
   readonly #deliver: (batch: ChannelBatch, n: number, now: number) => void;
   readonly #flush = () => this.flush();
 
-  constructor(bound: readonly BoundProperty[], live: () => boolean, clock: () => number, deliver: (batch: ChannelBatch, n: number, now: number) => void) {
+  constructor(bound: readonly ChannelProperty[], live: () => boolean, clock: () => number, deliver: (batch: ChannelBatch, n: number, now: number) => void) {
     this.#b = { bound, indices: [], values: [], times: [], uncertain: [] };
     this.#live = live;
     this.#clock = clock;
