@@ -178,7 +178,7 @@ export class ReadPipeline {
         }
         bound = cp;
         // One RawReading for the whole batch, filled per value: toReading copies what it keeps.
-        scratch.property = bound!.p.name;
+        scratch.property = cp.p.name;
         scratch.value = v as PropertyValue;
         const time = b.times[i]!;
         scratch.time = time === time ? time : undefined;
