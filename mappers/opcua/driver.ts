@@ -5,7 +5,7 @@
 import { routeLibraryLogToGateway } from './library-log.ts';
 import { AttributeIds, type DataType, type NodeId } from 'node-opcua-client';
 import { codedError, errorCode } from '../sdk/async.ts';
-import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type RawReading, type ReadRequest } from '../sdk/driver.ts';
+import { defineDriver, SDK_VERSION, type Connection, type DeviceBinding, type DriverContext, type PropertyBinding, type PushChannel, type RawReading, type ReadRequest } from '../sdk/driver.ts';
 import { leaseSession, type SessionLease } from './shared-session.ts';
 import { asSessionError } from './client.ts';
 import { discoverOpcua } from './discover.ts';
@@ -81,14 +81,14 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
   }
 
   /** Only the properties Driver.pushes names arrive here; the runtime polls the others through plan(). */
-  async subscribe(properties: readonly Property[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>> {
+  async subscribe(properties: readonly Property[], emit: (readings: RawReading[]) => void, push?: PushChannel): Promise<() => Promise<void>> {
     const c = this.#device.config;
     const unresolved: RawReading[] = [];
     const nodes = [];
-    for (const p of properties) {
+    for (const [index, p] of properties.entries()) {
       const node = this.#nodes.get(p.name)!;
       if ('error' in node) unresolved.push({ property: p.name, quality: 'bad', error: node.error });
-      else nodes.push({ property: p.name, nodeId: node.nodeId, samplingInterval: p.visitor.samplingInterval ?? p.spec.collectCycle, queueSize: p.visitor.queueSize ?? 1, deadband: NUMERIC.has(p.spec.type) ? p.spec.deadband : undefined });
+      else nodes.push({ property: p.name, index, nodeId: node.nodeId, samplingInterval: p.visitor.samplingInterval ?? p.spec.collectCycle, queueSize: p.visitor.queueSize ?? 1, deadband: NUMERIC.has(p.spec.type) ? p.spec.deadband : undefined });
     }
     if (unresolved.length) emit(unresolved);
     if (!nodes.length) return async () => undefined;
@@ -99,6 +99,7 @@ class OpcuaConnection implements Connection<OpcuaVisitor> {
       keepAliveCount: c.keepAliveCount ?? 10,
       timeoutMs: timeoutMs(this.#device),
       emit,
+      push,
       lost: (err, sessionDead) => (sessionDead ? this.#lease.fail(err) : this.#ctx.lost(err)),
       log: this.#ctx.log,
     });

@@ -12,12 +12,14 @@ import {
 } from 'node-opcua-client';
 import type { Logger } from '../../core/log.ts';
 import { codedError, errorMessage } from '../sdk/async.ts';
-import type { RawReading } from '../sdk/driver.ts';
-import { toRaw } from './values.ts';
+import type { PushChannel, RawReading } from '../sdk/driver.ts';
+import { pushDataValue, toRaw } from './values.ts';
 import { IoCodes } from '../../core/errors.ts';
 
 export interface MonitoredNode {
   property: string;
+  /** The property's index in what subscribe() received: the push channel's key. */
+  index: number;
   nodeId: NodeId;
   samplingInterval: number;
   queueSize: number;
@@ -31,6 +33,8 @@ export interface SubscriptionOptions {
   keepAliveCount: number;
   timeoutMs: number;
   emit(readings: RawReading[]): void;
+  /** The runtime's push channel, when it gave one: values go there without a RawReading each. */
+  push?: PushChannel;
   /** `sessionDead`: the session itself failed the probe, not just this subscription. */
   lost(err: Error, sessionDead: boolean): void;
   log: Logger;
@@ -125,9 +129,12 @@ export class SubscriptionKeeper {
     // Named once per item, not per value: only a bad value's message uses it, and a NodeId's
     // toString() on every notification showed in the unpaced benchmark's profile.
     const labels = nodes.map((n) => `node ${n.nodeId.toString()}`);
+    const push = this.#o.push;
     group.on('changed', (_item: unknown, dv: DataValue, index: number) => {
       const node = nodes[index];
-      if (node) this.#push(toRaw(node.property, dv, labels[index]!));
+      if (!node || this.#closed) return;
+      if (push) pushDataValue(push, node.index, node.property, dv, labels[index]!);
+      else this.#push(toRaw(node.property, dv, labels[index]!));
     });
     await new Promise<void>((resolve, reject) => {
       group.once('initialized', () => resolve());

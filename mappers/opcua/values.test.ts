@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataType, DataValue, StatusCodes, Variant, VariantArrayType } from 'node-opcua-client';
-import { fromVariant, statusCodeName, toRaw, toVariant } from './values.ts';
+import type { PushChannel, RawReading } from '../sdk/driver.ts';
+import { fromVariant, pushDataValue, statusCodeName, toRaw, toVariant } from './values.ts';
 
 test('status names become stable upper-case codes', () => {
   assert.equal(statusCodeName(StatusCodes.BadNodeIdUnknown), 'BAD_NODE_ID_UNKNOWN');
@@ -23,6 +24,25 @@ test('a DataValue carries its source time and quality', () => {
   assert.equal(bad.error?.code, 'BAD_DEVICE_FAILURE');
   assert.match(bad.error!.message, /node x returned BadDeviceFailure \(0x808b0000\)/);
   assert.equal(bad.value, undefined);
+});
+
+test('a subscription\'s DataValue goes into the push channel by index when good or uncertain, as a described reading otherwise', () => {
+  const seen: unknown[] = [];
+  const push: PushChannel = {
+    value: (index, value, time, quality) => seen.push(['value', index, value, time, quality]),
+    reading: (r: RawReading) => seen.push(['reading', r]),
+  };
+  const t = new Date('2026-01-02T03:04:05.678Z');
+  pushDataValue(push, 3, 'p', new DataValue({ value: new Variant({ dataType: DataType.Double, value: 2.5 }), sourceTimestamp: t, statusCode: StatusCodes.Good }), 'node x');
+  pushDataValue(push, 4, 'q', new DataValue({ value: new Variant({ dataType: DataType.Int32, value: 7 }), statusCode: StatusCodes.UncertainLastUsableValue }), 'node y');
+  pushDataValue(push, 5, 'r', new DataValue({ statusCode: StatusCodes.BadDeviceFailure, sourceTimestamp: t }), 'node z');
+  pushDataValue(push, 6, 's', new DataValue({ value: new Variant({ dataType: DataType.Double, value: null }), sourceTimestamp: t }), 'node w');
+  assert.deepEqual(seen.slice(0, 2), [['value', 3, 2.5, t.getTime(), 'good'], ['value', 4, 7, undefined, 'uncertain']]);
+  const [bad, empty] = seen.slice(2) as [string, RawReading][];
+  assert.equal(bad[0], 'reading');
+  assert.deepEqual([bad[1].property, bad[1].quality, bad[1].error?.code], ['r', 'bad', 'BAD_DEVICE_FAILURE']);
+  assert.match(bad[1].error!.message, /node z returned BadDeviceFailure/);
+  assert.deepEqual([empty[1].property, empty[1].quality, empty[1].error?.code], ['s', 'bad', 'ENODATA']);
 });
 
 test('64-bit integers are exact in both directions', () => {

@@ -81,6 +81,18 @@ function unconvertible(device: string, p: PropertyBinding, err: unknown, time: n
   return badReading(device, p.name, code, `cannot convert the device's value: ${errorMessage(err)}`, time);
 }
 
+/**
+ * Which typed numbers toReading() passes on exactly as they are for this property, so that a
+ * stream's hot path can check them with one test: 'finite' for a float or double property, any
+ * finite number; 'integer' for an int property, any integer number; undefined when a visitor scale
+ * applies or the type is not numeric (toReading() then does the whole work).
+ */
+export function numbersAsIs(p: PropertyBinding): 'finite' | 'integer' | undefined {
+  if (visitorScale(p)) return undefined;
+  const type = p.spec.type;
+  return type === 'float' || type === 'double' ? 'finite' : type === 'int' ? 'integer' : undefined;
+}
+
 /** The typed value a driver without a codec receives for a write: the visitor's scale undone. */
 export function toDriverValue(p: PropertyBinding, value: PropertyValue): PropertyValue {
   const scale = visitorScale(p);

@@ -194,10 +194,12 @@ export class DeviceRunner {
     log.debug('device connected');
     if (conn.subscribe && pushed.length > 0) {
       try {
+        const live = () => gen === this.#generation;
+        const channel = this.#pipeline.channel(pushed, live, () => this.#d.clock.now());
         const unsubscribe = await this.#call('subscribe', () => conn.subscribe!(pushed, (raws) => {
-          if (gen !== this.#generation) return;
+          if (!live()) return;
           this.#pipeline.pushed(pushed, raws, this.#d.clock.now());
-        }));
+        }, channel));
         // Stopped or lost while subscribing: nobody else will call this unsubscribe.
         if (gen !== this.#generation) {
           await unsubscribe().catch(() => undefined);

@@ -11,7 +11,7 @@ import type { CodecSpec } from './codec.ts';
 import type { LinkLease, LinkRegistry, SerialSettings } from './links.ts';
 
 /** The SDK's own version; drivers declare the range they were written for. */
-export const SDK_VERSION = '1.1.0';
+export const SDK_VERSION = '1.2.0';
 
 /** A JSON Schema object (draft 2020-12 or 07, as ajv accepts). */
 export type JsonSchema = Record<string, unknown>;
@@ -88,6 +88,22 @@ export function readingsOf(result: RawReading[] | RawBlock): RawReading[] {
   return Array.isArray(result) ? result : result.readings();
 }
 
+/**
+ * The third argument of Connection.subscribe: pushed values handed over one at a time, by the
+ * property's index in the `properties` that subscribe() received, with no object per value. What
+ * a driver hands over in one synchronous stretch (one publish response, one notification frame)
+ * reaches the twin as one batch, in order, after the stretch ends; `emit` still works beside it.
+ */
+export interface PushChannel {
+  /**
+   * A typed value of `properties[index]`, as RawReading.value would carry it (the visitor's scale
+   * and the property type apply). `time`: the source timestamp in ms, if the protocol has one.
+   */
+  value(index: number, value: PropertyValue, time?: number, quality?: 'good' | 'uncertain'): void;
+  /** Anything value() cannot say (a bad status with its error, raw bytes for a codec), in order with the values. */
+  reading(reading: RawReading): void;
+}
+
 /** Narrow context a driver gets: nothing global, nothing it could misuse. */
 export interface DriverContext {
   readonly log: Logger;
@@ -121,8 +137,12 @@ export interface Connection<V = ConfigData> {
   read(request: ReadRequest<V>, signal: AbortSignal): Promise<RawReading[] | RawBlock>;
   /** `value` is typed; `raw` is set when the driver declared a codec for this property. */
   write(property: PropertyBinding<V>, value: { value: PropertyValue; raw?: Uint8Array }, signal: AbortSignal): Promise<void>;
-  /** Push protocols: deliver readings as they arrive. Returns a function that unsubscribes. */
-  subscribe?(properties: readonly PropertyBinding<V>[], emit: (readings: RawReading[]) => void): Promise<() => Promise<void>>;
+  /**
+   * Push protocols: deliver readings as they arrive. Returns a function that unsubscribes.
+   * `push` (SDK 1.2, optional to use) takes values one by one without a RawReading each, for
+   * streams of tens of thousands of values a second; `emit` stays the simple way.
+   */
+  subscribe?(properties: readonly PropertyBinding<V>[], emit: (readings: RawReading[]) => void, push?: PushChannel): Promise<() => Promise<void>>;
   /**
    * With Driver.streamTimeout: the message of the bad readings when the stream has been silent for
    * `ms` (say what the connection saw meanwhile: partial or dropped frames). Default: "no pushed

@@ -4,7 +4,7 @@
 
 export { SDK_VERSION, defineDriver, readingsOf } from './driver.ts';
 export type {
-  BlockLayout, Connection, DeviceBinding, DiscoveredDevice, Driver, DriverContext, JsonSchema, PropertyBinding, RawBlock, RawReading, ReadRequest,
+  BlockLayout, Connection, DeviceBinding, DiscoveredDevice, Driver, DriverContext, JsonSchema, PropertyBinding, PushChannel, RawBlock, RawReading, ReadRequest,
 } from './driver.ts';
 export { applyScale, BYTE_ORDERS, CODEC_TYPES, checkCodecSpec, CodecError, codecWidth, decode, encode, removeScale, reorder, roundNoise } from './codec.ts';
 export type { ByteOrder, CodecSpec, CodecType } from './codec.ts';

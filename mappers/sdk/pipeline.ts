@@ -5,9 +5,10 @@
 // filtered and counted the same way. The connection's life is device-runner.ts's business.
 
 import type { Reading, ReadingError, ReadingSink } from '../../core/reading.ts';
-import { badReading, blockReading, toReading } from './convert.ts';
+import { badReading, blockReading, numbersAsIs, toReading } from './convert.ts';
 import type { CodecSpec } from './codec.ts';
-import type { BlockLayout, PropertyBinding, RawBlock, RawReading, ReadRequest } from './driver.ts';
+import type { BlockLayout, PropertyBinding, PushChannel, RawBlock, RawReading, ReadRequest } from './driver.ts';
+import type { PropertyValue } from '../../core/values.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
 import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
@@ -58,6 +59,9 @@ export class ReadPipeline {
   heard = 0;
   /** Pushed properties looked up once, with their report slots: a stream can push thousands of readings a second. */
   #pushed?: Map<string, BoundProperty>;
+  /** The push channel of the current subscription, if its driver asked for one. */
+  #channel?: BatchedChannel;
+  readonly #scratch: RawReading = { property: '' };
 
   constructor(prepared: PreparedDevice, sink: ReadingSink, metrics: MapperMetrics) {
     this.#prepared = prepared;
@@ -166,8 +170,9 @@ export class ReadPipeline {
    * once, and no array besides the admitted readings is allocated per batch.
    */
   pushed(properties: readonly PropertyBinding[], raws: readonly RawReading[], now: number): void {
-    let byName = this.#pushed;
-    if (!byName) this.#pushed = byName = new Map(properties.map((p) => [p.name, { p, codec: this.#prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }]));
+    // Values a push channel holds arrived first: they go first.
+    this.#channel?.flush();
+    const byName = this.#byName(properties);
     const admitted: Reading[] = [];
     let read = 0;
     for (let i = 0; i < raws.length; i++) {
@@ -179,6 +184,79 @@ export class ReadPipeline {
       if (reading.quality === 'bad' && reading.error) this.#metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: reading.error.code });
       if (this.#filter.admit(reading, now, bound.slot)) admitted.push(reading);
     }
+    if (!read) return;
+    this.heard++;
+    this.#metrics.countReads(this.#id, this.#protocol, read);
+    if (admitted.length) this.#sink.report(admitted);
+  }
+
+  /** The pushed properties by name, with codec and report slot, built on first use. */
+  #byName(properties: readonly PropertyBinding[]): Map<string, BoundProperty> {
+    this.#pushed ??= new Map(properties.map((p) => [p.name, { p, codec: this.#prepared.codecs.get(p.name), slot: this.#filter.slot(p.name) }]));
+    return this.#pushed;
+  }
+
+  /**
+   * The PushChannel a subscription gets beside `emit` (see driver.ts). Values wait in arrays that
+   * live as long as the channel, and are decoded, filtered and reported as one batch in a microtask
+   * after the driver's synchronous stretch, like an emit() of them all: no RawReading and no lookup
+   * by name per value. `live` false (the connection was replaced) drops a batch unread; `clock`
+   * gives "now" once per batch.
+   */
+  channel(properties: readonly PropertyBinding[], live: () => boolean, clock: () => number): PushChannel {
+    const byName = this.#byName(properties);
+    const bound = properties.map((p): ChannelProperty => {
+      const { codec, slot } = byName.get(p.name)!;
+      const kind = numbersAsIs(p);
+      return { p, codec, slot, asIs: kind === 'finite' ? AS_IS_FINITE : kind === 'integer' ? AS_IS_INTEGER : 0 };
+    });
+    const channel = new BatchedChannel(bound, live, clock, (b, n, now) => this.#pushedBatch(b, n, now));
+    this.#channel = channel;
+    return channel;
+  }
+
+  /** The first `n` entries of a channel's batch: pushed() for values handed over by index. */
+  #pushedBatch(b: ChannelBatch, n: number, now: number): void {
+    const admitted: Reading[] = [];
+    const scratch = this.#scratch;
+    let read = 0;
+    for (let i = 0; i < n; i++) {
+      const index = b.indices[i]!;
+      let bound: BoundProperty | undefined;
+      let raw: RawReading;
+      if (index >= 0) {
+        const cp = b.bound[index]!;
+        const v = b.values[i];
+        b.values[i] = undefined;
+        // The common case of a stream, a number the property takes as it is: the Reading
+        // toReading() would make, without its general path.
+        if (typeof v === 'number' && (cp.asIs === AS_IS_FINITE ? Number.isFinite(v) : cp.asIs === AS_IS_INTEGER && Number.isInteger(v))) {
+          const time = b.times[i]!;
+          const reading: Reading = { device: this.#id, property: cp.p.name, value: v, time: time === time ? time : now, quality: b.uncertain[i] === 1 ? 'uncertain' : 'good' };
+          read++;
+          if (this.#filter.admit(reading, now, cp.slot)) admitted.push(reading);
+          continue;
+        }
+        bound = cp;
+        // One RawReading for the whole batch, filled per value: toReading copies what it keeps.
+        scratch.property = cp.p.name;
+        scratch.value = v as PropertyValue;
+        const time = b.times[i]!;
+        scratch.time = time === time ? time : undefined;
+        scratch.quality = b.uncertain[i] === 1 ? 'uncertain' : 'good';
+        raw = scratch;
+      } else {
+        raw = b.values[i] as RawReading;
+        b.values[i] = undefined;
+        bound = this.#pushed!.get(raw.property);
+      }
+      if (!bound) continue;
+      const reading = toReading(this.#id, bound.p, bound.codec, raw, now);
+      read++;
+      if (reading.quality === 'bad' && reading.error) this.#metrics.readErrors.inc({ device: this.#id, protocol: this.#protocol, code: reading.error.code });
+      if (this.#filter.admit(reading, now, bound.slot)) admitted.push(reading);
+    }
+    scratch.value = undefined;
     if (!read) return;
     this.heard++;
     this.#metrics.countReads(this.#id, this.#protocol, read);
@@ -259,5 +337,74 @@ export class ReadPipeline {
     const admitted: Reading[] = [];
     for (let i = 0; i < readings.length; i++) if (this.#filter.admit(readings[i]!, now, slots?.[i])) admitted.push(readings[i]!);
     if (admitted.length) this.#sink.report(admitted);
+  }
+}
+
+const AS_IS_FINITE = 1;
+const AS_IS_INTEGER = 2;
+
+/** A pushed property as its channel knows it: which numbers it takes as they are (numbersAsIs()), 0 for none. */
+interface ChannelProperty extends BoundProperty {
+  asIs: number;
+}
+
+/** What a channel holds until its batch is delivered: parallel arrays, reused from batch to batch; a value is let go once read (kept, it would survive the next scavenge and be copied). */
+interface ChannelBatch {
+  readonly bound: readonly ChannelProperty[];
+  /** The property's index in `bound`, or -1 when `values` holds a whole RawReading. */
+  readonly indices: number[];
+  readonly values: unknown[];
+  /** Source time in ms, NaN when the driver gave none (a numbers-only array stores them unboxed). */
+  readonly times: number[];
+  /** 1 for an uncertain value. */
+  readonly uncertain: number[];
+}
+
+class BatchedChannel implements PushChannel {
+  readonly #b: ChannelBatch;
+  #n = 0;
+  readonly #live: () => boolean;
+  readonly #clock: () => number;
+  readonly #deliver: (batch: ChannelBatch, n: number, now: number) => void;
+  readonly #flush = () => this.flush();
+
+  constructor(bound: readonly ChannelProperty[], live: () => boolean, clock: () => number, deliver: (batch: ChannelBatch, n: number, now: number) => void) {
+    this.#b = { bound, indices: [], values: [], times: [], uncertain: [] };
+    this.#live = live;
+    this.#clock = clock;
+    this.#deliver = deliver;
+  }
+
+  value(index: number, value: PropertyValue, time?: number, quality?: 'good' | 'uncertain'): void {
+    const b = this.#b;
+    // An index outside the subscribed properties is the driver's bug: say which, at once.
+    if (!(index >= 0 && index < b.bound.length)) throw new RangeError(`PushChannel.value: property index ${index} is outside the ${b.bound.length} subscribed properties`);
+    const i = this.#add();
+    b.indices[i] = index;
+    b.values[i] = value;
+    b.times[i] = time ?? NaN;
+    b.uncertain[i] = quality === 'uncertain' ? 1 : 0;
+  }
+
+  reading(reading: RawReading): void {
+    const b = this.#b;
+    const i = this.#add();
+    b.indices[i] = -1;
+    b.values[i] = reading;
+    b.times[i] = NaN;
+    b.uncertain[i] = 0;
+  }
+
+  #add(): number {
+    if (this.#n === 0) queueMicrotask(this.#flush);
+    return this.#n++;
+  }
+
+  /** Deliver what waits (a microtask does it after each stretch; pushed() before an emit). */
+  flush(): void {
+    const n = this.#n;
+    if (n === 0) return;
+    this.#n = 0;
+    if (this.#live()) this.#deliver(this.#b, n, this.#clock());
   }
 }
