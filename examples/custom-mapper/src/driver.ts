@@ -31,7 +31,7 @@ const PERMANENT = new Set(['ERANGE', 'EREADONLY', 'EINVAL']);
 export const lineDriver = defineDriver<LineProtocol, LineVisitor>({
   name: 'line',
   // The SDK range this driver was written for, as a literal: the gateway refuses another major.
-  sdkVersion: '^1.1.0',
+  sdkVersion: '^1.2.0',
   protocolSchema,
   visitorSchema,
   link: (device) => `tcp:${device.config.host}:${device.config.port}`,
