@@ -12,9 +12,10 @@ import type { PropertyValue } from '../../core/values.ts';
 import type { MapperMetrics } from './metrics.ts';
 import type { PreparedDevice } from './prepare.ts';
 import { ReportFilter, type ReportRule, type ReportSlot } from './report.ts';
+import { AS_IS_FINITE, AS_IS_INTEGER, BatchedChannel, type ChannelBatch, type ChannelProperty } from './push-batch.ts';
 
 /** A property of a read request with what a poll needs of it, looked up once per request. */
-interface BoundProperty {
+export interface BoundProperty {
   p: PropertyBinding;
   codec: CodecSpec | undefined;
   slot: ReportSlot;
@@ -337,74 +338,5 @@ export class ReadPipeline {
     const admitted: Reading[] = [];
     for (let i = 0; i < readings.length; i++) if (this.#filter.admit(readings[i]!, now, slots?.[i])) admitted.push(readings[i]!);
     if (admitted.length) this.#sink.report(admitted);
-  }
-}
-
-const AS_IS_FINITE = 1;
-const AS_IS_INTEGER = 2;
-
-/** A pushed property as its channel knows it: which numbers it takes as they are (numbersAsIs()), 0 for none. */
-interface ChannelProperty extends BoundProperty {
-  asIs: number;
-}
-
-/** What a channel holds until its batch is delivered: parallel arrays, reused from batch to batch; a value is let go once read (kept, it would survive the next scavenge and be copied). */
-interface ChannelBatch {
-  readonly bound: readonly ChannelProperty[];
-  /** The property's index in `bound`, or -1 when `values` holds a whole RawReading. */
-  readonly indices: number[];
-  readonly values: unknown[];
-  /** Source time in ms, NaN when the driver gave none (a numbers-only array stores them unboxed). */
-  readonly times: number[];
-  /** 1 for an uncertain value. */
-  readonly uncertain: number[];
-}
-
-class BatchedChannel implements PushChannel {
-  readonly #b: ChannelBatch;
-  #n = 0;
-  readonly #live: () => boolean;
-  readonly #clock: () => number;
-  readonly #deliver: (batch: ChannelBatch, n: number, now: number) => void;
-  readonly #flush = () => this.flush();
-
-  constructor(bound: readonly ChannelProperty[], live: () => boolean, clock: () => number, deliver: (batch: ChannelBatch, n: number, now: number) => void) {
-    this.#b = { bound, indices: [], values: [], times: [], uncertain: [] };
-    this.#live = live;
-    this.#clock = clock;
-    this.#deliver = deliver;
-  }
-
-  value(index: number, value: PropertyValue, time?: number, quality?: 'good' | 'uncertain'): void {
-    const b = this.#b;
-    // An index outside the subscribed properties is the driver's bug: say which, at once.
-    if (!(index >= 0 && index < b.bound.length)) throw new RangeError(`PushChannel.value: property index ${index} is outside the ${b.bound.length} subscribed properties`);
-    const i = this.#add();
-    b.indices[i] = index;
-    b.values[i] = value;
-    b.times[i] = time ?? NaN;
-    b.uncertain[i] = quality === 'uncertain' ? 1 : 0;
-  }
-
-  reading(reading: RawReading): void {
-    const b = this.#b;
-    const i = this.#add();
-    b.indices[i] = -1;
-    b.values[i] = reading;
-    b.times[i] = NaN;
-    b.uncertain[i] = 0;
-  }
-
-  #add(): number {
-    if (this.#n === 0) queueMicrotask(this.#flush);
-    return this.#n++;
-  }
-
-  /** Deliver what waits (a microtask does it after each stretch; pushed() before an emit). */
-  flush(): void {
-    const n = this.#n;
-    if (n === 0) return;
-    this.#n = 0;
-    if (this.#live()) this.#deliver(this.#b, n, this.#clock());
   }
 }
