@@ -10,6 +10,16 @@ import { createServer } from 'node:net';
 const FIRST_TEST_PORT = 10_000;
 const PAST_LAST_TEST_PORT = 32_768;
 const handedOut = new Set<number>();
+/**
+ * Ports in that range the Fetch standard blocks ("bad ports"): Node's fetch() refuses them at once
+ * ("fetch failed", cause "bad port"), so a test server there could never be reached by fetch.
+ */
+const FETCH_BLOCKED = new Set([10080]);
+
+/** Whether freePort() may hand out this port: in the test range, and reachable by fetch(). */
+export function testPortUsable(port: number): boolean {
+  return port >= FIRST_TEST_PORT && port < PAST_LAST_TEST_PORT && !FETCH_BLOCKED.has(port);
+}
 
 function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -24,7 +34,7 @@ function canBind(port: number): Promise<boolean> {
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 500; attempt++) {
     const port = FIRST_TEST_PORT + Math.floor(Math.random() * (PAST_LAST_TEST_PORT - FIRST_TEST_PORT));
-    if (handedOut.has(port)) continue;
+    if (handedOut.has(port) || !testPortUsable(port)) continue;
     if (await canBind(port)) {
       handedOut.add(port);
       return port;
