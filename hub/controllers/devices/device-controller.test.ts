@@ -209,8 +209,11 @@ describe('DeviceController', () => {
     await waitFor('the ObjectSync of before', () => kube.request<Obj>('GET', objectPath('reliablesyncs.kubeedge.io', 'v1alpha1', 'objectsyncs', 'default', `gw-a.${before.metadata.uid}`)).catch(() => undefined).then((o) => o?.status?.objectResourceVersion === before.metadata.resourceVersion));
     await api.restart();
     await create('devices', device('during', 'gw-a'));
-    await kube.request('PATCH', objectPath(G, V, 'devices', 'default', 'before'), { body: { metadata: { labels: { touched: 'yes' } } }, contentType: MERGE });
     await a.next('during', (m) => m.route.resource === 'default/device/during', 60_000);
+    // Once the informers are back (they sent 'during'): a label change arrives as a watch event, and
+    // sends nothing. (Made while they re-list, it would be a newer resourceVersion than the edge's
+    // ObjectSync, and sent once more as an update, as KubeEdge does: at least once, never lost.)
+    await kube.request('PATCH', objectPath(G, V, 'devices', 'default', 'before'), { body: { metadata: { labels: { touched: 'yes' } } }, contentType: MERGE });
     // A later change still arrives: the watch is live again.
     await kube.request('PATCH', objectPath(G, V, 'devices', 'default', 'during'), { body: { spec: { properties: [{ name: 'temp', desired: { value: '7' } }, { name: 'speed' }] } }, contentType: MERGE });
     await a.next('during updated', (m) => m.route.resource === 'default/device/during' && m.route.operation === 'update', 60_000);
